@@ -1,0 +1,78 @@
+"""The human-facing `harbor-mirror` command group; subcommands load lazily so `--help` stays cheap."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+import click
+
+from postrender import __version__, helmpaths, settings
+
+# name → (module:attribute of a click command, one-line help). The post-renderer is listed for
+# help only: cli.main runs it without click.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "postrender": ("", "Rewrite a rendered manifest stream (what Helm runs as post-renderer)."),
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        target, short_help = SUBCOMMANDS[cmd_name]
+        if not target:
+            return click.Command(cmd_name, short_help=short_help, help=settings.help_text())
+        module_name, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        last_error = helmpaths.last_error_file()
+        if last_error.is_file():
+            text = last_error.read_text(encoding="utf-8", errors="replace").strip()
+            with formatter.section("Last post-renderer error"):
+                formatter.write_text(text)
+                formatter.write_text(f"(from {last_error})")
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=False,
+)
+@click.version_option(__version__, prog_name="harbor-mirror")
+def group() -> None:
+    """Run Helm charts from SUSE Application Collection through a Harbor mirror.
+
+    Bootstrap Harbor once with `setup`, then add `--post-renderer harbor-mirror` to
+    `helm install`/`helm template`.
+    """
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the group in standalone mode; click handles usage errors (exit 2) and --help."""
+    try:
+        result = group.main(
+            args=list(argv) or ["--help"], prog_name="harbor-mirror", standalone_mode=False
+        )
+    except click.exceptions.Exit as exit_:
+        return int(exit_.exit_code or 0)
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    return result if isinstance(result, int) else 0

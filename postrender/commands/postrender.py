@@ -1,0 +1,41 @@
+"""`harbor-mirror postrender`: stdin → rewritten stream → stdout, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import IO
+
+from postrender import settings as settings_module
+from postrender.errors import ConfigError
+from postrender.rules import Rules
+from postrender.settings import Settings
+from postrender.stream import decode, rewrite_stream
+
+
+def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
+    """Rewrite the whole stream in memory, then write it: a failure leaves stdout empty."""
+    text = decode(stdin.read())
+    result = rewrite_stream(text, Rules.from_settings(settings), strict=settings.strict)
+    if settings.report is not None:
+        _write_report(settings, result.report())
+    stdout.write(result.text.encode("utf-8"))
+    stdout.flush()
+    return 0
+
+
+def _write_report(settings: Settings, entries: list[dict[str, object]]) -> None:
+    assert settings.report is not None
+    try:
+        settings.report.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write --report {settings.report}: {exc.strerror}") from None
+
+
+def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
+    if any(arg in ("-h", "--help") for arg in argv):
+        sys.stdout.write(settings_module.help_text())
+        return 0
+    return postrender(sys.stdin.buffer, sys.stdout.buffer, settings_module.resolve(argv, environ))

@@ -1,0 +1,106 @@
+"""Image-reference grammar (distribution/reference), kept free of YAML: parse, format, find a host.
+
+`find_host` is what the rewrite uses: it finds `HOST/` where HOST stands alone as the domain of
+a reference, so `notdp.apps.rancher.io/x` and `dp.apps.rancher.io.evil/x` never match.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|-+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN_NAME = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*"
+_IPV6 = r"\[[a-fA-F0-9:]+\]"
+_DOMAIN = rf"(?:{_DOMAIN_NAME}|{_IPV6})(?::[0-9]+)?"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+_REFERENCE = re.compile(
+    rf"(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
+)
+_DOMAIN_ONLY = re.compile(_DOMAIN)
+_SUPPORTED_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+NAME_MAX = 255
+
+# What may stand right before a reference's domain: anything that cannot continue a host name
+# or a path, or a registry URL scheme.
+_LEFT_BOUNDARY = r"(?:^|(?<=[^A-Za-z0-9._/-])|(?<=oci://)|(?<=docker://))"
+
+
+class Reference(NamedTuple):
+    """A parsed reference; `str()` gives back exactly what was parsed."""
+
+    domain: str | None
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.domain}/{self.path}" if self.domain else self.path
+
+    def __str__(self) -> str:
+        tag = f":{self.tag}" if self.tag is not None else ""
+        digest = f"@{self.digest}" if self.digest is not None else ""
+        return f"{self.name}{tag}{digest}"
+
+
+def _split_domain(name: str) -> tuple[str | None, str]:
+    """The first component is a domain only if it has a `.` or `:`, is `localhost`, or has uppercase."""
+    first, slash, rest = name.partition("/")
+    if slash and (
+        "." in first or ":" in first or first == "localhost" or first != first.lower()
+    ) and _DOMAIN_ONLY.fullmatch(first):
+        return first, rest
+    return None, name
+
+
+def parse(text: str) -> Reference:
+    """Parse a reference the way distribution's `reference.Parse` does; ValueError says why not."""
+    if not text:
+        raise ValueError("repository name must have at least one component")
+    match = _REFERENCE.fullmatch(text)
+    if match is None:
+        if text.lower() != text and _REFERENCE.fullmatch(text.lower()):
+            raise ValueError("repository name must be lowercase")
+        raise ValueError("invalid reference format")
+    domain, path = _split_domain(match["name"])
+    if domain is None and path != path.lower():
+        raise ValueError("repository name must be lowercase")
+    if len(path) > NAME_MAX:
+        raise ValueError(f"repository name must not be more than {NAME_MAX} characters")
+    digest = match["digest"]
+    if digest is not None and not _SUPPORTED_DIGEST.fullmatch(digest):
+        algorithm, _, hex_part = digest.partition(":")
+        if algorithm == "sha256":
+            raise ValueError("invalid checksum digest length")
+        raise ValueError("unsupported digest algorithm")
+    return Reference(domain, path, match["tag"], digest)
+
+
+@lru_cache(maxsize=16)
+def host_pattern(host: str) -> re.Pattern[str]:
+    """`host` as the domain of a reference (followed by `/` and a path component)."""
+    return re.compile(_LEFT_BOUNDARY + re.escape(host) + r"(?=/[a-z0-9])")
+
+
+@lru_cache(maxsize=16)
+def mention_pattern(host: str) -> re.Pattern[str]:
+    """`host` standing alone as a host name anywhere (also with a port or bare): for --strict."""
+    return re.compile(_LEFT_BOUNDARY + re.escape(host) + r"(?![A-Za-z0-9.-])")
+
+
+def find_host(text: str, host: str) -> list[int]:
+    """Offsets of every reference in `text` whose domain is exactly `host`."""
+    return [match.start() for match in host_pattern(host).finditer(text)]
+
+
+def replace_host(text: str, host: str, prefix: str) -> str:
+    """Replace the domain `host` of every reference in `text` with `prefix`; all else kept."""
+    return host_pattern(host).sub(lambda _: prefix, text)

@@ -1,0 +1,121 @@
+"""The rewrite rules as string functions: upstream host → Harbor prefix, upstream secret → Harbor secret."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+
+from postrender import imageref
+from postrender.settings import Settings
+
+
+@dataclass(frozen=True)
+class MirrorRule:
+    """`U/path[:tag][@digest]` → `HARBOR_HOST/PROJECT/path[:tag][@digest]`."""
+
+    upstream: str
+    harbor_host: str
+    project: str
+
+    @property
+    def target_prefix(self) -> str:
+        return f"{self.harbor_host}/{self.project}"
+
+    def rewrite(self, text: str) -> str:
+        """Every reference to the upstream inside `text`, wherever it is embedded."""
+        return imageref.replace_host(text, self.upstream, self.target_prefix)
+
+    def count(self, text: str) -> int:
+        return len(imageref.find_host(text, self.upstream))
+
+    def mentions(self, text: str) -> bool:
+        """Would --strict complain: the upstream host still stands in `text` as a host name."""
+        return imageref.mention_pattern(self.upstream).search(text) is not None
+
+    def auths_key(self, key: str) -> bool:
+        """A dockerconfigjson `auths` key naming the upstream (`U`, `https://U`, `U/v2/`…)."""
+        bare = re.sub(r"^https?://", "", key).rstrip("/")
+        return bare == self.upstream or bare.startswith(self.upstream + "/")
+
+
+@dataclass(frozen=True)
+class SecretRule:
+    """Pull-secret name `old` → `new`; duplicates the rename creates are dropped."""
+
+    old: str
+    new: str
+
+    _CSV_SPLIT = re.compile(r"(\s*,\s*)")
+
+    def rename_list(self, value: str) -> str:
+        """A comma-separated list of secret names (an env value), separators kept."""
+        parts = self._CSV_SPLIT.split(value)
+        names, separators = parts[0::2], parts[1::2]
+        if self.old not in names:
+            return value
+        out: list[str] = []
+        seen_new = False
+        for index, name in enumerate(names):
+            renamed = self.new if name == self.old else name
+            if renamed == self.new:
+                if seen_new:
+                    continue
+                seen_new = True
+            if out:
+                out.append(separators[index - 1])
+            out.append(renamed)
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything one rewrite applies, built once from the settings."""
+
+    mirror: MirrorRule
+    secret: SecretRule | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        secret = None
+        if settings.pull_secret and settings.pull_secret != settings.upstream_pull_secret:
+            secret = SecretRule(settings.upstream_pull_secret, settings.pull_secret)
+        return cls(MirrorRule(settings.upstream, settings.harbor_host, settings.project), secret)
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """Substrings without which a document has nothing to rewrite."""
+        if self.secret is None:
+            return (self.mirror.upstream,)
+        return (self.mirror.upstream, self.secret.old)
+
+    def move_auths(self, config_json: str) -> str:
+        """Rename the upstream's `auths` key of a dockerconfigjson to the Harbor host."""
+        try:
+            config = json.loads(config_json)
+        except ValueError:
+            return config_json
+        auths = config.get("auths") if isinstance(config, dict) else None
+        if not isinstance(auths, dict):
+            return config_json
+        keys = [key for key in auths if self.mirror.auths_key(key)]
+        if not keys:
+            return config_json
+        config["auths"] = {
+            (self.mirror.harbor_host if key in keys else key): value for key, value in auths.items()
+        }
+        compact = "\n" not in config_json.strip() and ", " not in config_json
+        separators = (",", ":") if compact else None
+        return json.dumps(config, separators=separators, indent=None if compact else 2)
+
+    def move_auths_base64(self, encoded: str) -> str:
+        try:
+            decoded = base64.b64decode("".join(encoded.split()), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return encoded
+        moved = self.move_auths(decoded)
+        if moved == decoded:
+            return encoded
+        return base64.b64encode(moved.encode("utf-8")).decode("ascii")

@@ -1,0 +1,201 @@
+"""Post-renderer settings: options > HARBOR_MIRROR_* environment > config file > defaults.
+
+The post-renderer runs once per Helm release, so its options are parsed here with a few lines
+of code instead of click: its start-up time is part of every `helm install`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from postrender import helmpaths
+from postrender.errors import ConfigError
+
+DEFAULT_UPSTREAM = "dp.apps.rancher.io"
+DEFAULT_PROJECT = "application-collection"
+DEFAULT_UPSTREAM_PULL_SECRET = "application-collection"
+
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?$"
+)
+_PROJECT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_SECRET_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
+
+
+class Option(NamedTuple):
+    """One post-renderer option; `key` is its name in the config file (None: not in the file)."""
+
+    flag: str
+    env: str | None
+    key: str | None
+    metavar: str | None  # None for a flag that takes no value
+    help: str
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--harbor-host", "HARBOR_MIRROR_HARBOR_HOST", "harborHost", "HOST[:PORT]",
+           "Harbor registry host the mirror is served from (required)."),
+    Option("--project", "HARBOR_MIRROR_PROJECT", "project", "NAME",
+           f"Harbor project (replication: destination namespace). Default {DEFAULT_PROJECT}."),
+    Option("--upstream", "HARBOR_MIRROR_UPSTREAM", "upstream", "HOST",
+           f"Upstream registry host to rewrite. Default {DEFAULT_UPSTREAM}."),
+    Option("--upstream-pull-secret", "HARBOR_MIRROR_UPSTREAM_PULL_SECRET", "upstreamPullSecret",
+           "NAME", f"Pull-secret name the charts use. Default {DEFAULT_UPSTREAM_PULL_SECRET}."),
+    Option("--pull-secret", "HARBOR_MIRROR_PULL_SECRET", "pullSecret", "NAME",
+           "Harbor pull-secret name to use instead. Default: keep the chart's names."),
+    Option("--config", "HARBOR_MIRROR_CONFIG", None, "FILE",
+           "Config file written by setup. Default <Helm config home>/harbor-mirror/config.yaml."),
+    Option("--report", None, None, "FILE", "Write every rewrite as a JSON list to FILE."),
+    Option("--strict", None, None, None, "Fail when an upstream mention would remain."),
+)
+_BY_FLAG = {option.flag: option for option in OPTIONS}
+CONFIG_KEYS = frozenset(option.key for option in OPTIONS if option.key) | {"mode"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the rewrite needs, resolved and validated."""
+
+    harbor_host: str
+    project: str = DEFAULT_PROJECT
+    upstream: str = DEFAULT_UPSTREAM
+    upstream_pull_secret: str = DEFAULT_UPSTREAM_PULL_SECRET
+    pull_secret: str | None = None
+    report: Path | None = None
+    strict: bool = False
+
+    @property
+    def target_prefix(self) -> str:
+        """`HARBOR_HOST/PROJECT`: what replaces the upstream host in a reference."""
+        return f"{self.harbor_host}/{self.project}"
+
+
+def parse_argv(argv: Sequence[str]) -> dict[str, str | bool]:
+    """Parse `--flag value`, `--flag=value` and bare flags into {flag: value}."""
+    given: dict[str, str | bool] = {}
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        flag, has_value, value = arg.partition("=")
+        option = _BY_FLAG.get(flag)
+        if option is None:
+            raise ConfigError(f"unknown option {arg!r} for harbor-mirror postrender (see --help)")
+        if option.metavar is None:
+            if has_value:
+                raise ConfigError(f"option {flag} takes no value")
+            given[flag] = True
+            continue
+        if not has_value:
+            if not args:
+                raise ConfigError(f"option {flag} needs a value ({option.metavar})")
+            value = args.pop(0)
+        given[flag] = value
+    return given
+
+
+def read_config_file(path: Path) -> dict[str, str]:
+    """Load the setup-written config file; unknown keys are an error so typos do not go unseen."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = YAML(typ="safe", pure=False).load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path}{line}: not valid YAML") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of settings")
+    unknown = sorted(str(key) for key in data if key not in CONFIG_KEYS)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown key {unknown[0]!r}")
+    bad = [key for key, value in data.items() if value is not None and not isinstance(value, str)]
+    if bad:
+        raise ConfigError(f"config file {path}: {bad[0]} must be a string")
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Settings:
+    """Merge the four sources in precedence order and validate the result."""
+    given = parse_argv(argv)
+
+    def pick(flag: str) -> str | None:
+        value = given.get(flag)
+        if isinstance(value, str):
+            return value
+        env = _BY_FLAG[flag].env
+        return (environ.get(env) or None) if env else None
+
+    explicit_config = pick("--config")
+    config_path = Path(explicit_config) if explicit_config else helmpaths.default_config_file(environ)
+    file_values: dict[str, str] = {}
+    if explicit_config or config_path.is_file():
+        file_values = read_config_file(config_path)
+
+    def value(flag: str) -> str | None:
+        key = _BY_FLAG[flag].key
+        return pick(flag) or (file_values.get(key) if key else None)
+
+    harbor_host = value("--harbor-host")
+    if not harbor_host:
+        raise ConfigError(
+            "no Harbor host configured: run `helm harbor-mirror setup` or pass --harbor-host "
+            f"(or set HARBOR_MIRROR_HARBOR_HOST); looked in {config_path}"
+        )
+    report = pick("--report")
+    settings = Settings(
+        harbor_host=harbor_host,
+        project=value("--project") or DEFAULT_PROJECT,
+        upstream=value("--upstream") or DEFAULT_UPSTREAM,
+        upstream_pull_secret=value("--upstream-pull-secret") or DEFAULT_UPSTREAM_PULL_SECRET,
+        pull_secret=value("--pull-secret"),
+        report=Path(report) if report else None,
+        strict=bool(given.get("--strict")),
+    )
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Reject values that would produce invalid image references or secret names."""
+    for flag, host in (("--harbor-host", settings.harbor_host), ("--upstream", settings.upstream)):
+        if not _HOST.match(host):
+            raise ConfigError(f"{flag} {host!r} is not HOST[:PORT] (no scheme, no path)")
+    if not _PROJECT.match(settings.project):
+        raise ConfigError(f"--project {settings.project!r} is not a valid Harbor project path")
+    for flag, name in (
+        ("--upstream-pull-secret", settings.upstream_pull_secret),
+        ("--pull-secret", settings.pull_secret),
+    ):
+        if name is not None and (len(name) > 253 or not _SECRET_NAME.match(name)):
+            raise ConfigError(f"{flag} {name!r} is not a valid Kubernetes secret name")
+
+
+def help_text() -> str:
+    """The post-renderer's --help, from the same table the parser uses."""
+    lines = [
+        "Usage: harbor-mirror postrender [OPTIONS] < rendered.yaml",
+        "",
+        "  Rewrite upstream image and pull-secret references in a rendered manifest",
+        "  stream (stdin) to the Harbor mirror; writes the result on stdout.",
+        "",
+        "Options:",
+    ]
+    for option in OPTIONS:
+        left = option.flag + (f" {option.metavar}" if option.metavar else "")
+        env = f" [env {option.env}]" if option.env else ""
+        lines.append(f"  {left:<34} {option.help}{env}")
+    lines.append(f"  {'-h, --help':<34} Show this message and exit.")
+    return "\n".join(lines) + "\n"
