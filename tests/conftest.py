@@ -1,0 +1,3 @@
+"""Shared pytest set-up: each fixture family lives in its own module, listed here."""
+
+pytest_plugins: list[str] = []
