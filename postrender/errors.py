@@ -7,7 +7,9 @@
     ├── RewriteError             --strict: an upstream mention would remain
     └── HarborError              Harbor could not do what was asked
         ├── HarborUnreachable    network, DNS, TLS, timeouts
-        └── HarborAPIError       Harbor answered with an error status
+        ├── HarborAPIError       Harbor answered with an error status
+        ├── HarborResponseError  a success answer that is not what the API promises
+        └── ReplicationFailed    a replication execution ended with failed tasks
 
 Each error formats its own message, so the CLI boundary never needs to know its fields.
 Messages never carry secrets.
@@ -61,7 +63,7 @@ class HarborUnreachable(HarborError):
 
 
 class HarborAPIError(HarborError):
-    """Harbor answered with an error status; carries what is needed to look it up in Harbor's logs."""
+    """Harbor answered with an error status; carries what finds it in Harbor's logs."""
 
     def __init__(
         self,
@@ -70,11 +72,29 @@ class HarborAPIError(HarborError):
         path: str,
         detail: str,
         request_id: str | None = None,
+        *,
+        hint: str | None = None,
     ):
         self.status = status
         self.method = method
         self.path = path
         self.detail = detail
         self.request_id = request_id
+        self.hint = hint
         rid = f" (X-Request-Id {request_id})" if request_id else ""
-        super().__init__(f"Harbor refused {method} {path}: {status} {detail}{rid}")
+        advice = f": {hint}" if hint else ""
+        super().__init__(f"Harbor refused {method} {path}: {status} {detail}{rid}{advice}")
+
+    def with_hint(self, hint: str) -> HarborAPIError:
+        """The same refusal, plus what the user can do about it."""
+        return HarborAPIError(
+            self.status, self.method, self.path, self.detail, self.request_id, hint=hint
+        )
+
+
+class HarborResponseError(HarborError):
+    """Harbor (or whatever answers at that URL) sent a success status with an unusable body."""
+
+
+class ReplicationFailed(HarborError):
+    """A replication execution finished with failed or stopped tasks; their logs were printed."""
