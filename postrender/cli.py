@@ -1,4 +1,4 @@
-"""Entry point `harbor-mirror`: routes to the post-renderer or a subcommand, and is the one error boundary.
+"""Entry point `harbor-mirror`: picks the post-renderer or a subcommand; the one error boundary.
 
 Helm runs the post-renderer once per release, so that path never imports click or httpx:
 `harbor-mirror`, `harbor-mirror postrender` and `harbor-mirror --harbor-host=…` (how Helm 3
@@ -43,7 +43,7 @@ def _run_click(argv: Sequence[str]) -> int:
     return run(argv)
 
 
-def _report(error: BaseException, message: str, exit_code: int, record: Callable[[str], None]) -> int:
+def _report(message: str, exit_code: int, record: Callable[[str], None]) -> int:
     sys.stderr.write(f"harbor-mirror: {message}\n")
     record(message)
     return exit_code
@@ -59,11 +59,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = _run_postrender(args) if postrendering else _run_click(args)
     except HarborMirrorError as error:
-        code = _report(error, f"error: {error}", error.exit_code, record)
-    except KeyboardInterrupt as error:
-        code = _report(error, "interrupted", 130, record)
+        code = _report(f"error: {error}", error.exit_code, record)
+    except KeyboardInterrupt:
+        code = _report("interrupted", 130, record)
     except Exception as error:  # the boundary: anything else is our bug, still one line
-        code = _report(error, f"unexpected error: {type(error).__name__}: {error}", 3, record)
+        code = _report(f"unexpected error: {type(error).__name__}: {error}", 3, record)
     raise SystemExit(code)
 
 
@@ -72,7 +72,7 @@ def _ignore(message: str) -> None:
 
 
 def _record_last_error(message: str) -> None:
-    """Keep the post-renderer's failure where `helm harbor-mirror` can show it (Helm 4 hides stderr)."""
+    """Keep a post-renderer failure where `helm harbor-mirror` shows it (Helm 4 hides stderr)."""
     from datetime import datetime, timezone
 
     from postrender import helmpaths
@@ -80,8 +80,9 @@ def _record_last_error(message: str) -> None:
     path = helmpaths.last_error_file()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{stamp} {message}\n", encoding="utf-8")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(f"{stamp} {message}\n")
     except OSError:
         pass  # the message already went to stderr; a read-only cache must not mask it
 

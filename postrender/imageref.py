@@ -52,11 +52,13 @@ class Reference(NamedTuple):
 
 
 def _split_domain(name: str) -> tuple[str | None, str]:
-    """The first component is a domain only if it has a `.` or `:`, is `localhost`, or has uppercase."""
+    """The first component is a domain only with a `.` or `:`, as `localhost`, or in uppercase."""
     first, slash, rest = name.partition("/")
-    if slash and (
-        "." in first or ":" in first or first == "localhost" or first != first.lower()
-    ) and _DOMAIN_ONLY.fullmatch(first):
+    if (
+        slash
+        and ("." in first or ":" in first or first == "localhost" or first != first.lower())
+        and _DOMAIN_ONLY.fullmatch(first)
+    ):
         return first, rest
     return None, name
 
@@ -77,8 +79,7 @@ def parse(text: str) -> Reference:
         raise ValueError(f"repository name must not be more than {NAME_MAX} characters")
     digest = match["digest"]
     if digest is not None and not _SUPPORTED_DIGEST.fullmatch(digest):
-        algorithm, _, hex_part = digest.partition(":")
-        if algorithm == "sha256":
+        if digest.startswith("sha256:"):
             raise ValueError("invalid checksum digest length")
         raise ValueError("unsupported digest algorithm")
     return Reference(domain, path, match["tag"], digest)

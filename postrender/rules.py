@@ -1,19 +1,19 @@
-"""The rewrite rules as string functions: upstream host → Harbor prefix, upstream secret → Harbor secret."""
+"""The rewrite rules as string functions: upstream host → Harbor prefix, secret name → Harbor's."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from postrender import imageref
 from postrender.settings import Settings
 
+_CSV_SEPARATOR = re.compile(r"(\s*,\s*)")
 
-@dataclass(frozen=True)
-class MirrorRule:
+
+class MirrorRule(NamedTuple):
     """`U/path[:tag][@digest]` → `HARBOR_HOST/PROJECT/path[:tag][@digest]`."""
 
     upstream: str
@@ -41,18 +41,15 @@ class MirrorRule:
         return bare == self.upstream or bare.startswith(self.upstream + "/")
 
 
-@dataclass(frozen=True)
-class SecretRule:
+class SecretRule(NamedTuple):
     """Pull-secret name `old` → `new`; duplicates the rename creates are dropped."""
 
     old: str
     new: str
 
-    _CSV_SPLIT = re.compile(r"(\s*,\s*)")
-
     def rename_list(self, value: str) -> str:
         """A comma-separated list of secret names (an env value), separators kept."""
-        parts = self._CSV_SPLIT.split(value)
+        parts = _CSV_SEPARATOR.split(value)
         names, separators = parts[0::2], parts[1::2]
         if self.old not in names:
             return value
@@ -70,8 +67,7 @@ class SecretRule:
         return "".join(out)
 
 
-@dataclass(frozen=True)
-class Rules:
+class Rules(NamedTuple):
     """Everything one rewrite applies, built once from the settings."""
 
     mirror: MirrorRule
@@ -93,6 +89,8 @@ class Rules:
 
     def move_auths(self, config_json: str) -> str:
         """Rename the upstream's `auths` key of a dockerconfigjson to the Harbor host."""
+        import json
+
         try:
             config = json.loads(config_json)
         except ValueError:

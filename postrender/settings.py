@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 from postrender import helmpaths
@@ -24,7 +22,8 @@ _HOST = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
     r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?$"
 )
-_PROJECT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_PROJECT_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PROJECT = re.compile(rf"^{_PROJECT_COMPONENT}(?:/{_PROJECT_COMPONENT})*$")
 _SECRET_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
 
 
@@ -58,8 +57,7 @@ _BY_FLAG = {option.flag: option for option in OPTIONS}
 CONFIG_KEYS = frozenset(option.key for option in OPTIONS if option.key) | {"mode"}
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Everything the rewrite needs, resolved and validated."""
 
     harbor_host: str
@@ -67,7 +65,7 @@ class Settings:
     upstream: str = DEFAULT_UPSTREAM
     upstream_pull_secret: str = DEFAULT_UPSTREAM_PULL_SECRET
     pull_secret: str | None = None
-    report: Path | None = None
+    report: str | None = None
     strict: bool = False
 
     @property
@@ -99,13 +97,14 @@ def parse_argv(argv: Sequence[str]) -> dict[str, str | bool]:
     return given
 
 
-def read_config_file(path: Path) -> dict[str, str]:
+def read_config_file(path: str) -> dict[str, str]:
     """Load the setup-written config file; unknown keys are an error so typos do not go unseen."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
@@ -139,9 +138,9 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Set
         return (environ.get(env) or None) if env else None
 
     explicit_config = pick("--config")
-    config_path = Path(explicit_config) if explicit_config else helmpaths.default_config_file(environ)
+    config_path = explicit_config or helmpaths.default_config_file(environ)
     file_values: dict[str, str] = {}
-    if explicit_config or config_path.is_file():
+    if explicit_config or os.path.isfile(config_path):
         file_values = read_config_file(config_path)
 
     def value(flag: str) -> str | None:
@@ -161,7 +160,7 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Set
         upstream=value("--upstream") or DEFAULT_UPSTREAM,
         upstream_pull_secret=value("--upstream-pull-secret") or DEFAULT_UPSTREAM_PULL_SECRET,
         pull_secret=value("--pull-secret"),
-        report=Path(report) if report else None,
+        report=report,
         strict=bool(given.get("--strict")),
     )
     validate(settings)

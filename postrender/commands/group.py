@@ -1,8 +1,9 @@
-"""The human-facing `harbor-mirror` command group; subcommands load lazily so `--help` stays cheap."""
+"""The human-facing `harbor-mirror` commands; each loads only when run, so `--help` stays cheap."""
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Sequence
 
 import click
@@ -40,8 +41,9 @@ class LazyGroup(click.Group):
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         last_error = helmpaths.last_error_file()
-        if last_error.is_file():
-            text = last_error.read_text(encoding="utf-8", errors="replace").strip()
+        if os.path.isfile(last_error):
+            with open(last_error, encoding="utf-8", errors="replace") as file:
+                text = file.read().strip()
             with formatter.section("Last post-renderer error"):
                 formatter.write_text(text)
                 formatter.write_text(f"(from {last_error})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,9 +26,12 @@ def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
 
 
 def _write_report(settings: Settings, entries: list[dict[str, object]]) -> None:
+    import json
+
     assert settings.report is not None
     try:
-        settings.report.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+        with open(settings.report, "w", encoding="utf-8") as file:
+            file.write(json.dumps(entries, indent=2) + "\n")
     except OSError as exc:
         raise ConfigError(f"cannot write --report {settings.report}: {exc.strerror}") from None
 

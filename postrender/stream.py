@@ -1,0 +1,128 @@
+"""The stream engine: split into documents, skip those with nothing to rewrite, compose, splice.
+
+Only documents that mention the upstream host (or the upstream pull-secret name, when one is
+renamed) are parsed at all; every other byte goes out as it came in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import NamedTuple
+
+from ruamel.yaml.cyaml import CBaseLoader
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import Node
+
+from postrender import locate, splice
+from postrender.errors import ManifestError, RewriteError
+from postrender.rules import Rules
+
+# A document starts at a `---` line and ends after a `...` line (YAML forbids both at column 0
+# inside any scalar, so a text split is exact).
+_BOUNDARY = re.compile(r"^(?:(---)|\.\.\.)(?=[ \t\r\n]|\Z)[^\n]*\n?", re.M)
+
+
+class Rewrite(NamedTuple):
+    """One changed value, as --report lists it."""
+
+    document: int
+    kind: str | None
+    name: str | None
+    namespace: str | None
+    path: str
+    before: str
+    after: str | None  # None: the entry was removed
+
+
+
+class Result(NamedTuple):
+    text: str
+    rewrites: list[Rewrite]
+
+    def report(self) -> list[dict[str, object]]:
+        """The --report entries: one JSON object per changed or removed value."""
+        return [rewrite._asdict() for rewrite in self.rewrites]
+
+
+def decode(data: bytes) -> str:
+    """The stream as text, or a ManifestError saying where it stops being UTF-8 text."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        _raise_at(data, nul, "binary data (NUL byte), not a YAML manifest stream")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _raise_at(data, exc.start, f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
+    raise AssertionError("unreachable")
+
+
+def _raise_at(data: bytes, offset: int, problem: str) -> None:
+    text = data[:offset].decode("utf-8", errors="replace")
+    document, line = _position(text, len(text))
+    raise ManifestError(problem, document=document, line=line)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based document number and line of `offset`, counted the way split_documents counts."""
+    spans = split_documents(text[:offset] + "\n")
+    return max(len(spans), 1), text.count("\n", 0, offset) + 1
+
+
+def split_documents(text: str) -> list[tuple[int, int]]:
+    """`(start, end)` of each document; together they cover `text` exactly."""
+    cuts = [0]
+    for match in _BOUNDARY.finditer(text):
+        cuts.append(match.start() if match.group(1) else match.end())
+    cuts.append(len(text))
+    return [(start, end) for start, end in itertools.pairwise(cuts) if end > start]
+
+
+def _compose(doc: str, number: int, first_line: int) -> Node | None:
+    try:
+        return CBaseLoader(doc).get_single_node()  # type: ignore[no-any-return]
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        line = first_line + mark.line if mark is not None else first_line
+        raise ManifestError(f"invalid YAML: {problem}", document=number, line=line) from None
+
+
+def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
+    """Rewrite every document of `text`; raises RewriteError under `strict` if mentions remain."""
+    rewrites: list[Rewrite] = []
+    pieces: list[str] = []
+    leftovers: list[str] = []
+    first_line = 1
+    for number, (start, end) in enumerate(split_documents(text), start=1):
+        doc = text[start:end]
+        if any(needle in doc for needle in rules.needles):
+            root = _compose(doc, number, first_line)
+            found = locate.locate(root, rules, strict=strict)
+            doc = _splice(doc, found, rules)
+            kind, name, namespace = locate.identity(root)
+            rewrites.extend(
+                Rewrite(number, kind, name, namespace, c.path, c.before, c.after)
+                for c in found.changes
+            )
+            rewrites.extend(
+                Rewrite(number, kind, name, namespace, d.path, d.before, None)
+                for d in found.drops
+            )
+            leftovers.extend(
+                f"document {number} ({kind}/{name}) {left.path}: {left.value!r}"
+                for left in found.leftovers
+            )
+        pieces.append(doc)
+        first_line += text.count("\n", start, end)
+    if leftovers:
+        raise RewriteError(
+            f"--strict: {len(leftovers)} upstream mention(s) would remain, first at {leftovers[0]}"
+        )
+    return Result("".join(pieces), rewrites)
+
+
+def _splice(doc: str, found: locate.Findings, rules: Rules) -> str:
+    edits = [splice.render_change(doc, change, rules.mirror) for change in found.changes]
+    edits.extend(edit for drop in found.drops if (edit := splice.render_drop(doc, drop)))
+    return splice.apply(doc, edits) if edits else doc
