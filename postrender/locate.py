@@ -10,9 +10,7 @@ from typing import Literal, NamedTuple
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from postrender.rules import Rules
-
-DOCKERCONFIG_TYPE = "kubernetes.io/dockerconfigjson"
+from postrender.rules import DOCKERCONFIG_TYPE, Rules
 
 
 class Change(NamedTuple):

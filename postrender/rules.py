@@ -10,6 +10,7 @@ from typing import NamedTuple
 from postrender import imageref
 from postrender.settings import Settings
 
+DOCKERCONFIG_TYPE = "kubernetes.io/dockerconfigjson"
 _CSV_SEPARATOR = re.compile(r"(\s*,\s*)")
 
 
@@ -83,9 +84,8 @@ class Rules(NamedTuple):
     @property
     def needles(self) -> tuple[str, ...]:
         """Substrings without which a document has nothing to rewrite."""
-        if self.secret is None:
-            return (self.mirror.upstream,)
-        return (self.mirror.upstream, self.secret.old)
+        needles = (self.mirror.upstream, DOCKERCONFIG_TYPE)
+        return needles if self.secret is None else (*needles, self.secret.old)
 
     def move_auths(self, config_json: str) -> str:
         """Rename the upstream's `auths` key of a dockerconfigjson to the Harbor host."""
@@ -98,15 +98,13 @@ class Rules(NamedTuple):
         auths = config.get("auths") if isinstance(config, dict) else None
         if not isinstance(auths, dict):
             return config_json
-        keys = [key for key in auths if self.mirror.auths_key(key)]
-        if not keys:
-            return config_json
-        config["auths"] = {
-            (self.mirror.harbor_host if key in keys else key): value for key, value in auths.items()
-        }
-        compact = "\n" not in config_json.strip() and ", " not in config_json
-        separators = (",", ":") if compact else None
-        return json.dumps(config, separators=separators, indent=None if compact else 2)
+        moved = config_json
+        for key in auths:
+            if self.mirror.auths_key(key):
+                # Rename the key in the text itself, so the JSON keeps its own layout.
+                pattern = re.escape(json.dumps(key)) + r"(?=\s*:)"
+                moved = re.sub(pattern, lambda _: json.dumps(self.mirror.harbor_host), moved)
+        return moved
 
     def move_auths_base64(self, encoded: str) -> str:
         try:

@@ -79,8 +79,16 @@ def split_documents(text: str) -> list[tuple[int, int]]:
 
 
 def _compose(doc: str, number: int, first_line: int) -> Node | None:
+    """Compose with libyaml; what libyaml rejects (it is stricter than YAML 1.2 in flow
+    collections) gets a second chance with ruamel's pure-Python composer."""
     try:
         return CBaseLoader(doc).get_single_node()  # type: ignore[no-any-return]
+    except YAMLError:
+        pass
+    from ruamel.yaml import YAML
+
+    try:
+        return YAML(typ="safe", pure=True).compose(doc)  # type: ignore[no-any-return]
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

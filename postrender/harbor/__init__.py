@@ -1,0 +1,40 @@
+"""A small typed Harbor v2.0 client: the only code that talks HTTP to Harbor.
+
+Never imported on the post-renderer path; `harbor-mirror setup` loads it on demand.
+"""
+
+from __future__ import annotations
+
+from postrender.harbor._client import HarborClient
+from postrender.harbor._connect import API_PREFIX, Connection, connect, tls_verify
+from postrender.harbor._http import PAGE_SIZE, HarborHTTP
+from postrender.harbor._models import (
+    Execution,
+    Policy,
+    Project,
+    Registry,
+    Robot,
+    SystemInfo,
+    Task,
+    User,
+)
+from postrender.harbor._retry import RetryPolicy
+
+__all__ = [
+    "API_PREFIX",
+    "PAGE_SIZE",
+    "Connection",
+    "Execution",
+    "HarborClient",
+    "HarborHTTP",
+    "Policy",
+    "Project",
+    "Registry",
+    "RetryPolicy",
+    "Robot",
+    "SystemInfo",
+    "Task",
+    "User",
+    "connect",
+    "tls_verify",
+]

@@ -1,0 +1,77 @@
+"""Turn httpx failures and Harbor's error bodies into the project's one-line errors."""
+
+from __future__ import annotations
+
+import json
+import ssl
+
+import httpx
+
+from postrender.errors import HarborAPIError, HarborUnreachable
+
+_MAX_DETAIL = 300
+
+
+def api_error(response: httpx.Response, method: str, path: str) -> HarborAPIError:
+    """Harbor's `{"errors":[{code, message}]}` body (or whatever came instead) as one error."""
+    detail = error_detail(response)
+    request_id = response.headers.get("X-Request-Id") or response.request.headers.get(
+        "X-Request-Id"
+    )
+    if response.status_code >= 500 and detail == "internal server error":
+        detail += " (Harbor keeps the details in its core log)"
+    elif response.is_redirect:
+        detail += f" to {response.headers.get('Location', '?')}: use that address as --harbor-url"
+    return HarborAPIError(response.status_code, method, path, detail, request_id)
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The human part of an error answer, on one line and of bounded length."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    messages: list[str] = []
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        for item in body["errors"]:
+            if isinstance(item, dict):
+                text = item.get("message") or item.get("code")
+                if isinstance(text, str) and text.strip():
+                    messages.append(text.strip())
+    if messages:
+        detail = "; ".join(messages)
+    else:
+        text = response.text.strip()
+        looks_like_page = text.startswith("<") or not text
+        detail = response.reason_phrase if looks_like_page else text
+    detail = " ".join(detail.split())
+    return detail if len(detail) <= _MAX_DETAIL else detail[: _MAX_DETAIL - 1] + "…"
+
+
+def is_tls_verification_failure(error: BaseException) -> bool:
+    """True when the handshake failed because the server's certificate is not trusted."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(error)
+
+
+def unreachable(error: httpx.TransportError, url: httpx.URL) -> HarborUnreachable:
+    """Describe a request that got no HTTP answer, with the next thing to try."""
+    where = f"{url.scheme}://{url.netloc.decode('ascii')}"
+    if is_tls_verification_failure(error):
+        return HarborUnreachable(
+            f"cannot verify the TLS certificate of {where}: pass --ca-file with the CA that "
+            "signed it (or, for a throwaway test, --insecure-skip-tls-verify)"
+        )
+    if isinstance(error, httpx.TimeoutException):
+        what = "timed out"
+    elif isinstance(error, httpx.ConnectError):
+        what = "connection failed"
+    else:
+        what = "the connection broke"
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return HarborUnreachable(f"cannot reach Harbor at {where}: {what} ({reason})")
+

@@ -1,0 +1,108 @@
+"""Settings precedence: options > HARBOR_MIRROR_* environment > config file > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from postrender.errors import ConfigError
+from postrender.settings import resolve
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "helm" / "harbor-mirror" / "config.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "harborHost: file.example.com\nproject: from-file\nmode: proxy-cache\n"
+        "pullSecret: file-secret\n"
+    )
+    return path
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"HELM_CONFIG_HOME": str(tmp_path / "helm"), **extra}
+
+
+def test_config_file_found_in_helm_config_home(tmp_path: Path, config_file: Path) -> None:
+    settings = resolve([], env_for(tmp_path))
+    assert (settings.harbor_host, settings.project, settings.pull_secret) == (
+        "file.example.com",
+        "from-file",
+        "file-secret",
+    )
+    assert settings.upstream == "dp.apps.rancher.io"
+    assert settings.upstream_pull_secret == "application-collection"
+
+
+def test_environment_beats_config_file(tmp_path: Path, config_file: Path) -> None:
+    env = env_for(tmp_path, HARBOR_MIRROR_HARBOR_HOST="env.example.com:8443")
+    settings = resolve([], env)
+    assert settings.harbor_host == "env.example.com:8443"
+    assert settings.project == "from-file"
+
+
+def test_option_beats_environment(tmp_path: Path, config_file: Path) -> None:
+    env = env_for(tmp_path, HARBOR_MIRROR_HARBOR_HOST="env.example.com", HARBOR_MIRROR_PROJECT="e")
+    settings = resolve(["--harbor-host=opt.example.com", "--project", "opt"], env)
+    assert (settings.harbor_host, settings.project) == ("opt.example.com", "opt")
+
+
+def test_config_option_and_env_pick_the_file(tmp_path: Path, config_file: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("harborHost: other.example.com\n")
+    assert resolve(["--config", str(other)], env_for(tmp_path)).harbor_host == "other.example.com"
+    env = env_for(tmp_path, HARBOR_MIRROR_CONFIG=str(other))
+    assert resolve([], env).harbor_host == "other.example.com"
+
+
+def test_defaults_without_config_file(tmp_path: Path) -> None:
+    settings = resolve(["--harbor-host", "h.example.com"], env_for(tmp_path))
+    assert settings.project == "application-collection"
+    assert settings.pull_secret is None
+    assert settings.target_prefix == "h.example.com/application-collection"
+
+
+def test_missing_harbor_host_says_how_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"helm harbor-mirror setup.*--harbor-host"):
+        resolve([], env_for(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--harbor-host", "https://h.example.com"], "not HOST"),
+        (["--harbor-host", "h.example.com/path"], "not HOST"),
+        (["--harbor-host", "h", "--project", "Upper"], "not a valid Harbor project"),
+        (["--harbor-host", "h", "--pull-secret", "Bad_Name"], "not a valid Kubernetes secret"),
+        (["--harbor-host", "h", "--bogus"], "unknown option '--bogus'"),
+        (["--harbor-host"], "needs a value"),
+        (["--harbor-host", "h", "--strict=yes"], "takes no value"),
+    ],
+)
+def test_bad_options_are_config_errors(tmp_path: Path, argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve(argv, env_for(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("harborHost: h\nharbor_host: typo\n", "unknown key 'harbor_host'"),
+        ("- a\n", "expected a mapping"),
+        ("harborHost: [a]\n", "harborHost must be a string"),
+        ("harborHost: 'unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_file_names_the_file(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=message) as error:
+        resolve(["--config", str(path)], env_for(tmp_path))
+    assert str(path) in str(error.value)
+
+
+def test_explicit_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        resolve(["--config", str(tmp_path / "absent.yaml")], env_for(tmp_path))
