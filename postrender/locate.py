@@ -11,13 +11,14 @@ from typing import Literal, NamedTuple
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from postrender.rules import DOCKERCONFIG_TYPE, Rules
+from postrender.yamlpath import Path
 
 
 class Change(NamedTuple):
     """Give scalar `node` the value `after`; `how` tells splice how the source may be edited."""
 
     node: ScalarNode
-    path: str
+    path: Path
     before: str
     after: str
     how: Literal["mirror", "value"]
@@ -28,14 +29,14 @@ class Drop(NamedTuple):
 
     sequence: SequenceNode
     position: int
-    path: str
+    path: Path
     before: str
 
 
 class Leftover(NamedTuple):
     """An upstream mention the rules leave in place (what --strict reports)."""
 
-    path: str
+    path: Path
     value: str
 
 
@@ -43,18 +44,6 @@ class Findings(NamedTuple):
     changes: list[Change]
     drops: list[Drop]
     leftovers: list[Leftover]
-
-
-def _format_path(parts: list[str | int]) -> str:
-    out = []
-    for part in parts:
-        if isinstance(part, int):
-            out.append(f"[{part}]")
-        elif part and all(c.isalnum() or c in "_-" for c in part):
-            out.append(f".{part}" if out else part)
-        else:
-            out.append(f"[{part!r}]")
-    return "".join(out)
 
 
 def _scalar(mapping: MappingNode, key: str) -> ScalarNode | None:
@@ -71,19 +60,24 @@ def _child(mapping: MappingNode, key: str) -> Node | None:
     return None
 
 
-def identity(root: Node | None) -> tuple[str | None, str | None, str | None]:
-    """kind, metadata.name and metadata.namespace of a document, where present."""
+class Identity(NamedTuple):
+    """What selects a document as a patch target: apiVersion, kind, name, namespace."""
+
+    api_version: str | None
+    kind: str | None
+    name: str | None
+    namespace: str | None
+
+
+def identity(root: Node | None) -> Identity:
+    """The document's apiVersion, kind, metadata.name and metadata.namespace, where present."""
     if not isinstance(root, MappingNode):
-        return None, None, None
-    kind = _scalar(root, "kind")
+        return Identity(None, None, None, None)
     metadata = _child(root, "metadata")
-    name = namespace = None
+    nodes = [_scalar(root, "apiVersion"), _scalar(root, "kind"), None, None]
     if isinstance(metadata, MappingNode):
-        name = _scalar(metadata, "name")
-        namespace = _scalar(metadata, "namespace")
-    return tuple(  # type: ignore[return-value]
-        node.value if node is not None else None for node in (kind, name, namespace)
-    )
+        nodes[2:] = [_scalar(metadata, "name"), _scalar(metadata, "namespace")]
+    return Identity(*(node.value if node is not None else None for node in nodes))
 
 
 class _Walk:
@@ -97,13 +91,13 @@ class _Walk:
     def change(self, node: ScalarNode, after: str, how: Literal["mirror", "value"]) -> None:
         self.handled.add(id(node))
         if after != node.value:
-            self.found.changes.append(Change(node, _format_path(self.path), node.value, after, how))
+            self.found.changes.append(Change(node, tuple(self.path), node.value, after, how))
         self.check(after)
 
     def check(self, value: str) -> None:
         mirror = self.rules.mirror
         if self.strict and mirror.upstream in value and mirror.mentions(value):
-            self.found.leftovers.append(Leftover(_format_path(self.path), value))
+            self.found.leftovers.append(Leftover(tuple(self.path), value))
 
     def node(self, node: Node) -> None:
         if isinstance(node, ScalarNode):
@@ -178,7 +172,7 @@ class _Walk:
             self.path.append(index)
             if seen_new:
                 self.handled.add(id(node))
-                self.found.drops.append(Drop(sequence, index, _format_path(self.path), node.value))
+                self.found.drops.append(Drop(sequence, index, tuple(self.path), node.value))
             else:
                 seen_new = True
                 if object_form:

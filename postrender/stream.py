@@ -17,6 +17,7 @@ from ruamel.yaml.nodes import Node
 from postrender import locate, splice
 from postrender.errors import ManifestError, RewriteError
 from postrender.rules import Rules
+from postrender.yamlpath import dotted, pointer
 
 # A document starts at a `---` line and ends after a `...` line (YAML forbids both at column 0
 # inside any scalar, so a text split is exact).
@@ -27,12 +28,19 @@ class Rewrite(NamedTuple):
     """One changed value, as --report lists it."""
 
     document: int
+    api_version: str | None
     kind: str | None
     name: str | None
     namespace: str | None
-    path: str
+    path: str  # for people: spec.containers[0].image
+    pointer: str  # for JSON patches: /spec/containers/0/image
     before: str
     after: str | None  # None: the entry was removed
+
+    def as_dict(self) -> dict[str, object]:
+        entry = self._asdict()
+        entry["apiVersion"] = entry.pop("api_version")
+        return entry
 
 
 
@@ -42,7 +50,7 @@ class Result(NamedTuple):
 
     def report(self) -> list[dict[str, object]]:
         """The --report entries: one JSON object per changed or removed value."""
-        return [rewrite._asdict() for rewrite in self.rewrites]
+        return [rewrite.as_dict() for rewrite in self.rewrites]
 
 
 def decode(data: bytes) -> str:
@@ -108,17 +116,14 @@ def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
             root = _compose(doc, number, first_line)
             found = locate.locate(root, rules, strict=strict)
             doc = _splice(doc, found, rules)
-            kind, name, namespace = locate.identity(root)
+            ident = locate.identity(root)
             rewrites.extend(
-                Rewrite(number, kind, name, namespace, c.path, c.before, c.after)
-                for c in found.changes
-            )
-            rewrites.extend(
-                Rewrite(number, kind, name, namespace, d.path, d.before, None)
-                for d in found.drops
+                Rewrite(number, *ident, dotted(path), pointer(path), before, after)
+                for path, before, after in [(c.path, c.before, c.after) for c in found.changes]
+                + [(d.path, d.before, None) for d in found.drops]
             )
             leftovers.extend(
-                f"document {number} ({kind}/{name}) {left.path}: {left.value!r}"
+                f"document {number} ({ident.kind}/{ident.name}) {dotted(left.path)}: {left.value!r}"
                 for left in found.leftovers
             )
         pieces.append(doc)

@@ -98,10 +98,12 @@ def test_report_file_lists_the_rewrites(tmp_path: Path) -> None:
     assert json.loads(report.read_text()) == [
         {
             "document": 1,
+            "apiVersion": None,
             "kind": "Pod",
             "name": None,
             "namespace": None,
             "path": "spec.containers[0].image",
+            "pointer": "/spec/containers/0/image",
             "before": "dp.apps.rancher.io/containers/etcd:3.5",
             "after": "h.example.com/application-collection/containers/etcd:3.5",
         }

@@ -158,10 +158,26 @@ def test_report_lists_every_change_with_document_and_path() -> None:
     assert [(r["document"], r["kind"], r["name"], r["namespace"]) for r in report] == [
         (2, "Deployment", "web", "prod")
     ] * 3
-    assert {(r["path"], r["before"], r["after"]) for r in report} == {
-        ("spec.template.spec.imagePullSecrets[0].name", "application-collection", "harbor-pull"),
-        ("spec.template.spec.imagePullSecrets[1]", "harbor-pull", None),
-        ("spec.template.spec.containers[0].image", "dp.apps.rancher.io/c/x:1", f"{H}/c/x:1"),
+    assert {r["apiVersion"] for r in report} == {None}
+    assert {(r["path"], r["pointer"], r["before"], r["after"]) for r in report} == {
+        (
+            "spec.template.spec.imagePullSecrets[0].name",
+            "/spec/template/spec/imagePullSecrets/0/name",
+            "application-collection",
+            "harbor-pull",
+        ),
+        (
+            "spec.template.spec.imagePullSecrets[1]",
+            "/spec/template/spec/imagePullSecrets/1",
+            "harbor-pull",
+            None,
+        ),
+        (
+            "spec.template.spec.containers[0].image",
+            "/spec/template/spec/containers/0/image",
+            "dp.apps.rancher.io/c/x:1",
+            f"{H}/c/x:1",
+        ),
     }
 
 
@@ -169,6 +185,7 @@ def test_report_quotes_keys_that_contain_dots() -> None:
     stream = "metadata:\n  annotations:\n    example.com/image: dp.apps.rancher.io/c/x\n"
     [entry] = rewrite_stream(stream, RULES).report()
     assert entry["path"] == "metadata.annotations['example.com/image']"
+    assert entry["pointer"] == "/metadata/annotations/example.com~1image"
 
 
 def test_strict_fails_on_a_mention_the_rules_leave() -> None:
