@@ -182,22 +182,28 @@ def normalise_secrets(document: Any) -> Any:
     return document
 
 
-_PATH_TOKEN = re.compile(r'\.?([^.\[\]]+)|\[(\d+)\]|\["([^"]+)"\]')
+_PATH_TOKEN = re.compile(r"""\.?([^.\[\]'"]+)|\[(\d+)\]|\[(?:"([^"]+)"|'([^']+)')\]""")
 
 
-def at_path(document: Any, path: str) -> Any:
-    """The value at a dotted path like `spec.containers[0].image` or `data["defrag.sh"]`."""
-    node = document
+def path_parts(path: str) -> tuple[str | int, ...]:
+    """`spec.containers[0].image` or `data["defrag.sh"]` (either quote) as its keys and indexes."""
+    parts: list[str | int] = []
     position = 0
     while position < len(path):
         match = _PATH_TOKEN.match(path, position)
         assert match is not None, f"bad path {path!r} at {position}"
-        key, index, quoted = match.groups()
-        if index is not None:
-            node = node[int(index)]
-        else:
-            node = node[quoted if quoted is not None else key]
+        key, index, double, single = match.groups()
+        name = key or double or single
+        parts.append(int(index) if index is not None else name)
         position = match.end()
+    return tuple(parts)
+
+
+def at_path(document: Any, path: str) -> Any:
+    """The value at a path as `path_parts` reads it."""
+    node = document
+    for part in path_parts(path):
+        node = node[part]
     return node
 
 
