@@ -172,6 +172,8 @@ def validate(settings: Settings) -> None:
     for flag, host in (("--harbor-host", settings.harbor_host), ("--upstream", settings.upstream)):
         if not _HOST.match(host):
             raise ConfigError(f"{flag} {host!r} is not HOST[:PORT] (no scheme, no path)")
+    if settings.harbor_host == settings.upstream:
+        raise ConfigError(f"--harbor-host {settings.harbor_host!r} is the upstream itself")
     if not _PROJECT.match(settings.project):
         raise ConfigError(f"--project {settings.project!r} is not a valid Harbor project path")
     for flag, name in (

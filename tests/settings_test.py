@@ -77,6 +77,7 @@ def test_missing_harbor_host_says_how_to_fix(tmp_path: Path) -> None:
         (["--harbor-host", "h", "--project", "Upper"], "not a valid Harbor project"),
         (["--harbor-host", "h", "--pull-secret", "Bad_Name"], "not a valid Kubernetes secret"),
         (["--harbor-host", "h", "--bogus"], "unknown option '--bogus'"),
+        (["--harbor-host", "dp.apps.rancher.io"], "is the upstream itself"),
         (["--harbor-host"], "needs a value"),
         (["--harbor-host", "h", "--strict=yes"], "takes no value"),
     ],
