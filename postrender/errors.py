@@ -9,6 +9,7 @@
         ├── HarborUnreachable    network, DNS, TLS, timeouts
         ├── HarborAPIError       Harbor answered with an error status
         ├── HarborResponseError  a success answer that is not what the API promises
+        ├── HarborConflict       something of that name exists and cannot be converted
         └── ReplicationFailed    a replication execution ended with failed tasks
 
 Each error formats its own message, so the CLI boundary never needs to know its fields.
@@ -94,6 +95,10 @@ class HarborAPIError(HarborError):
 
 class HarborResponseError(HarborError):
     """Harbor (or whatever answers at that URL) sent a success status with an unusable body."""
+
+
+class HarborConflict(HarborError):
+    """Harbor already holds something of that name in a form it cannot be changed from."""
 
 
 class ReplicationFailed(HarborError):
