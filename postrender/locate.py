@@ -41,16 +41,11 @@ class Leftover(NamedTuple):
 
 
 class Findings(NamedTuple):
+    """What one document needs: the changes, the removals, and (for --strict) what remains."""
+
     changes: list[Change]
     drops: list[Drop]
     leftovers: list[Leftover]
-
-
-def _scalar(mapping: MappingNode, key: str) -> ScalarNode | None:
-    for key_node, value_node in mapping.value:
-        if key_node.value == key and isinstance(value_node, ScalarNode):
-            return value_node
-    return None
 
 
 def _child(mapping: MappingNode, key: str) -> Node | None:
@@ -58,6 +53,11 @@ def _child(mapping: MappingNode, key: str) -> Node | None:
         if key_node.value == key:
             return value_node  # type: ignore[no-any-return]
     return None
+
+
+def _scalar(mapping: MappingNode, key: str) -> ScalarNode | None:
+    node = _child(mapping, key)
+    return node if isinstance(node, ScalarNode) else None
 
 
 class Identity(NamedTuple):
