@@ -1,3 +1,3 @@
 """Shared pytest set-up: each fixture family lives in its own module, listed here."""
 
-pytest_plugins: list[str] = ["tests.fixtures_helm"]
+pytest_plugins: list[str] = ["tests.fixtures_helm", "tests.fixtures_harbor"]

@@ -1,0 +1,64 @@
+"""A stateful Harbor v2.0 API emulator for tests and the demo (never imported by the product).
+
+Faithful to the real API (`../shared/reference/harbor-api.md`, swagger v2.15.2), not to any
+client. Its core, `HarborEmulator.handle(Request) -> Response`, is served on a loopback socket
+(HTTP or HTTPS) or used through `HarborEmulator.transport()` (an `httpx.MockTransport`).
+
+Pytest fixtures (`tests/fixtures_harbor.py`)
+-------------------------------------------
+``upstream_registry`` -> `FakeUpstream` on http://127.0.0.1:<free port>
+    ``.url``, ``.username``, ``.token`` (the right credentials), ``.repositories``
+    (``{"containers/etcd": ["3.5.14", ...], ...}``; ``.add_repository(name, tags)``),
+    ``.break_manifest(repo, tag)`` (that copy fails), ``.catalog_enabled = False``
+    (``/v2/_catalog`` 404s, so wildcard rules fail), ``.requests`` / ``.paths``.
+``harbor`` -> `HarborEmulator` served over HTTP on 127.0.0.1
+    ``.url`` (base URL, no ``/api/v2.0``), admin ``ADMIN_USERNAME``/``ADMIN_PASSWORD``
+    (``admin``/``Harbor12345``), ``.add_user(name, password, admin=False)``,
+    ``.inject_fault(path=None, *, status=None, count=1, retry_after=None, delay=0.0,
+    method=None)`` (path like ``"/registries"`` or the full ``"/api/v2.0/registries"``),
+    ``.requests`` / ``.writes`` (`Request`: ``method``, ``path``, ``query``, ``headers``,
+    ``body``, ``.json()``), ``.exchanges`` (request + `Response`), ``.clear_log()``,
+    ``.state`` (`State`: ``registries``, ``projects``, ``policies``, ``executions``,
+    ``robots``, ``users``; ``execution_seconds`` is 0.5 here), ``.transport()``.
+``harbor_tls`` -> the same over HTTPS; ``.ca_file`` is the PEM of the test CA to trust.
+``harbor_ca`` -> the session's `trustme.CA`.
+
+Reproduced: basic auth that silently falls back to anonymous; ``users/current`` 401;
+admin-only registries/replication (403 for other users); ``systeminfo`` without the version
+for anonymous; registries whose create/update/ping really ``GET <url>/v2/`` (400
+``the registry is unhealthy``), 409 on duplicate names, flat ``RegistryUpdate``, masked
+secrets, ``q=name=`` exact vs fuzzy ``name=``; ``X-Total-Count``/``Link`` paging with
+``page_size`` <= 100 (else 422); 201 + relative ``Location``; projects (HEAD exists check,
+``X-Is-Resource-Name``, string ``metadata.public``, ``registry_id`` only for admins and
+ignored by PUT, 404/403/401 by caller); pull replication policies (``deletion``, omitted
+``dest_namespace_replace_count`` = -1, PUT replaces all, 409) and executions (412 when
+disabled, InProgress -> Succeed/Failed over ``execution_seconds`` with tasks and text logs,
+upstream listing via ``_catalog`` only for wildcard names, destination projects created,
+proxy-cache destinations skipped, ``single_active_replication``); robots (secret only in the
+create response and a PATCH refresh, 409); a ``sid`` cookie on every response that earns
+``403 CSRF token invalid`` on a write that sends it back; ``X-Request-Id`` echoed or made up;
+``{"errors":[...]}`` bodies with 5xx messages hidden.
+"""
+
+from __future__ import annotations
+
+from .core import ADMIN_PASSWORD, ADMIN_USERNAME, HarborEmulator
+from .server import LoopbackServer, tls_context, write_ca
+from .state import State
+from .upstream import FakeUpstream
+from .wire import API_PREFIX, Exchange, Request, Response
+
+__all__ = [
+    "ADMIN_PASSWORD",
+    "ADMIN_USERNAME",
+    "API_PREFIX",
+    "Exchange",
+    "FakeUpstream",
+    "HarborEmulator",
+    "LoopbackServer",
+    "Request",
+    "Response",
+    "State",
+    "tls_context",
+    "write_ca",
+]

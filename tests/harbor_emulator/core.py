@@ -1,0 +1,230 @@
+"""The emulator's request handler: auth, CSRF, routing, injected faults and the request log.
+
+`HarborEmulator.handle` is a plain function from `Request` to `Response`; `server.py` puts it
+on a loopback socket and `transport()` hands it to `httpx.MockTransport`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from . import projects, registries, replication, robots, system
+from .state import Call, State, User
+from .wire import (
+    API_PREFIX,
+    WRITE_METHODS,
+    ApiError,
+    Exchange,
+    Request,
+    Response,
+    error_response,
+    not_found,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "Harbor12345"
+Handler = Callable[[Call], Response]
+_ERROR_CODES = {429: "TOO_MANY_REQUEST", 500: "UNKNOWN"}
+
+
+@dataclass
+class Fault:
+    """Answer the next `remaining` matching requests with `status` (or just slowly)."""
+
+    path: str | None
+    method: str | None
+    remaining: int
+    status: int | None
+    retry_after: int | None
+    delay: float
+
+    def matches(self, request: Request) -> bool:
+        return (
+            self.remaining > 0
+            and self.path in (None, request.path)
+            and self.method in (None, request.method)
+        )
+
+    def response(self) -> Response:
+        assert self.status is not None
+        code = _ERROR_CODES.get(self.status, HTTPStatus(self.status).name)
+        response = error_response(ApiError(self.status, code, HTTPStatus(self.status).phrase))
+        if self.retry_after is not None:
+            response.headers.append(("Retry-After", str(self.retry_after)))
+        return response
+
+
+def _compile(routes: list[tuple[str, str, Handler]]) -> list[tuple[str, re.Pattern[str], Handler]]:
+    """Static paths win over templated ones, like go-swagger's router."""
+    ordered = sorted(routes, key=lambda route: route[1].count("{"))
+    return [
+        (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), handler)
+        for method, path, handler in ordered
+    ]
+
+
+_ROUTES = _compile(
+    [*system.ROUTES, *registries.ROUTES, *projects.ROUTES, *replication.ROUTES, *robots.ROUTES]
+)
+
+
+class HarborEmulator:
+    """A stateful Harbor v2.0 API: see the package docstring for what it reproduces."""
+
+    def __init__(
+        self,
+        *,
+        url: str = "http://harbor.invalid",
+        execution_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.ca_file: str | None = None
+        self.state = State(clock=clock, execution_seconds=execution_seconds)
+        self.exchanges: list[Exchange] = []
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self.add_user(ADMIN_USERNAME, ADMIN_PASSWORD, admin=True)
+
+    # -- what tests arrange -------------------------------------------------------------------
+    def add_user(self, username: str, password: str, *, admin: bool = False) -> User:
+        """Create a local user (the admin is user 1); non-admins get 403 on admin-only APIs."""
+        with self._lock:
+            user = User(self.state.next_id("user"), username, password, admin)
+            self.state.users[username] = user
+            return user
+
+    def inject_fault(
+        self,
+        path: str | None = None,
+        *,
+        status: int | None = None,
+        count: int = 1,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        method: str | None = None,
+    ) -> None:
+        """Fault the next `count` requests on `path` (API-relative or full; None = any path).
+
+        `status` answers instead of Harbor (e.g. 429 with `retry_after`, 503); `delay` sleeps
+        first, so `delay` alone makes a slow but otherwise normal response.
+        """
+        if path is not None and not path.startswith(API_PREFIX):
+            path = API_PREFIX + path
+        with self._lock:
+            self._faults.append(
+                Fault(path, method and method.upper(), count, status, retry_after, delay)
+            )
+
+    # -- what tests query ---------------------------------------------------------------------
+    @property
+    def requests(self) -> list[Request]:
+        """Every request received, faulted ones included, in order."""
+        return [exchange.request for exchange in self.exchanges]
+
+    @property
+    def writes(self) -> list[Request]:
+        """Every POST/PUT/PATCH/DELETE received, whatever its outcome."""
+        return [r for r in self.requests if r.method in WRITE_METHODS]
+
+    def clear_log(self) -> None:
+        """Forget the recorded exchanges (state is kept), e.g. between two setup runs."""
+        with self._lock:
+            self.exchanges.clear()
+
+    # -- serving ------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        """Answer one request; thread-safe, and sleeps outside the lock for slow faults."""
+        with self._lock:
+            fault = next((f for f in self._faults if f.matches(request)), None)
+            if fault is not None:
+                fault.remaining -= 1
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        with self._lock:
+            if fault is not None and fault.status is not None:
+                response = fault.response()
+            else:
+                response = self._dispatch(request)
+            request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+            response.headers.append(("X-Request-Id", request_id))
+            response.headers.append(
+                ("Set-Cookie", f"sid={secrets.token_hex(16)}; Path=/; HttpOnly")
+            )
+            if request.method == "HEAD":
+                response.body = b""
+            self.exchanges.append(Exchange(request, response))
+            return response
+
+    def transport(self) -> httpx.MockTransport:
+        """The same emulator behind an `httpx.MockTransport`, for tests that skip the socket."""
+        import httpx
+
+        def handler(incoming: httpx.Request) -> httpx.Response:
+            request = Request.build(
+                incoming.method,
+                incoming.url.raw_path.decode("ascii"),
+                incoming.headers.multi_items(),
+                incoming.read(),
+            )
+            response = self.handle(request)
+            return httpx.Response(response.status, headers=response.headers, content=response.body)
+
+        return httpx.MockTransport(handler)
+
+    def _dispatch(self, request: Request) -> Response:
+        try:
+            if not request.path.startswith(API_PREFIX + "/"):
+                raise not_found(f"{request.path} not found")
+            if request.method in WRITE_METHODS and "sid=" in request.headers.get("cookie", ""):
+                raise ApiError(403, "FORBIDDEN", "CSRF token invalid")
+            return self._route(request)
+        except ApiError as error:
+            return error_response(error)
+        except Exception:
+            traceback.print_exc()
+            return error_response(ApiError(500, "UNKNOWN", "emulator bug"))
+
+    def _route(self, request: Request) -> Response:
+        path = request.path[len(API_PREFIX) :]
+        allowed = False
+        for method, pattern, handler in _ROUTES:
+            found = pattern.match(path)
+            if found is None:
+                continue
+            if method != request.method:
+                allowed = True
+                continue
+            call = Call(request, self._caller(request), found.groupdict(), self.state, self.url)
+            return handler(call)
+        if allowed:
+            raise ApiError(405, "METHOD_NOT_ALLOWED", f"method {request.method} not allowed")
+        raise not_found(f"{request.path} not found")
+
+    def _caller(self, request: Request) -> User | None:
+        """Basic auth; wrong or malformed credentials silently mean anonymous, as in Harbor."""
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user = self.state.users.get(username)
+        return (
+            user if user is not None and secrets.compare_digest(user.password, password) else None
+        )

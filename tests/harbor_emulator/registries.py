@@ -1,0 +1,293 @@
+"""Registry endpoints (`/registries`, `/registries/ping`, adapters), with Harbor's live `/v2/` ping.
+
+Create, update and ping really call `GET <url>/v2/` with the given credentials, as Harbor's
+native adapter does, so a wrong token or an unreachable upstream fails exactly where it would.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from .state import Call, Registry, iso_now
+from .wire import (
+    JSON,
+    Response,
+    bad_request,
+    body_object,
+    conflict,
+    created,
+    json_response,
+    not_found,
+    paginate,
+    precondition,
+    query_filter,
+    sort_items,
+)
+
+ADAPTERS = (
+    "ali-acr", "artifact-hub", "aws-ecr", "azure-acr", "docker-hub", "docker-registry",
+    "github-ghcr", "gitlab", "google-gcr", "harbor", "huawei-SWR", "jfrog-artifactory",
+    "quay", "tencent-tcr", "volcengine-cr",
+)  # fmt: skip
+UNHEALTHY = "the registry is unhealthy"
+_FLAT_TYPES: dict[str, type] = {
+    "name": str, "description": str, "url": str, "credential_type": str, "access_key": str,
+    "access_secret": str, "insecure": bool, "ca_certificate": str, "type": str, "id": int,
+}  # fmt: skip
+_MASK = "*****"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How Harbor reaches an upstream: URL, basic credentials and TLS settings."""
+
+    url: str
+    access_key: str = ""
+    access_secret: str = ""
+    insecure: bool = False
+    ca_certificate: str = ""
+
+    @classmethod
+    def of(cls, registry: Registry) -> Endpoint:
+        return cls(
+            registry.url,
+            registry.access_key,
+            registry.access_secret,
+            registry.insecure,
+            registry.ca_certificate,
+        )
+
+    def client(self) -> httpx.Client:
+        """An httpx client for the upstream; Harbor verifies TLS unless `insecure`."""
+        verify: ssl.SSLContext | bool = not self.insecure
+        if self.ca_certificate and not self.insecure:
+            verify = ssl.create_default_context(cadata=self.ca_certificate)
+        auth = (self.access_key, self.access_secret) if self.access_key else None
+        return httpx.Client(base_url=self.url, auth=auth, verify=verify, timeout=5.0)
+
+    def healthy(self) -> bool:
+        """Harbor's `PingSimple`: 200 is healthy; 401/403 too, but only without credentials."""
+        try:
+            with self.client() as client:
+                status = client.get("/v2/").status_code
+        except httpx.HTTPError:
+            return False
+        return status == 200 or (not self.access_key and status in (401, 403))
+
+
+def normalize_url(raw: str) -> str:
+    """Trim spaces and trailing `/`, default to http://, drop query and fragment."""
+    url = raw.strip().rstrip("/")
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise bad_request(f"invalid scheme: {parts.scheme}")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def to_json(registry: Registry) -> dict[str, JSON]:
+    """The `Registry` model as GET returns it: access key in clear, secret masked."""
+    payload: dict[str, JSON] = {
+        "id": registry.id,
+        "name": registry.name,
+        "type": registry.type,
+        "url": registry.url,
+        "description": registry.description,
+        "credential": {
+            "type": registry.credential_type,
+            "access_key": registry.access_key,
+            "access_secret": _MASK if registry.access_secret else "",
+        },
+        "insecure": registry.insecure,
+        "status": registry.status,
+        "creation_time": registry.creation_time,
+        "update_time": registry.update_time,
+    }
+    if registry.ca_certificate:
+        payload["ca_certificate"] = registry.ca_certificate
+    return payload
+
+
+def get_registry(call: Call, registry_id: int) -> Registry:
+    registry = call.state.registries.get(registry_id)
+    if registry is None:
+        raise not_found(f"registry {registry_id} not found")
+    return registry
+
+
+def _validate(call: Call, registry: Registry) -> None:
+    """Harbor's checks on create and update, then the live health check."""
+    if not registry.name:
+        raise bad_request("name cannot be empty")
+    if len(registry.name) > 64:
+        raise bad_request("the max length of name is 64")
+    if registry.type not in ADAPTERS:
+        raise bad_request(f"adapter factory for {registry.type} not found")
+    if registry.ca_certificate:
+        try:
+            ssl.create_default_context(cadata=registry.ca_certificate)
+        except (ssl.SSLError, ValueError) as exc:
+            raise bad_request("invalid CA certificate") from exc
+    if not Endpoint.of(registry).healthy():
+        raise bad_request(UNHEALTHY)
+    registry.status = "healthy"
+    clash = next(
+        (
+            r
+            for r in call.state.registries.values()
+            if r.name == registry.name and r.id != registry.id
+        ),
+        None,
+    )
+    if clash is not None:
+        raise conflict(f"registry {registry.name} already exists")
+
+
+def create(call: Call) -> Response:
+    call.require_admin()
+    body = body_object(
+        call.request,
+        "registry",
+        {"name": str, "type": str, "url": str, "description": str, "insecure": bool,
+         "credential": dict, "ca_certificate": str},
+    )  # fmt: skip
+    credential = body.get("credential") or {}
+    registry = Registry(
+        id=0,
+        name=body.get("name") or "",
+        type=body.get("type") or "",
+        url=normalize_url(body.get("url") or ""),
+        description=body.get("description") or "",
+        credential_type=credential.get("type") or "basic",
+        access_key=credential.get("access_key") or "",
+        access_secret=credential.get("access_secret") or "",
+        insecure=bool(body.get("insecure")),
+        ca_certificate=body.get("ca_certificate") or "",
+        status="unhealthy",
+    )
+    _validate(call, registry)
+    registry.id = call.state.next_id("registry")
+    call.state.registries[registry.id] = registry
+    return created(f"{call.request.path}/{registry.id}")
+
+
+def list_registries(call: Call) -> Response:
+    call.require_admin()
+    items = list(call.state.registries.values())
+    items = query_filter(
+        call.request,
+        items,
+        {"name": lambda r: r.name, "type": lambda r: r.type, "url": lambda r: r.url},
+    )
+    fuzzy = call.request.arg("name")
+    if fuzzy:
+        items = [r for r in items if fuzzy in r.name]
+    return paginate(call.request, sort_items(call.request, [to_json(r) for r in items]))
+
+
+def get(call: Call) -> Response:
+    call.require_admin()
+    return json_response(200, to_json(get_registry(call, call.int_param("id"))))
+
+
+def update(call: Call) -> Response:
+    """PUT takes the flat `RegistryUpdate`: only the fields sent change."""
+    call.require_admin()
+    stored = get_registry(call, call.int_param("id"))
+    body = body_object(call.request, "registry", _FLAT_TYPES)
+    changed = Registry(**vars(stored))
+    for field in (
+        "name",
+        "description",
+        "access_key",
+        "access_secret",
+        "insecure",
+        "ca_certificate",
+    ):
+        if body.get(field) is not None:
+            setattr(changed, field, body[field])
+    if body.get("url") is not None:
+        changed.url = normalize_url(body["url"])
+    if body.get("credential_type") is not None:
+        changed.credential_type = body["credential_type"]
+    _validate(call, changed)
+    changed.update_time = iso_now()
+    call.state.registries[stored.id] = changed
+    return Response(200)
+
+
+def delete(call: Call) -> Response:
+    call.require_admin()
+    registry = get_registry(call, call.int_param("id"))
+    state = call.state
+    if any(registry.id in (p.src_registry_id, p.dest_registry_id) for p in state.policies.values()):
+        raise precondition(f"the registry {registry.id} is referenced by replication policies")
+    if any(p.registry_id == registry.id for p in state.projects.values()):
+        raise precondition(f"the registry {registry.id} is referenced by proxy cache projects")
+    del state.registries[registry.id]
+    return Response(200)
+
+
+def ping(call: Call) -> Response:
+    """`RegistryPing` is flat; with `id`, the stored endpoint is tested with any overrides."""
+    call.require_admin()
+    body = body_object(call.request, "registry", _FLAT_TYPES)
+    base = Endpoint("")
+    kind = ""
+    if body.get("id") is not None:
+        stored = get_registry(call, body["id"])
+        base, kind = Endpoint.of(stored), stored.type
+    kind = body.get("type") or kind
+    url = body.get("url") or base.url
+    if not kind or not url:
+        raise bad_request("type or url cannot be empty")
+    endpoint = Endpoint(
+        normalize_url(url),
+        body["access_key"] if body.get("access_key") is not None else base.access_key,
+        body["access_secret"] if body.get("access_secret") is not None else base.access_secret,
+        body["insecure"] if body.get("insecure") is not None else base.insecure,
+        body.get("ca_certificate") or base.ca_certificate,
+    )
+    if not endpoint.healthy():
+        raise bad_request(UNHEALTHY)
+    return Response(200)
+
+
+def info(call: Call) -> Response:
+    """What the native adapter advertises: name and tag filters, manual and scheduled triggers."""
+    call.require_admin()
+    registry = get_registry(call, call.int_param("id"))
+    return json_response(
+        200,
+        {
+            "type": registry.type,
+            "description": "",
+            "supported_resource_filters": [
+                {"type": "name", "style": "input"},
+                {"type": "tag", "style": "input"},
+            ],
+            "supported_triggers": ["manual", "scheduled"],
+        },
+    )
+
+
+def adapters(call: Call) -> Response:
+    call.require_admin()
+    return json_response(200, list(ADAPTERS))
+
+
+ROUTES = [
+    ("POST", "/registries", create),
+    ("GET", "/registries", list_registries),
+    ("POST", "/registries/ping", ping),
+    ("GET", "/registries/{id}", get),
+    ("PUT", "/registries/{id}", update),
+    ("DELETE", "/registries/{id}", delete),
+    ("GET", "/registries/{id}/info", info),
+    ("GET", "/replication/adapters", adapters),
+]

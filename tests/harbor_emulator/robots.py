@@ -1,0 +1,222 @@
+"""Robot accounts (v2 API): the secret is only ever shown by create and by a PATCH refresh."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import time
+
+from .projects import NAME
+from .state import Call, Robot, iso_now
+from .wire import (
+    JSON,
+    ApiError,
+    Response,
+    bad_request,
+    body_object,
+    conflict,
+    created,
+    json_response,
+    not_found,
+    paginate,
+    query_filter,
+    sort_items,
+)
+
+PREFIX = "robot$"
+PROJECT_ACCESS = frozenset({
+    ("repository", "pull"), ("repository", "push"), ("repository", "list"),
+    ("repository", "read"), ("repository", "update"), ("repository", "delete"),
+    ("artifact", "read"), ("artifact", "list"), ("artifact", "create"), ("artifact", "delete"),
+    ("tag", "list"), ("tag", "create"), ("tag", "delete"),
+    ("artifact-label", "create"), ("artifact-label", "delete"),
+    ("scan", "create"), ("scan", "read"), ("scan", "stop"),
+    ("helm-chart", "read"), ("helm-chart-version", "read"),
+})  # fmt: skip
+_SECRET_RULE = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,128}$")
+_TYPES: dict[str, type] = {
+    "name": str, "description": str, "secret": str, "level": str, "disable": bool,
+    "duration": int,
+}  # fmt: skip
+
+
+def new_secret() -> str:
+    """32 random letters and digits that satisfy Harbor's own secret rule."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        secret = "".join(secrets.choice(alphabet) for _ in range(32))
+        if _SECRET_RULE.match(secret):
+            return secret
+
+
+def to_json(robot: Robot) -> dict[str, JSON]:
+    """The `Robot` model: everything except the secret, which Harbor never returns."""
+    return {
+        "id": robot.id,
+        "name": PREFIX + robot.name,
+        "description": robot.description,
+        "level": robot.level,
+        "duration": robot.duration,
+        "editable": True,
+        "disable": robot.disable,
+        "expires_at": robot.expires_at,
+        "permissions": robot.permissions,
+        "creator_type": "local",
+        "creator_ref": robot.creator_ref,
+        "creation_time": robot.creation_time,
+        "update_time": robot.update_time,
+    }
+
+
+def _may_manage(call: Call, project_id: int) -> None:
+    """System admins manage every robot; a project's owner manages that project's robots."""
+    user = call.require_login()
+    project = call.state.projects.get(project_id)
+    if not user.admin and (project is None or project.owner is not user):
+        raise ApiError(403, "FORBIDDEN", "forbidden")
+
+
+def _permissions(
+    call: Call, body: dict[str, JSON], level: str
+) -> tuple[list[dict[str, JSON]], int]:
+    """Validate permissions; a project robot has exactly one entry, of kind project."""
+    permissions = body.get("permissions") or []
+    if level not in ("project", "system"):
+        raise bad_request(f"bad request error level input: {level}")
+    if level == "system":
+        call.require_admin()
+        return permissions, 0
+    if len(permissions) != 1 or permissions[0].get("kind") != "project":
+        raise bad_request("bad request permission")
+    namespace = permissions[0].get("namespace") or ""
+    project = call.state.project_by_name(namespace)
+    if project is None:
+        call.require_login()
+        raise not_found(f"project {namespace} not found")
+    _may_manage(call, project.project_id)
+    for access in permissions[0].get("access") or []:
+        if (access.get("resource"), access.get("action")) not in PROJECT_ACCESS:
+            raise bad_request(
+                f"bad request permission: {access.get('resource')}/{access.get('action')}"
+            )
+    return permissions, project.project_id
+
+
+def _duration(body: dict[str, JSON]) -> int:
+    duration = body.get("duration")
+    if not isinstance(duration, int) or (duration != -1 and duration <= 0):
+        raise bad_request(f"bad request error duration input: {duration}")
+    return duration
+
+
+def create(call: Call) -> Response:
+    user = call.require_login()
+    body = body_object(call.request, "robot", _TYPES)
+    name = body.get("name") or ""
+    if not NAME.match(name):
+        raise bad_request("robot name is not in lower case or contains illegal characters")
+    duration = _duration(body)
+    level = body.get("level") or ""
+    permissions, project_id = _permissions(call, body, level)
+    if project_id:
+        name = f"{permissions[0]['namespace']}+{name}"
+    if any(r.name == name for r in call.state.robots.values()):
+        raise conflict(f"robot account {PREFIX}{name} already exists")
+    robot = Robot(
+        id=call.state.next_id("robot"),
+        name=name,
+        description=body.get("description") or "",
+        level=level,
+        project_id=project_id,
+        duration=duration,
+        disable=bool(body.get("disable")),
+        permissions=permissions,
+        secret=new_secret(),
+        creator_ref=user.user_id,
+        expires_at=-1 if duration == -1 else int(time.time()) + duration * 86400,
+    )
+    call.state.robots[robot.id] = robot
+    return created(
+        f"{call.request.path}/{robot.id}",
+        {
+            "id": robot.id,
+            "name": PREFIX + robot.name,
+            "secret": robot.secret,
+            "creation_time": robot.creation_time,
+            "expires_at": robot.expires_at,
+        },
+    )
+
+
+def _robot(call: Call) -> Robot:
+    call.require_login()
+    robot = call.state.robots.get(call.int_param("robot_id"))
+    if robot is None:
+        raise not_found(f"robot {call.params['robot_id']} not found")
+    _may_manage(call, robot.project_id)
+    return robot
+
+
+def list_robots(call: Call) -> Response:
+    """`q=Level=project,ProjectID=N` (case-sensitive keys) is how a project's robots are found."""
+    call.require_login()
+    items = query_filter(
+        call.request,
+        list(call.state.robots.values()),
+        {"Level": lambda r: r.level, "ProjectID": lambda r: r.project_id, "name": lambda r: r.name},
+    )
+    project_ids = {r.project_id for r in items}
+    for project_id in project_ids:
+        _may_manage(call, project_id)
+    return paginate(call.request, sort_items(call.request, [to_json(r) for r in items]))
+
+
+def get(call: Call) -> Response:
+    return json_response(200, to_json(_robot(call)))
+
+
+def update(call: Call) -> Response:
+    """PUT replaces description, disable, duration and permissions; name and level are fixed."""
+    robot = _robot(call)
+    body = body_object(call.request, "robot", {**_TYPES, "id": int})
+    if body.get("level", robot.level) != robot.level:
+        raise bad_request("cannot update the level or name of robot")
+    permissions, _ = _permissions(call, body, robot.level)
+    robot.duration = _duration(body)
+    robot.description = body.get("description") or ""
+    robot.disable = bool(body.get("disable"))
+    robot.permissions = permissions
+    robot.update_time = iso_now()
+    return Response(200)
+
+
+def refresh(call: Call) -> Response:
+    """PATCH `{"secret": ""}` makes Harbor generate a secret; a given one must pass its rule."""
+    robot = _robot(call)
+    body = body_object(call.request, "robotSec", {"secret": str})
+    wanted = body.get("secret") or ""
+    if wanted and not _SECRET_RULE.match(wanted):
+        raise bad_request(
+            "the secret must be 8-128 characters long with at least 1 uppercase letter, "
+            "1 lowercase letter and 1 number"
+        )
+    robot.secret = wanted or new_secret()
+    robot.update_time = iso_now()
+    return json_response(200, {"secret": robot.secret})
+
+
+def delete(call: Call) -> Response:
+    robot = _robot(call)
+    del call.state.robots[robot.id]
+    return Response(200)
+
+
+ROUTES = [
+    ("POST", "/robots", create),
+    ("GET", "/robots", list_robots),
+    ("GET", "/robots/{robot_id}", get),
+    ("PUT", "/robots/{robot_id}", update),
+    ("PATCH", "/robots/{robot_id}", refresh),
+    ("DELETE", "/robots/{robot_id}", delete),
+]

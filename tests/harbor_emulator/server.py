@@ -1,0 +1,104 @@
+"""Serve a `Request → Response` function on a real loopback socket, over HTTP or HTTPS.
+
+Used for both the Harbor emulator and the fake upstream registry, so TLS, keep-alive and
+timeouts are exercised by real sockets in end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from .wire import Request, Response
+
+if TYPE_CHECKING:
+    import trustme
+
+Handle = Callable[[Request], Response]
+
+
+def _handler_class(handle: Handle) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Request.build(self.command, self.path, self.headers.items(), body)
+            response = handle(request)
+            self.send_response(response.status)
+            for name, value in response.headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: tests query the recorded requests instead of reading a log."""
+
+    return _Handler
+
+
+class LoopbackServer:
+    """A threaded server on 127.0.0.1 (port 0 = a free port); `url` has no trailing slash."""
+
+    def __init__(
+        self,
+        handle: Handle,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler_class(handle))
+        self._server.daemon_threads = True
+        if ssl_context is not None:
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://{host}:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread (the command-line entry point)."""
+        self._server.serve_forever()
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def tls_context(ca: trustme.CA) -> ssl.SSLContext:
+    """A server context whose certificate, issued by `ca`, names 127.0.0.1 and localhost."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+def write_ca(ca: trustme.CA, path: Path) -> Path:
+    """Write the CA certificate where a client's `--ca-file` can read it."""
+    ca.cert_pem.write_to_path(str(path))
+    return path

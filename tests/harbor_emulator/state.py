@@ -1,0 +1,186 @@
+"""The emulator's data: users, registries, projects, policies, executions, robots.
+
+Plain records in one `State`, so tests can look at (or arrange) exactly what Harbor holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .wire import ApiError, Request
+
+
+def iso_now() -> str:
+    """A timestamp in the form Harbor prints (`2026-01-02T03:04:05.678Z`)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class User:
+    user_id: int
+    username: str
+    password: str
+    admin: bool
+    creation_time: str = field(default_factory=iso_now)
+
+
+@dataclass
+class Registry:
+    id: int
+    name: str
+    type: str
+    url: str
+    description: str
+    credential_type: str
+    access_key: str
+    access_secret: str
+    insecure: bool
+    ca_certificate: str
+    status: str
+    creation_time: str = field(default_factory=iso_now)
+    update_time: str = field(default_factory=iso_now)
+
+
+@dataclass
+class Project:
+    project_id: int
+    name: str
+    owner: User
+    metadata: dict[str, str]
+    registry_id: int = 0
+    repositories: set[str] = field(default_factory=set)
+    creation_time: str = field(default_factory=iso_now)
+    update_time: str = field(default_factory=iso_now)
+
+
+@dataclass
+class Policy:
+    id: int
+    name: str
+    description: str
+    src_registry_id: int
+    dest_registry_id: int
+    dest_namespace: str
+    dest_namespace_replace_count: int
+    filters: list[dict[str, object]]
+    trigger: dict[str, object]
+    deletion: bool
+    override: bool
+    enabled: bool
+    speed: int
+    copy_by_chunk: bool
+    single_active_replication: bool
+    creation_time: str = field(default_factory=iso_now)
+    update_time: str = field(default_factory=iso_now)
+
+
+@dataclass
+class Task:
+    """One copy job; its status follows the clock between `starts_at` and `ends_at`."""
+
+    id: int
+    execution_id: int
+    src_resource: str
+    dst_resource: str
+    outcome: str
+    log: str
+    starts_at: float
+    ends_at: float
+    stopped_at: float | None = None
+
+    def status(self, now: float) -> str:
+        if self.stopped_at is not None and self.stopped_at < self.ends_at:
+            return "Stopped"
+        if now < self.starts_at:
+            return "Pending"
+        return "InProgress" if now < self.ends_at else self.outcome
+
+    def finished_at(self) -> float:
+        """When the task ended (or will end), stopping included."""
+        return self.ends_at if self.stopped_at is None else min(self.stopped_at, self.ends_at)
+
+
+@dataclass
+class Execution:
+    id: int
+    policy_id: int
+    trigger: str
+    started_at: float
+    start_time: str
+    tasks: list[Task] = field(default_factory=list)
+    status_text: str = ""
+    failed_early: bool = False
+    stopped_at: float | None = None
+
+
+@dataclass
+class Robot:
+    id: int
+    name: str
+    description: str
+    level: str
+    project_id: int
+    duration: int
+    disable: bool
+    permissions: list[dict[str, object]]
+    secret: str
+    creator_ref: int
+    expires_at: int = -1
+    creation_time: str = field(default_factory=iso_now)
+    update_time: str = field(default_factory=iso_now)
+
+
+@dataclass
+class State:
+    """Everything the emulated Harbor knows; ids come from one counter per kind, like a DB."""
+
+    users: dict[str, User] = field(default_factory=dict)
+    registries: dict[int, Registry] = field(default_factory=dict)
+    projects: dict[int, Project] = field(default_factory=dict)
+    policies: dict[int, Policy] = field(default_factory=dict)
+    executions: dict[int, Execution] = field(default_factory=dict)
+    robots: dict[int, Robot] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
+    execution_seconds: float = 1.0
+    _ids: dict[str, Iterator[int]] = field(default_factory=dict)
+
+    def next_id(self, kind: str) -> int:
+        return next(self._ids.setdefault(kind, itertools.count(1)))
+
+    def project_by_name(self, name: str) -> Project | None:
+        return next((p for p in self.projects.values() if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a route handler gets: the request, who sent it, path parameters and the state."""
+
+    request: Request
+    user: User | None
+    params: dict[str, str]
+    state: State
+    base_url: str
+
+    def require_login(self) -> User:
+        if self.user is None:
+            raise ApiError(401, "UNAUTHORIZED", "UnAuthorized")
+        return self.user
+
+    def require_admin(self) -> User:
+        user = self.require_login()
+        if not user.admin:
+            raise ApiError(403, "FORBIDDEN", "forbidden")
+        return user
+
+    def int_param(self, name: str) -> int:
+        raw = self.params[name]
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ApiError(
+                422, "UNPROCESSABLE_ENTITY", f'{name} in path must be of type int64: "{raw}"'
+            ) from exc

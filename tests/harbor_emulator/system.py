@@ -1,0 +1,72 @@
+"""Probing endpoints: ping, health, systeminfo (less data for anonymous) and `users/current`."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from .state import Call, iso_now
+from .wire import JSON, Response, json_response
+
+HARBOR_VERSION = "v2.15.2-080b0220"
+
+
+def ping(call: Call) -> Response:
+    return Response(200, [("Content-Type", "text/plain")], b"Pong")
+
+
+def health(call: Call) -> Response:
+    components = ["core", "database", "jobservice", "portal", "redis", "registry", "registryctl"]
+    return json_response(
+        200,
+        {"status": "healthy", "components": [{"name": c, "status": "healthy"} for c in components]},
+    )
+
+
+def systeminfo(call: Call) -> Response:
+    """Anonymous callers get the auth mode only; the version needs valid credentials."""
+    info: dict[str, JSON] = {
+        "auth_mode": "db_auth",
+        "primary_auth_mode": False,
+        "self_registration": False,
+        "banner_message": "",
+        "current_time": iso_now(),
+    }
+    if call.user is not None:
+        info.update(
+            harbor_version=HARBOR_VERSION,
+            external_url=call.base_url,
+            registry_url=urlsplit(call.base_url).netloc,
+            read_only=False,
+            project_creation_restriction="everyone",
+            has_ca_root=False,
+            notification_enable=True,
+            registry_storage_provider_name="filesystem",
+        )
+    return json_response(200, info)
+
+
+def current_user(call: Call) -> Response:
+    """401 for anonymous: the only reliable way to tell that credentials were wrong."""
+    user = call.require_login()
+    return json_response(
+        200,
+        {
+            "user_id": user.user_id,
+            "username": user.username,
+            "email": f"{user.username}@example.com",
+            "realname": "system admin" if user.user_id == 1 else user.username,
+            "comment": "admin user" if user.user_id == 1 else "",
+            "sysadmin_flag": user.admin,
+            "admin_role_in_auth": False,
+            "creation_time": user.creation_time,
+            "update_time": user.creation_time,
+        },
+    )
+
+
+ROUTES = [
+    ("GET", "/ping", ping),
+    ("GET", "/health", health),
+    ("GET", "/systeminfo", systeminfo),
+    ("GET", "/users/current", current_user),
+]
