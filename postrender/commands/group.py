@@ -14,6 +14,7 @@ from postrender import __version__, helmpaths, settings
 # help only: cli.main runs it without click.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "postrender": ("", "Rewrite a rendered manifest stream (what Helm runs as post-renderer)."),
+    "setup": ("postrender.commands.setup:cli", "Bootstrap Harbor as the mirror (idempotent)."),
 }
 
 
