@@ -44,7 +44,7 @@ class HarborHTTP:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        client.cookies = httpx.Cookies(cookie_jar_that_keeps_nothing())
+        client.cookies = cookie_jar_that_keeps_nothing()  # Cookies(Cookies) would copy the jar
         self._client = client
         self._retry = retry or RetryPolicy()
         self._sleep = sleep

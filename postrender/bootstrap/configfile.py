@@ -1,0 +1,51 @@
+"""Last step: the config file that lets `--post-renderer harbor-mirror` run with no options."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from postrender import settings
+from postrender.bootstrap.files import atomic_write
+from postrender.bootstrap.outcome import Outcome, report
+from postrender.bootstrap.plan import Plan
+from postrender.errors import ConfigError
+
+HEADER = "# Written by `helm harbor-mirror setup`; read by the harbor-mirror post-renderer.\n"
+# Keys setup decides; others a user added (upstreamPullSecret) are kept as they are.
+MANAGED = ("harborHost", "project", "mode", "upstream", "pullSecret")
+
+
+def wanted_values(plan: Plan, current: dict[str, str]) -> dict[str, str]:
+    values = {key: value for key, value in current.items() if key not in MANAGED}
+    values.update(
+        harborHost=plan.harbor_host, project=plan.project, mode=plan.mode,
+        upstream=plan.upstream_host,
+    )  # fmt: skip
+    if plan.pull_secret is not None:
+        values["pullSecret"] = plan.pull_secret
+    assert set(values) <= settings.CONFIG_KEYS
+    return values
+
+
+def render(values: dict[str, str]) -> str:
+    """Every value double-quoted, so a project named `123` or `true` stays a string."""
+    return HEADER + "".join(f"{key}: {json.dumps(value)}\n" for key, value in values.items())
+
+
+def ensure_config(plan: Plan, *, dry_run: bool, out: TextIO) -> None:
+    path = plan.config_path
+    current: dict[str, str] | None = None
+    if path.is_file():
+        try:
+            current = settings.read_config_file(str(path))
+        except ConfigError:
+            current = None  # our own file, damaged: rewriting it is the repair
+    values = wanted_values(plan, current or {})
+    if current == values:
+        report(out, "config", str(path), Outcome.UNCHANGED)
+        return
+    outcome = Outcome.create(dry_run) if not path.exists() else Outcome.update(dry_run)
+    if not dry_run:
+        atomic_write(path, render(values).encode("utf-8"), mode=0o644, option="--config")
+    report(out, "config", str(path), outcome, f"{plan.harbor_host}/{plan.project}")

@@ -1,0 +1,140 @@
+"""What `setup` should make Harbor look like, validated before anything is sent."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from postrender import settings
+from postrender.errors import ConfigError
+
+Mode = Literal["proxy-cache", "replication"]
+MODES: tuple[Mode, ...] = ("proxy-cache", "replication")
+DEFAULT_UPSTREAM_URL = "https://dp.apps.rancher.io"
+DEFAULT_NAME = "application-collection"
+
+# Harbor's own rule for project and robot names.
+_HARBOR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def base_url(option: str, value: str) -> str:
+    """`scheme://host[:port]` with no path, query or trailing slash; anything else is bad input."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{option} {value!r} is not an http(s) URL such as https://host[:port]")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigError(f"{option} {value!r} must be just scheme://host[:port] (no path)")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} has an invalid port") from None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def host_of(url: str) -> str:
+    """`host[:port]` as a registry client names it: the default port of the scheme is dropped."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.netloc.rpartition("@")[2]
+    return host if parts.port not in (None, default) else host.rsplit(":", 1)[0]
+
+
+def harbor_name(option: str, value: str, max_length: int = 255) -> str:
+    if len(value) > max_length or not _HARBOR_NAME.match(value):
+        raise ConfigError(
+            f"{option} {value!r} is not a valid Harbor name (lower-case letters, digits and "
+            f"single . _ - between them, at most {max_length} characters)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Replication:
+    """A pull-based replication rule and whether to run it now."""
+
+    filter_name: str
+    filter_tag: str | None = None
+    policy_name: str = DEFAULT_NAME
+    replicate: bool = False
+    poll_interval: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.filter_name.strip():
+            raise ConfigError("--filter-name must not be empty (e.g. containers/etcd)")
+        if self.filter_tag is not None and not self.filter_tag.strip():
+            raise ConfigError("--filter-tag must not be empty when given")
+        if not self.policy_name.strip() or len(self.policy_name) > 256:
+            raise ConfigError("--policy-name must be 1 to 256 characters")
+        if self.poll_interval <= 0:
+            raise ConfigError("--poll-interval must be a positive number of seconds")
+
+    @property
+    def lists_catalog(self) -> bool:
+        """Harbor lists the upstream's whole `_catalog` unless the name filter is a plain path."""
+        return any(c in self.filter_name for c in "*?[]^\\")
+
+
+@dataclass(frozen=True)
+class RobotPlan:
+    """A pull-only robot on the project and where its pull Secret manifest goes."""
+
+    name: str
+    secret_out: Path
+    secret_name: str
+    rotate: bool = False
+
+    def __post_init__(self) -> None:
+        harbor_name("--robot", self.name)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The desired state; secrets are kept out of repr."""
+
+    harbor_url: str
+    upstream_username: str | None = None
+    upstream_token: str | None = field(default=None, repr=False)
+    upstream_url: str = DEFAULT_UPSTREAM_URL
+    registry_name: str = DEFAULT_NAME
+    project: str = DEFAULT_NAME  # replication: the destination namespace
+    public: bool = False
+    mode: Mode = "proxy-cache"
+    replication: Replication | None = None
+    robot: RobotPlan | None = None
+    pull_secret: str | None = None
+    config_path: Path = field(default_factory=Path)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "harbor_url", base_url("--harbor-url", self.harbor_url))
+        object.__setattr__(self, "upstream_url", base_url("--upstream-url", self.upstream_url))
+        name = self.registry_name
+        if not name.strip() or len(name) > 64 or "," in name:
+            raise ConfigError(f"--registry-name {name!r} must be 1 to 64 characters, no comma")
+        harbor_name("--project" if self.mode == "proxy-cache" else "--dest-namespace", self.project)
+        if self.mode not in MODES:
+            raise ConfigError(f"--mode {self.mode!r} must be one of {', '.join(MODES)}")
+        if (self.mode == "replication") != (self.replication is not None):
+            raise ConfigError("--mode replication needs --filter-name (and only it takes it)")
+        if self.upstream_username is not None and not self.upstream_username.strip():
+            raise ConfigError("--upstream-username must not be empty")
+        settings.validate(self.post_renderer_settings())
+
+    @property
+    def harbor_host(self) -> str:
+        return host_of(self.harbor_url)
+
+    @property
+    def upstream_host(self) -> str:
+        return host_of(self.upstream_url)
+
+    def post_renderer_settings(self) -> settings.Settings:
+        """What the post-renderer will use; validated now so a written config always loads."""
+        return settings.Settings(
+            harbor_host=self.harbor_host,
+            project=self.project,
+            upstream=self.upstream_host,
+            pull_secret=self.pull_secret,
+        )

@@ -1,0 +1,261 @@
+"""`harbor-mirror setup`: bootstrap Harbor as an Application Collection mirror, idempotently."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from postrender import helmpaths, settings
+from postrender.bootstrap.check import check_harbor, version_at_least
+from postrender.bootstrap.configfile import ensure_config
+from postrender.bootstrap.outcome import report
+from postrender.bootstrap.plan import (
+    DEFAULT_NAME,
+    DEFAULT_UPSTREAM_URL,
+    MODES,
+    Mode,
+    Plan,
+    Replication,
+    RobotPlan,
+)
+from postrender.bootstrap.project import ensure_project
+from postrender.bootstrap.registry import ensure_registry
+from postrender.bootstrap.replication import ensure_policy, replicate
+from postrender.bootstrap.robot import ensure_robot
+from postrender.errors import ConfigError, HarborError
+from postrender.harbor import Connection, HarborClient, connect
+
+PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
+TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
+
+
+def setup(
+    client: HarborClient,
+    plan: Plan,
+    *,
+    dry_run: bool,
+    out: TextIO,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Bring Harbor to `plan`, one reported step at a time; raises on the first failure."""
+    version = check_harbor(client, plan.harbor_url, out)
+    if plan.mode == "replication" and not version_at_least(version, 2, 3):
+        raise HarborError(
+            f"replication mode needs Harbor 2.3 or newer (for 'no flattening'); this is {version}"
+        )
+    registry = ensure_registry(client, plan, dry_run=dry_run, out=out)
+    project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
+    policy = None
+    if plan.replication is not None:
+        policy = ensure_policy(client, plan, registry, dry_run=dry_run, out=out)
+    if plan.robot is not None:
+        ensure_robot(client, plan, project, dry_run=dry_run, out=out)
+    ensure_config(plan, dry_run=dry_run, out=out)
+    if plan.replication is not None and plan.replication.replicate:
+        replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
+    _next_steps(plan, dry_run, out)
+    return 0
+
+
+def install_command(plan: Plan, environ: Mapping[str, str] = os.environ) -> str:
+    """The `helm install` line that uses the mirror; names the config only when not the default."""
+    line = (
+        f"helm install <release> oci://{plan.upstream_host}/charts/<chart> "
+        "--post-renderer harbor-mirror"
+    )
+    if plan.config_path != Path(helmpaths.default_config_file(environ)):
+        line += f" --post-renderer-args --config={plan.config_path}"
+    return line
+
+
+def _next_steps(plan: Plan, dry_run: bool, out: TextIO) -> None:
+    if dry_run:
+        out.write("Dry run: nothing was changed.\n")
+    out.write("Next:\n")
+    if plan.robot is not None:
+        out.write(f"  kubectl apply -n <namespace> -f {plan.robot.secret_out}\n")
+    out.write(f"  {install_command(plan)}\n")
+    out.flush()
+
+
+# -- command line -------------------------------------------------------------------------
+
+
+def _password(from_stdin: bool, environ: Mapping[str, str]) -> str:
+    if from_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+        if not secret:
+            raise ConfigError("--password-stdin: stdin held no password")
+        return secret
+    if environ.get(PASSWORD_ENV):
+        return environ[PASSWORD_ENV]
+    if sys.stdin.isatty():
+        return str(click.prompt("Harbor password", hide_input=True, err=True))
+    raise ConfigError(
+        f"no Harbor password: set {PASSWORD_ENV}, pipe it with --password-stdin, "
+        "or run in a terminal to be asked"
+    )
+
+
+def _token(environ: Mapping[str, str]) -> str | None:
+    """The upstream token if given; None keeps the one Harbor already has."""
+    if environ.get(TOKEN_ENV):
+        return environ[TOKEN_ENV]
+    if sys.stdin.isatty():
+        answer = click.prompt(
+            "Upstream access token (Enter keeps the one Harbor has)",
+            hide_input=True, default="", show_default=False, err=True,
+        )  # fmt: skip
+        return str(answer) or None
+    return None
+
+
+def _replication(options: Mapping[str, object]) -> Replication | None:
+    only = ("filter_name", "filter_tag", "dest_namespace", "policy_name", "replicate")
+    if options["mode"] != "replication":
+        given = [name for name in only if options[name] not in (None, False)]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ConfigError(f"{flag} only applies to --mode replication")
+        return None
+    if not options["filter_name"]:
+        raise ConfigError(
+            "--mode replication needs --filter-name (e.g. containers/etcd or "
+            "'containers/{etcd,redis}')"
+        )
+    return Replication(
+        filter_name=str(options["filter_name"]),
+        filter_tag=_opt_str(options["filter_tag"]),
+        policy_name=_opt_str(options["policy_name"]) or str(options["registry_name"]),
+        replicate=bool(options["replicate"]),
+        poll_interval=float(str(options["poll_interval"])),
+    )
+
+
+def _robot(options: Mapping[str, object]) -> RobotPlan | None:
+    robot, secret_out = _opt_str(options["robot"]), options["secret_out"]
+    if robot is None:
+        for flag, value in (("--secret-out", secret_out), ("--rotate-robot-secret",
+                                                           options["rotate_robot_secret"])):
+            if value:
+                raise ConfigError(f"{flag} needs --robot NAME")
+        return None
+    if not isinstance(secret_out, Path):
+        raise ConfigError(
+            "--robot needs --secret-out FILE: Harbor shows a robot's secret only once, so it "
+            "goes straight into a pull Secret manifest"
+        )
+    return RobotPlan(
+        name=robot,
+        secret_out=secret_out,
+        secret_name=_opt_str(options["pull_secret"]) or settings.DEFAULT_UPSTREAM_PULL_SECRET,
+        rotate=bool(options["rotate_robot_secret"]),
+    )
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def plan_from_options(options: Mapping[str, object], environ: Mapping[str, str]) -> Plan:
+    """Turn parsed options into a validated Plan (bad input raises ConfigError, exit 2)."""
+    mode: Mode = "replication" if options["mode"] == "replication" else "proxy-cache"
+    project = str(options["project"])
+    if mode == "replication":
+        project = _opt_str(options["dest_namespace"]) or project
+    config = options["config"]
+    if not isinstance(config, Path):
+        config = Path(helmpaths.default_config_file(environ))
+    return Plan(
+        harbor_url=str(options["harbor_url"]),
+        upstream_username=_opt_str(options["upstream_username"]),
+        upstream_token=_token(environ),
+        upstream_url=str(options["upstream_url"]),
+        registry_name=str(options["registry_name"]),
+        project=project,
+        public=bool(options["public"]),
+        mode=mode,
+        replication=_replication(options),
+        robot=_robot(options),
+        pull_secret=_opt_str(options["pull_secret"]),
+        config_path=config,
+    )
+
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command(
+    "setup",
+    short_help="Bootstrap Harbor as a mirror of Application Collection (idempotent).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
+              metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
+@click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
+              show_envvar=True, help=f"Harbor system admin. Password: ${PASSWORD_ENV}, "
+              "--password-stdin, or a hidden prompt.")
+@click.option("--password-stdin", is_flag=True, help="Read the Harbor password from stdin.")
+@click.option("--upstream-url", default=DEFAULT_UPSTREAM_URL, show_default=True, metavar="URL",
+              help="Registry Harbor mirrors.")
+@click.option("--upstream-username", envvar="HARBOR_MIRROR_UPSTREAM_USERNAME", show_envvar=True,
+              help=f"Upstream user or service account. Token: ${TOKEN_ENV} or a hidden prompt.")
+@click.option("--registry-name", default=DEFAULT_NAME, show_default=True,
+              help="Harbor registry endpoint name.")
+@click.option("--project", default=DEFAULT_NAME, show_default=True,
+              help="Proxy-cache project (replication: default destination namespace).")
+@click.option("--public", is_flag=True, help="Make the project public (default private).")
+@click.option("--mode", type=click.Choice(MODES), default="proxy-cache", show_default=True)
+@click.option("--filter-name", metavar="PATTERN",
+              help="Replication: repositories to pull, e.g. 'containers/{etcd,redis}'.")
+@click.option("--filter-tag", metavar="PATTERN", help="Replication: tags to pull, e.g. '3.5.*'.")
+@click.option("--dest-namespace", metavar="PROJECT",
+              help="Replication: Harbor project to copy into (default --project).")
+@click.option("--policy-name", help="Replication: rule name (default --registry-name).")
+@click.option("--replicate", is_flag=True, help="Replication: run the rule now and follow it.")
+@click.option("--poll-interval", type=float, default=2.0, show_default=True, metavar="SECONDS",
+              help="Replication: how often to check a running execution.")
+@click.option("--robot", metavar="NAME", help="Ensure a pull-only robot account on the project.")
+@click.option("--pull-secret", metavar="NAME",
+              help="Name of the Harbor pull Secret (written by --secret-out; used by the "
+              "post-renderer). Default: keep the charts' names.")
+@click.option("--secret-out", type=_FILE, metavar="FILE",
+              help="Write the robot's kubernetes.io/dockerconfigjson Secret here (mode 0600).")
+@click.option("--rotate-robot-secret", is_flag=True,
+              help="Issue a new secret for an existing robot (the old one stops working).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option("--config", type=_FILE, envvar="HARBOR_MIRROR_CONFIG", show_envvar=True,
+              metavar="FILE", help="Post-renderer config file to write. "
+              "Default <Helm config home>/harbor-mirror/config.yaml.")
+@click.option("--ca-file", type=_FILE, metavar="FILE", help="CA certificate(s) to trust (PEM).")
+@click.option("--insecure-skip-tls-verify", is_flag=True,
+              help="Do not verify Harbor's TLS certificate (tests only).")
+@click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              help="Per-request timeout.")
+def cli(**options: object) -> int:
+    """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
+
+    Ensures the registry endpoint, the proxy-cache project (or a pull replication rule),
+    optionally a pull-only robot with its Secret manifest, and writes the config the
+    post-renderer reads. Every step prints created / updated / unchanged.
+    """
+    environ = os.environ
+    plan = plan_from_options(options, environ)
+    connection = Connection(
+        url=plan.harbor_url,
+        username=str(options["username"]),
+        password=_password(bool(options["password_stdin"]), environ),
+        ca_file=options["ca_file"] if isinstance(options["ca_file"], Path) else None,
+        insecure_skip_tls_verify=bool(options["insecure_skip_tls_verify"]),
+        timeout=float(str(options["timeout"])),
+    )
+    if connection.insecure_skip_tls_verify:
+        report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
+    client = connect(connection)
+    return setup(client, plan, dry_run=bool(options["dry_run"]), out=sys.stdout)
