@@ -1,0 +1,329 @@
+"""The Helm plugin end to end with real Helm 4.1.4 and 3.18.0: install, run, post-render, update.
+
+Every Helm here has its own homes and no cluster. The plugin's install hook builds its Python
+environment with pip from a wheelhouse made once per session, so an install takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import helmbin
+from tests.fixtures_helm import HelmEnv, isolated_helm_env
+
+REPO = Path(__file__).resolve().parent.parent
+VERSION = re.findall(r'(?m)^version = "(.+)"$', (REPO / "pyproject.toml").read_text())[0]
+CHARTS = sorted(p.parent for p in (REPO / "charts-fixtures").glob("*/Chart.yaml"))
+# An upstream mention a rewrite should have replaced; `notdp.apps.rancher.io` is not one.
+UPSTREAM = re.compile(r"(?<![\w.-])dp\.apps\.rancher\.io(?![\w.-])")
+HARBOR = "harbor.test:8443"
+MAJORS = {"helm4": 4, "helm3": 3}
+# What `helm plugin list` shows: Helm 4 lists the CLI and the post-renderer plugin.
+LISTED = {4: {"harbor-mirror", "harbor-mirror-cli"}, 3: {"harbor-mirror"}}
+CLI_NAME = {4: "harbor-mirror-cli", 3: "harbor-mirror"}
+
+
+@dataclass
+class Plugin:
+    """A Helm with the plugin installed, and what its install printed."""
+
+    env: HelmEnv
+    major: int
+    install_output: str
+
+    def template(self, chart: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.env.run(
+            "template", "demo", chart, "-n", "demo-ns", "--post-renderer", "harbor-mirror", *args
+        )
+
+
+@pytest.fixture(scope="session")
+def git_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository with the working tree as a fresh clone would have it (no ignored files)."""
+    dest = tmp_path_factory.mktemp("upstream") / "helm-harbor-mirror"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name, follow_symlinks=False)
+    _git(dest, "init", "-q", "-b", "main")
+    _commit(dest, "the working tree under test")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory, git_source: Path) -> Path:
+    """The plugin's dependencies and build backend as wheels, so each install hook runs offline."""
+    wheels = tmp_path_factory.mktemp("wheelhouse")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "-w", wheels, "setuptools", "wheel",
+         git_source],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return wheels
+
+
+@pytest.fixture(params=list(MAJORS))
+def fresh(request: pytest.FixtureRequest, tmp_path: Path, wheelhouse: Path) -> tuple[HelmEnv, int]:
+    """An empty Helm home of each major, its pip pointed at the wheelhouse."""
+    env = isolated_helm_env(helmbin.binary(request.param), tmp_path / "helm")
+    return _offline(env, wheelhouse), MAJORS[request.param]
+
+
+@pytest.fixture(scope="module", params=list(MAJORS))
+def plugin(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    wheelhouse: Path,
+    git_source: Path,
+) -> Plugin:
+    """The plugin installed from its git URL, shared by the tests that only run it."""
+    major = MAJORS[request.param]
+    env = _offline(
+        isolated_helm_env(helmbin.binary(request.param), tmp_path_factory.mktemp(request.param)),
+        wheelhouse,
+    )
+    done = _install(env, major, git_source.as_uri())
+    assert done.returncode == 0, done.stderr
+    if major == 3:
+        _follow_path_instructions(env, done.stdout)
+    return Plugin(env, major, done.stdout)
+
+
+def test_manifest_versions_match_pyproject() -> None:
+    for manifest in ("plugin.yaml", "hooks/helm4-cli.yaml", "postrender/plugin.yaml"):
+        text = (REPO / manifest).read_text()
+        assert re.findall(r"(?m)^version: (\S+)$", text) == [VERSION], manifest
+
+
+def test_install_from_local_checkout_leaves_checkout_alone(fresh: tuple[HelmEnv, int]) -> None:
+    env, major = fresh
+    root_manifest = (REPO / "plugin.yaml").read_bytes()
+
+    done = _install(env, major, str(REPO))
+
+    assert done.returncode == 0, done.stderr
+    assert f"harbor-mirror {VERSION}: built" in done.stdout
+    assert (REPO / "plugin.yaml").read_bytes() == root_manifest
+    assert _listed(env) == {name: VERSION for name in LISTED[major]}
+    installed = env.plugins_dir / REPO.name
+    assert installed.is_dir() and not installed.is_symlink()  # a copy, not the checkout
+
+    helped = env.run("harbor-mirror", "--help")
+    bare = env.run("harbor-mirror")
+    assert helped.returncode == bare.returncode == 0, helped.stderr + bare.stderr
+    assert "Commands:" in helped.stdout and "postrender" in helped.stdout
+    assert bare.stdout == helped.stdout
+
+    gone = env.run("plugin", "uninstall", CLI_NAME[major])
+    assert gone.returncode == 0, gone.stderr
+    assert list(env.plugins_dir.iterdir()) == []
+
+
+def test_git_install_update_uninstall_keep_other_plugins_working(
+    fresh: tuple[HelmEnv, int], git_source: Path, tmp_path: Path
+) -> None:
+    env, major = fresh
+    upstream = tmp_path / "remote" / "helm-harbor-mirror"
+    _git(tmp_path, "clone", "-q", git_source, upstream)
+    hello = _unrelated_plugin(tmp_path / "hello")
+    assert env.run("plugin", "install", hello).returncode == 0
+
+    done = _install(env, major, upstream.as_uri())
+    assert done.returncode == 0, done.stderr
+    assert _listed(env) == {"hello": "1.0.0", **{name: VERSION for name in LISTED[major]}}
+    assert env.run("hello").stdout == "hello from an unrelated plugin\n"
+
+    # A release that changes every manifest, the root one too: the update must still merge.
+    _bump_version(upstream, "9.9.9")
+    updated = env.run("plugin", "update", CLI_NAME[major])
+    assert updated.returncode == 0, updated.stderr
+    assert "harbor-mirror 9.9.9: built" in updated.stdout
+    assert _listed(env) == {"hello": "1.0.0", **{name: "9.9.9" for name in LISTED[major]}}
+    checkout = env.plugins_dir / "helm-harbor-mirror"
+    assert _git(checkout, "status", "--porcelain").stdout == ""
+    assert env.run("harbor-mirror", "--help").returncode == 0
+
+    gone = env.run("plugin", "uninstall", CLI_NAME[major])
+    assert gone.returncode == 0, gone.stderr
+    assert sorted(p.name for p in env.plugins_dir.iterdir()) == ["hello"]
+    assert _listed(env) == {"hello": "1.0.0"}
+    assert env.run("hello").stdout == "hello from an unrelated plugin\n"
+
+
+@pytest.mark.parametrize("chart", CHARTS, ids=[chart.name for chart in CHARTS])
+def test_template_post_renders_fixture_chart(plugin: Plugin, chart: Path) -> None:
+    done = plugin.template(
+        chart, "--post-renderer-args", f"--harbor-host={HARBOR}", "--post-renderer-args",
+        "--project=mirror",
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{HARBOR}/mirror/containers/" in done.stdout
+    _assert_upstream_only_in_hooks_on_helm3(done.stdout, plugin.major)
+
+
+def test_template_post_renders_hook_job_on_helm4_only(plugin: Plugin, tmp_path: Path) -> None:
+    done = plugin.template(_hook_chart(tmp_path), "--post-renderer-args", f"--harbor-host={HARBOR}")
+
+    assert done.returncode == 0, done.stderr
+    documents = _documents(done.stdout)
+    job = next(doc for doc in documents if "kind: Job" in doc)
+    deployment = next(doc for doc in documents if "kind: Deployment" in doc)
+    assert f"{HARBOR}/application-collection/containers/app:1.0" in deployment
+    # Helm 3 never hands hooks to a post-renderer (README, "Helm 3").
+    hook_image = "dp.apps.rancher.io" if plugin.major == 3 else f"{HARBOR}/application-collection"
+    assert f"image: {hook_image}/containers/migrate:1.0" in job
+
+
+def test_settings_come_from_helm_config_home(plugin: Plugin, tmp_path: Path) -> None:
+    config = Path(plugin.env.env["HELM_CONFIG_HOME"]) / "harbor-mirror" / "config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("harborHost: harbor.from-config.test\nproject: cfg\n")
+    try:
+        rendered = plugin.template(_hook_chart(tmp_path))
+        piped = plugin.env.run(
+            "harbor-mirror", "postrender", input="image: dp.apps.rancher.io/containers/x:1\n"
+        )
+    finally:
+        config.unlink()
+    assert rendered.returncode == 0, rendered.stderr
+    assert "image: harbor.from-config.test/cfg/containers/app:1.0" in rendered.stdout
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == "image: harbor.from-config.test/cfg/containers/x:1\n"
+
+
+def test_install_dry_run_client_post_renders_on_helm4_needs_cluster_on_helm3(
+    plugin: Plugin, tmp_path: Path
+) -> None:
+    done = plugin.env.run(
+        "install", "demo", _hook_chart(tmp_path), "--dry-run=client",
+        "--post-renderer", "harbor-mirror", "--post-renderer-args", f"--harbor-host={HARBOR}",
+    )
+    if plugin.major == 4:
+        assert done.returncode == 0, done.stderr
+        assert not UPSTREAM.search(done.stdout)
+        assert f"image: {HARBOR}/application-collection/containers/migrate:1.0" in done.stdout
+    else:
+        assert done.returncode != 0
+        assert "Kubernetes cluster unreachable" in done.stderr
+
+
+def test_missing_harbor_host_fails_helm_and_says_why(plugin: Plugin, tmp_path: Path) -> None:
+    done = plugin.template(_hook_chart(tmp_path))
+
+    assert done.returncode != 0
+    assert done.stdout == ""
+    reason = "no Harbor host configured"
+    if plugin.major == 4:  # Helm 4 drops the plugin's stderr; `helm harbor-mirror` keeps it
+        assert reason not in done.stderr
+        shown = plugin.env.run("harbor-mirror")
+        assert shown.returncode == 0
+        assert "Last post-renderer error" in shown.stdout
+        assert reason in shown.stdout.replace("\n  ", " ")
+    else:
+        assert reason in done.stderr
+
+
+# helpers -------------------------------------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid",
+         *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, check=True,
+    )
+
+
+def _commit(repo: Path, message: str) -> None:
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", message)
+
+
+def _offline(env: HelmEnv, wheelhouse: Path) -> HelmEnv:
+    env.env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse))
+    for name in [key for key in env.env if key.startswith("HARBOR_MIRROR_")]:
+        del env.env[name]
+    return env
+
+
+def _install(env: HelmEnv, major: int, source: str) -> subprocess.CompletedProcess[str]:
+    verify = ["--verify=false"] if major == 4 and "://" in source else []
+    return env.run("plugin", "install", source, *verify)
+
+
+def _listed(env: HelmEnv) -> dict[str, str]:
+    """`helm plugin list` as name → version; it must not warn about any plugin."""
+    done = env.run("plugin", "list")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[1:] if line.strip()]
+    return {row[0]: row[1] for row in rows}
+
+
+def _follow_path_instructions(env: HelmEnv, install_output: str) -> None:
+    """Do what the Helm 3 install line tells the user, so `--post-renderer harbor-mirror` works."""
+    command = install_output.split("put it on PATH: ", 1)[1].splitlines()[0]
+    subprocess.run(["sh", "-c", command], env=env.env, check=True)
+    env.env["PATH"] = f"{env.env['HOME']}/.local/bin{os.pathsep}{env.env['PATH']}"
+
+
+def _bump_version(repo: Path, version: str) -> None:
+    for name in ("pyproject.toml", "plugin.yaml", "hooks/helm4-cli.yaml", "postrender/plugin.yaml"):
+        path = repo / name
+        text = re.sub(r'(?m)^version(: | = ")[^"\n]+', rf"version\g<1>{version}", path.read_text())
+        path.write_text(text)
+    _commit(repo, f"release {version}")
+
+
+def _unrelated_plugin(directory: Path) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "plugin.yaml").write_text(
+        "name: hello\nversion: 1.0.0\nusage: say hello\ndescription: an unrelated plugin\n"
+        "platformCommand:\n"
+        '  - command: sh\n    args: ["-c", "echo hello from an unrelated plugin"]\n'
+    )
+    return directory
+
+
+def _hook_chart(root: Path) -> Path:
+    """A chart whose pre-install hook Job pulls from the upstream, next to a Deployment."""
+    chart = root / "hooked"
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: hooked\nversion: 0.1.0\n")
+    (chart / "templates" / "deployment.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n"
+        "    spec:\n      containers:\n        - name: app\n"
+        "          image: dp.apps.rancher.io/containers/app:1.0\n"
+    )
+    (chart / "templates" / "migrate.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n"
+        "    helm.sh/hook: pre-install\nspec:\n  template:\n    spec:\n"
+        "      restartPolicy: Never\n      containers:\n        - name: migrate\n"
+        "          image: dp.apps.rancher.io/containers/migrate:1.0\n"
+    )
+    return chart
+
+
+def _documents(stream: str) -> list[str]:
+    return [doc for doc in re.split(r"(?m)^---\s*$", stream) if doc.strip()]
+
+
+def _assert_upstream_only_in_hooks_on_helm3(stream: str, major: int) -> None:
+    leftovers = [doc for doc in _documents(stream) if UPSTREAM.search(doc)]
+    if major == 4:
+        assert leftovers == []
+    else:
+        assert all("helm.sh/hook" in doc for doc in leftovers), leftovers
