@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint venv bench clean
+.PHONY: test lint venv bench clean upstream-registry
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -16,7 +16,16 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+# The real upstream registry of the end-to-end tests (CNCF distribution, Debian package).
+upstream-registry:
+	@command -v docker-registry >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry; \
+	  else \
+	    echo "make test needs docker-registry: run 'sudo apt-get install docker-registry' (Debian package)" >&2; exit 1; \
+	  fi; }
+
+test: lint upstream-registry
 	$(BIN)/python -m pytest
 
 bench: venv

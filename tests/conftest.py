@@ -1,3 +1,7 @@
 """Shared pytest set-up: each fixture family lives in its own module, listed here."""
 
-pytest_plugins: list[str] = ["tests.fixtures_helm", "tests.fixtures_harbor"]
+pytest_plugins: list[str] = [
+    "tests.fixtures_helm",
+    "tests.fixtures_harbor",
+    "tests.fixtures_registry",
+]
