@@ -98,6 +98,7 @@ class Plan:
     upstream_username: str | None = None
     upstream_token: str | None = field(default=None, repr=False)
     upstream_url: str = DEFAULT_UPSTREAM_URL
+    upstream_host_override: str | None = None  # when Harbor reaches the upstream by another URL
     registry_name: str = DEFAULT_NAME
     project: str = DEFAULT_NAME  # replication: the destination namespace
     public: bool = False
@@ -128,7 +129,8 @@ class Plan:
 
     @property
     def upstream_host(self) -> str:
-        return host_of(self.upstream_url)
+        """The registry host charts name: what the post-renderer rewrites."""
+        return self.upstream_host_override or host_of(self.upstream_url)
 
     def post_renderer_settings(self) -> settings.Settings:
         """What the post-renderer will use; validated now so a written config always loads."""

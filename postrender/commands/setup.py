@@ -177,6 +177,7 @@ def plan_from_options(options: Mapping[str, object], environ: Mapping[str, str])
         upstream_username=_opt_str(options["upstream_username"]),
         upstream_token=_token(environ),
         upstream_url=str(options["upstream_url"]),
+        upstream_host_override=_opt_str(options["upstream_host"]),
         registry_name=str(options["registry_name"]),
         project=project,
         public=bool(options["public"]),
@@ -204,6 +205,9 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--password-stdin", is_flag=True, help="Read the Harbor password from stdin.")
 @click.option("--upstream-url", default=DEFAULT_UPSTREAM_URL, show_default=True, metavar="URL",
               help="Registry Harbor mirrors.")
+@click.option("--upstream-host", metavar="HOST[:PORT]",
+              help="Registry host the charts name, rewritten by the post-renderer "
+              "(default: the host of --upstream-url).")
 @click.option("--upstream-username", envvar="HARBOR_MIRROR_UPSTREAM_USERNAME", show_envvar=True,
               help=f"Upstream user or service account. Token: ${TOKEN_ENV} or a hidden prompt.")
 @click.option("--registry-name", default=DEFAULT_NAME, show_default=True,

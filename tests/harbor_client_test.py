@@ -1,0 +1,284 @@
+"""The Harbor client: error messages, retries, paging, cookies and TLS, as a user meets them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+import postrender.harbor as harbor
+from postrender.errors import ConfigError, HarborAPIError, HarborResponseError, HarborUnreachable
+from postrender.harbor import Connection, HarborClient, RetryPolicy, connect
+from postrender.harbor._retry import parse_retry_after
+from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME, HarborEmulator
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def errors_body(message: str, code: str = "BAD_REQUEST") -> dict[str, object]:
+    return {"errors": [{"code": code, "message": message}]}
+
+
+def mock_client(handler: Handler, sleeps: list[float] | None = None) -> HarborClient:
+    connection = Connection("https://harbor.test", "admin", "secret-pass")
+    record = sleeps.append if sleeps is not None else (lambda _: None)
+    return connect(connection, transport=httpx.MockTransport(handler), sleep=record)
+
+
+def loopback_client(emulator: HarborEmulator, **tls: object) -> HarborClient:
+    connection = Connection(emulator.url, ADMIN_USERNAME, ADMIN_PASSWORD, **tls)  # type: ignore[arg-type]
+    return connect(connection, retry=RetryPolicy(base_delay=0.01))
+
+
+def test_exported_names_match_all():
+    public = {name for name in vars(harbor) if not name.startswith("_")}
+    public -= {"annotations", "_client", "_connect", "_http", "_models", "_retry", "_errors"}
+    assert sorted(harbor.__all__) == sorted(public)
+
+
+def test_harbor_error_body_becomes_the_message_with_request_id():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            409,
+            json=errors_body("registry application-collection already exists", "CONFLICT"),
+            headers={"X-Request-Id": "req-42"},
+        )
+
+    with pytest.raises(HarborAPIError) as caught:
+        mock_client(handler).create_registry({"name": "application-collection"})
+    assert str(caught.value) == (
+        "Harbor refused POST /registries: 409 registry application-collection already exists "
+        "(X-Request-Id req-42)"
+    )
+    assert caught.value.status == 409
+
+
+def test_internal_server_error_says_where_the_details_are():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json=errors_body("internal server error", "UNKNOWN"))
+
+    with pytest.raises(HarborAPIError) as caught:
+        mock_client(handler).get_project("x")
+    message = str(caught.value)
+    assert "500 internal server error (Harbor keeps the details in its core log)" in message
+    # our own request id is reported when Harbor echoes none
+    assert "X-Request-Id " in message
+
+
+def test_html_error_page_is_reduced_to_the_status_phrase():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text="<html><body>nginx</body></html>")
+
+    with pytest.raises(HarborAPIError) as caught:
+        mock_client(handler).current_user()
+    assert "404 Not Found" in str(caught.value)
+    assert "<html>" not in str(caught.value)
+
+
+def test_success_that_is_not_json_points_at_the_url():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>welcome</html>")
+
+    with pytest.raises(HarborResponseError, match="is --harbor-url the address of a Harbor v2"):
+        mock_client(handler).current_user()
+
+
+def test_429_is_retried_after_the_time_harbor_asks_for():
+    answers = [httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200, json=[])]
+    sleeps: list[float] = []
+    client = mock_client(lambda request: answers.pop(0), sleeps)
+    assert client.find_registry("application-collection") is None
+    assert sleeps == [3.0]
+
+
+def test_a_429_storm_gives_up_after_a_bounded_number_of_attempts():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(429, json=errors_body("too many requests", "TOO_MANY_REQUEST"))
+
+    sleeps: list[float] = []
+    with pytest.raises(HarborAPIError, match="429 too many requests"):
+        mock_client(handler, sleeps).current_user()
+    assert len(seen) == RetryPolicy().attempts
+    assert sleeps == [0.5, 1.0, 2.0, 4.0]  # exponential backoff when no Retry-After
+
+
+def test_retry_after_beyond_the_bound_is_not_waited_for():
+    sleeps: list[float] = []
+    handler: Handler = lambda request: httpx.Response(503, headers={"Retry-After": "3600"})  # noqa: E731
+    with pytest.raises(HarborAPIError, match="503"):
+        mock_client(handler, sleeps).current_user()
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 412, 422])
+def test_client_errors_are_not_retried(status: int):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status, json=errors_body("no"))
+
+    with pytest.raises(HarborAPIError):
+        mock_client(handler).find_registry("x")
+    assert len(seen) == 1
+
+
+def test_a_create_is_not_repeated_after_a_gateway_error_but_is_after_503():
+    def run(status: int) -> int:
+        seen: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            if len(seen) == 1:
+                return httpx.Response(status)
+            return httpx.Response(201, headers={"Location": "/api/v2.0/registries/5"})
+
+        with contextlib.suppress(HarborAPIError):
+            mock_client(handler).create_registry({"name": "x"})
+        return len(seen)
+
+    assert run(502) == 1  # Harbor may have acted: a repeat could create twice
+    assert run(503) == 2
+
+
+def test_network_errors_are_retried_for_reads():
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) < 3:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json={"username": "admin", "sysadmin_flag": True})
+
+    assert mock_client(handler).current_user().is_admin
+    assert len(calls) == 3
+
+
+def test_pages_are_followed_until_link_has_no_next():
+    items = [{"id": i, "name": f"robot$proj+p{i}"} for i in range(1, 251)]
+    pages: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page, size = int(request.url.params["page"]), int(request.url.params["page_size"])
+        pages.append(request.url.params["page"])
+        chunk = items[(page - 1) * size : page * size]
+        link = '</api/v2.0/robots?page=9>; rel="next"' if page * size < len(items) else ""
+        headers = {"X-Total-Count": str(len(items))} | ({"Link": link} if link else {})
+        return httpx.Response(200, json=chunk, headers=headers)
+
+    robot = mock_client(handler).find_project_robot(1, "p250")
+    assert robot is not None and robot.id == 250
+    assert pages == ["1", "2", "3"]
+
+
+def test_created_id_comes_from_location():
+    handler: Handler = lambda request: httpx.Response(  # noqa: E731
+        201, headers={"Location": "/api/v2.0/replication/policies/17"}
+    )
+    assert mock_client(handler).create_policy({"name": "p"}) == 17
+
+
+def test_create_without_location_is_reported():
+    handler: Handler = lambda request: httpx.Response(201)  # noqa: E731
+    with pytest.raises(HarborResponseError, match="Location"):
+        mock_client(handler).create_project({"project_name": "p"})
+
+
+def test_cookies_from_harbor_are_never_sent_back():
+    cookies_sent: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        cookies_sent.append(request.headers.get("Cookie"))
+        return httpx.Response(
+            201, headers={"Location": "/api/v2.0/projects/1", "Set-Cookie": "sid=abc; Path=/"}
+        )
+
+    client = mock_client(handler)
+    client.create_project({"project_name": "a"})
+    client.create_project({"project_name": "b"})
+    assert cookies_sent == [None, None]
+
+
+def test_two_writes_pass_harbors_csrf_check_over_loopback(harbor: HarborEmulator):
+    client = loopback_client(harbor)
+    client.create_project({"project_name": "one", "metadata": {"public": "false"}})
+    client.create_project({"project_name": "two", "metadata": {"public": "false"}})
+    assert {p.name for p in harbor.state.projects.values()} >= {"one", "two"}
+    assert all("cookie" not in {k.lower() for k in r.headers} for r in harbor.requests)
+
+
+def test_wrong_password_is_a_401_on_users_current(harbor: HarborEmulator):
+    connection = Connection(harbor.url, ADMIN_USERNAME, "wrong")
+    with pytest.raises(HarborAPIError) as caught:
+        connect(connection).current_user()
+    assert caught.value.status == 401
+
+
+def test_tls_without_the_ca_fails_with_advice(harbor_tls: HarborEmulator):
+    with pytest.raises(HarborUnreachable) as caught:
+        loopback_client(harbor_tls).current_user()
+    assert "cannot verify the TLS certificate" in str(caught.value)
+    assert "--ca-file" in str(caught.value)
+
+
+def test_tls_with_the_ca_file_works(harbor_tls: HarborEmulator):
+    assert harbor_tls.ca_file is not None
+    user = loopback_client(harbor_tls, ca_file=Path(harbor_tls.ca_file)).current_user()
+    assert user.username == "admin"
+
+
+def test_insecure_skip_tls_verify_works_and_excludes_a_ca_file(harbor_tls: HarborEmulator):
+    assert loopback_client(harbor_tls, insecure_skip_tls_verify=True).current_user().is_admin
+    with pytest.raises(ConfigError, match="exclude each other"):
+        loopback_client(harbor_tls, insecure_skip_tls_verify=True, ca_file=Path("x.pem"))
+
+
+def test_a_missing_ca_file_is_bad_input(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"--ca-file .*missing\.pem: no such file"):
+        harbor.tls_verify(tmp_path / "missing.pem", insecure=False)
+
+
+def test_nothing_listening_is_unreachable():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection = Connection(f"http://127.0.0.1:{port}", "admin", "x")
+    client = connect(connection, retry=RetryPolicy(attempts=2, base_delay=0.01))
+    with pytest.raises(HarborUnreachable, match=rf"cannot reach Harbor at http://127.0.0.1:{port}"):
+        client.current_user()
+
+
+def test_slow_harbor_times_out_then_recovers(harbor: HarborEmulator):
+    harbor.inject_fault("/users/current", delay=0.6, count=1)
+    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD, timeout=0.3)
+    client = connect(connection, retry=RetryPolicy(base_delay=0.01))
+    assert client.current_user().is_admin  # first attempt timed out, the retry answered
+
+
+def test_retry_after_as_http_date():
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert parse_retry_after("soon", now=0.0) is None
+
+
+def test_password_is_not_in_the_connection_repr():
+    assert "secret-pass" not in repr(Connection("https://h", "admin", "secret-pass"))
+
+
+def test_json_bodies_are_sent_as_json():
+    bodies: list[object] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        assert request.headers["Content-Type"] == "application/json"
+        return httpx.Response(201, headers={"Location": "/api/v2.0/registries/3"})
+
+    assert mock_client(handler).create_registry({"name": "n", "insecure": False}) == 3
+    assert bodies == [{"name": "n", "insecure": False}]
