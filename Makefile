@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint venv bench clean upstream-registry
+.PHONY: test lint venv bench clean upstream-registry demo
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -27,6 +27,11 @@ upstream-registry:
 
 test: lint upstream-registry
 	$(BIN)/python -m pytest
+
+# The README's first command: the plugin in a throw-away Helm home (.demo/), fixture charts
+# rendered through --post-renderer harbor-mirror, image references before and after.
+demo:
+	PYTHON=$(PYTHON) sh scripts/demo.sh
 
 bench: venv
 	$(BIN)/python -m bench
