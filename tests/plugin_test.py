@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from postrender.commands.group import SUBCOMMANDS
 from tests import helmbin
 from tests.fixtures_helm import HelmEnv, isolated_helm_env
 
@@ -186,6 +187,13 @@ def test_template_post_renders_hook_job_on_helm4_only(plugin: Plugin, tmp_path: 
     # Helm 3 never hands hooks to a post-renderer (README, "Helm 3").
     hook_image = "dp.apps.rancher.io" if plugin.major == 3 else f"{HARBOR}/application-collection"
     assert f"image: {hook_image}/containers/migrate:1.0" in job
+
+
+@pytest.mark.parametrize("subcommand", sorted(SUBCOMMANDS))
+def test_every_subcommand_help_through_helm(plugin: Plugin, subcommand: str) -> None:
+    done = plugin.env.run("harbor-mirror", subcommand, "--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Usage: harbor-mirror {subcommand} ")
 
 
 def test_settings_come_from_helm_config_home(plugin: Plugin, tmp_path: Path) -> None:
