@@ -5,18 +5,24 @@
 ``.images`` ({"containers/etcd:3.5.17-1.2": `Image`, ...}) and ``.charts``
 ({"charts/etcd-like": "0.1.0"}), pushed once per session: images through the registry API,
 the fixture chart with the real `helm push` (Helm 4).
+``mirror`` -> `Mirror`: ``.harbor`` (the HTTPS emulator, ``.ca_file``), ``.host``,
+``.project`` ("application-collection", a proxy cache of the upstream), ``.registry_id``.
+``add_proxy_project(harbor, upstream, name)`` adds another endpoint + proxy project.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import trustme
 
 from tests.fixtures_helm import isolated_helm_env
+from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME, API_PREFIX, HarborEmulator
 from tests.oci_content import Image, Pusher
 from tests.upstream_registry import UpstreamRegistry
 
@@ -69,3 +75,56 @@ def upstream(helm4: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield Upstream(registry, images, dict(CHARTS))
     finally:
         registry.stop()
+
+
+@dataclass
+class Mirror:
+    """A Harbor emulator (HTTPS) whose proxy-cache project fronts the upstream registry."""
+
+    harbor: HarborEmulator
+    upstream: Upstream
+    project: str
+    registry_id: int
+
+    @property
+    def host(self) -> str:
+        return self.harbor.url.removeprefix("https://")
+
+
+def add_proxy_project(harbor: HarborEmulator, upstream: Upstream, name: str) -> int:
+    """Create the endpoint (upstream credentials, its CA) and the proxy project, as setup would."""
+    assert harbor.ca_file is not None
+    with httpx.Client(
+        base_url=harbor.url + API_PREFIX,
+        auth=(ADMIN_USERNAME, ADMIN_PASSWORD),
+        verify=ssl.create_default_context(cafile=harbor.ca_file),
+    ) as api:
+        registry = upstream.registry
+        created = api.post(
+            "/registries",
+            json={
+                "name": name,
+                "type": "docker-registry",
+                "url": registry.url,
+                "credential": {
+                    "type": "basic",
+                    "access_key": registry.username,
+                    "access_secret": registry.password,
+                },
+                "insecure": False,
+                "ca_certificate": registry.ca_pem,
+            },
+        )
+        assert created.status_code == 201, created.text
+        registry_id = int(created.headers["location"].rsplit("/", 1)[1])
+        api.cookies.clear()  # Harbor's CSRF check trips on its own sid cookie
+        project = api.post("/projects", json={"project_name": name, "registry_id": registry_id})
+        assert project.status_code == 201, project.text
+    return registry_id
+
+
+@pytest.fixture
+def mirror(harbor_tls: HarborEmulator, upstream: Upstream) -> Mirror:
+    """Proxy-cache project `application-collection` of the upstream, on a fresh emulator."""
+    name = "application-collection"
+    return Mirror(harbor_tls, upstream, name, add_proxy_project(harbor_tls, upstream, name))

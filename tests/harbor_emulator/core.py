@@ -20,6 +20,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from . import projects, registries, replication, robots, system
+from .registry_proxy import PREFIXES as REGISTRY_PREFIXES
+from .registry_proxy import RegistryPlane
 from .state import Call, State, User
 from .wire import (
     API_PREFIX,
@@ -98,6 +100,7 @@ class HarborEmulator:
         self.exchanges: list[Exchange] = []
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self.registry = RegistryPlane()  # /v2/ and /service/token
         self.add_user(ADMIN_USERNAME, ADMIN_PASSWORD, admin=True)
 
     # -- what tests arrange -------------------------------------------------------------------
@@ -188,6 +191,8 @@ class HarborEmulator:
 
     def _dispatch(self, request: Request) -> Response:
         try:
+            if request.path.startswith(REGISTRY_PREFIXES):
+                return self.registry.handle(request, self.state, self.url)
             if not request.path.startswith(API_PREFIX + "/"):
                 raise not_found(f"{request.path} not found")
             if request.method in WRITE_METHODS and "sid=" in request.headers.get("cookie", ""):

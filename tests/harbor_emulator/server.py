@@ -34,7 +34,8 @@ def _handler_class(handle: Handle) -> type[BaseHTTPRequestHandler]:
             self.send_response(response.status)
             for name, value in response.headers:
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
+            if response.header("Content-Length") is None:  # a HEAD may name the GET's length
+                self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
@@ -64,7 +65,7 @@ class LoopbackServer:
             self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
         scheme = "https" if ssl_context is not None else "http"
         self.url = f"{scheme}://{host}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def start(self) -> LoopbackServer:
         self._thread.start()
@@ -76,8 +77,8 @@ class LoopbackServer:
         self._thread.join()
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread (the command-line entry point)."""
-        self._server.serve_forever()
+        """Serve in the calling thread; a short poll keeps `stop()` quick for test teardown."""
+        self._server.serve_forever(poll_interval=0.02)
 
     def __enter__(self) -> LoopbackServer:
         return self.start()
