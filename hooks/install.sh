@@ -23,8 +23,8 @@ on_exit() {
     status=$?
     if [ "$status" -ne 0 ]; then
         [ "$venv_built" = started ] && rm -rf "$VENV"
-        printf 'harbor-mirror: %s hook failed while %s (exit %s); fix that, then run "helm plugin uninstall" and install again\n' \
-            "$EVENT" "$step" "$status" >&2
+        printf 'harbor-mirror: %s hook failed while %s (exit %s); fix that, then run "helm plugin uninstall %s" and install again\n' \
+            "$EVENT" "$step" "$status" "${HELM_PLUGIN_NAME:-harbor-mirror}" >&2
     fi
 }
 
@@ -72,7 +72,7 @@ find_python() {
 }
 
 source_version() {
-    sed -n 's/^version = "\(.*\)"$/\1/p' "$PLUGIN_DIR/pyproject.toml" | head -n 1
+    sed -n '/^version = "/{s/^version = "\(.*\)"$/\1/p;q;}' "$PLUGIN_DIR/pyproject.toml"
 }
 
 installed_version() {

@@ -134,6 +134,24 @@ def test_install_from_local_checkout_leaves_checkout_alone(fresh: tuple[HelmEnv,
     assert list(env.plugins_dir.iterdir()) == []
 
 
+def test_install_without_python_says_what_to_do(fresh: tuple[HelmEnv, int], tmp_path: Path) -> None:
+    env, major = fresh
+    tools = tmp_path / "no-python-bin"
+    tools.mkdir()
+    for tool in ("sh", "dirname", "basename", "readlink", "tar", "mkdir", "rm", "mv", "sed"):
+        found = shutil.which(tool)
+        assert found, tool
+        (tools / tool).symlink_to(found)
+    env.env["PATH"] = str(tools)
+
+    done = _install(env, major, str(REPO))
+
+    assert done.returncode != 0
+    assert "harbor-mirror: needs Python >= 3.10" in done.stderr
+    assert "install hook failed while looking for Python >= 3.10" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_git_install_update_uninstall_keep_other_plugins_working(
     fresh: tuple[HelmEnv, int], git_source: Path, tmp_path: Path
 ) -> None:
