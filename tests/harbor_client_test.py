@@ -107,7 +107,7 @@ def test_a_429_storm_gives_up_after_a_bounded_number_of_attempts():
     with pytest.raises(HarborAPIError, match="429 too many requests"):
         mock_client(handler, sleeps).current_user()
     assert len(seen) == RetryPolicy().attempts
-    assert sleeps == [0.5, 1.0, 2.0, 4.0]  # exponential backoff when no Retry-After
+    assert sleeps == [0.25, 0.5, 1.0, 2.0]  # exponential backoff when no Retry-After
 
 
 def test_retry_after_beyond_the_bound_is_not_waited_for():

@@ -19,7 +19,7 @@ class RetryPolicy:
     """Bounded exponential backoff; a server's Retry-After wins, up to `max_retry_after`."""
 
     attempts: int = 5
-    base_delay: float = 0.5
+    base_delay: float = 0.25
     max_delay: float = 8.0
     max_retry_after: float = 60.0
 

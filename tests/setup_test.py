@@ -1,0 +1,515 @@
+"""`harbor-mirror setup` against the Harbor emulator over loopback, as an operator runs it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from postrender.bootstrap.plan import Plan, Replication, RobotPlan
+from postrender.commands.setup import setup
+from postrender.errors import ConfigError, HarborConflict
+from postrender.harbor import Connection, RetryPolicy, connect
+from tests.harbor_emulator import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    FakeUpstream,
+    HarborEmulator,
+    LoopbackServer,
+)
+
+HARBOR_MIRROR = Path(sys.executable).parent / "harbor-mirror"
+UPSTREAM_HOST = "dp.apps.rancher.io"  # what charts name; the fake upstream is on loopback
+
+
+def host_of(url: str) -> str:
+    return url.split("://", 1)[1]
+
+
+def make_plan(harbor: HarborEmulator, upstream: FakeUpstream, tmp_path: Path, **changes) -> Plan:
+    plan = Plan(
+        harbor_url=harbor.url,
+        upstream_url=upstream.url,
+        upstream_host_override=UPSTREAM_HOST,
+        upstream_username=upstream.username,
+        upstream_token=upstream.token,
+        config_path=tmp_path / "helm" / "harbor-mirror" / "config.yaml",
+    )
+    return replace(plan, **changes)
+
+
+def run_setup(harbor: HarborEmulator, plan: Plan, *, dry_run: bool = False) -> str:
+    out = io.StringIO()
+    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD)
+    client = connect(connection, retry=RetryPolicy(base_delay=0.01))
+    assert setup(client, plan, dry_run=dry_run, out=out, sleep=lambda _: None) == 0
+    return out.getvalue()
+
+
+def secret_file_auth(path: Path, harbor: HarborEmulator) -> dict[str, str]:
+    """The registry login a pull Secret manifest holds for this Harbor."""
+    manifest = json.loads(path.read_text())
+    config = json.loads(base64.b64decode(manifest["data"][".dockerconfigjson"]))
+    entry: dict[str, str] = config["auths"][host_of(harbor.url)]
+    return entry
+
+
+def lines_of(output: str, step: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(f"[{step}]")]
+
+
+@pytest.fixture
+def upstream(upstream_registry: FakeUpstream) -> FakeUpstream:
+    return upstream_registry
+
+
+@pytest.fixture
+def second_upstream() -> Iterator[FakeUpstream]:
+    other = FakeUpstream()
+    with LoopbackServer(other) as server:
+        other.url = server.url
+        yield other
+
+
+def cli_env(tmp_path: Path, upstream: FakeUpstream, **extra: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "HELM_CONFIG_HOME": str(tmp_path / "helm"),
+        "HELM_CACHE_HOME": str(tmp_path / "cache"),
+        "HARBOR_MIRROR_HARBOR_PASSWORD": ADMIN_PASSWORD,
+        "HARBOR_MIRROR_UPSTREAM_TOKEN": upstream.token,
+    }
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    harbor_url: str, upstream: FakeUpstream, tmp_path: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        str(HARBOR_MIRROR), "setup", "--harbor-url", harbor_url, "--upstream-url", upstream.url,
+        "--upstream-host", UPSTREAM_HOST, "--upstream-username", upstream.username,
+        "--timeout", "5", *args,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, env=cli_env(tmp_path, upstream, **env), capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *needles: str):
+    assert result.returncode == code, result.stderr
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("harbor-mirror: error: "), errors[0]
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+# -- the happy path ---------------------------------------------------------------------------
+
+
+def test_setup_first_run_creates_endpoint_project_and_config(harbor, upstream, tmp_path):
+    plan = make_plan(harbor, upstream, tmp_path)
+    output = run_setup(harbor, plan)
+
+    (registry,) = harbor.state.registries.values()
+    assert (registry.name, registry.type, registry.url) == (
+        "application-collection", "docker-registry", upstream.url,
+    )  # fmt: skip
+    assert (registry.access_key, registry.access_secret) == (upstream.username, upstream.token)
+    assert registry.insecure is False
+    project = harbor.state.project_by_name("application-collection")
+    assert project is not None and project.registry_id == registry.id
+    assert project.metadata["public"] == "false"
+    assert lines_of(output, "registry") == [
+        f"[registry] application-collection: created ({upstream.url}, tested)"
+    ]
+    assert "[project] application-collection: created (private proxy cache)" in output
+    assert plan.config_path.read_text().endswith(
+        f'harborHost: "{host_of(harbor.url)}"\nproject: "application-collection"\n'
+        f'mode: "proxy-cache"\nupstream: "{UPSTREAM_HOST}"\n'
+    )
+    assert output.rstrip().endswith(
+        f"helm install <release> oci://{UPSTREAM_HOST}/charts/<chart> --post-renderer "
+        f"harbor-mirror --post-renderer-args --config={plan.config_path}"
+    )
+
+
+def test_setup_idempotent(harbor, upstream, tmp_path):
+    plan = make_plan(harbor, upstream, tmp_path, robot=RobotPlan(
+        "k8s-pull", tmp_path / "pull-secret.json", "harbor-pull"))  # fmt: skip
+    run_setup(harbor, plan)
+    harbor.clear_log()
+
+    output = run_setup(harbor, plan)
+
+    assert harbor.writes == []
+    steps = [line for line in output.splitlines() if line.startswith("[")]
+    assert all(line.split(": ", 1)[1].startswith(("unchanged", "ok")) for line in steps), output
+
+
+def test_setup_never_sends_harbors_cookie_back(harbor, upstream, tmp_path):
+    run_setup(harbor, make_plan(harbor, upstream, tmp_path))
+    assert len(harbor.writes) >= 2  # more than one write: a kept `sid` would have earned a 403
+    assert all("cookie" not in {key.lower() for key in r.headers} for r in harbor.requests)
+
+
+def test_setup_dry_run_sends_no_writes(harbor, upstream, tmp_path):
+    plan = make_plan(harbor, upstream, tmp_path, robot=RobotPlan(
+        "k8s-pull", tmp_path / "pull-secret.json", "harbor-pull"))  # fmt: skip
+    output = run_setup(harbor, plan, dry_run=True)
+
+    assert harbor.writes == []
+    assert "[registry] application-collection: would create" in output
+    assert "[project] application-collection: would create (private proxy cache)" in output
+    assert "[robot] k8s-pull: would create" in output
+    assert "Dry run: nothing was changed." in output
+    assert not plan.config_path.exists()
+    assert not (tmp_path / "pull-secret.json").exists()
+
+
+def test_setup_new_upstream_url_updates_the_endpoint(harbor, upstream, second_upstream, tmp_path):
+    run_setup(harbor, make_plan(harbor, upstream, tmp_path))
+    moved = make_plan(harbor, second_upstream, tmp_path)
+    harbor.clear_log()
+
+    dry = run_setup(harbor, moved, dry_run=True)
+    assert harbor.writes == []
+    assert "[registry] application-collection: would update (url)" in dry
+
+    output = run_setup(harbor, moved)
+    (registry,) = harbor.state.registries.values()
+    assert registry.url == second_upstream.url
+    assert "[registry] application-collection: updated (url, tested)" in output
+    assert [w.method for w in harbor.writes] == ["PUT"]
+
+
+def test_setup_new_token_updates_the_endpoint_and_the_same_token_does_not(
+    harbor, upstream, tmp_path
+):
+    run_setup(harbor, make_plan(harbor, upstream, tmp_path))
+    upstream.token = "rotated-token-2"
+    harbor.clear_log()
+
+    output = run_setup(harbor, make_plan(harbor, upstream, tmp_path))
+
+    (registry,) = harbor.state.registries.values()
+    assert registry.access_secret == "rotated-token-2"
+    assert "[registry] application-collection: updated (token, tested)" in output
+    harbor.clear_log()
+    assert "unchanged" in lines_of(run_setup(harbor, make_plan(harbor, upstream, tmp_path)),
+                                   "registry")[0]  # fmt: skip
+    assert harbor.writes == []
+
+
+def test_setup_without_token_keeps_the_stored_one(harbor, upstream, tmp_path):
+    run_setup(harbor, make_plan(harbor, upstream, tmp_path))
+    harbor.clear_log()
+    output = run_setup(harbor, make_plan(harbor, upstream, tmp_path, upstream_token=None))
+    assert harbor.writes == []
+    assert "[registry] application-collection: unchanged" in output
+
+
+# -- existing things Harbor cannot convert ----------------------------------------------------
+
+
+def test_setup_existing_normal_project_fails_with_the_explanation(harbor, upstream, tmp_path):
+    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client.create_project({"project_name": "application-collection", "metadata": {}})
+
+    result = run_cli(harbor.url, upstream, tmp_path)
+
+    assert_one_line_error(
+        result, 1,
+        "project 'application-collection' already exists as a normal project",
+        "Harbor cannot turn an existing project into a proxy cache",
+    )  # fmt: skip
+    assert "[registry] application-collection: created" in result.stdout
+
+
+def test_setup_replication_into_a_proxy_project_is_refused(harbor, upstream, tmp_path):
+    run_setup(harbor, make_plan(harbor, upstream, tmp_path))
+    plan = make_plan(harbor, upstream, tmp_path, mode="replication",
+                     replication=Replication("containers/etcd"))  # fmt: skip
+    with pytest.raises(HarborConflict, match="silently skips replicating into proxy-cache"):
+        run_setup(harbor, plan)
+
+
+# -- failures an operator meets: one line, right exit code, no secret -------------------------
+
+
+def test_setup_bad_harbor_password(harbor, upstream, tmp_path):
+    result = run_cli(harbor.url, upstream, tmp_path, HARBOR_MIRROR_HARBOR_PASSWORD="wrong-pw")
+    assert_one_line_error(result, 1, "GET /users/current: 401", "did not accept the username")
+    assert "wrong-pw" not in result.stderr + result.stdout
+
+
+def test_setup_non_admin_user(harbor, upstream, tmp_path):
+    harbor.add_user("dev", "Dev12345pw")
+    result = run_cli(harbor.url, upstream, tmp_path, "--username", "dev",
+                     HARBOR_MIRROR_HARBOR_PASSWORD="Dev12345pw")  # fmt: skip
+    assert_one_line_error(result, 1, "user 'dev' is not a Harbor system administrator")
+    assert harbor.writes == []
+
+
+def test_setup_bad_upstream_token(harbor, upstream, tmp_path):
+    result = run_cli(harbor.url, upstream, tmp_path,
+                     HARBOR_MIRROR_UPSTREAM_TOKEN="not-the-token")  # fmt: skip
+    assert_one_line_error(
+        result, 1, "POST /registries: 400 the registry is unhealthy",
+        f"Harbor could not sign in to {upstream.url}/v2/", "HARBOR_MIRROR_UPSTREAM_TOKEN",
+    )  # fmt: skip
+    assert "not-the-token" not in result.stderr + result.stdout
+    assert harbor.state.registries == {}
+
+
+def test_setup_unreachable_harbor(upstream, tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = run_cli(url, upstream, tmp_path)
+    assert_one_line_error(result, 1, f"cannot reach Harbor at {url}: connection failed")
+
+
+def test_setup_tls_fails_without_the_ca_and_works_with_it(harbor_tls, upstream, tmp_path):
+    result = run_cli(harbor_tls.url, upstream, tmp_path)
+    assert_one_line_error(result, 1, "cannot verify the TLS certificate", "--ca-file")
+
+    result = run_cli(harbor_tls.url, upstream, tmp_path, "--ca-file", harbor_tls.ca_file)
+    assert result.returncode == 0, result.stderr
+    assert "[project] application-collection: created" in result.stdout
+
+
+def test_setup_rides_out_a_short_429_storm(harbor, upstream, tmp_path):
+    harbor.inject_fault("/registries", status=429, retry_after=0, count=3)
+    result = run_cli(harbor.url, upstream, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(harbor.state.registries) == 1
+
+
+def test_setup_gives_up_on_an_endless_429_storm(harbor, upstream, tmp_path):
+    harbor.inject_fault("/users/current", status=429, retry_after=0, count=100)
+    result = run_cli(harbor.url, upstream, tmp_path)
+    assert_one_line_error(result, 1, "GET /users/current: 429", "X-Request-Id")
+
+
+def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
+    result = run_cli(harbor.url, upstream, tmp_path, "--robot", "k8s-pull",
+                     "--secret-out", str(tmp_path / "s.json"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (robot,) = harbor.state.robots.values()
+    for secret in (ADMIN_PASSWORD, upstream.token, robot.secret):
+        assert secret not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--mode", "replication"], "--mode replication needs --filter-name"),
+        (["--filter-name", "containers/etcd"], "--filter-name only applies to --mode replication"),
+        (["--robot", "k8s"], "--robot needs --secret-out FILE"),
+        (["--secret-out", "x.json"], "--secret-out needs --robot NAME"),
+        (["--project", "Bad_Name!"], "--project 'Bad_Name!' is not a valid Harbor name"),
+    ],
+)
+def test_setup_bad_input_exits_2_before_contacting_harbor(harbor, upstream, tmp_path, args, needle):
+    result = run_cli(harbor.url, upstream, tmp_path, *args)
+    assert_one_line_error(result, 2, needle)
+    assert harbor.requests == []
+
+
+def test_setup_refuses_a_password_option_and_a_url_without_scheme(harbor, upstream, tmp_path):
+    result = run_cli(harbor.url, upstream, tmp_path, "--password", "Harbor12345")
+    assert result.returncode == 2
+    assert "Harbor12345" not in result.stderr
+    result = run_cli("core.harbor.domain", upstream, tmp_path)
+    assert_one_line_error(result, 2, "--harbor-url 'core.harbor.domain' is not an http(s) URL")
+
+
+def test_setup_help_lists_the_options():
+    result = subprocess.run([str(HARBOR_MIRROR), "setup", "--help"], capture_output=True,
+                            text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 0
+    for option in ("--harbor-url", "--password-stdin", "--mode", "--replicate", "--dry-run",
+                   "--ca-file", "--insecure-skip-tls-verify", "--secret-out"):  # fmt: skip
+        assert option in result.stdout
+
+
+def test_setup_reads_the_password_from_stdin(harbor, upstream, tmp_path):
+    env = cli_env(tmp_path, upstream)
+    del env["HARBOR_MIRROR_HARBOR_PASSWORD"]
+    command = [str(HARBOR_MIRROR), "setup", "--harbor-url", harbor.url, "--upstream-url",
+               upstream.url, "--upstream-username", upstream.username, "--password-stdin"]
+    result = subprocess.run(command, env=env, input=ADMIN_PASSWORD + "\n", capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    del env["HARBOR_MIRROR_UPSTREAM_TOKEN"]
+    result = subprocess.run(command[:-1], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert_one_line_error(result, 2, "no Harbor password", "--password-stdin")
+
+
+# -- concurrency -------------------------------------------------------------------------------
+
+
+def test_two_setups_at_once_end_with_one_endpoint_and_one_project(harbor, upstream, tmp_path):
+    # Both runs see nothing, then both create: one gets 409 and must re-read.
+    harbor.inject_fault("/registries", method="POST", delay=0.3, count=2)
+    harbor.inject_fault("/projects", method="POST", delay=0.3, count=2)
+    results: list[str | BaseException] = []
+
+    def one_run(index: int) -> None:
+        try:
+            results.append(run_setup(harbor, make_plan(harbor, upstream, tmp_path / str(index))))
+        except BaseException as error:  # reported below
+            results.append(error)
+
+    threads = [threading.Thread(target=one_run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert all(isinstance(r, str) for r in results), results
+    assert len(harbor.state.registries) == 1
+    assert [p.name for p in harbor.state.projects.values()] == ["application-collection"]
+    created = [r for r in results if "[registry] application-collection: created" in str(r)]
+    assert len(created) == 1
+    posts = [w for w in harbor.writes if w.method == "POST" and w.path.endswith("/registries")]
+    assert len(posts) == 2  # the loser's create got 409 and re-read instead of failing
+
+
+# -- replication -------------------------------------------------------------------------------
+
+
+def replication_plan(harbor, upstream, tmp_path, **rule) -> Plan:
+    return make_plan(
+        harbor, upstream, tmp_path, mode="replication", project="appco-mirror",
+        replication=Replication("containers/{etcd,redis}", poll_interval=0.1, **rule),
+    )  # fmt: skip
+
+
+def test_setup_replication_policy_keeps_paths_and_follows_the_run(harbor, upstream, tmp_path):
+    output = run_setup(harbor, replication_plan(harbor, upstream, tmp_path, replicate=True))
+
+    (policy,) = harbor.state.policies.values()
+    assert policy.dest_namespace == "appco-mirror"
+    assert policy.dest_namespace_replace_count == 0  # no flattening: containers/etcd stays
+    assert policy.filters == [{"type": "name", "value": "containers/{etcd,redis}"}]
+    assert policy.enabled and not policy.deletion
+    assert policy.trigger == {"type": "manual"}
+    assert "[policy] application-collection: created" in output
+    progress = lines_of(output, "replicate")
+    assert progress[0] == "[replicate] application-collection: started (execution 1)"
+    assert progress[-1] == (
+        "[replicate] execution 1: Succeed, 5 succeeded, 0 failed, 0 in progress of 5"
+    )
+    config = (tmp_path / "helm" / "harbor-mirror" / "config.yaml").read_text()
+    assert 'project: "appco-mirror"\nmode: "replication"\n' in config
+
+
+def test_setup_replication_rerun_changes_nothing_and_warns_on_wildcards(
+    harbor, upstream, tmp_path
+):
+    plan = replication_plan(harbor, upstream, tmp_path)
+    run_setup(harbor, plan)
+    harbor.clear_log()
+    assert "[policy] application-collection: unchanged" in run_setup(harbor, plan)
+    assert harbor.writes == []
+
+    wildcard = replace(plan, replication=Replication("containers/**"))
+    output = run_setup(harbor, wildcard)
+    assert "warning: --filter-name 'containers/**' is a pattern" in output
+    assert "[policy] application-collection: updated" in output
+    assert [w.method for w in harbor.writes] == ["PUT"]
+
+
+def test_setup_failed_replication_prints_task_logs_and_exits_1(harbor, upstream, tmp_path):
+    upstream.break_manifest("containers/etcd", "3.5.14")
+    result = run_cli(harbor.url, upstream, tmp_path, "--mode", "replication",
+                     "--filter-name", "containers/etcd", "--dest-namespace", "appco-mirror",
+                     "--replicate", "--poll-interval", "0.1")  # fmt: skip
+
+    assert_one_line_error(result, 1, "replication execution 1 of policy 'application-collection'",
+                          "ended Failed with 1 of 3 tasks failed")  # fmt: skip
+    assert "--- task" in result.stdout and "containers/etcd:3.5.14" in result.stdout
+    (execution,) = harbor.state.executions.values()
+    (failed,) = [task for task in execution.tasks if task.outcome == "Failed"]
+    assert failed.log.strip().splitlines()[0] in result.stdout
+
+
+# -- what setup leaves for the post-renderer and the cluster -----------------------------------
+
+
+def test_written_config_drives_the_post_renderer_with_no_options(harbor, upstream, tmp_path):
+    result = run_cli(harbor.url, upstream, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith(
+        f"oci://{UPSTREAM_HOST}/charts/<chart> --post-renderer harbor-mirror"
+    )
+    manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n" \
+               f"  - name: x\n    image: {UPSTREAM_HOST}/containers/x:1\n"
+
+    rendered = subprocess.run([str(HARBOR_MIRROR), "postrender"], input=manifest,
+                              env=cli_env(tmp_path, upstream), capture_output=True, text=True,
+                              timeout=30)  # fmt: skip
+
+    assert rendered.returncode == 0, rendered.stderr
+    mirrored = f"{host_of(harbor.url)}/application-collection/containers/x:1"
+    assert f"image: {mirrored}\n" in rendered.stdout
+
+
+def test_pull_secret_manifest_is_valid_private_and_names_the_harbor_host(
+    harbor, upstream, tmp_path
+):
+    secret_out = tmp_path / "pull-secret.json"
+    plan = make_plan(harbor, upstream, tmp_path, pull_secret="harbor-pull",
+                     robot=RobotPlan("k8s-pull", secret_out, "harbor-pull"))  # fmt: skip
+    output = run_setup(harbor, plan)
+
+    (robot,) = harbor.state.robots.values()
+    assert robot.permissions == [{"kind": "project", "namespace": "application-collection",
+                                  "access": [{"resource": "repository", "action": "pull"}]}]
+    assert stat.S_IMODE(secret_out.stat().st_mode) == 0o600
+    manifest = json.loads(secret_out.read_text())
+    assert (manifest["kind"], manifest["type"], manifest["metadata"]["name"]) == (
+        "Secret", "kubernetes.io/dockerconfigjson", "harbor-pull")  # fmt: skip
+    entry = secret_file_auth(secret_out, harbor)
+    username = "robot$application-collection+k8s-pull"
+    assert (entry["username"], entry["password"]) == (username, robot.secret)
+    assert base64.b64decode(entry["auth"]).decode() == f"{username}:{robot.secret}"
+    assert f"[robot] {username}: created" in output
+    assert 'pullSecret: "harbor-pull"' in plan.config_path.read_text()
+
+
+def test_existing_robot_without_its_secret_file_says_how_to_rotate(harbor, upstream, tmp_path):
+    first = RobotPlan("k8s-pull", tmp_path / "first.json", "harbor-pull")
+    run_setup(harbor, make_plan(harbor, upstream, tmp_path, robot=first))
+    (robot,) = harbor.state.robots.values()
+    old_secret = robot.secret
+
+    lost = replace(first, secret_out=tmp_path / "lost.json")
+    with pytest.raises(ConfigError, match="re-run with --rotate-robot-secret"):
+        run_setup(harbor, make_plan(harbor, upstream, tmp_path, robot=lost))
+
+    output = run_setup(harbor, make_plan(harbor, upstream, tmp_path,
+                                         robot=replace(lost, rotate=True)))  # fmt: skip
+    assert "[robot] robot$application-collection+k8s-pull: updated (new secret)" in output
+    assert robot.secret != old_secret
+    assert secret_file_auth(tmp_path / "lost.json", harbor)["password"] == robot.secret
+
