@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -282,3 +284,21 @@ def test_json_bodies_are_sent_as_json():
 
     assert mock_client(handler).create_registry({"name": "n", "insecure": False}) == 3
     assert bodies == [{"name": "n", "insecure": False}]
+
+
+def test_the_post_renderer_path_never_loads_httpx(tmp_path: Path):
+    """Helm runs the post-renderer per release: the Harbor client must not slow it down."""
+    script = (
+        "import sys\n"
+        "from postrender.cli import main\n"
+        "try:\n    main(['--harbor-host', 'harbor.example'])\n"
+        "except SystemExit as done:\n    assert done.code == 0, done.code\n"
+        "sys.stderr.write('httpx loaded' if 'httpx' in sys.modules else 'httpx not loaded')\n"
+    )
+    manifest = "kind: Pod\nspec:\n  containers:\n  - image: dp.apps.rancher.io/containers/x:1\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script], input=manifest, capture_output=True, text=True,
+        env={"HOME": str(tmp_path), "HELM_CONFIG_HOME": str(tmp_path)}, timeout=30,
+    )  # fmt: skip
+    assert "harbor.example/application-collection/containers/x:1" in result.stdout
+    assert result.stderr.endswith("httpx not loaded"), result.stderr

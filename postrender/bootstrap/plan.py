@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from postrender import settings
+from postrender import helmpaths, settings
 from postrender.errors import ConfigError
 
 Mode = Literal["proxy-cache", "replication"]
@@ -106,7 +106,7 @@ class Plan:
     replication: Replication | None = None
     robot: RobotPlan | None = None
     pull_secret: str | None = None
-    config_path: Path = field(default_factory=Path)
+    config_path: Path = field(default_factory=lambda: Path(helmpaths.default_config_file()))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "harbor_url", base_url("--harbor-url", self.harbor_url))
