@@ -79,9 +79,16 @@ def _compile(routes: list[tuple[str, str, Handler]]) -> list[tuple[str, re.Patte
     ]
 
 
-_ROUTES = _compile(
-    [*system.ROUTES, *registries.ROUTES, *projects.ROUTES, *replication.ROUTES, *robots.ROUTES]
-)
+_ALL: list[tuple[str, str, Handler]] = [
+    *system.ROUTES,
+    *registries.ROUTES,
+    *projects.ROUTES,
+    *replication.ROUTES,
+    *robots.ROUTES,
+]
+_ROUTES = _compile(_ALL)
+OPERATIONS = [(method, path) for method, path, _ in _ALL]
+"""Every emulated (method, API-relative path template)."""
 
 
 class HarborEmulator:

@@ -6,6 +6,7 @@ native adapter does, so a wrong token or an unreachable upstream fails exactly w
 
 from __future__ import annotations
 
+import functools
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -63,10 +64,8 @@ class Endpoint:
 
     def client(self) -> httpx.Client:
         """An httpx client for the upstream; Harbor verifies TLS unless `insecure`."""
-        verify: ssl.SSLContext | bool = not self.insecure
-        if self.ca_certificate and not self.insecure:
-            verify = ssl.create_default_context(cadata=self.ca_certificate)
         auth = (self.access_key, self.access_secret) if self.access_key else None
+        verify = _tls(self.insecure, self.ca_certificate)
         return httpx.Client(base_url=self.url, auth=auth, verify=verify, timeout=5.0)
 
     def healthy(self) -> bool:
@@ -77,6 +76,19 @@ class Endpoint:
         except httpx.HTTPError:
             return False
         return status == 200 or (not self.access_key and status in (401, 403))
+
+
+@functools.lru_cache(maxsize=32)
+def _tls(insecure: bool, ca_certificate: str) -> ssl.SSLContext:
+    """System trust (or the endpoint's own CA), built once: loading trust stores is slow."""
+    if insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if ca_certificate:
+        return ssl.create_default_context(cadata=ca_certificate)
+    return ssl.create_default_context()
 
 
 def normalize_url(raw: str) -> str:

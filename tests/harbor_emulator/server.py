@@ -6,6 +6,7 @@ timeouts are exercised by real sockets in end-to-end tests.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -25,6 +26,11 @@ Handle = Callable[[Request], Response]
 def _handler_class(handle: Handle) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            """No Nagle: headers and body go out in two writes, which would stall keep-alive."""
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
