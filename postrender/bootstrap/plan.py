@@ -39,7 +39,7 @@ def host_of(url: str) -> str:
     parts = urlsplit(url)
     default = {"http": 80, "https": 443}[parts.scheme]
     host = parts.netloc.rpartition("@")[2]
-    return host if parts.port not in (None, default) else host.rsplit(":", 1)[0]
+    return host.rsplit(":", 1)[0] if parts.port == default else host
 
 
 def harbor_name(option: str, value: str, max_length: int = 255) -> str:

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from postrender.bootstrap.created import create_once
 from postrender.bootstrap.files import atomic_write
-from postrender.bootstrap.outcome import Outcome, report
+from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, RobotPlan
 from postrender.errors import ConfigError, HarborResponseError
 from postrender.harbor import HarborClient, Project, Robot
@@ -95,6 +95,8 @@ def ensure_robot(
         _write_secret(plan, robot, rotated, out)
         return
     report(out, "robot", existing.name, Outcome.UNCHANGED)
+    if existing.disabled:
+        warn(out, f"robot {existing.name!r} is disabled in Harbor: pulls with it fail")
     if secret_file_user(robot.secret_out, plan.harbor_host) == existing.name:
         report(out, "pull-secret", str(robot.secret_out), Outcome.UNCHANGED)
         return

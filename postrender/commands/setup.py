@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -164,7 +165,7 @@ def _opt_str(value: object) -> str | None:
 
 
 def plan_from_options(options: Mapping[str, object], environ: Mapping[str, str]) -> Plan:
-    """Turn parsed options into a validated Plan (bad input raises ConfigError, exit 2)."""
+    """Turn parsed options into a validated Plan, still without the upstream token."""
     mode: Mode = "replication" if options["mode"] == "replication" else "proxy-cache"
     project = str(options["project"])
     if mode == "replication":
@@ -175,7 +176,6 @@ def plan_from_options(options: Mapping[str, object], environ: Mapping[str, str])
     return Plan(
         harbor_url=str(options["harbor_url"]),
         upstream_username=_opt_str(options["upstream_username"]),
-        upstream_token=_token(environ),
         upstream_url=str(options["upstream_url"]),
         upstream_host_override=_opt_str(options["upstream_host"]),
         registry_name=str(options["registry_name"]),
@@ -250,11 +250,13 @@ def cli(**options: object) -> int:
     post-renderer reads. Every step prints created / updated / unchanged.
     """
     environ = os.environ
-    plan = plan_from_options(options, environ)
+    plan = plan_from_options(options, environ)  # bad input fails before any prompt
+    password = _password(bool(options["password_stdin"]), environ)
+    plan = replace(plan, upstream_token=_token(environ))
     connection = Connection(
         url=plan.harbor_url,
         username=str(options["username"]),
-        password=_password(bool(options["password_stdin"]), environ),
+        password=password,
         ca_file=options["ca_file"] if isinstance(options["ca_file"], Path) else None,
         insecure_skip_tls_verify=bool(options["insecure_skip_tls_verify"]),
         timeout=float(str(options["timeout"])),
