@@ -302,3 +302,11 @@ def test_the_post_renderer_path_never_loads_httpx(tmp_path: Path):
     )  # fmt: skip
     assert "harbor.example/application-collection/containers/x:1" in result.stdout
     assert result.stderr.endswith("httpx not loaded"), result.stderr
+
+
+def test_a_redirect_names_the_address_to_use():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(308, headers={"Location": "https://harbor.test:8443/api/v2.0/x"})
+
+    with pytest.raises(HarborAPIError, match=r"to https://harbor.test:8443/api/v2.0/x: use that"):
+        mock_client(handler).current_user()

@@ -545,3 +545,29 @@ def test_plan_harbor_host_is_what_image_references_use(url: str, host: str):
 def test_plan_refuses_harbor_urls_it_cannot_use(url: str, needle: str):
     with pytest.raises(ConfigError, match=re.escape(needle)):
         Plan(harbor_url=url)
+
+
+def test_setup_refuses_an_endpoint_of_another_type(harbor, upstream, tmp_path):
+    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client.create_registry({
+        "name": "application-collection", "type": "harbor", "url": upstream.url,
+        "credential": {"type": "basic", "access_key": upstream.username,
+                       "access_secret": upstream.token},
+    })  # fmt: skip
+    with pytest.raises(HarborConflict, match="Harbor cannot change an endpoint's type"):
+        run_setup(harbor, make_plan(harbor, upstream, tmp_path))
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_replication_progress_redraws_one_line_on_a_terminal(harbor, upstream, tmp_path):
+    plan = replication_plan(harbor, upstream, tmp_path, replicate=True)
+    out = Terminal()
+    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    setup(client, plan, dry_run=False, out=out)
+    progress = out.getvalue().split("started (execution 1)\n", 1)[1].split("\n", 1)[0]
+    assert progress.startswith("\r\x1b[K[replicate] execution 1: ")
+    assert progress.endswith("Succeed, 5 succeeded, 0 failed, 0 in progress of 5")

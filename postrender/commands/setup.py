@@ -142,10 +142,10 @@ def _replication(options: Mapping[str, object]) -> Replication | None:
 def _robot(options: Mapping[str, object]) -> RobotPlan | None:
     robot, secret_out = _opt_str(options["robot"]), options["secret_out"]
     if robot is None:
-        for flag, value in (("--secret-out", secret_out), ("--rotate-robot-secret",
-                                                           options["rotate_robot_secret"])):
-            if value:
-                raise ConfigError(f"{flag} needs --robot NAME")
+        if secret_out is not None:
+            raise ConfigError("--secret-out needs --robot NAME")
+        if options["rotate_robot_secret"]:
+            raise ConfigError("--rotate-robot-secret needs --robot NAME")
         return None
     if not isinstance(secret_out, Path):
         raise ConfigError(

@@ -6,8 +6,8 @@ Never imported on the post-renderer path; `harbor-mirror setup` loads it on dema
 from __future__ import annotations
 
 from postrender.harbor._client import HarborClient
-from postrender.harbor._connect import API_PREFIX, Connection, connect, tls_verify
-from postrender.harbor._http import PAGE_SIZE, HarborHTTP
+from postrender.harbor._connect import Connection, connect, tls_verify
+from postrender.harbor._http import HarborHTTP
 from postrender.harbor._models import (
     Execution,
     Policy,
@@ -21,8 +21,6 @@ from postrender.harbor._models import (
 from postrender.harbor._retry import RetryPolicy
 
 __all__ = [
-    "API_PREFIX",
-    "PAGE_SIZE",
     "Connection",
     "Execution",
     "HarborClient",
