@@ -19,6 +19,7 @@ import pytest
 from postrender.commands.group import SUBCOMMANDS
 from tests import helmbin
 from tests.fixtures_helm import HelmEnv, isolated_helm_env
+from tests.harbor_emulator import ADMIN_PASSWORD, FakeUpstream, HarborEmulator
 
 REPO = Path(__file__).resolve().parent.parent
 VERSION = re.findall(r'(?m)^version = "(.+)"$', (REPO / "pyproject.toml").read_text())[0]
@@ -229,6 +230,31 @@ def test_settings_come_from_helm_config_home(plugin: Plugin, tmp_path: Path) -> 
     assert "image: harbor.from-config.test/cfg/containers/app:1.0" in rendered.stdout
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout == "image: harbor.from-config.test/cfg/containers/x:1\n"
+
+
+def test_setup_through_helm_then_the_bare_post_renderer_uses_harbor(
+    plugin: Plugin, harbor: HarborEmulator, upstream_registry: FakeUpstream, tmp_path: Path
+) -> None:
+    secrets = {
+        "HARBOR_MIRROR_HARBOR_PASSWORD": ADMIN_PASSWORD,
+        "HARBOR_MIRROR_UPSTREAM_TOKEN": upstream_registry.token,
+    }
+    config = Path(plugin.env.env["HELM_CONFIG_HOME"]) / "harbor-mirror" / "config.yaml"
+    try:
+        setup = plugin.env.run(
+            "harbor-mirror", "setup", "--harbor-url", harbor.url,
+            "--upstream-url", upstream_registry.url, "--upstream-host", "dp.apps.rancher.io",
+            "--upstream-username", upstream_registry.username, "--project", "ac-mirror",
+            input="", extra_env=secrets,
+        )
+        rendered = plugin.template(_hook_chart(tmp_path))
+    finally:
+        config.unlink(missing_ok=True)
+    assert setup.returncode == 0, setup.stderr
+    assert "[project] ac-mirror: created" in setup.stdout
+    harbor_host = harbor.url.split("://", 1)[1]
+    assert rendered.returncode == 0, rendered.stderr
+    assert f"image: {harbor_host}/ac-mirror/containers/app:1.0" in rendered.stdout
 
 
 def test_install_dry_run_client_post_renders_on_helm4_needs_cluster_on_helm3(
