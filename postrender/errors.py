@@ -5,6 +5,7 @@
     │   ├── ConfigError          options, environment, config file
     │   └── ManifestError        the rendered stream (document, line)
     ├── RewriteError             --strict: an upstream mention would remain
+    ├── StaleOverlayError        overlay --check: the committed overlay no longer matches
     └── HarborError              Harbor could not do what was asked
         ├── HarborUnreachable    network, DNS, TLS, timeouts
         ├── HarborAPIError       Harbor answered with an error status
@@ -53,6 +54,10 @@ class ManifestError(InputError):
 
 class RewriteError(HarborMirrorError):
     """--strict found upstream mentions that the rewrite rules leave in place."""
+
+
+class StaleOverlayError(HarborMirrorError):
+    """`overlay --check`: a fresh render gives a different overlay than the one on disk."""
 
 
 class HarborError(HarborMirrorError):

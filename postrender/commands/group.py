@@ -15,6 +15,10 @@ from postrender import __version__, helmpaths, settings
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "postrender": ("", "Rewrite a rendered manifest stream (what Helm runs as post-renderer)."),
     "setup": ("postrender.commands.setup:cli", "Bootstrap Harbor as the mirror (idempotent)."),
+    "overlay": (
+        "postrender.commands.overlay:cli",
+        "Write the rewrite as a kustomize overlay for Fleet, Flux or Argo CD.",
+    ),
 }
 
 

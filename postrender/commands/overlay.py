@@ -1,0 +1,147 @@
+"""`harbor-mirror overlay`: the post-renderer's rewrite as a kustomize overlay for GitOps."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from postrender import helmargs, overlayfiles, settings
+from postrender.errors import ConfigError, InputError, StaleOverlayError
+
+# The post-renderer's own options, minus --report (the overlay is the report here).
+_SETTINGS_OPTIONS = [option for option in settings.OPTIONS if option.flag != "--report"]
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
+
+
+def render(helm_args: Sequence[str], environ: Mapping[str, str]) -> str:
+    """`helm template ARGS` with no post-renderer, from $HELM_BIN (set by Helm) or PATH."""
+    helm = environ.get("HELM_BIN") or shutil.which("helm")
+    if not helm:
+        raise ConfigError("no helm to render with: put helm on PATH or set HELM_BIN")
+    try:
+        done = subprocess.run(
+            [helm, "template", *helm_args], capture_output=True, env=dict(environ), check=False
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot run {helm}: {exc.strerror}") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["(no message)"]
+        message = _URL_CREDENTIALS.sub("***@", lines[-1])
+        raise InputError(f"helm template failed (exit {done.returncode}): {message}")
+    from postrender.stream import decode
+
+    return decode(done.stdout)
+
+
+def overlay(
+    text: str,
+    config: settings.Settings,
+    *,
+    layout: str,
+    release: helmargs.Release | None,
+    out_dir: Path,
+    check: bool,
+) -> str:
+    """Write (or with `check`, compare) the layout's files; returns the line to show the user."""
+    from postrender.overlay import build
+    from postrender.rules import Rules
+
+    built = build(text, Rules.from_settings(config), strict=config.strict)
+    generated = overlayfiles.files(layout, built, release, out_dir)
+    if check:
+        differing = overlayfiles.stale(out_dir, generated)
+        if differing:
+            raise StaleOverlayError(
+                f"{out_dir / differing[0]} is stale: a fresh render gives a different overlay; "
+                "rerun the same command without --check and commit the result"
+            )
+        return f"{out_dir}: up to date ({len(built.images)} images, {len(built.patches)} patches)"
+    overlayfiles.write(out_dir, generated)
+    return (
+        f"wrote {', '.join(str(out_dir / name) for name in generated)}: "
+        f"{len(built.images)} images, {len(built.patches)} patches"
+    )
+
+
+def _settings_argv(given: dict[str, Any]) -> list[str]:
+    argv: list[str] = []
+    for option in _SETTINGS_OPTIONS:
+        value = given.get(option.flag.lstrip("-").replace("-", "_"))
+        if option.metavar is None and value:
+            argv.append(option.flag)
+        elif option.metavar is not None and value is not None:
+            argv.append(f"{option.flag}={value}")
+    return argv
+
+
+def _settings_options(command: Any) -> Any:
+    for option in reversed(_SETTINGS_OPTIONS):
+        env = f" [env {option.env}]" if option.env else ""
+        if option.metavar is None:
+            decorator = click.option(option.flag, is_flag=True, help=option.help)
+        else:
+            decorator = click.option(option.flag, metavar=option.metavar, help=option.help + env)
+        command = decorator(command)
+    return command
+
+
+@click.command(
+    "overlay",
+    context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "--out", "out_dir", required=True, metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write the overlay (or bundle) into; created if missing.",
+)
+@click.option(
+    "--layout", type=click.Choice(overlayfiles.LAYOUTS), default="overlay", show_default=True,
+    help="overlay: kustomization.yaml only; fleet: fleet.yaml + harbor-mirror/ overlay; "
+    f"flux: {overlayfiles.FLUX_FILE}, a HelmRelease patch with spec.postRenderers.",
+)
+@click.option(
+    "--check", is_flag=True, help="Exit 1 when the files in --out are stale; write nothing."
+)
+@click.option(
+    "--from-stdin", is_flag=True,
+    help="Read an already rendered stream on stdin instead of running helm template.",
+)
+@_settings_options
+@click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM TEMPLATE ARGS]...")
+def cli(
+    out_dir: Path, layout: str, check: bool, from_stdin: bool, helm_args: tuple[str, ...],
+    **given: Any,
+) -> int:
+    """Write the Harbor rewrite as a kustomize overlay for Fleet, Flux or Argo CD.
+
+    Takes the arguments of `helm template` (NAME CHART, -n, -f, --set, --version...), renders
+    the chart with the helm in $HELM_BIN or on PATH (no post-renderer), and writes
+    kustomization.yaml: an `images:` entry per upstream repository and exact JSON6902 patches
+    for every other rewrite. Applied to the rendered chart it gives what `--post-renderer
+    harbor-mirror` gives. Harbor options as for the post-renderer (config file, HARBOR_MIRROR_*).
+    """
+    environ = os.environ
+    config = settings.resolve(_settings_argv(given), environ)
+    if from_stdin:
+        if helm_args:
+            raise ConfigError("--from-stdin reads a rendered stream: give no helm template args")
+        from postrender.stream import decode
+
+        text, release = decode(sys.stdin.buffer.read()), None
+    else:
+        if not helm_args:
+            raise ConfigError("give the helm template arguments (NAME CHART ...) or --from-stdin")
+        release = helmargs.parse(helm_args)
+        text = render(helm_args, environ)
+    click.echo(
+        overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)
+    )
+    return 0

@@ -1,0 +1,223 @@
+"""The post-renderer's rewrites as a kustomize overlay, for engines that only run kustomize.
+
+Fleet, Flux and Argo CD's kustomize cannot run a program after Helm, but they all run
+kustomize's `images:` and `patches:` over the rendered chart. The engine computes the rewrites;
+this module only sorts them: a rewrite kustomize's images transformer makes by itself becomes an
+`images:` entry (keyed by repository, so it survives tag bumps), every other one an exact
+JSON6902 patch whose `test` op makes a stale patch fail loudly instead of pinning old values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from postrender.errors import ManifestError
+from postrender.rules import Rules
+from postrender.stream import Rewrite, rewrite_stream, split_documents
+
+KUSTOMIZATION_API = "kustomize.config.k8s.io/v1beta1"
+
+# kustomize's image value grammar (api/internal/image): a tag of these characters, then a digest.
+_TAG_DIGEST = re.compile(r"(:[a-zA-Z0-9_.{}-]*)?(@[a-zA-Z][a-zA-Z0-9]*:[a-zA-Z0-9_.{}-]*)?")
+# Where kustomize's images transformer looks besides any `containers`/`initContainers` list.
+_VOLUME_IMAGE_PARENTS = (("spec", "volumes"), ("spec", "template", "spec", "volumes"))
+# kustomize's name-reference transformer walks `imagePullSecrets[].name` in these kinds and
+# fails on a bare-string entry ("expected sequence or mapping node").
+_PULL_SECRET_PATHS: dict[str, tuple[str, ...]] = {
+    "ServiceAccount": ("imagePullSecrets",),
+    "Pod": ("spec", "imagePullSecrets"),
+    "PodTemplate": ("template", "spec", "imagePullSecrets"),
+    **{
+        kind: ("spec", "template", "spec", "imagePullSecrets")
+        for kind in ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job")
+    },
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec", "imagePullSecrets"),
+}
+
+
+class Overlay(NamedTuple):
+    """What a kustomization needs to turn the rendered chart into the post-renderer's output."""
+
+    images: list[dict[str, str]]
+    patches: list[dict[str, Any]]
+
+    def transformers(self) -> dict[str, Any]:
+        """`images:` and `patches:`, the part Flux's postRenderers[].kustomize takes as is."""
+        body: dict[str, Any] = {}
+        if self.images:
+            body["images"] = self.images
+        if self.patches:
+            body["patches"] = self.patches
+        return body
+
+    def kustomization(self) -> dict[str, Any]:
+        """A kustomization with no `resources:`: the engine supplies the rendered chart."""
+        return {"apiVersion": KUSTOMIZATION_API, "kind": "Kustomization", **self.transformers()}
+
+
+def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
+    """The overlay equivalent to `harbor-mirror postrender` on the rendered stream `text`."""
+    documents = _Documents(text)
+    documents.refuse_bare_pull_secrets()
+    rewrites = rewrite_stream(text, rules, strict=strict).rewrites
+    images: dict[str, str] = {}
+    by_document: dict[int, list[Rewrite]] = {}
+    for rewrite in rewrites:
+        entry = _image_entry(rewrite, rules)
+        if entry is not None:
+            images[entry[0]] = entry[1]
+        else:
+            by_document.setdefault(rewrite.document, []).append(rewrite)
+    patches = [
+        {"target": _target(changes[0]), "patch": _ops_text(_ops(changes, documents))}
+        for changes in by_document.values()
+    ]
+    return Overlay([{"name": name, "newName": images[name]} for name in sorted(images)], patches)
+
+
+def _parts(pointer: str) -> tuple[str, ...]:
+    return tuple(part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:])
+
+
+def _images_field(kind: str | None, parts: tuple[str, ...]) -> bool:
+    """Does kustomize's images transformer visit this field (it never touches a CRD)?"""
+    if kind == "CustomResourceDefinition" or len(parts) < 3:
+        return False
+    if parts[-1] == "image" and parts[-2].isdigit():
+        return parts[-3] in ("containers", "initContainers")
+    return (
+        parts[-2:] == ("image", "reference")
+        and parts[-3].isdigit()
+        and parts[:-3] in _VOLUME_IMAGE_PARENTS
+    )
+
+
+def _image_entry(rewrite: Rewrite, rules: Rules) -> tuple[str, str] | None:
+    """`(name, newName)` when an `images:` entry makes exactly this rewrite, else None."""
+    if rewrite.after is None or not _images_field(rewrite.kind, _parts(rewrite.pointer)):
+        return None
+    name, tag, digest = _kustomize_split(rewrite.before)
+    mirror = rules.mirror
+    if not name.startswith(mirror.upstream + "/"):
+        return None
+    if _TAG_DIGEST.fullmatch(rewrite.before[len(name):]) is None:
+        return None
+    new_name = mirror.target_prefix + name[len(mirror.upstream):]
+    made = new_name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+    return (name, new_name) if made == rewrite.after else None
+
+
+def _kustomize_split(value: str) -> tuple[str, str, str]:
+    """Name, tag and digest the way kustomize splits an image value (after the first `/`)."""
+    slash = max(value.find("/"), 0)
+    at, colon = value.find("@", slash), value.find(":", slash)
+    if at < 0 and colon < 0:
+        return value, "", ""
+    if at >= 0 and (colon < 0 or at < colon):
+        return value[:at], "", value[at + 1 :]
+    if at >= 0:
+        return value[:colon], value[colon + 1 : at], value[at + 1 :]
+    return value[:colon], value[colon + 1 :], ""
+
+
+def _target(rewrite: Rewrite) -> dict[str, str]:
+    """Select the one document by group/version/kind/name (and namespace when it has one)."""
+    if not rewrite.kind or not rewrite.name or not rewrite.api_version:
+        raise ManifestError(
+            "no apiVersion, kind or metadata.name, so no kustomize patch can target it",
+            document=rewrite.document,
+        )
+    group, _, version = rewrite.api_version.rpartition("/")
+    target = {"group": group, "version": version, "kind": rewrite.kind}
+    # kustomize reads selector names as anchored regular expressions; names only hold `.` to fear.
+    target["name"] = rewrite.name.replace(".", "\\.")
+    if rewrite.namespace:
+        target["namespace"] = rewrite.namespace
+    return {key: value for key, value in target.items() if value}
+
+
+def _ops(changes: list[Rewrite], documents: _Documents) -> Iterator[dict[str, Any]]:
+    """Replacements in document order, then removals from the back so indexes stay valid."""
+    for change in changes:
+        if change.after is not None:
+            yield {"op": "test", "path": change.pointer, "value": change.before}
+            yield {"op": "replace", "path": change.pointer, "value": change.after}
+    removals = [change for change in changes if change.after is None]
+    removals.sort(key=lambda change: _parts(change.pointer)[-1].zfill(12), reverse=True)
+    for change in removals:
+        entry = documents.value_at(change.document, _parts(change.pointer))
+        yield {"op": "test", "path": change.pointer, "value": entry}
+        yield {"op": "remove", "path": change.pointer}
+
+
+def _ops_text(ops: Iterator[dict[str, Any]]) -> str:
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.width = 1 << 16  # one op value per line, never folded
+    out = io.StringIO()
+    yaml.dump(list(ops), out)
+    return out.getvalue()
+
+
+class _Documents:
+    """The rendered stream's documents, parsed as data only where the overlay needs a look."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.spans = split_documents(text)
+        self.loaded: dict[int, Any] = {}
+
+    def load(self, number: int) -> Any:
+        if number not in self.loaded:
+            from ruamel.yaml import YAML
+            from ruamel.yaml.error import YAMLError
+
+            start, end = self.spans[number - 1]
+            try:
+                self.loaded[number] = YAML(typ="safe").load(self.text[start:end])
+            except YAMLError:
+                self.loaded[number] = None  # the engine reports unreadable documents itself
+        return self.loaded[number]
+
+    def value_at(self, number: int, parts: tuple[str, ...]) -> Any:
+        node = self.load(number)
+        for part in parts:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        return node
+
+    def refuse_bare_pull_secrets(self) -> None:
+        """kustomize refuses `imagePullSecrets: [name]` in built-in kinds: say so up front."""
+        for number, (start, end) in enumerate(self.spans, start=1):
+            if "imagePullSecrets" not in self.text[start:end]:
+                continue
+            document = self.load(number)
+            if not isinstance(document, dict):
+                continue
+            path = _PULL_SECRET_PATHS.get(str(document.get("kind")))
+            entries = _get(document, path) if path else None
+            if not isinstance(entries, list):
+                continue
+            for index, entry in enumerate(entries):
+                if isinstance(entry, str):
+                    name = (document.get("metadata") or {}).get("name")
+                    raise ManifestError(
+                        f"{document['kind']}/{name} {'.'.join(path or ())}[{index}] is a bare "
+                        "string; kustomize (Fleet, Flux, Argo CD) refuses it, so render the chart "
+                        "with {name: ...} pull-secret entries",
+                        document=number,
+                    )
+
+
+def _get(document: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = document
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node

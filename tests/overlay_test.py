@@ -1,0 +1,257 @@
+"""`harbor-mirror overlay`: the overlay applied by the real kustomize equals the post-renderer.
+
+Every fixture chart (rendered by the real Helm 4) and every corpus file goes through both
+routes: `harbor-mirror postrender`, and `harbor-mirror overlay` + `kubectl kustomize` the way
+Fleet and Flux run it. The two must give the same objects and no upstream reference.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kustomize_emulation import (
+    comparable,
+    kustomize_build,
+    overlay_cli,
+    read_yaml,
+    transformers_of,
+)
+from tests.rewrite_oracle import (
+    CORPUS,
+    HARBOR_HOST,
+    HARBOR_SECRET,
+    REPO_ROOT,
+    postrender_ok,
+    upstream_mentions,
+)
+
+CHARTS = REPO_ROOT / "charts-fixtures"
+CHART_NAMES = sorted(path.parent.name for path in CHARTS.glob("*/Chart.yaml"))
+CORPUS_FILES = sorted(path.name for path in CORPUS.glob("*.yaml")) if CORPUS.is_dir() else []
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no shared corpus at {CORPUS}")
+# Two corpus charts render streams kustomize refuses before any overlay applies:
+# kube-prometheus-stack copies `global.imagePullSecrets` verbatim, so its ServiceAccount lists the
+# secret as a bare string; cloudnative-pg renders two ClusterRoles of the same name.
+BARE_PULL_SECRET = re.compile(r"^(\s*imagePullSecrets:\n)(\s*)- (application-collection)$", re.M)
+DOCUMENT_START = re.compile(r"^(?=---)", re.M)
+IDENTITY = re.compile(r"^(kind: .*|  name: .*|  namespace: .*)$", re.M)
+
+
+def as_kustomize_accepts(rendered: str) -> str:
+    """The stream with `{name: ...}` pull secrets (what the chart renders when given them that
+    way) and only the first of the documents that share kind, name and namespace."""
+    fixed = BARE_PULL_SECRET.sub(r"\1\2- name: \3", rendered)
+    kept: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for document in DOCUMENT_START.split(fixed):
+        identity = tuple(IDENTITY.findall(document)[:3])
+        if identity and identity in seen:
+            continue
+        seen.add(identity)
+        kept.append(document)
+    return "".join(kept)
+
+
+def _render(helm4: Path, chart: Path, *args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        [str(helm4), "template", "demo", str(chart), "-n", "demo-ns", *args],
+        capture_output=True, text=True, check=True,
+    )
+    return done.stdout
+
+
+def _assert_same_as_postrender(
+    kubectl: Path, rendered: str, kustomization: dict[str, Any], workdir: Path, *secret_args: str
+) -> None:
+    built = kustomize_build(kubectl, rendered, transformers_of(kustomization), workdir)
+    assert built.returncode == 0, built.stderr
+    assert upstream_mentions(built.stdout) == []
+    assert comparable(built.stdout) == comparable(postrender_ok(rendered, *secret_args))
+
+
+@pytest.mark.parametrize(
+    "secret_args", [(), ("--pull-secret", HARBOR_SECRET)], ids=["keep", "rename"]
+)
+@pytest.mark.parametrize("chart", CHART_NAMES)
+def test_overlay_on_fixture_chart_equals_postrender(
+    chart: str, secret_args: tuple[str, ...], helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "overlay"
+    made = overlay_cli(
+        "--out", out, *secret_args, "demo", CHARTS / chart, "-n", "demo-ns",
+        tmp_path=tmp_path, helm=helm4,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "wrote" in made.stdout
+    rendered = _render(helm4, CHARTS / chart)
+    _assert_same_as_postrender(
+        kubectl, rendered, read_yaml(out / "kustomization.yaml"), tmp_path / "k", *secret_args
+    )
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", CORPUS_FILES)
+def test_overlay_on_corpus_equals_postrender(name: str, kubectl: Path, tmp_path: Path) -> None:
+    raw = (CORPUS / name).read_text(encoding="utf-8")
+    rendered = as_kustomize_accepts(raw)
+    if rendered != raw:
+        refused = kustomize_build(kubectl, raw, {}, tmp_path / "raw")
+        assert refused.returncode != 0, "kustomize takes the raw stream: drop the workaround"
+    out = tmp_path / "overlay"
+    made = overlay_cli(
+        "--out", out, "--pull-secret", HARBOR_SECRET, "--from-stdin",
+        tmp_path=tmp_path, stdin=rendered,
+    )
+    assert made.returncode == 0, made.stderr
+    _assert_same_as_postrender(
+        kubectl, rendered, read_yaml(out / "kustomization.yaml"), tmp_path / "k",
+        "--pull-secret", HARBOR_SECRET,
+    )
+
+
+@needs_corpus
+def test_overlay_refuses_bare_string_pull_secrets_that_kustomize_refuses(
+    kubectl: Path, tmp_path: Path
+) -> None:
+    rendered = (CORPUS / "kube-prometheus-stack.postrender-input.yaml").read_text(encoding="utf-8")
+    made = overlay_cli("--out", tmp_path / "o", "--from-stdin", tmp_path=tmp_path, stdin=rendered)
+    assert made.returncode == 2
+    assert made.stderr.count("\n") == 1 and "Traceback" not in made.stderr
+    assert "ServiceAccount/" in made.stderr and "bare string" in made.stderr
+    assert not (tmp_path / "o").exists()
+    # Not a limit of the overlay: kustomize refuses this stream even with nothing to apply.
+    plain = kustomize_build(kubectl, rendered, {}, tmp_path / "k")
+    assert plain.returncode != 0
+    assert "expected sequence or mapping node" in plain.stderr
+
+
+def _bumped_copy(tmp_path: Path) -> Path:
+    chart = tmp_path / "etcd-like"
+    shutil.copytree(CHARTS / "etcd-like", chart)
+    return chart
+
+
+def test_check_fails_after_a_chart_bump_and_passes_after_regenerating(
+    helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    chart = _bumped_copy(tmp_path)
+    out = tmp_path / "committed"
+    args = ("--out", out, "demo", chart, "-n", "demo-ns")
+    assert overlay_cli(*args, tmp_path=tmp_path, helm=helm4).returncode == 0
+    fresh = overlay_cli("--check", *args, tmp_path=tmp_path, helm=helm4)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "up to date" in fresh.stdout
+
+    values = chart / "values.yaml"
+    text = values.read_text(encoding="utf-8")
+    assert "1.33.4" in text  # the kubectl hook image, also named in a ConfigMap script
+    values.write_text(text.replace("1.33.4", "1.34.1"), encoding="utf-8")
+    before = (out / "kustomization.yaml").read_text(encoding="utf-8")
+
+    stale = overlay_cli("--check", *args, tmp_path=tmp_path, helm=helm4)
+    assert stale.returncode == 1
+    assert stale.stderr.count("\n") == 1 and "stale" in stale.stderr
+    assert (out / "kustomization.yaml").read_text(encoding="utf-8") == before  # wrote nothing
+
+    # Left stale, the overlay fails the engine's render instead of pinning the old tag.
+    bumped = _render(helm4, chart)
+    committed = transformers_of(read_yaml(out / "kustomization.yaml"))
+    applied = kustomize_build(kubectl, bumped, committed, tmp_path / "k")
+    assert applied.returncode != 0 and "test failed" in applied.stderr
+
+    assert overlay_cli(*args, tmp_path=tmp_path, helm=helm4).returncode == 0
+    assert overlay_cli("--check", *args, tmp_path=tmp_path, helm=helm4).returncode == 0
+    _assert_same_as_postrender(
+        kubectl, bumped, read_yaml(out / "kustomization.yaml"), tmp_path / "k2"
+    )
+
+
+def test_check_fails_when_nothing_was_committed(helm4: Path, tmp_path: Path) -> None:
+    result = overlay_cli(
+        "--check", "--out", tmp_path / "none", "demo", CHARTS / "etcd-like",
+        tmp_path=tmp_path, helm=helm4,
+    )
+    assert result.returncode == 1 and "stale" in result.stderr
+
+
+def test_fleet_layout_is_a_bundle_fleet_can_render(
+    helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "values.yaml").write_text("replicaCount: 1\n", encoding="utf-8")
+    made = overlay_cli(
+        "--layout", "fleet", "--out", bundle, "--pull-secret", HARBOR_SECRET,
+        "demo", CHARTS / "etcd-like", "-n", "demo-ns", "-f", bundle / "values.yaml",
+        tmp_path=tmp_path, helm=helm4,
+    )
+    assert made.returncode == 0, made.stderr
+    fleet = read_yaml(bundle / "fleet.yaml")
+    assert fleet["defaultNamespace"] == "demo-ns"
+    assert fleet["kustomize"] == {"dir": "harbor-mirror"}
+    assert fleet["helm"]["releaseName"] == "demo"
+    assert fleet["helm"]["valuesFiles"] == ["values.yaml"]
+    assert (bundle / fleet["helm"]["chart"]).resolve() == (CHARTS / "etcd-like").resolve()
+    rendered = _render(helm4, CHARTS / "etcd-like", "-f", str(bundle / "values.yaml"))
+    _assert_same_as_postrender(
+        kubectl, rendered, read_yaml(bundle / "harbor-mirror" / "kustomization.yaml"),
+        tmp_path / "k", "--pull-secret", HARBOR_SECRET,
+    )
+
+
+def test_flux_layout_is_a_helmrelease_patch_whose_postrenderer_matches(
+    helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "flux"
+    made = overlay_cli(
+        "--layout", "flux", "--out", out, "--pull-secret", HARBOR_SECRET,
+        "demo", CHARTS / "widget-operator", "-n", "demo-ns", tmp_path=tmp_path, helm=helm4,
+    )
+    assert made.returncode == 0, made.stderr
+    release = read_yaml(out / "helmrelease-postrenderers.yaml")
+    assert (release["apiVersion"], release["kind"]) == ("helm.toolkit.fluxcd.io/v2", "HelmRelease")
+    assert release["metadata"]["name"] == "demo"
+    (post_renderer,) = release["spec"]["postRenderers"]
+    assert set(post_renderer) == {"kustomize"}
+    assert set(post_renderer["kustomize"]) == {"images", "patches"}
+    _assert_same_as_postrender(
+        kubectl, _render(helm4, CHARTS / "widget-operator"), post_renderer["kustomize"],
+        tmp_path / "k", "--pull-secret", HARBOR_SECRET,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--layout", "fleet", "demo", "CHART", "--set", "a=b"], "values file"),
+        (["--layout", "flux", "--from-stdin"], "release name"),
+        (["demo", "CHART", "--post-renderer", "harbor-mirror"], "--post-renderer"),
+        (["demo", "/nonexistent/chart"], "helm template failed"),
+        ([], "helm template arguments"),
+        (["--harbor-host", "https://bad/"], "HOST[:PORT]"),
+    ],
+)
+def test_overlay_bad_input_is_one_line(
+    args: list[str], expect: str, helm4: Path, tmp_path: Path
+) -> None:
+    args = [str(CHARTS / "etcd-like") if arg == "CHART" else arg for arg in args]
+    result = overlay_cli("--out", tmp_path / "o", *args, tmp_path=tmp_path, helm=helm4, stdin="")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert expect in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_overlay_help_names_the_layouts(tmp_path: Path) -> None:
+    result = overlay_cli("--help", tmp_path=tmp_path)
+    assert result.returncode == 0
+    for word in ("--layout", "fleet", "flux", "--check", "--from-stdin", "--pull-secret"):
+        assert word in result.stdout
+    assert HARBOR_HOST not in result.stdout
