@@ -201,6 +201,17 @@ def test_registry_create_pings_upstream_with_given_credentials(
     assert listed["status"] == "healthy"
 
 
+def test_registry_url_is_normalised(client: httpx.Client, upstream_registry: FakeUpstream) -> None:
+    body = registry_body(upstream_registry)
+    host = upstream_registry.url.removeprefix("http://")
+    for index, url in enumerate([f"  {host}//  ", f"{host}?x=1#y"]):
+        body.update(name=f"r{index}", url=url)
+        registry = create(client, "/registries", body)
+        assert client.get(f"/registries/{registry}").json()["url"] == upstream_registry.url
+    body["url"] = "ftp://example.com"
+    assert client.post("/registries", json=body).json()["errors"][0]["code"] == "BAD_REQUEST"
+
+
 def test_registry_unreachable_is_unhealthy(
     client: httpx.Client, upstream_registry: FakeUpstream
 ) -> None:
@@ -430,6 +441,17 @@ def test_failed_task_has_a_log(
         ).status_code
         == 404
     )
+
+
+def test_injected_copy_failure_needs_no_upstream_cooperation(
+    harbor: HarborEmulator, client: httpx.Client, registry_id: int
+) -> None:
+    harbor.fail_copies("containers/etcd:3.5.1*")
+    policy = create(client, "/replication/policies", policy_body(registry_id))
+    final = wait_for_execution(
+        client, create(client, "/replication/executions", {"policy_id": policy})
+    )[-1]
+    assert (final["status"], final["failed"]) == ("Failed", 2)
 
 
 def test_missing_upstream_repository_fails_the_execution(

@@ -16,12 +16,21 @@ Pytest fixtures (`tests/fixtures_harbor.py`)
     (``admin``/``Harbor12345``), ``.add_user(name, password, admin=False)``,
     ``.inject_fault(path=None, *, status=None, count=1, retry_after=None, delay=0.0,
     method=None)`` (path like ``"/registries"`` or the full ``"/api/v2.0/registries"``),
-    ``.requests`` / ``.writes`` (`Request`: ``method``, ``path``, ``query``, ``headers``,
-    ``body``, ``.json()``), ``.exchanges`` (request + `Response`), ``.clear_log()``,
+    ``.fail_copies("containers/etcd:3.5.*")`` (replication tasks for matching ``repo:tag``
+    fail, with any upstream), ``.requests`` / ``.writes`` (`Request`: ``method``, ``path``,
+    ``query``, ``headers``, ``body``, ``.json()``), ``.exchanges`` (request + `Response`),
+    ``.clear_log()``,
     ``.state`` (`State`: ``registries``, ``projects``, ``policies``, ``executions``,
     ``robots``, ``users``; ``execution_seconds`` is 0.5 here), ``.transport()``.
 ``harbor_tls`` -> the same over HTTPS; ``.ca_file`` is the PEM of the test CA to trust.
 ``harbor_ca`` -> the session's `trustme.CA`.
+
+To check what a client sends against the official swagger:
+``Spec.load(path).request_problems(request)`` (`tests.harbor_emulator.spec`; the test suite
+loads ``../shared/reference/harbor-swagger-v2.15.2.yaml``). Without a socket:
+``httpx.Client(transport=harbor.transport(), base_url="http://harbor.test/api/v2.0")``.
+The registry data plane (``/v2/``, token service, proxy cache) is in ``registry_proxy.py``
+and ``registry_token.py``.
 
 Reproduced: basic auth that silently falls back to anonymous; ``users/current`` 401;
 admin-only registries/replication (403 for other users); ``systeminfo`` without the version

@@ -140,6 +140,11 @@ class HarborEmulator:
                 Fault(path, method and method.upper(), count, status, retry_after, delay)
             )
 
+    def fail_copies(self, pattern: str) -> None:
+        """Make replication tasks whose `repo:tag` matches the glob fail, whatever the upstream."""
+        with self._lock:
+            self.state.failing_copies.add(pattern)
+
     # -- what tests query ---------------------------------------------------------------------
     @property
     def requests(self) -> list[Request]:

@@ -265,7 +265,8 @@ def _plan_tasks(call: Call, execution: Execution, policy: Policy) -> None:
         existing = call.state.project_by_name(project_name)
         if existing is not None and existing.registry_id:
             continue  # Harbor silently skips resources bound for a proxy-cache project
-        result = transfer.copy(endpoint, repo, tag, dst_repo, iso_now())
+        injected = any(transfer.matches(p, f"{repo}:{tag}") for p in call.state.failing_copies)
+        result = transfer.copy(endpoint, repo, tag, dst_repo, iso_now(), injected=injected)
         if result.ok:
             ensure_for_replication(call, project_name).repositories.add(local_repo)
         copies.append(result)

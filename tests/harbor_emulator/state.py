@@ -146,6 +146,7 @@ class State:
     robots: dict[int, Robot] = field(default_factory=dict)
     clock: Callable[[], float] = time.monotonic
     execution_seconds: float = 1.0
+    failing_copies: set[str] = field(default_factory=set)
     _ids: dict[str, Iterator[int]] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:

@@ -14,6 +14,14 @@ import httpx
 from .registries import Endpoint
 
 _WILDCARD = re.compile(r"[*?\[\]^\\]")
+_MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
 
 
 class UpstreamError(Exception):
@@ -150,8 +158,10 @@ def plan(endpoint: Endpoint, filters: list[dict[str, object]]) -> list[tuple[str
         ]
 
 
-def copy(endpoint: Endpoint, repo: str, tag: str, dst_repo: str, timestamp: str) -> Copy:
-    """Fetch the manifest upstream; anything but 200 fails the task with a Harbor-like log."""
+def copy(
+    endpoint: Endpoint, repo: str, tag: str, dst_repo: str, timestamp: str, *, injected: bool
+) -> Copy:
+    """Fetch the manifest upstream; anything but 200 (or an injected failure) fails the task."""
     src, dst = f"{repo}:[{tag}]", f"{dst_repo}:[{tag}]"
     lines = [
         f"{timestamp} [INFO] [/controller/replication/transfer/image/transfer.go:90]: "
@@ -162,11 +172,14 @@ def copy(endpoint: Endpoint, repo: str, tag: str, dst_repo: str, timestamp: str)
     ]
     try:
         with endpoint.client() as client:
-            status = client.head(f"/v2/{repo}/manifests/{tag}").status_code
+            url = f"/v2/{repo}/manifests/{tag}"
+            status = client.head(url, headers={"Accept": _MANIFEST_TYPES}).status_code
     except httpx.HTTPError as exc:
         status, detail = 0, str(exc)
     else:
         detail = f"http status code: {status}"
+    if injected:
+        status, detail = 0, "failure injected by the test (HarborEmulator.fail_copies)"
     if status == 200:
         lines.append(
             f"{timestamp} [INFO] [/controller/replication/transfer/image/transfer.go:402]: "
