@@ -185,10 +185,12 @@ SECRET_NAMES = (UPSTREAM_SECRET, HARBOR_SECRET, "corp-mirror-pull", "application
 PULL_SECRET_VARS = ("PULL_SECRET_NAME", "DEFAULT_IMAGE_PULL_SECRETS", "OPERATOR_PULL_SECRET")
 OTHER_VARS = ("WIDGET_IMAGE", "SIDECAR_IMAGE", "MODE", "SECRET_NAME", "REGISTRY")
 
-component = st.from_regex(r"[a-z0-9]{1,6}(?:(?:[._]|__|-{1,2})[a-z0-9]{1,4})?", fullmatch=True)
+component = st.sampled_from(
+    ["containers", "etcd", "bci-busybox", "a", "x1", "kube-state-metrics", "py__lib", "my.app"]
+)
 repository = st.lists(component, min_size=1, max_size=3).map("/".join)
-tags = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}", fullmatch=True)
-digests = st.binary(min_size=32, max_size=32).map(lambda raw: f"sha256:{raw.hex()}")
+tags = st.sampled_from(["latest", "3.5.14-7.7", "v0.93.1", "Stable_2", "15.6", "1"])
+digests = st.sampled_from([f"sha256:{c * 64}" for c in "0af"])
 
 
 @st.composite
