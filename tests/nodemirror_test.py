@@ -1,0 +1,86 @@
+"""Node-mirror snippets: they parse as what each runtime reads, point the upstream at Harbor's
+project, and carry no credential unless the user asked to embed the robot's."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from postrender import nodemirror
+from postrender.errors import ConfigError
+from postrender.rules import MirrorRule
+
+# The standard library's TOML reader (Python 3.11+) is the reference parser here.
+tomllib = pytest.importorskip("tomllib", reason="TOML parsing needs Python 3.11's tomllib")
+
+RULE = MirrorRule("dp.apps.rancher.io", "harbor.example.com:8443", "application-collection")
+ROBOT = nodemirror.Robot("robot$application-collection+nodes", "s3cr3t-robot-token")
+
+
+def test_rke2_registries_yaml_mirrors_the_upstream_with_a_project_rewrite() -> None:
+    config = YAML(typ="safe").load(nodemirror.rke2(RULE))
+    mirror = config["mirrors"]["dp.apps.rancher.io"]
+    assert mirror["endpoint"] == ["https://harbor.example.com:8443"]
+    assert mirror["rewrite"] == {"^(.*)$": "application-collection/$1"}
+    assert "configs" not in config
+
+
+def test_rke2_embeds_the_robot_credentials_only_when_asked() -> None:
+    text = nodemirror.rke2(RULE, ROBOT)
+    config = YAML(typ="safe").load(text)
+    assert config["configs"] == {
+        "harbor.example.com:8443": {
+            "auth": {"username": ROBOT.username, "password": ROBOT.secret}
+        }
+    }
+    assert text.count(ROBOT.secret) == 1
+    assert ROBOT.secret not in nodemirror.rke2(RULE)
+
+
+def test_containerd_hosts_toml_puts_harbor_project_path_before_the_upstream() -> None:
+    config = tomllib.loads(nodemirror.containerd(RULE))
+    assert config["server"] == "https://dp.apps.rancher.io"
+    assert config["host"] == {
+        "https://harbor.example.com:8443/v2/application-collection": {
+            "capabilities": ["pull", "resolve"],
+            "override_path": True,
+        }
+    }
+
+
+def test_crio_registries_conf_mirrors_the_upstream_prefix_to_the_project() -> None:
+    config = tomllib.loads(nodemirror.crio(RULE))
+    (registry,) = config["registry"]
+    assert registry["prefix"] == registry["location"] == "dp.apps.rancher.io"
+    assert registry["mirror"] == [{"location": "harbor.example.com:8443/application-collection"}]
+
+
+@pytest.mark.parametrize("fmt", ["containerd", "crio"])
+def test_formats_without_an_auth_field_refuse_to_embed_credentials(fmt: str) -> None:
+    with pytest.raises(ConfigError, match=f"--emit {fmt} cannot embed credentials") as error:
+        nodemirror.EMITTERS[fmt](RULE, ROBOT)
+    assert ROBOT.secret not in str(error.value)
+
+
+@pytest.mark.parametrize("fmt", nodemirror.FORMATS)
+def test_every_snippet_says_it_leaves_manifests_alone(fmt: str) -> None:
+    text = nodemirror.EMITTERS[fmt](RULE, None)
+    assert "pull-secret names stay unchanged" in text
+    assert ROBOT.secret not in text and "password" not in text
+
+
+def test_write_private_is_owner_only_even_over_an_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "registries.yaml"
+    target.write_text("old, world-readable\n")
+    target.chmod(0o644)
+    nodemirror.write_private(str(target), nodemirror.rke2(RULE, ROBOT))
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert "old" not in target.read_text()
+
+
+def test_write_private_reports_an_unwritable_path_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot write .*: No such file or directory"):
+        nodemirror.write_private(str(tmp_path / "missing" / "hosts.toml"), "x")
