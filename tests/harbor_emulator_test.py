@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ def client(harbor: HarborEmulator) -> Iterator[httpx.Client]:
         yield admin
 
 
-def create(client: httpx.Client, path: str, body: dict[str, object]) -> int:
+def create(client: httpx.Client, path: str, body: Mapping[str, object]) -> int:
     """POST, expect 201, and take the id from `Location` as a client would."""
     response = client.post(path, json=body)
     assert response.status_code == 201, response.text
@@ -160,6 +160,15 @@ def test_non_admin_is_forbidden_admin_apis(
         proxy.json()["errors"][0]["message"] == "Only system admin can create proxy cache project"
     )
     assert plain.status_code == 201
+
+
+def test_admin_creates_non_admin_users(harbor: HarborEmulator, client: httpx.Client) -> None:
+    user = {"username": "dev", "password": "Dev12345"}
+    assert client.post("/users", json=user).headers["Location"] == "/api/v2.0/users/2"
+    assert client.post("/users", json=user).status_code == 409
+    with api(harbor, ("dev", "Dev12345")) as dev:
+        assert dev.get("/users/current").json()["sysadmin_flag"] is False
+        assert dev.post("/users", json={"username": "x", "password": "Dev12345"}).status_code == 403
 
 
 def test_kept_sid_cookie_earns_csrf_403_on_writes(
@@ -596,7 +605,9 @@ def spec() -> Spec:
 
 def tour(harbor: HarborEmulator, client: httpx.Client, upstream: FakeUpstream) -> None:
     """Call every emulated operation, with successes and the errors a client meets."""
-    harbor.add_user("dev", "Dev12345")
+    user = {"username": "dev", "password": "Dev12345", "email": "dev@example.com"}
+    create(client, "/users", user), client.post("/users", json=user)
+    client.post("/users", json={**user, "username": "weak", "password": "weak"})
     with api(harbor, None) as anonymous, api(harbor, ("dev", "Dev12345")) as dev:
         for c in (anonymous, client):
             c.get("/ping"), c.get("/health"), c.get("/systeminfo"), c.get("/users/current")

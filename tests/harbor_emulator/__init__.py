@@ -32,7 +32,13 @@ loads ``../shared/reference/harbor-swagger-v2.15.2.yaml``). Without a socket:
 The registry data plane (``/v2/``, token service, proxy cache) is in ``registry_proxy.py``
 and ``registry_token.py``.
 
+Outside pytest: ``HarborEmulator(url=..., execution_seconds=1.0, clock=time.monotonic)``
+(a fake clock makes executions finish when a test says so), served by
+``LoopbackServer(emulator.handle, port=0, ssl_context=tls_context(ca))``; set
+``emulator.url = server.url``.
+
 Reproduced: basic auth that silently falls back to anonymous; ``users/current`` 401;
+``POST /users`` (admin only) for local non-admin users;
 admin-only registries/replication (403 for other users); ``systeminfo`` without the version
 for anonymous; registries whose create/update/ping really ``GET <url>/v2/`` (400
 ``the registry is unhealthy``), 409 on duplicate names, flat ``RegistryUpdate``, masked

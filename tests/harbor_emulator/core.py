@@ -114,9 +114,7 @@ class HarborEmulator:
     def add_user(self, username: str, password: str, *, admin: bool = False) -> User:
         """Create a local user (the admin is user 1); non-admins get 403 on admin-only APIs."""
         with self._lock:
-            user = User(self.state.next_id("user"), username, password, admin)
-            self.state.users[username] = user
-            return user
+            return self.state.add_user(username, password, admin=admin)
 
     def inject_fault(
         self,

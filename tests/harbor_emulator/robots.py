@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import string
 import time
 
 from .projects import NAME
-from .state import Call, Robot, iso_now
+from .state import STRONG_SECRET, Call, Robot, iso_now
 from .wire import (
     JSON,
     ApiError,
@@ -34,7 +33,6 @@ PROJECT_ACCESS = frozenset({
     ("scan", "create"), ("scan", "read"), ("scan", "stop"),
     ("helm-chart", "read"), ("helm-chart-version", "read"),
 })  # fmt: skip
-_SECRET_RULE = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,128}$")
 _TYPES: dict[str, type] = {
     "name": str, "description": str, "secret": str, "level": str, "disable": bool,
     "duration": int,
@@ -46,7 +44,7 @@ def new_secret() -> str:
     alphabet = string.ascii_letters + string.digits
     while True:
         secret = "".join(secrets.choice(alphabet) for _ in range(32))
-        if _SECRET_RULE.match(secret):
+        if STRONG_SECRET.match(secret):
             return secret
 
 
@@ -196,7 +194,7 @@ def refresh(call: Call) -> Response:
     robot = _robot(call)
     body = body_object(call.request, "robotSec", {"secret": str})
     wanted = body.get("secret") or ""
-    if wanted and not _SECRET_RULE.match(wanted):
+    if wanted and not STRONG_SECRET.match(wanted):
         raise bad_request(
             "the secret must be 8-128 characters long with at least 1 uppercase letter, "
             "1 lowercase letter and 1 number"

@@ -6,12 +6,16 @@ Plain records in one `State`, so tests can look at (or arrange) exactly what Har
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .wire import ApiError, Request
+
+STRONG_SECRET = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,128}$")
+"""Harbor's rule for user passwords and chosen robot secrets."""
 
 
 def iso_now() -> str:
@@ -151,6 +155,11 @@ class State:
 
     def next_id(self, kind: str) -> int:
         return next(self._ids.setdefault(kind, itertools.count(1)))
+
+    def add_user(self, username: str, password: str, *, admin: bool) -> User:
+        user = User(self.next_id("user"), username, password, admin)
+        self.users[username] = user
+        return user
 
     def project_by_name(self, name: str) -> Project | None:
         return next((p for p in self.projects.values() if p.name == name), None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .state import Call, iso_now
-from .wire import JSON, Response, json_response
+from .state import STRONG_SECRET, Call, iso_now
+from .wire import JSON, Response, bad_request, body_object, conflict, created, json_response
 
 HARBOR_VERSION = "v2.15.2-080b0220"
 
@@ -64,7 +64,30 @@ def current_user(call: Call) -> Response:
     )
 
 
+def create_user(call: Call) -> Response:
+    """A local non-admin user, as a system admin creates one when self-registration is off."""
+    call.require_admin()
+    body = body_object(
+        call.request,
+        "userReq",
+        {"username": str, "password": str, "email": str, "realname": str, "comment": str},
+    )
+    username = body.get("username") or ""
+    if not username or len(username) > 255:
+        raise bad_request("username is required and must be at most 255 characters")
+    if not STRONG_SECRET.match(body.get("password") or ""):
+        raise bad_request(
+            "the password must be 8-128 characters long with at least 1 uppercase letter, "
+            "1 lowercase letter and 1 number"
+        )
+    if username in call.state.users:
+        raise conflict(f"username {username} is already used")
+    user = call.state.add_user(username, body["password"], admin=False)
+    return created(f"{call.request.path}/{user.user_id}")
+
+
 ROUTES = [
+    ("POST", "/users", create_user),
     ("GET", "/ping", ping),
     ("GET", "/health", health),
     ("GET", "/systeminfo", systeminfo),
