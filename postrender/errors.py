@@ -11,7 +11,8 @@
         ├── HarborAPIError       Harbor answered with an error status
         ├── HarborResponseError  a success answer that is not what the API promises
         ├── HarborConflict       something of that name exists and cannot be converted
-        └── ReplicationFailed    a replication execution ended with failed tasks
+        ├── ReplicationFailed    a replication execution ended with failed tasks
+        └── VerifyFailed         references that do not resolve through Harbor
 
 Each error formats its own message, so the CLI boundary never needs to know its fields.
 Messages never carry secrets.
@@ -108,3 +109,7 @@ class HarborConflict(HarborError):
 
 class ReplicationFailed(HarborError):
     """A replication execution finished with failed or stopped tasks; their logs were printed."""
+
+
+class VerifyFailed(HarborError):
+    """Some references would not pull through Harbor; the table or JSON already said which."""

@@ -83,7 +83,12 @@ class Pusher:
     def _platform_manifest(self, image: Image, platform: str) -> bytes:
         os_name, _, arch = platform.partition("/")
         config = json.dumps(
-            {"architecture": arch, "os": os_name, "rootfs": {"type": "layers", "diff_ids": []}}
+            {
+                "architecture": arch,
+                "os": os_name,
+                "config": {"Labels": {"image": f"{image.repository}:{image.tag}"}},
+                "rootfs": {"type": "layers", "diff_ids": []},
+            }
         ).encode()
         layer = _layer(f"{image.repository}:{image.tag} {platform}\n")
         for blob in (config, layer):

@@ -15,6 +15,11 @@ from postrender import __version__, helmpaths, settings
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "postrender": ("", "Rewrite a rendered manifest stream (what Helm runs as post-renderer)."),
     "setup": ("postrender.commands.setup:cli", "Bootstrap Harbor as the mirror (idempotent)."),
+    "verify": (
+        "postrender.commands.verify:cli",
+        "Check every rewritten reference resolves through Harbor; --warm fills its cache.",
+    ),
+    "chart-url": ("postrender.commands.chart_url:cli", "Print the Harbor URL of a chart."),
     "overlay": (
         "postrender.commands.overlay:cli",
         "Write the rewrite as a kustomize overlay for Fleet, Flux or Argo CD.",

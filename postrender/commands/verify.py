@@ -1,0 +1,146 @@
+"""`harbor-mirror verify`: does every rewritten reference resolve through Harbor? `--warm` fills
+the cache with every blob behind them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from postrender.commands.mirror_options import mirror_options, resolve
+from postrender.errors import ConfigError
+
+if TYPE_CHECKING:
+    from postrender.registry import Check
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
+
+
+@click.command(
+    "verify",
+    context_settings={"help_option_names": ["-h", "--help"], "ignore_unknown_options": True},
+)
+@click.argument("inputs", nargs=-1, type=click.UNPROCESSED,
+                metavar="[FILE | - | HELM TEMPLATE ARGS]...")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Table for people, JSON for pipelines (on stdout).")
+@click.option("--warm", is_flag=True,
+              help="Also pull every blob through Harbor so its cache holds them.")
+@click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
+              help="With --warm: only these platforms of a multi-platform image (repeatable); "
+              "a single-platform image is pulled as it is.")
+@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="With --warm: blobs pulled at once.")
+@click.option("--secret-file", type=_FILE, metavar="FILE",
+              help="The robot's Secret manifest written by setup --secret-out "
+              "[env HARBOR_MIRROR_SECRET_FILE]. Else $HARBOR_MIRROR_USERNAME with "
+              "$HARBOR_MIRROR_HARBOR_PASSWORD; else anonymous.")
+@click.option("--ca-file", type=_FILE, metavar="FILE",
+              help="CA certificate(s) Harbor's TLS certificate is checked against "
+              "[env HARBOR_MIRROR_CA_FILE]; also passed to helm template.")
+@click.option("--insecure-skip-tls-verify", is_flag=True,
+              help="Do not check Harbor's certificate (tests only); also passed to helm.")
+@click.option("--plain-http", is_flag=True, help="Harbor speaks HTTP; also passed to helm.")
+@mirror_options
+def cli(
+    inputs: tuple[str, ...], output: str, warm: bool, platforms: tuple[str, ...],
+    concurrency: int, secret_file: Path | None, ca_file: Path | None,
+    insecure_skip_tls_verify: bool, plain_http: bool, **given: Any,
+) -> int:
+    """Check that every rewritten image and chart reference resolves through Harbor.
+
+    Input: a rendered manifest FILE, `-` (or a pipe) for stdin, or the arguments of
+    `helm template` (NAME CHART --version ... -f ...), rendered with the helm in $HELM_BIN or
+    on PATH. The stream goes through the post-renderer's rewrite, then every distinct Harbor
+    reference (and an oci:// chart given to helm template) is asked for with
+    HEAD /v2/<project>/<path>/manifests/<tag or digest>; through a proxy cache that makes Harbor
+    fetch it from the upstream. Exits 1 when any reference is missing, unauthorized or hit an
+    upstream error.
+    """
+    from postrender import registry
+    from postrender.rules import Rules
+    from postrender.stream import rewrite_stream
+
+    config = resolve(given)
+    tls = _tls_flags(ca_file, insecure_skip_tls_verify, plain_http)
+    text, helm_args = _read(inputs, tls, os.environ)
+    rule = Rules.from_settings(config).mirror
+    chart, version = _chart_argument(helm_args)
+    charts = [t for t in [registry.chart_target(chart, version, rule) if chart else None] if t]
+    access = registry.access(
+        config.harbor_host, os.environ, secret_file=secret_file, ca_file=ca_file,
+        insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http,
+    )
+    checks = registry.verify(
+        rewrite_stream(text, Rules.from_settings(config)).text, rule, access, charts=charts,
+        warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
+    )
+    click.echo(_json(checks) if output == "json" else _table(checks, warm))
+    registry.require_resolved(checks)
+    return 0
+
+
+def _tls_flags(ca_file: Path | None, insecure: bool, plain_http: bool) -> list[str]:
+    """The same TLS choices for helm template, which fetches the chart."""
+    flags = [f"--ca-file={ca_file}"] if ca_file else []
+    return flags + ["--insecure-skip-tls-verify"] * insecure + ["--plain-http"] * plain_http
+
+
+def _read(
+    inputs: Sequence[str], tls: list[str], environ: Mapping[str, str]
+) -> tuple[str, list[str]]:
+    """(stream, helm template args or []) from a file, stdin or a render."""
+    from postrender.stream import decode
+
+    if not inputs or list(inputs) == ["-"]:
+        if sys.stdin.isatty() and not inputs:
+            raise ConfigError("give a rendered manifest FILE, - for stdin, or helm template args")
+        return decode(sys.stdin.buffer.read()), []
+    first = inputs[0]
+    if len(inputs) == 1 and os.path.isfile(first) and not first.endswith(".tgz"):
+        try:
+            return decode(Path(first).read_bytes()), []
+        except OSError as exc:
+            raise ConfigError(f"cannot read {first}: {exc.strerror}") from None
+    from postrender.commands.overlay import render
+
+    args = [*inputs, *tls]
+    return render(args, environ), args
+
+
+def _chart_argument(helm_args: Sequence[str]) -> tuple[str | None, str | None]:
+    """The oci:// chart and its --version in helm template arguments."""
+    chart = next((arg for arg in helm_args if arg.startswith("oci://")), None)
+    version = None
+    for index, arg in enumerate(helm_args):
+        if arg == "--version" and index + 1 < len(helm_args):
+            version = helm_args[index + 1]
+        elif arg.startswith("--version="):
+            version = arg.partition("=")[2]
+    return chart, version
+
+
+def _json(checks: Sequence[Check]) -> str:
+    return json.dumps([c.as_dict() for c in checks], indent=2)
+
+
+def _table(checks: Sequence[Check], warm: bool) -> str:
+    columns = (*_COLUMNS, "WARMED") if warm else _COLUMNS
+    rows = [columns]
+    for c in checks:
+        row = (
+            c.target.reference, c.result, c.digest[:19] or "-",
+            c.media_type.removeprefix("application/vnd.") or "-", ",".join(c.platforms) or "-",
+        )
+        rows.append((*row, f"{c.warmed} pulled, {c.cached} cached") if warm else row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines += [f"{c.target.reference}: {c.detail}" for c in checks if c.failed]
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Where Harbor's registry is and who we are to it; secrets come from the environment or a file.
+
+Credentials, first found wins: the Secret manifest `setup` writes for the robot account
+(`--secret-file`, `HARBOR_MIRROR_SECRET_FILE`), then `HARBOR_MIRROR_USERNAME` with
+`HARBOR_MIRROR_HARBOR_PASSWORD`; with neither the requests are anonymous (public projects).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from postrender.errors import ConfigError
+from postrender.harbor import tls_verify
+from postrender.registry._client import RegistryClient
+
+USERNAME_ENV = "HARBOR_MIRROR_USERNAME"
+PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
+SECRET_FILE_ENV = "HARBOR_MIRROR_SECRET_FILE"
+CA_FILE_ENV = "HARBOR_MIRROR_CA_FILE"
+
+
+@dataclass(frozen=True)
+class Access:
+    harbor_host: str
+    credentials: tuple[str, str] | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    insecure_skip_tls_verify: bool = False
+    plain_http: bool = False
+
+    def client(self, *, timeout: float = 30.0) -> RegistryClient:
+        scheme = "http" if self.plain_http else "https"
+        http = httpx.Client(
+            base_url=f"{scheme}://{self.harbor_host}",
+            verify=tls_verify(self.ca_file, self.insecure_skip_tls_verify),
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        )
+        return RegistryClient(http, self.credentials)
+
+
+def access(
+    harbor_host: str,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    secret_file: Path | None = None,
+    ca_file: Path | None = None,
+    insecure_skip_tls_verify: bool = False,
+    plain_http: bool = False,
+) -> Access:
+    """Access to `harbor_host` from options, falling back to the environment for secrets/CA."""
+    ca_env = environ.get(CA_FILE_ENV)
+    return Access(
+        harbor_host,
+        credentials(harbor_host, str(secret_file) if secret_file else None, environ),
+        ca_file or (Path(ca_env) if ca_env else None),
+        insecure_skip_tls_verify,
+        plain_http,
+    )
+
+
+def credentials(
+    harbor_host: str, secret_file: str | None, environ: Mapping[str, str] = os.environ
+) -> tuple[str, str] | None:
+    """The credentials to present to Harbor's token service (see the module docstring)."""
+    secret_file = secret_file or environ.get(SECRET_FILE_ENV) or None
+    if secret_file:
+        return _from_secret(Path(secret_file), harbor_host)
+    password = environ.get(PASSWORD_ENV)
+    username = environ.get(USERNAME_ENV)
+    if password and username:
+        return username, password
+    if password or username:
+        missing = USERNAME_ENV if password else PASSWORD_ENV
+        raise ConfigError(f"{missing} is not set (it goes with the other Harbor credential)")
+    return None
+
+
+def _from_secret(path: Path, harbor_host: str) -> tuple[str, str]:
+    where = f"--secret-file {path}"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read it ({exc.strerror})") from None
+    except ValueError:
+        raise ConfigError(f"{where}: not the JSON Secret manifest setup writes") from None
+    try:
+        encoded = manifest["data"][".dockerconfigjson"]
+        auths = json.loads(base64.b64decode(encoded, validate=True))["auths"]
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise ConfigError(f"{where}: no .dockerconfigjson with auths in it") from None
+    entry = auths.get(harbor_host) if isinstance(auths, dict) else None
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: holds no credentials for {harbor_host}")
+    username, password = entry.get("username"), entry.get("password")
+    if not (isinstance(username, str) and isinstance(password, str)) and "auth" in entry:
+        username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+    if not (isinstance(username, str) and isinstance(password, str) and username):
+        raise ConfigError(f"{where}: the entry for {harbor_host} has no username and password")
+    return username, password

@@ -1,0 +1,147 @@
+"""Talk to Harbor's registry API (`/v2/`): the Bearer token flow, retries on 429/5xx.
+
+Harbor answers an unauthenticated `/v2/` request with 401 and `WWW-Authenticate: Bearer
+realm=…,service=…`; the client then asks that token service for the repository's pull scope
+(with basic credentials, sent only to Harbor's own host) and repeats the request with the token.
+Tokens are cached per repository, and the client is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from postrender.harbor._errors import error_detail, unreachable
+from postrender.harbor._retry import RetryPolicy, may_retry_status
+
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+
+
+class TokenRefused(Exception):
+    """Harbor's token service refused the credentials (its detail is the message)."""
+
+
+class RegistryClient:
+    """One Harbor registry; `credentials` is (username, password) or None for anonymous."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        credentials: tuple[str, str] | None,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._http = http
+        self._credentials = credentials
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def head_manifest(self, repository: str, reference: str) -> httpx.Response:
+        with self._send("HEAD", repository, f"manifests/{reference}") as response:
+            return response
+
+    def get_manifest(self, repository: str, reference: str) -> httpx.Response:
+        with self._send("GET", repository, f"manifests/{reference}") as response:
+            response.read()
+            return response
+
+    def head_blob(self, repository: str, digest: str) -> httpx.Response:
+        with self._send("HEAD", repository, f"blobs/{digest}") as response:
+            return response
+
+    def tags(self, repository: str) -> httpx.Response:
+        with self._send("GET", repository, "tags/list") as response:
+            response.read()
+            return response
+
+    @contextmanager
+    def stream_blob(self, repository: str, digest: str) -> Iterator[httpx.Response]:
+        """GET a blob without reading it: the caller iterates `iter_bytes()`."""
+        with self._send("GET", repository, f"blobs/{digest}") as response:
+            yield response
+
+    @contextmanager
+    def _send(self, method: str, repository: str, tail: str) -> Iterator[httpx.Response]:
+        """One request with auth and retries; the response stays open inside the block."""
+        path = f"/v2/{repository}/{tail}"
+        headers = {"Accept": ", ".join(MANIFEST_TYPES)} if tail.startswith("manifests/") else {}
+        attempt = 1
+        authenticated = False
+        while True:
+            token = self._tokens.get(repository)
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                request = self._http.build_request(method, path, headers=headers)
+                response = self._http.send(request, stream=True, follow_redirects=True)
+            except httpx.TransportError as error:
+                raise unreachable(error, self._http.base_url) from None
+            challenge = response.headers.get("www-authenticate", "")
+            if response.status_code == 401 and not authenticated and challenge.startswith(
+                "Bearer "
+            ):
+                response.close()
+                self._authenticate(repository, challenge)
+                authenticated = True
+                continue
+            wait = self._wait(method, response, attempt)
+            if wait is None:
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            response.close()
+            self._sleep(wait)
+            attempt += 1
+
+    def _wait(self, method: str, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before trying again (429, 5xx), or None to take this answer."""
+        if not may_retry_status(method, response.status_code):
+            return None
+        return self._retry.delay(attempt, response.headers.get("retry-after"))
+
+    def _authenticate(self, repository: str, challenge: str) -> None:
+        params = dict(_CHALLENGE_PARAM.findall(challenge))
+        realm = httpx.URL(params.pop("realm", ""))
+        params.pop("error", None)
+        params.setdefault("scope", f"repository:{repository}:pull")
+        same_host = realm.host == self._http.base_url.host
+        auth = self._credentials if same_host and self._credentials else None
+        attempt = 1
+        while True:
+            try:
+                answer = self._http.get(realm, params=params, auth=auth)
+            except httpx.TransportError as error:
+                raise unreachable(error, realm) from None
+            wait = self._wait("GET", answer, attempt)
+            if wait is None:
+                break
+            self._sleep(wait)
+            attempt += 1
+        if answer.status_code != 200:
+            raise TokenRefused(f"Harbor's token service answered {answer.status_code} "
+                               f"{error_detail(answer)}")
+        body = answer.json()
+        token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str):
+            raise TokenRefused("Harbor's token service sent no token")
+        with self._lock:
+            self._tokens[repository] = token

@@ -1,0 +1,82 @@
+"""Find the Harbor references a rendered stream asks the cluster to pull, and chart URLs.
+
+A reference is `HARBOR_HOST/PROJECT/path[:tag][@digest]` wherever it stands (an image field,
+an env value, a script) or `oci://HARBOR_HOST/PROJECT/path[:tag]` (a chart). Each is kept once,
+in order of first appearance.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from postrender import imageref
+from postrender.rules import MirrorRule
+
+# The characters a reference can be made of; the run is cut where the reference must end.
+_RUN = re.compile(r"[A-Za-z0-9._:/@\[\]-]+")
+_TRAILING = ".:/@-"
+_OCI = "oci://"
+
+
+class Target(NamedTuple):
+    """One thing to resolve through Harbor: `repository` includes the project."""
+
+    reference: str
+    repository: str
+    tag: str | None
+    digest: str | None
+    chart: bool
+
+    @property
+    def manifest(self) -> str | None:
+        """The manifest reference Harbor is asked for: the digest wins (the kubelet pulls it),
+        then the tag; an image without either means `latest`, a chart URL without one none."""
+        if self.digest is not None:
+            return self.digest
+        if self.tag is not None:
+            return self.tag
+        return None if self.chart else "latest"
+
+
+def find(text: str, rule: MirrorRule) -> list[Target]:
+    """Every distinct Harbor reference in `text` under `rule`'s project."""
+    targets: dict[str, Target] = {}
+    prefix = rule.project + "/"
+    for offset in imageref.find_host(text, rule.harbor_host):
+        run = _RUN.match(text, offset)
+        if run is None:
+            continue
+        candidate = run.group().rstrip(_TRAILING)
+        try:
+            parsed = imageref.parse(candidate)
+        except ValueError:
+            continue
+        if not parsed.path.startswith(prefix):
+            continue
+        chart = text[max(0, offset - len(_OCI)) : offset] == _OCI
+        shown = _OCI + candidate if chart else candidate
+        targets.setdefault(
+            shown, Target(shown, parsed.path, parsed.tag, parsed.digest, chart)
+        )
+    return list(targets.values())
+
+
+def chart_target(chart: str, version: str | None, rule: MirrorRule) -> Target | None:
+    """The Harbor chart for a `helm template` chart argument, or None if it is not a mirror's.
+
+    `oci://UPSTREAM/charts/x` maps to the Harbor project; `oci://HARBOR/PROJECT/charts/x` is
+    taken as it is; a local path or another registry is not Harbor's to check.
+    """
+    if not chart.startswith(_OCI):
+        return None
+    url = rule.rewrite(chart)
+    found = find(url if version is None else f"{url}:{version}", rule)
+    return found[0] if found else None
+
+
+def chart_url(url: str, rule: MirrorRule) -> str | None:
+    """`oci://UPSTREAM/path` → `oci://HARBOR_HOST/PROJECT/path`; None for anything else."""
+    if not url.startswith(_OCI) or imageref.find_host(url, rule.upstream) != [len(_OCI)]:
+        return None
+    return rule.rewrite(url)

@@ -1,0 +1,48 @@
+"""The whole check: find the references in a rewritten stream, ask Harbor for each, warm."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from postrender.errors import VerifyFailed
+from postrender.registry._access import Access
+from postrender.registry._check import Check, check
+from postrender.registry._references import Target, find
+from postrender.registry._warm import warm
+from postrender.rules import MirrorRule
+
+
+def verify(
+    text: str,
+    rule: MirrorRule,
+    access: Access,
+    *,
+    charts: Sequence[Target] = (),
+    warm_cache: bool = False,
+    platforms: frozenset[str] = frozenset(),
+    concurrency: int = 4,
+    progress: TextIO = sys.stderr,
+) -> list[Check]:
+    """One Check per distinct reference (the given charts first), in order of appearance."""
+    targets = {target.reference: target for target in [*charts, *find(text, rule)]}
+    client = access.client()
+    try:
+        checks = [check(client, target) for target in targets.values()]
+        if warm_cache:
+            warm(client, checks, platforms, concurrency=concurrency, stream=progress)
+    finally:
+        client.close()
+    return checks
+
+
+def require_resolved(checks: Sequence[Check]) -> None:
+    """Raise VerifyFailed naming the first failure when any reference does not resolve."""
+    failed = [c for c in checks if c.failed]
+    if failed:
+        first = failed[0]
+        raise VerifyFailed(
+            f"{len(failed)} of {len(checks)} references do not resolve through Harbor; "
+            f"first: {first.target.reference}: {first.result} ({first.detail})"
+        )

@@ -1,0 +1,146 @@
+"""Pull every blob behind the verified references through Harbor, so its cache holds them.
+
+Resumable: each blob is asked for with HEAD first (Harbor answers it from its cache alone) and
+skipped when present. Bounded concurrency; 429 and 5xx are retried by the client with backoff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple, TextIO
+
+from postrender.registry._check import INDEX_TYPES, MISSING, Check, classify
+from postrender.registry._client import RegistryClient, TokenRefused
+
+
+class Blob(NamedTuple):
+    repository: str
+    digest: str
+    size: int
+
+
+class Progress:
+    """Bytes pulled so far; redrawn in place on a terminal, summed up once otherwise."""
+
+    def __init__(self, total: int, count: int, stream: TextIO) -> None:
+        self.total, self.count, self.stream = total, count, stream
+        self.bytes = self.done = 0
+        self._lock = threading.Lock()
+        self._live = stream.isatty()
+
+    def add(self, size: int = 0, *, finished: bool = False) -> None:
+        with self._lock:
+            self.bytes += size
+            self.done += finished
+            if self._live:
+                self.stream.write(f"\r{self._line()}")
+                self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write(("\r" if self._live else "") + self._line() + "\n")
+
+    def _line(self) -> str:
+        return (f"warming: {self.done}/{self.count} blobs, "
+                f"{_size(self.bytes)} of {_size(self.total)} pulled")
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def warm(
+    client: RegistryClient,
+    checks: Iterable[Check],
+    platforms: frozenset[str],
+    *,
+    concurrency: int = 4,
+    stream: TextIO = sys.stderr,
+) -> None:
+    """Warm every ok check; a blob that cannot be pulled fails the check it belongs to."""
+    owners: dict[Blob, list[Check]] = {}
+    for check in checks:
+        if not check.failed:
+            for blob in _blobs(client, check, platforms):
+                owners.setdefault(blob, []).append(check)
+    progress = Progress(sum(blob.size for blob in owners), len(owners), stream)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        outcomes = list(pool.map(lambda blob: _pull(client, blob, progress), owners))
+    progress.close()
+    for (blob, checks_of_blob), (failure, pulled) in zip(owners.items(), outcomes, strict=True):
+        for check in checks_of_blob:
+            if failure is not None and not check.failed:
+                check.fail(failure[0], f"blob {blob.digest}: {failure[1]}")
+            check.warmed += pulled
+            check.cached += not pulled and failure is None
+            check.warmed_bytes += blob.size if pulled else 0
+
+
+def _blobs(client: RegistryClient, check: Check, platforms: frozenset[str]) -> list[Blob]:
+    """Config and layers of the manifest, or of each wanted platform's manifest of an index."""
+    repository = check.target.repository
+    if not check.digest:  # a chart URL without a version: nothing in particular to pull
+        return []
+    try:
+        manifest = _manifest(client, check, check.digest)
+        if manifest is None:
+            return []
+        if check.media_type in INDEX_TYPES:
+            entries = zip(manifest.get("manifests", []), check.platforms, strict=True)
+            children = [e["digest"] for e, p in entries if not platforms or p in platforms]
+            if not children:
+                check.fail(MISSING, f"no manifest for {', '.join(sorted(platforms))}")
+            manifests = [m for digest in children if (m := _manifest(client, check, digest))]
+        else:
+            manifests = [manifest]
+    except TokenRefused as refused:
+        check.fail("unauthorized", str(refused))
+        return []
+    return [
+        Blob(repository, item["digest"], int(item.get("size", 0)))
+        for m in manifests
+        for item in [m.get("config", {}), *m.get("layers", [])]
+        if item.get("digest")
+    ]
+
+
+def _manifest(client: RegistryClient, check: Check, digest: str) -> dict[str, Any] | None:
+    response = client.get_manifest(check.target.repository, digest)
+    if response.status_code != 200:
+        check.fail(*classify(response))
+        return None
+    manifest: dict[str, Any] = json.loads(response.content)
+    return manifest
+
+
+def _pull(client: RegistryClient, blob: Blob, progress: Progress) -> tuple[
+    tuple[str, str] | None, bool
+]:
+    """(failure, pulled): HEAD first; pull and check the digest only when Harbor lacks it."""
+    try:
+        if client.head_blob(blob.repository, blob.digest).status_code == 200:
+            progress.add(finished=True)
+            return None, False
+        with client.stream_blob(blob.repository, blob.digest) as response:
+            if response.status_code != 200:
+                response.read()
+                return classify(response), False
+            digest = hashlib.sha256()
+            for chunk in response.iter_bytes():
+                digest.update(chunk)
+                progress.add(len(chunk))
+    except TokenRefused as refused:
+        return ("unauthorized", str(refused)), False
+    progress.add(finished=True)
+    if "sha256:" + digest.hexdigest() != blob.digest:
+        return ("upstream error", "content does not match its digest"), False
+    return None, True

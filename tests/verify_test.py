@@ -1,0 +1,218 @@
+"""`harbor-mirror verify`, `chart-url` and `postrender --verify`, end to end on loopback.
+
+The upstream is a real CNCF distribution registry; Harbor is the emulator with a proxy-cache
+project of it; charts render with the real Helm 4.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures_helm import isolated_helm_env
+from tests.fixtures_registry import add_proxy_project
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHART = REPO_ROOT / "charts-fixtures" / "etcd-like"
+ADMIN = {"HARBOR_MIRROR_USERNAME": "admin", "HARBOR_MIRROR_HARBOR_PASSWORD": "Harbor12345"}
+
+
+class Runner:
+    """Runs `harbor-mirror ARGS` as a user would, with Helm 4 and admin credentials."""
+
+    def __init__(self, helm, env):
+        self.helm = helm
+        self.env = env
+
+    def __call__(self, *args, input=None, extra_env=None):
+        return subprocess.run(
+            [sys.executable, "-m", "postrender.cli", *map(str, args)],
+            input=input, capture_output=True, text=True, cwd=REPO_ROOT,
+            env={**self.env, **(extra_env or {})}, timeout=120,
+        )
+
+
+@pytest.fixture
+def run(mirror, helm4, tmp_path):
+    helm = isolated_helm_env(helm4, tmp_path / "helm")
+    return Runner(helm, {**helm.env, **ADMIN, "HELM_BIN": str(helm4)})
+
+
+def _target(mirror):
+    return ["--harbor-host", mirror.host, "--ca-file", mirror.harbor.ca_file]
+
+
+def _busybox_digest(mirror):
+    return mirror.upstream.images["containers/bci-busybox:15.6"].digest
+
+
+def _render_args(mirror):
+    """The fixture chart with its digest-pinned image pinned to what the upstream really holds."""
+    return ["demo", CHART, "--set", f"images.volumePermissions.digest={_busybox_digest(mirror)}"]
+
+
+def _manifest(tmp_path, *references):
+    path = tmp_path / "rendered.yaml"
+    path.write_text("".join(
+        f"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers:\n"
+        f"    - name: c\n      image: {ref}\n" for i, ref in enumerate(references)
+    ))
+    return path
+
+
+def test_verify_reports_every_reference_of_fixture_chart_ok(mirror, run):
+    done = run("verify", *_render_args(mirror), *_target(mirror), "--output", "json")
+    assert done.returncode == 0, done.stderr
+    results = {entry["reference"]: entry for entry in json.loads(done.stdout)}
+    prefix = f"{mirror.host}/application-collection/containers"
+    images = mirror.upstream.images
+    assert set(results) == {
+        f"{prefix}/etcd:3.5.17-1.2",
+        f"{prefix}/kubectl:1.33.4",
+        f"{prefix}/bci-busybox:15.6@{_busybox_digest(mirror)}",
+    }
+    assert {entry["result"] for entry in results.values()} == {"ok"}
+    etcd = results[f"{prefix}/etcd:3.5.17-1.2"]
+    assert etcd["digest"] == images["containers/etcd:3.5.17-1.2"].digest
+    assert etcd["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert etcd["platforms"] == ["linux/amd64", "linux/arm64"]
+
+
+def test_verify_table_checks_the_chart_given_to_helm_template(mirror, run):
+    login = run.helm.run(
+        "registry", "login", mirror.host, "--username", "admin", "--password-stdin",
+        "--ca-file", mirror.harbor.ca_file, input="Harbor12345",
+    )
+    assert login.returncode == 0, login.stderr
+    chart = f"oci://{mirror.host}/application-collection/charts/etcd-like"
+    done = run(
+        "verify", "demo", chart, "--version", "0.1.0",
+        "--set", f"images.volumePermissions.digest={_busybox_digest(mirror)}", *_target(mirror),
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["REFERENCE", "RESULT", "DIGEST", "MEDIA", "TYPE", "PLATFORMS"]
+    assert lines[1].startswith(f"{chart}:0.1.0 ")
+    assert len(lines) == 5
+    assert all(line.split()[1] == "ok" for line in lines[1:])
+
+
+def test_verify_reads_stdin_and_reports_missing_with_nonzero_exit(mirror, run, tmp_path):
+    good = "dp.apps.rancher.io/containers/kubectl:1.33.4"
+    missing = "dp.apps.rancher.io/containers/etcd:9.9.9"
+    stream = _manifest(tmp_path, good, missing).read_text()
+    done = run("verify", "-", *_target(mirror), input=stream)
+    assert done.returncode == 1
+    rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()[1:3]}
+    assert rows == {
+        f"{mirror.host}/application-collection/containers/kubectl:1.33.4": "ok",
+        f"{mirror.host}/application-collection/containers/etcd:9.9.9": "missing",
+    }
+    assert done.stderr.count("\n") == 1
+    assert "1 of 2 references do not resolve" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_verify_reports_revoked_endpoint_token_unauthorized(mirror, run, tmp_path):
+    registry_id = add_proxy_project(mirror.harbor, mirror.upstream, "appco-revoked")
+    mirror.harbor.state.registries[registry_id].access_secret = "revoked-token"
+    path = _manifest(tmp_path, "dp.apps.rancher.io/containers/kubectl:1.33.4")
+    done = run("verify", path, *_target(mirror), "--project", "appco-revoked", "-o", "json")
+    assert done.returncode == 1
+    [entry] = json.loads(done.stdout)
+    assert entry["result"] == "unauthorized"
+    assert "endpoint credentials" in entry["detail"], done.stdout
+    assert "revoked-token" not in done.stdout + done.stderr
+
+
+def test_warm_keeps_every_blob_available_when_the_upstream_is_down(mirror, run):
+    done = run("verify", *_render_args(mirror), *_target(mirror), "--warm")
+    assert done.returncode == 0, done.stderr
+    assert "warming: 12/12 blobs" in done.stderr
+    upstream = mirror.upstream.registry
+    upstream.stop()
+    try:
+        again = run("verify", *_render_args(mirror), *_target(mirror))
+        assert again.returncode == 0, again.stdout + again.stderr
+        trust = ssl.create_default_context(cafile=mirror.harbor.ca_file)
+        with httpx.Client(base_url=mirror.harbor.url, verify=trust) as client:
+            for name, image in mirror.upstream.images.items():
+                repository = f"application-collection/{name.partition(':')[0]}"
+                for digest in image.blobs:
+                    response = _pull_blob(client, repository, digest)
+                    assert response.status_code == 200, (repository, digest)
+                    assert "sha256:" + hashlib.sha256(response.content).hexdigest() == digest
+    finally:
+        upstream.start()
+
+
+def test_warm_is_resumable_and_limited_to_the_platforms_asked(mirror, run):
+    args = [*_render_args(mirror), *_target(mirror), "--warm", "-o", "json"]
+
+    def warmed(done):
+        assert done.returncode == 0, done.stderr
+        return {e["reference"].split("/")[-1]: e["warm"] for e in json.loads(done.stdout)}
+
+    busybox = "bci-busybox:15.6@" + _busybox_digest(mirror)
+    first = warmed(run("verify", *args, "--platform", "linux/arm64"))
+    # Indexes: arm64's config and layer only; a single-platform image is pulled as it is.
+    assert {name: w["pulled"] for name, w in first.items()} == {
+        "etcd:3.5.17-1.2": 2, "kubectl:1.33.4": 2, busybox: 2,
+    }
+    second = warmed(run("verify", *args))
+    assert {name: (w["pulled"], w["cached"]) for name, w in second.items()} == {
+        "etcd:3.5.17-1.2": (2, 2),
+        "kubectl:1.33.4": (4, 2),
+        busybox: (0, 2),
+    }
+
+
+def test_warm_backs_off_on_429(mirror, run):
+    mirror.harbor.inject_fault(status=429, retry_after=0, count=3, method="GET")
+    done = run("verify", *_render_args(mirror), *_target(mirror), "--warm")
+    assert done.returncode == 0, done.stderr
+    assert "warming: 12/12 blobs" in done.stderr
+    assert [e.response.status for e in mirror.harbor.exchanges].count(429) == 3
+
+
+def test_chart_url_prints_the_harbor_url(run, mirror):
+    done = run("chart-url", "oci://dp.apps.rancher.io/charts/etcd", "--harbor-host", mirror.host)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"oci://{mirror.host}/application-collection/charts/etcd\n"
+    other = run("chart-url", "oci://registry.suse.com/charts/etcd", "--harbor-host", mirror.host)
+    assert other.returncode == 2
+    assert other.stderr.count("\n") == 1
+
+
+def test_postrender_verify_fails_the_install_when_a_reference_is_missing(mirror, run, tmp_path):
+    stream = _manifest(tmp_path, "dp.apps.rancher.io/containers/etcd:9.9.9").read_text()
+    env = {"HARBOR_MIRROR_CA_FILE": mirror.harbor.ca_file}
+    failed = run("--harbor-host", mirror.host, "--verify", input=stream, extra_env=env)
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    assert "etcd:9.9.9: missing" in failed.stderr
+    good = stream.replace("9.9.9", "3.5.17-1.2")
+    passed = run("--harbor-host", mirror.host, "--verify", input=good, extra_env=env)
+    assert passed.returncode == 0, passed.stderr
+    assert f"image: {mirror.host}/application-collection/containers/etcd:3.5.17-1.2" in (
+        passed.stdout
+    )
+
+
+def _pull_blob(client, repository, digest):
+    """GET a blob from Harbor the way a kubelet does: token for the scope, then Bearer."""
+    token = client.get(
+        "/service/token",
+        params={"service": "harbor-registry", "scope": f"repository:{repository}:pull"},
+        auth=("admin", "Harbor12345"),
+    ).json()["token"]
+    return client.get(
+        f"/v2/{repository}/blobs/{digest}", headers={"Authorization": f"Bearer {token}"}
+    )
