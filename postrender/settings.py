@@ -52,6 +52,8 @@ OPTIONS: tuple[Option, ...] = (
            "Config file written by setup. Default <Helm config home>/harbor-mirror/config.yaml."),
     Option("--report", None, None, "FILE", "Write every rewrite as a JSON list to FILE."),
     Option("--strict", None, None, None, "Fail when an upstream mention would remain."),
+    Option("--verify", None, None, None,
+           "Fail unless every rewritten reference resolves through Harbor (see verify --help)."),
 )
 _BY_FLAG = {option.flag: option for option in OPTIONS}
 CONFIG_KEYS = frozenset(option.key for option in OPTIONS if option.key) | {"mode"}
@@ -67,6 +69,7 @@ class Settings(NamedTuple):
     pull_secret: str | None = None
     report: str | None = None
     strict: bool = False
+    verify: bool = False
 
     @property
     def target_prefix(self) -> str:
@@ -162,6 +165,7 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Set
         pull_secret=value("--pull-secret"),
         report=report,
         strict=bool(given.get("--strict")),
+        verify=bool(given.get("--verify")),
     )
     validate(settings)
     return settings

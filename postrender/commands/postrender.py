@@ -20,6 +20,10 @@ def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
     result = rewrite_stream(text, Rules.from_settings(settings), strict=settings.strict)
     if settings.report is not None:
         _write_report(settings, result.report())
+    if settings.verify:  # imports httpx: only when asked for
+        from postrender.registry.gate import verify_or_fail
+
+        verify_or_fail(result.text, settings)
     stdout.write(result.text.encode("utf-8"))
     stdout.flush()
     return 0
