@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from . import projects, registries, replication, robots, system
+from . import executions, projects, registries, replication, robots, system
 from .registry_proxy import PREFIXES as REGISTRY_PREFIXES
 from .registry_proxy import RegistryPlane
 from .state import Call, State, User
@@ -84,6 +84,7 @@ _ALL: list[tuple[str, str, Handler]] = [
     *registries.ROUTES,
     *projects.ROUTES,
     *replication.ROUTES,
+    *executions.ROUTES,
     *robots.ROUTES,
 ]
 _ROUTES = _compile(_ALL)

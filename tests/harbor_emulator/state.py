@@ -18,6 +18,10 @@ STRONG_SECRET = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,128}$")
 """Harbor's rule for user passwords and chosen robot secrets."""
 
 
+ZERO_TIME = "0001-01-01T00:00:00.000Z"
+"""What Harbor prints for a time that has not happened yet (an unfinished run's end)."""
+
+
 def iso_now() -> str:
     """A timestamp in the form Harbor prints (`2026-01-02T03:04:05.678Z`)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -119,6 +123,17 @@ class Execution:
     status_text: str = ""
     failed_early: bool = False
     stopped_at: float | None = None
+
+    def status(self, now: float) -> str:
+        """Failed early (listing, skipped), else derived from the tasks at `now`."""
+        if self.failed_early:
+            return "Failed"
+        statuses = [task.status(now) for task in self.tasks]
+        if any(s in ("Pending", "InProgress") for s in statuses):
+            return "InProgress"
+        if "Stopped" in statuses:
+            return "Stopped"
+        return "Failed" if "Failed" in statuses else "Succeed"
 
 
 @dataclass
