@@ -210,6 +210,21 @@ def test_registry_create_pings_upstream_with_given_credentials(
     assert listed["status"] == "healthy"
 
 
+def test_upstream_answers_basic_auth_like_a_registry(upstream_registry: FakeUpstream) -> None:
+    anonymous = httpx.get(upstream_registry.url + "/v2/")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Basic ")
+    wrong = httpx.get(upstream_registry.url + "/v2/", auth=(upstream_registry.username, "x"))
+    assert wrong.status_code == 401
+    auth = (upstream_registry.username, upstream_registry.token)
+    assert httpx.get(upstream_registry.url + "/v2/", auth=auth).status_code == 200
+    catalog = httpx.get(upstream_registry.url + "/v2/_catalog?n=2", auth=auth)
+    assert catalog.json() == {"repositories": ["charts/etcd", "containers/etcd"]}
+    assert catalog.headers["Link"] == '</v2/_catalog?last=containers%2Fetcd&n=2>; rel="next"'
+    tags = httpx.get(upstream_registry.url + "/v2/containers/redis/tags/list", auth=auth)
+    assert tags.json() == {"name": "containers/redis", "tags": ["7.2.5", "7.4.0"]}
+
+
 def test_registry_url_is_normalised(client: httpx.Client, upstream_registry: FakeUpstream) -> None:
     body = registry_body(upstream_registry)
     host = upstream_registry.url.removeprefix("http://")
@@ -426,6 +441,29 @@ def test_execution_moves_from_in_progress_to_succeed(
     assert mirror is not None
     assert mirror.metadata["public"] == "false"
     assert mirror.repositories == {"containers/etcd"}
+
+
+@pytest.mark.parametrize(
+    ("namespace", "count", "destination"),
+    [
+        ("appco-mirror", 0, "appco-mirror/containers/etcd:[3.5.14]"),
+        ("appco-mirror", 1, "appco-mirror/etcd:[3.5.14]"),
+        ("appco-mirror", -1, "appco-mirror/etcd:[3.5.14]"),
+        ("", 1, "containers/etcd:[3.5.14]"),
+        ("appco-mirror", 2, ""),
+    ],
+)
+def test_flattening_decides_the_destination(
+    client: httpx.Client, registry_id: int, namespace: str, count: int, destination: str
+) -> None:
+    body = policy_body(registry_id, dest_namespace=namespace, dest_namespace_replace_count=count)
+    policy = create(client, "/replication/policies", body)
+    execution = create(client, "/replication/executions", {"policy_id": policy})
+    first = client.get(f"/replication/executions/{execution}/tasks").json()[0]
+    assert first["dst_resource"] == destination
+    if not destination:
+        final = wait_for_execution(client, execution)[-1]
+        assert (final["status"], final["failed"]) == ("Failed", 2)
 
 
 def test_failed_task_has_a_log(
