@@ -1,0 +1,1 @@
+"""Benchmarks for the post-renderer (`python -m bench`): figures printed, nothing asserted."""

@@ -1,0 +1,191 @@
+"""`python -m bench`: harbor-mirror vs a kustomize `images:` transformer over the shared corpus.
+
+For each corpus file: median wall time and peak RSS of the real `harbor-mirror postrender`
+process, and, where `kubectl` is on PATH, of `kubectl kustomize` on a directory whose
+kustomization lists every upstream image under `images:` (newName = the Harbor path). Then the
+start-up figures. Nothing is asserted: the targets are printed next to the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+from bench import startup
+from bench.measure import ACCURATE_RSS, Figures, measure
+
+REPO = Path(__file__).resolve().parent.parent
+HARBOR_PREFIX = "harbor.example.com/application-collection"
+_UPSTREAM_NAME = re.compile(
+    r"(?<![A-Za-z0-9._/-])dp\.apps\.rancher\.io/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+)
+TARGETS = (
+    "targets: ratio harbor-mirror/kustomize < 1.0 (aim 0.5); < 100 ms for inputs under 50 KB;"
+    " peak RSS < 3 x input + 60 MB"
+)
+
+
+class Row(NamedTuple):
+    name: str
+    size: int
+    harbor: Figures
+    kustomize: Figures | None
+    note: str
+
+
+def kustomization(text: str) -> str:
+    """An `images:` entry for every upstream repository named anywhere in the stream."""
+    names = sorted(set(_UPSTREAM_NAME.findall(text)))
+    entries = "".join(
+        f"- name: {name}\n  newName: {HARBOR_PREFIX}/{name.split('/', 1)[1]}\n" for name in names
+    )
+    return f"resources:\n- input.yaml\nimages:\n{entries}"
+
+
+def with_object_pull_secrets(text: str) -> str:
+    """Bare-string `imagePullSecrets` entries as `{name: …}`: kustomize rejects the bare form
+    (kube-prometheus-stack renders it), so this copy is what kustomize can be timed on."""
+    out: list[str] = []
+    key_indent: int | None = None
+    for line in text.splitlines(keepends=True):
+        key = re.match(r"^(\s*)imagePullSecrets:\s*$", line)
+        item = re.match(r"^(\s*)- ([A-Za-z0-9][A-Za-z0-9.-]*)\s*$", line)
+        if key:
+            key_indent = len(key.group(1))
+        elif item and key_indent is not None and len(item.group(1)) >= key_indent:
+            line = f"{item.group(1)}- name: {item.group(2)}\n"
+        elif not re.match(r"^\s*- ", line):
+            key_indent = None
+        out.append(line)
+    return "".join(out)
+
+
+def time_kustomize(kubectl: str, source: Path, runs: int) -> tuple[Figures, str]:
+    """kustomize on the file; if it refuses, once more on the bare-pull-secret fix, said so."""
+    text = source.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        (work / "kustomization.yaml").write_text(kustomization(text), encoding="utf-8")
+        (work / "input.yaml").write_text(text, encoding="utf-8")
+        figures = measure([kubectl, "kustomize", str(work)], None, runs)
+        if figures.error is None:
+            return figures, ""
+        failure = f"kustomize fails on the file as rendered: {figures.error[:200]}"
+        fixed = with_object_pull_secrets(text)
+        if fixed == text:
+            return figures, failure
+        (work / "input.yaml").write_text(fixed, encoding="utf-8")
+        retried = measure([kubectl, "kustomize", str(work)], None, runs)
+        outcome = "timed on a copy with bare imagePullSecrets entries as {name: ...}"
+        if retried.error is not None:
+            outcome = f"the copy with {{name: ...}} entries fails too: {retried.error[:200]}"
+        return retried, f"{failure}; {outcome}"
+
+
+def bench_file(path: Path, runs: int, kubectl: str | None) -> Row:
+    cli = str(Path(sys.executable).with_name("harbor-mirror"))
+    argv = [cli, *startup.POSTRENDER_ARGS]
+    with tempfile.TemporaryDirectory() as scratch:
+        harbor = measure(argv, path, runs, env=startup.isolated_env(Path(scratch)))
+    kustomize, note = time_kustomize(kubectl, path, runs) if kubectl else (None, "")
+    return Row(path.name, path.stat().st_size, harbor, kustomize, note)
+
+
+def _ms(figures: Figures | None) -> str:
+    if figures is None:
+        return "-"
+    return "failed" if figures.median_seconds is None else f"{figures.median_seconds * 1000:.0f}"
+
+
+def _mb(figures: Figures | None) -> str:
+    if figures is None or figures.peak_rss_bytes is None:
+        return "-"
+    return f"{figures.peak_rss_bytes / 2**20:.0f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    print(TARGETS)
+    header = (
+        f"{'file':<45} {'KB':>6} {'hm ms':>7} {'hm MB':>6} {'kz ms':>7} {'kz MB':>6}"
+        f" {'ratio':>6}  {'<100ms':>6} {'mem':>4}"
+    )
+    print(header)
+    print("-" * len(header))
+    notes: list[str] = []
+    for row in rows:
+        hm, kz = row.harbor, row.kustomize
+        ratio = "-"
+        if hm.median_seconds and kz is not None and kz.median_seconds:
+            ratio = f"{hm.median_seconds / kz.median_seconds:.2f}"
+        fast = "n/a"
+        if row.size < 50_000 and hm.median_seconds is not None:
+            fast = "ok" if hm.median_seconds < 0.1 else "MISS"
+        mem = "-"
+        if hm.peak_rss_bytes is not None:
+            mem = "ok" if hm.peak_rss_bytes < 3 * row.size + 60 * 2**20 else "MISS"
+        mark = ""
+        if row.note:
+            notes.append(row.note)
+            mark = f"[{len(notes)}]"
+        print(
+            f"{row.name:<45} {row.size / 1024:>6.0f} {_ms(hm):>7} {_mb(hm):>6}"
+            f" {_ms(kz):>7} {_mb(kz):>6} {ratio:>6}  {fast:>6} {mem:>4} {mark}"
+        )
+        if hm.error:
+            print(f"    harbor-mirror failed: {hm.error}")
+    for number, note in enumerate(notes, start=1):
+        print(f"[{number}] {note}")
+
+
+def default_kubectl() -> str | None:
+    """The pinned, checksum-verified kubectl the tests use, so figures compare across machines;
+    whatever is on PATH when it cannot be had (offline)."""
+    try:
+        from tests import helmbin
+
+        return str(helmbin.kubectl_binary())
+    except Exception as exc:  # any failure to fetch just means: use PATH
+        print(f"pinned kubectl unavailable ({exc}); using PATH", file=sys.stderr)
+        return shutil.which("kubectl")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per file (median)")
+    parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
+    parser.add_argument(
+        "--kubectl", help="default: the tests' pinned kubectl 1.35.2, else the one on PATH"
+    )
+    parser.add_argument("--only", default="", help="substring of the corpus file names to run")
+    args = parser.parse_args(argv)
+    args.kubectl = args.kubectl or default_kubectl()
+    chosen = [path for path in args.corpus.glob("*.yaml") if args.only in path.name]
+    files = sorted(chosen, key=lambda path: path.stat().st_size)
+    if not files:
+        print(f"no corpus files under {args.corpus}", file=sys.stderr)
+        return 1
+    if args.kubectl:
+        version = subprocess.run(
+            [args.kubectl, "version", "--client"], capture_output=True, text=True, check=False
+        )
+        print(f"kustomize: {args.kubectl} ({' / '.join(version.stdout.split(chr(10))[:2])})")
+    else:
+        print("kustomize: kubectl not on PATH, harbor-mirror figures only")
+    cli = Path(sys.executable).with_name("harbor-mirror")
+    print(f"harbor-mirror: {cli}; {args.runs} timed runs each after a warm-up")
+    if not ACCURATE_RSS:
+        print("no GNU time: peak RSS figures include this bench's own memory at fork")
+    print_table([bench_file(path, args.runs, args.kubectl) for path in files])
+    startup.report(max(args.runs, 15))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
