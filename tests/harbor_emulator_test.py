@@ -616,8 +616,8 @@ def test_injected_delay_slows_a_normal_answer(harbor: HarborEmulator, client: ht
     started = time.monotonic()
     assert client.get("/ping").text == "Pong"
     assert time.monotonic() - started >= 0.3
+    harbor.inject_fault("/ping", delay=0.5)
     with pytest.raises(httpx.ReadTimeout):
-        harbor.inject_fault("/ping", delay=0.5)
         client.get("/ping", timeout=0.1)
 
 

@@ -26,11 +26,17 @@ def _stop(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.harbor_emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0, help="0 (default) picks a free port")
     parser.add_argument("--tls", action="store_true", help="HTTPS with a fresh test CA")
     parser.add_argument("--ca-out", type=Path, help="where to write the CA (with --tls)")
-    parser.add_argument("--fake-upstream", action="store_true", help="also serve an upstream")
-    parser.add_argument("--execution-seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--fake-upstream",
+        action="store_true",
+        help="also serve an upstream registry; prints 'upstream: URL USERNAME TOKEN'",
+    )
+    parser.add_argument(
+        "--execution-seconds", type=float, default=3.0, help="how long a replication run takes"
+    )
     args = parser.parse_args(argv)
 
     emulator = HarborEmulator(execution_seconds=args.execution_seconds)

@@ -167,6 +167,7 @@ class HarborEmulator:
             fault = next((f for f in self._faults if f.matches(request)), None)
             if fault is not None:
                 fault.remaining -= 1
+                self._faults = [f for f in self._faults if f.remaining > 0]
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         with self._lock:
