@@ -114,7 +114,9 @@ def run(request: pytest.FixtureRequest, stem: str, tmp_path_factory: pytest.Temp
     if (stem, rename) not in _RUNS:
         before = (CORPUS / f"{stem}.yaml").read_text(encoding="utf-8")
         report_file = tmp_path_factory.mktemp("report") / "report.json"
-        args = ["--report", str(report_file)] + (["--pull-secret", HARBOR_SECRET] if rename else [])
+        # --strict too: on real charts it must find nothing left over, so it must not fail.
+        args = ["--strict", "--report", str(report_file)]
+        args += ["--pull-secret", HARBOR_SECRET] if rename else []
         after = postrender_ok(before, *args)
         report = json.loads(report_file.read_text(encoding="utf-8"))
         inventory = Inventory.read(CORPUS / f"{stem}.images.txt")
