@@ -16,7 +16,7 @@ from tests.harbor_emulator import (
     write_ca,
 )
 
-EXECUTION_SECONDS = 0.5
+EXECUTION_SECONDS = 0.3
 
 
 @pytest.fixture

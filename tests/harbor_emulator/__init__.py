@@ -21,7 +21,7 @@ Pytest fixtures (`tests/fixtures_harbor.py`)
     ``query``, ``headers``, ``body``, ``.json()``), ``.exchanges`` (request + `Response`),
     ``.clear_log()``,
     ``.state`` (`State`: ``registries``, ``projects``, ``policies``, ``executions``,
-    ``robots``, ``users``; ``execution_seconds`` is 0.5 here), ``.transport()``.
+    ``robots``, ``users``; ``execution_seconds`` is 0.3 here), ``.transport()``.
 ``harbor_tls`` -> the same over HTTPS; ``.ca_file`` is the PEM of the test CA to trust.
 ``harbor_ca`` -> the session's `trustme.CA`.
 
