@@ -148,15 +148,8 @@ def _validate(call: Call, registry: Registry) -> None:
     if not Endpoint.of(registry).healthy():
         raise bad_request(UNHEALTHY)
     registry.status = "healthy"
-    clash = next(
-        (
-            r
-            for r in call.state.registries.values()
-            if r.name == registry.name and r.id != registry.id
-        ),
-        None,
-    )
-    if clash is not None:
+    others = (r for r in call.state.registries.values() if r.id != registry.id)
+    if any(r.name == registry.name for r in others):
         raise conflict(f"registry {registry.name} already exists")
 
 
