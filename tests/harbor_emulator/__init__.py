@@ -53,6 +53,11 @@ proxy-cache destinations skipped, ``single_active_replication``); robots (secret
 create response and a PATCH refresh, 409); a ``sid`` cookie on every response that earns
 ``403 CSRF token invalid`` on a write that sends it back; ``X-Request-Id`` echoed or made up;
 ``{"errors":[...]}`` bodies with 5xx messages hidden.
+
+Not reproduced: CSRF tokens (any kept ``sid`` is refused), robots or OIDC/LDAP users calling
+the API, project members other than the owner, ``project_creation_restriction``, quotas,
+retention runs, label filters (accepted, not applied), scheduled/event triggers firing, and
+bearer-token challenges in the upstream health check (the fake upstream uses basic auth).
 """
 
 from __future__ import annotations
