@@ -9,7 +9,6 @@ names, and the nodes need their own Harbor credentials or an anonymous proxy-cac
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -17,6 +16,7 @@ from postrender.errors import ConfigError
 from postrender.rules import MirrorRule
 
 FORMATS = ("rke2", "containerd", "crio")
+CREDENTIAL_FORMATS = ("rke2",)  # the others' files have no field for registry credentials
 # Where each file goes on a node (shown in its header; the user copies it there).
 NODE_PATHS = {
     "rke2": "/etc/rancher/rke2/registries.yaml (K3s: /etc/rancher/k3s/registries.yaml)",
@@ -124,13 +124,3 @@ EMITTERS: dict[str, Callable[[MirrorRule, Robot | None], str]] = {
     "crio": crio,
 }
 
-
-def write_private(path: str, text: str) -> None:
-    """Write `text` readable by its owner only (0600), also when the file already exists."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            os.fchmod(file.fileno(), 0o600)
-            file.write(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None

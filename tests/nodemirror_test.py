@@ -3,9 +3,6 @@ project, and carry no credential unless the user asked to embed the robot's."""
 
 from __future__ import annotations
 
-import stat
-from pathlib import Path
-
 import pytest
 from ruamel.yaml import YAML
 
@@ -71,16 +68,3 @@ def test_every_snippet_says_it_leaves_manifests_alone(fmt: str) -> None:
     assert "pull-secret names stay unchanged" in text
     assert ROBOT.secret not in text and "password" not in text
 
-
-def test_write_private_is_owner_only_even_over_an_existing_file(tmp_path: Path) -> None:
-    target = tmp_path / "registries.yaml"
-    target.write_text("old, world-readable\n")
-    target.chmod(0o644)
-    nodemirror.write_private(str(target), nodemirror.rke2(RULE, ROBOT))
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert "old" not in target.read_text()
-
-
-def test_write_private_reports_an_unwritable_path_in_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"cannot write .*: No such file or directory"):
-        nodemirror.write_private(str(tmp_path / "missing" / "hosts.toml"), "x")

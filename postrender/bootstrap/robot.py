@@ -49,15 +49,22 @@ def secret_manifest(name: str, registry_host: str, username: str, password: str)
     return json.dumps(manifest, indent=2) + "\n"
 
 
-def secret_file_user(path: Path, registry_host: str) -> str | None:
-    """The username a previously written Secret file holds for `registry_host`, if readable."""
+def secret_file_credentials(path: Path, registry_host: str) -> tuple[str, str] | None:
+    """The username and password a previously written Secret file holds for `registry_host`."""
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         config = json.loads(base64.b64decode(manifest["data"][".dockerconfigjson"]))
-        user = config["auths"][registry_host]["username"]
+        entry = config["auths"][registry_host]
+        user, password = entry["username"], entry["password"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return user if isinstance(user, str) else None
+    return (user, password) if isinstance(user, str) and isinstance(password, str) else None
+
+
+def secret_file_user(path: Path, registry_host: str) -> str | None:
+    """The username a previously written Secret file holds for `registry_host`, if readable."""
+    credentials = secret_file_credentials(path, registry_host)
+    return credentials[0] if credentials else None
 
 
 def ensure_robot(

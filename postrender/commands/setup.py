@@ -15,6 +15,7 @@ import click
 from postrender import helmpaths, settings
 from postrender.bootstrap.check import check_harbor, version_at_least
 from postrender.bootstrap.configfile import ensure_config
+from postrender.bootstrap.emit import check_emit, ensure_node_mirror
 from postrender.bootstrap.outcome import report
 from postrender.bootstrap.plan import (
     DEFAULT_NAME,
@@ -31,6 +32,7 @@ from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
 from postrender.errors import ConfigError, HarborError
 from postrender.harbor import Connection, HarborClient, connect
+from postrender.nodemirror import FORMATS as NODE_MIRROR_FORMATS
 
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
@@ -242,6 +244,11 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Do not verify Harbor's TLS certificate (tests only).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="Per-request timeout.")
+@click.option("--emit", type=(click.Choice(NODE_MIRROR_FORMATS), _FILE),
+              metavar="FORMAT FILE", help="Also write a node mirror config: RKE2/K3s "
+              "registries.yaml, containerd hosts.toml or CRI-O registries.conf (mode 0600).")
+@click.option("--emit-credentials", is_flag=True,
+              help="With --emit rke2: embed the robot's credentials from --secret-out.")
 def cli(**options: object) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
 
@@ -251,6 +258,8 @@ def cli(**options: object) -> int:
     """
     environ = os.environ
     plan = plan_from_options(options, environ)  # bad input fails before any prompt
+    emit = options["emit"] if isinstance(options["emit"], tuple) else None
+    check_emit(plan, emit, bool(options["emit_credentials"]))
     password = _password(bool(options["password_stdin"]), environ)
     plan = replace(plan, upstream_token=_token(environ))
     connection = Connection(
@@ -264,4 +273,8 @@ def cli(**options: object) -> int:
     if connection.insecure_skip_tls_verify:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
     client = connect(connection)
-    return setup(client, plan, dry_run=bool(options["dry_run"]), out=sys.stdout)
+    code = setup(client, plan, dry_run=bool(options["dry_run"]), out=sys.stdout)
+    if emit is not None:
+        ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=bool(
+            options["emit_credentials"]), dry_run=bool(options["dry_run"]), out=sys.stdout)
+    return code
