@@ -7,7 +7,7 @@ namespace, version, repository and values files out of them, so a Fleet `fleet.y
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError
@@ -47,8 +47,12 @@ class Release(NamedTuple):
     sets: list[str]  # the --set* flags given, by name (their values are not carried)
 
 
-def parse(args: Sequence[str]) -> Release:
-    """Read `helm template [NAME] CHART [flags]`; refuses flags the overlay cannot work with."""
+def parse(args: Sequence[str], environ: Mapping[str, str]) -> Release:
+    """Read `helm template [NAME] CHART [flags]`; refuses flags the overlay cannot work with.
+
+    Run as `helm harbor-mirror overlay`, Helm keeps `-n` for itself and passes it on as
+    HELM_NAMESPACE, which the `helm template` run from here reads too.
+    """
     positionals: list[str] = []
     given: list[tuple[str, str]] = []  # (flag, value) in command-line order
     rest = list(args)
@@ -83,7 +87,7 @@ def parse(args: Sequence[str]) -> Release:
     return Release(
         name=name,
         chart=chart,
-        namespace=last("-n", "--namespace"),
+        namespace=last("-n", "--namespace") or environ.get("HELM_NAMESPACE") or None,
         version=last("--version"),
         repo=last("--repo"),
         values_files=every("-f", "--values"),

@@ -78,6 +78,7 @@ def overlay_cli(
     tmp_path: Path,
     helm: Path | None = None,
     stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """The real `harbor-mirror overlay` with no config file and no HARBOR_MIRROR_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARBOR_MIRROR_", "HELM_"))}
@@ -85,6 +86,7 @@ def overlay_cli(
     env["HELM_CACHE_HOME"] = str(tmp_path / "helm-cache")
     if helm is not None:
         env["HELM_BIN"] = str(helm)
+    env.update(extra_env or {})
     return subprocess.run(
         [str(CLI), "overlay", "--harbor-host", HARBOR_HOST, *map(str, args)],
         input=stdin, capture_output=True, text=True, env=env, check=False, timeout=300,

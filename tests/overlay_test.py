@@ -227,6 +227,25 @@ def test_flux_layout_is_a_helmrelease_patch_whose_postrenderer_matches(
     )
 
 
+def test_namespace_helm_took_for_itself_still_reaches_render_and_fleet_yaml(
+    helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    """`helm harbor-mirror overlay … -n NS`: Helm strips -n and sets HELM_NAMESPACE instead."""
+    bundle = tmp_path / "bundle"
+    made = overlay_cli(
+        "--layout", "fleet", "--out", bundle, "--pull-secret", HARBOR_SECRET,
+        "demo", CHARTS / "etcd-like", tmp_path=tmp_path, helm=helm4,
+        extra_env={"HELM_NAMESPACE": "demo-ns"},
+    )
+    assert made.returncode == 0, made.stderr
+    assert read_yaml(bundle / "fleet.yaml")["defaultNamespace"] == "demo-ns"
+    _assert_same_as_postrender(
+        kubectl, _render(helm4, CHARTS / "etcd-like"),
+        read_yaml(bundle / "harbor-mirror" / "kustomization.yaml"), tmp_path / "k",
+        "--pull-secret", HARBOR_SECRET,
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "expect"),
     [

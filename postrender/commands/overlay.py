@@ -139,7 +139,7 @@ def cli(
     else:
         if not helm_args:
             raise ConfigError("give the helm template arguments (NAME CHART ...) or --from-stdin")
-        release = helmargs.parse(helm_args)
+        release = helmargs.parse(helm_args, environ)
         text = render(helm_args, environ)
     click.echo(
         overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)
