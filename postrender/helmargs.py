@@ -23,7 +23,7 @@ VALUE_FLAGS = frozenset(
         "-l", "--kube-context", "--kubeconfig", "--registry-config", "--repository-config",
         "--repository-cache", "--burst-limit", "--qps", "--kube-apiserver", "--kube-as-user",
         "--kube-as-group", "--kube-ca-file", "--kube-token", "--kube-tls-server-name",
-        "--content-cache", "--color", "--colour", "--hide-notes-on", "--dry-run",
+        "--content-cache", "--color", "--colour",
     }
 )
 # Flags that would change what `overlay` reads: it needs the rendered stream itself, on stdout.
