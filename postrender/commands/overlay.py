@@ -16,8 +16,13 @@ import click
 from postrender import helmargs, overlayfiles, settings
 from postrender.errors import ConfigError, InputError, StaleOverlayError
 
-# The post-renderer's own options, minus --report (the overlay is the report here).
-_SETTINGS_OPTIONS = [option for option in settings.OPTIONS if option.flag != "--report"]
+# The post-renderer options that shape the rewrite; its run-time extras (--report, --verify…)
+# have no meaning for a file that an engine applies later.
+_RULE_FLAGS = (
+    "--harbor-host", "--project", "--upstream", "--upstream-pull-secret", "--pull-secret",
+    "--config", "--strict",
+)
+_SETTINGS_OPTIONS = [option for option in settings.OPTIONS if option.flag in _RULE_FLAGS]
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
 
 
