@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
+
+import httpx
+
 from tests.fixtures_helm import isolated_helm_env
 
 
@@ -19,3 +23,77 @@ def test_helm_pull_through_proxy_project(mirror, helm4, tmp_path):
     shown = helm.run("show", "chart", tmp_path / "etcd-like-0.1.0.tgz")
     assert "name: etcd-like" in shown.stdout
     assert "version: 0.1.0" in shown.stdout
+
+
+def _client(mirror):
+    return httpx.Client(
+        base_url=mirror.harbor.url, verify=ssl.create_default_context(cafile=mirror.harbor.ca_file)
+    )
+
+
+def _token(client, repository, actions="pull", auth=("admin", "Harbor12345")):
+    return client.get(
+        "/service/token",
+        params={"service": "harbor-registry", "scope": f"repository:{repository}:{actions}"},
+        auth=auth,
+    )
+
+
+def test_v2_challenges_with_harbors_token_service(mirror):
+    with _client(mirror) as client:
+        response = client.get("/v2/")
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == (
+            f'Bearer realm="{mirror.harbor.url}/service/token",service="harbor-registry"'
+        )
+        assert _token(client, "application-collection/x", auth=("admin", "wrong")).status_code == (
+            401
+        )
+        token = _token(client, "application-collection/x").json()["token"]
+        assert client.get("/v2/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_blob_head_answers_from_the_cache_and_get_fills_it(mirror):
+    image = mirror.upstream.images["containers/bci-busybox:15.6"]
+    digest, size = next(iter(image.blobs.items()))
+    repository = "application-collection/containers/bci-busybox"
+    with _client(mirror) as client:
+        bearer = {"Authorization": f"Bearer {_token(client, repository).json()['token']}"}
+        path = f"/v2/{repository}/blobs/{digest}"
+        assert client.head(path, headers=bearer).status_code == 404
+        fetched = client.get(path, headers=bearer)
+        assert fetched.status_code == 200
+        assert len(fetched.content) == size
+        cached = client.head(path, headers=bearer)
+        assert cached.status_code == 200
+        assert cached.headers["content-length"] == str(size)
+        assert cached.headers["docker-content-digest"] == digest
+
+
+def test_push_into_a_proxy_project_is_denied(mirror):
+    repository = "application-collection/containers/new"
+    with _client(mirror) as client:
+        token = _token(client, repository, "pull,push").json()["token"]
+        response = client.post(
+            f"/v2/{repository}/blobs/uploads/", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["message"] == "can not push artifact to a proxy project"
+
+
+def test_manifest_by_tag_is_served_from_cache_while_the_upstream_is_down(mirror):
+    repository = "application-collection/containers/kubectl"
+    digest = mirror.upstream.images["containers/kubectl:1.33.4"].digest
+    with _client(mirror) as client:
+        bearer = {"Authorization": f"Bearer {_token(client, repository).json()['token']}"}
+        path = f"/v2/{repository}/manifests/1.33.4"
+        assert client.get(path, headers=bearer).headers["docker-content-digest"] == digest
+        mirror.upstream.registry.stop()
+        try:
+            cached = client.get(path, headers=bearer)
+            uncached = client.get(f"/v2/{repository}/manifests/0.0.1", headers=bearer)
+        finally:
+            mirror.upstream.registry.start()
+    assert cached.status_code == 200
+    assert cached.headers["docker-content-digest"] == digest
+    assert uncached.status_code == 500

@@ -216,3 +216,71 @@ def _pull_blob(client, repository, digest):
     return client.get(
         f"/v2/{repository}/blobs/{digest}", headers={"Authorization": f"Bearer {token}"}
     )
+
+
+def _robot_secret_file(mirror, tmp_path):
+    """A pull-only robot on the project, and the Secret manifest setup would write for it."""
+    from postrender.bootstrap.robot import secret_manifest
+
+    trust = ssl.create_default_context(cafile=mirror.harbor.ca_file)
+    with httpx.Client(base_url=mirror.harbor.url, verify=trust) as api:
+        created = api.post(
+            "/api/v2.0/robots",
+            auth=("admin", "Harbor12345"),
+            json={
+                "name": "ci-pull", "level": "project", "duration": -1,
+                "permissions": [{"kind": "project", "namespace": mirror.project,
+                                 "access": [{"resource": "repository", "action": "pull"}]}],
+            },
+        )
+    assert created.status_code == 201, created.text
+    robot = created.json()
+    path = tmp_path / "pull-secret.json"
+    path.write_text(secret_manifest("harbor-pull", mirror.host, robot["name"], robot["secret"]))
+    return path, robot["secret"]
+
+
+def test_verify_uses_the_robot_secret_setup_writes(mirror, run, tmp_path):
+    secret_file, secret = _robot_secret_file(mirror, tmp_path)
+    path = _manifest(tmp_path, "dp.apps.rancher.io/containers/kubectl:1.33.4")
+    anonymous = {"HARBOR_MIRROR_USERNAME": "", "HARBOR_MIRROR_HARBOR_PASSWORD": ""}
+    done = run("verify", path, *_target(mirror), "--secret-file", secret_file, extra_env=anonymous)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].split()[1] == "ok"
+    assert secret not in done.stdout + done.stderr
+    refused = run("verify", path, *_target(mirror), extra_env=anonymous)
+    assert refused.returncode == 1
+    assert "unauthorized" in refused.stdout
+    assert "may not pull from the project" in refused.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["verify", "-"], {}, "no Harbor host configured"),
+        (["verify", "-", "--harbor-host", "h.example", "--secret-file", "/nonexistent"], {},
+         "--secret-file /nonexistent: cannot read it"),
+        (["verify", "-", "--harbor-host", "h.example"], {"HARBOR_MIRROR_HARBOR_PASSWORD": ""},
+         "HARBOR_MIRROR_HARBOR_PASSWORD is not set"),
+        (["verify", "demo", "/nonexistent/chart", "--harbor-host", "h.example"], {},
+         "helm template failed"),
+    ],
+)
+def test_verify_bad_input_is_one_line(run, args, env, message):
+    done = run(*args, input="", extra_env=env)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert message in done.stderr
+    assert "Harbor12345" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["verify", "chart-url"])
+def test_help_names_every_option(run, command):
+    done = run(command, "--help")
+    assert done.returncode == 0
+    for option in ("--harbor-host", "--project", "--upstream", "--config"):
+        assert option in done.stdout
+    if command == "verify":
+        for option in ("--warm", "--platform", "--output", "--secret-file", "--ca-file"):
+            assert option in done.stdout

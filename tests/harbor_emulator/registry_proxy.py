@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 import httpx
@@ -101,16 +102,18 @@ class RegistryPlane:
         return _tags(cache, endpoint, name, repository)
 
 
+_ROUTE = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>manifests|blobs)/(?P<ref>uploads/.*|[^/]+)$")
+
+
 def _split(path: str) -> tuple[str | None, str, str]:
-    """`/v2/<name>/manifests/<ref>` → (name, "manifests", ref); same for blobs and tags/list."""
-    rest = path.removeprefix("/v2/")
-    if rest.endswith("/tags/list"):
-        return rest.removesuffix("/tags/list"), "tags", ""
-    for kind in ("manifests", "blobs"):
-        name, sep, reference = rest.rpartition(f"/{kind}/")
-        if sep and name and reference and "/" not in reference:
-            return name, kind, reference
-    return None, "", ""
+    """`/v2/<name>/manifests/<ref>` → (name, "manifests", ref); same for blobs (uploads too)
+    and tags/list."""
+    if path.endswith("/tags/list"):
+        return path.removeprefix("/v2/").removesuffix("/tags/list"), "tags", ""
+    found = _ROUTE.match(path)
+    if found is None:
+        return None, "", ""
+    return found["name"], found["kind"], found["ref"]
 
 
 def _endpoint(project: Project, state: State) -> Endpoint | None:

@@ -1,0 +1,56 @@
+"""Which Harbor references `verify` finds in a rewritten stream, and how chart URLs map."""
+
+from __future__ import annotations
+
+import pytest
+
+from postrender.registry import chart_target, chart_url, find
+from postrender.rules import MirrorRule
+
+RULE = MirrorRule("dp.apps.rancher.io", "harbor.example:8443", "appco")
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("image: harbor.example:8443/appco/containers/etcd:3.5\n",
+         [("harbor.example:8443/appco/containers/etcd:3.5", "appco/containers/etcd", "3.5")]),
+        ('args: ["--image=harbor.example:8443/appco/containers/x:1.0."]',
+         [("harbor.example:8443/appco/containers/x:1.0", "appco/containers/x", "1.0")]),
+        (f"value: harbor.example:8443/appco/containers/x@{DIGEST}",
+         [(f"harbor.example:8443/appco/containers/x@{DIGEST}", "appco/containers/x", DIGEST)]),
+        ("image: harbor.example:8443/appco/containers/y",
+         [("harbor.example:8443/appco/containers/y", "appco/containers/y", "latest")]),
+        ("url: oci://harbor.example:8443/appco/charts/etcd:1.2.3",
+         [("oci://harbor.example:8443/appco/charts/etcd:1.2.3", "appco/charts/etcd", "1.2.3")]),
+        ("url: oci://harbor.example:8443/appco/charts",
+         [("oci://harbor.example:8443/appco/charts", "appco/charts", None)]),
+        # other projects, other hosts and look-alike hosts are not Harbor's references
+        ("a: harbor.example:8443/other/x:1\nb: notharbor.example:8443/appco/x:1\n"
+         "c: dp.apps.rancher.io/containers/x:1\n", []),
+        ("a: harbor.example:8443/appco/x:1\nb: harbor.example:8443/appco/x:1\n",
+         [("harbor.example:8443/appco/x:1", "appco/x", "1")]),
+    ],
+)
+def test_find_references(text, expected):
+    found = [(t.reference, t.repository, t.manifest) for t in find(text, RULE)]
+    assert found == expected
+
+
+def test_chart_url_maps_upstream_charts_only():
+    assert chart_url("oci://dp.apps.rancher.io/charts/etcd", RULE) == (
+        "oci://harbor.example:8443/appco/charts/etcd"
+    )
+    assert chart_url("oci://registry.suse.com/charts/etcd", RULE) is None
+    assert chart_url("dp.apps.rancher.io/charts/etcd", RULE) is None
+
+
+def test_chart_target_takes_upstream_and_harbor_urls_with_their_version():
+    upstream = chart_target("oci://dp.apps.rancher.io/charts/etcd", "1.0.0", RULE)
+    assert upstream is not None
+    assert (upstream.repository, upstream.manifest) == ("appco/charts/etcd", "1.0.0")
+    harbor = chart_target("oci://harbor.example:8443/appco/charts/etcd", None, RULE)
+    assert harbor is not None
+    assert (harbor.repository, harbor.manifest, harbor.chart) == ("appco/charts/etcd", None, True)
+    assert chart_target("./charts/etcd", "1.0.0", RULE) is None
