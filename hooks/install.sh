@@ -145,7 +145,7 @@ main() {
         printf 'harbor-mirror %s: %s %s/.venv, linked the post-renderer plugin; use "helm harbor-mirror --help" and "helm install ... --post-renderer harbor-mirror"\n' \
             "$version" "$venv_action" "$PLUGIN_DIR"
     else
-        printf 'harbor-mirror %s: %s %s/.venv; use "helm harbor-mirror --help"; for "--post-renderer harbor-mirror" put it on PATH: mkdir -p ~/.local/bin && ln -sf '%s/.venv/bin/harbor-mirror' ~/.local/bin/harbor-mirror\n' \
+        printf 'harbor-mirror %s: %s %s/.venv; use "helm harbor-mirror --help"; for "--post-renderer harbor-mirror" put it on PATH: mkdir -p ~/.local/bin && ln -sf "%s/.venv/bin/harbor-mirror" ~/.local/bin/harbor-mirror\n' \
             "$version" "$venv_action" "$PLUGIN_DIR" "$PLUGIN_DIR"
     fi
 }
