@@ -59,6 +59,7 @@ class Scalar:
     text: Text
     style: str
     comment: str | None = None  # trailing comment, inline styles only
+    anchor: str | None = None  # `&anchor`: an Alias elsewhere reads the same value
 
 
 @dataclass
@@ -72,7 +73,14 @@ class Map:
     entries: list[tuple[str, Node, str | None]] = field(default_factory=list)  # key, value, comment
 
 
-Node = Scalar | Seq | Map
+@dataclass
+class Alias:
+    """`*anchor`: the text never changes, the value follows the anchored scalar's rewrite."""
+
+    target: Scalar
+
+
+Node = Scalar | Seq | Map | Alias
 
 
 # --- emitting the model as YAML text, and as the value a YAML parser must give back ------------
@@ -94,6 +102,8 @@ def scalar_value(node: Scalar, after: bool) -> str:
 def value(node: Node, after: bool) -> Any:
     if isinstance(node, Scalar):
         return scalar_value(node, after)
+    if isinstance(node, Alias):
+        return scalar_value(node.target, after)
     if isinstance(node, Seq):
         return [value(item, after) for item, dropped in node.items if not (after and dropped)]
     return {key: value(child, after) for key, child, _ in node.entries}
@@ -110,12 +120,16 @@ def _inline(node: Scalar, after: bool) -> str:
 
 def _header(node: Node, after: bool) -> tuple[str, list[str]]:
     """What follows `key:` or `-` on the same line, and the lines after it (relative indent)."""
+    if isinstance(node, Alias):
+        return f" *{node.target.anchor}", []
     if isinstance(node, Scalar):
+        anchor = f" &{node.anchor}" if node.anchor else ""
         if node.style in BLOCK_STYLES:
             indicator = {"literal": "|", "literal-strip": "|-", "folded": ">"}[node.style]
-            return f" {indicator}", ["  " + line for line in _side(node.text, after).split("\n")]
+            lines = _side(node.text, after).split("\n")
+            return f"{anchor} {indicator}", ["  " + line for line in lines]
         comment = f" # {node.comment}" if node.comment else ""
-        return f" {_inline(node, after)}{comment}", []
+        return f"{anchor} {_inline(node, after)}{comment}", []
     if isinstance(node, Seq) and node.flow:
         items = [_inline(item, after) for item, _ in node.items if isinstance(item, Scalar)]
         return f" [{', '.join(items)}]", []
@@ -152,16 +166,20 @@ def _seq_lines(node: Seq, after: bool) -> list[str]:
 
 
 class Doc(NamedTuple):
-    """One document: a mapping, or None for a comment-only document; `source` is a lead comment."""
+    """One document: a mapping, or None for a comment-only document; `source` is a lead comment;
+    `end` adds a `...` document-end marker."""
 
     root: Map | None
     source: str
+    end: bool = False
 
 
 def emit_document(doc: Doc, after: bool, newline: str = "\n") -> str:
     lines = ["---", f"# {doc.source}"]
     if doc.root is not None:
         lines += _map_lines(doc.root, after)
+    if doc.end:
+        lines.append("...")
     return newline.join(lines) + newline
 
 
@@ -380,6 +398,12 @@ def free_mapping(draw: st.DrawFn, rename: bool, depth: int = 0) -> Map:
         else:
             child = draw(any_scalar())
         node.entries.append((key, child, draw(comment())))
+    scalars = [(key, child) for key, child, _ in node.entries if isinstance(child, Scalar)]
+    if draw(st.booleans()) and scalars:
+        key, target = draw(st.sampled_from(scalars))
+        # Named after key and depth: nothing between anchor and alias can redefine it.
+        target.anchor = f"{key}-{depth}"
+        node.entries.append((f"{key}Copy", Alias(target), None))
     return node
 
 
@@ -427,7 +451,7 @@ def document(draw: st.DrawFn, rename: bool, index: int) -> Doc:
         root.entries.append(("imagePullSecrets", draw(pull_secrets(rename)), None))
     else:
         root.entries.append(("spec", draw(free_mapping(rename)), None))
-    return Doc(root, f"Source: {source}")
+    return Doc(root, f"Source: {source}", draw(st.integers(0, 4)) == 0)
 
 
 class Case(NamedTuple):
