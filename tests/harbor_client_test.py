@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -310,3 +311,16 @@ def test_a_redirect_names_the_address_to_use():
 
     with pytest.raises(HarborAPIError, match=r"to https://harbor.test:8443/api/v2.0/x: use that"):
         mock_client(handler).current_user()
+
+
+def test_a_timeout_after_sending_names_the_request_id(harbor: HarborEmulator):
+    harbor.inject_fault("/users/current", delay=0.5, count=1)
+    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD, timeout=0.2)
+    with pytest.raises(HarborUnreachable) as caught:
+        connect(connection, retry=RetryPolicy(attempts=1)).current_user()
+    deadline = time.monotonic() + 5
+    while not harbor.requests and time.monotonic() < deadline:  # logged once it answers
+        time.sleep(0.05)
+    (request,) = harbor.requests
+    assert str(caught.value).startswith(f"cannot reach Harbor at {harbor.url}: timed out")
+    assert f"X-Request-Id {request.headers['x-request-id']}" in str(caught.value)

@@ -10,6 +10,8 @@ import httpx
 from postrender.errors import HarborAPIError, HarborUnreachable
 
 _MAX_DETAIL = 300
+# Failures before the request left: Harbor never saw it.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def api_error(response: httpx.Response, method: str, path: str) -> HarborAPIError:
@@ -58,8 +60,13 @@ def is_tls_verification_failure(error: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(error)
 
 
-def unreachable(error: httpx.TransportError, url: httpx.URL) -> HarborUnreachable:
-    """Describe a request that got no HTTP answer, with the next thing to try."""
+def unreachable(
+    error: httpx.TransportError, url: httpx.URL, request_id: str
+) -> HarborUnreachable:
+    """Describe a request that got no HTTP answer, with the next thing to try.
+
+    Once connected, Harbor may have logged the request, so its X-Request-Id is named too.
+    """
     where = f"{url.scheme}://{url.netloc.decode('ascii')}"
     if is_tls_verification_failure(error):
         return HarborUnreachable(
@@ -73,5 +80,6 @@ def unreachable(error: httpx.TransportError, url: httpx.URL) -> HarborUnreachabl
     else:
         what = "the connection broke"
     reason = " ".join(str(error).split()) or type(error).__name__
-    return HarborUnreachable(f"cannot reach Harbor at {where}: {what} ({reason})")
+    sent = "" if isinstance(error, NOT_SENT) else f", X-Request-Id {request_id}"
+    return HarborUnreachable(f"cannot reach Harbor at {where}: {what} ({reason}{sent})")
 

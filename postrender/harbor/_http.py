@@ -13,12 +13,16 @@ from typing import Any
 import httpx
 
 from postrender.errors import HarborResponseError
-from postrender.harbor._errors import api_error, is_tls_verification_failure, unreachable
+from postrender.harbor._errors import (
+    NOT_SENT,
+    api_error,
+    is_tls_verification_failure,
+    unreachable,
+)
 from postrender.harbor._retry import IDEMPOTENT_METHODS, RetryPolicy, may_retry_status
 
 PAGE_SIZE = 100  # Harbor's maximum
 _MAX_PAGES = 1000
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Params = Mapping[str, str | int]
 
@@ -78,7 +82,8 @@ class HarborHTTP:
             except httpx.TransportError as error:
                 wait = self._retry.delay(attempt, None) if self._retryable(method, error) else None
                 if wait is None:
-                    raise unreachable(error, self._client.base_url) from error
+                    request_id = sent_headers["X-Request-Id"]
+                    raise unreachable(error, self._client.base_url, request_id) from error
             else:
                 if response.is_success or response.status_code in allow:
                     return response
@@ -94,7 +99,7 @@ class HarborHTTP:
     def _retryable(method: str, error: httpx.TransportError) -> bool:
         if is_tls_verification_failure(error):
             return False
-        return method in IDEMPOTENT_METHODS or isinstance(error, _NOT_SENT)
+        return method in IDEMPOTENT_METHODS or isinstance(error, NOT_SENT)
 
     def call(
         self,
