@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bench import startup
-from bench.measure import ACCURATE_RSS, Figures, measure
+from bench.measure import ACCURATE_RSS, Command, Figures, check, measure
 
 REPO = Path(__file__).resolve().parent.parent
 HARBOR_PREFIX = "harbor.example.com/application-collection"
@@ -67,41 +67,47 @@ def with_object_pull_secrets(text: str) -> str:
     return "".join(out)
 
 
-def time_kustomize(kubectl: str, source: Path, runs: int) -> tuple[Figures, str]:
-    """kustomize on the file; if it refuses, once more on the bare-pull-secret fix, said so."""
+def kustomize_command(kubectl: str, source: Path, work: Path) -> tuple[Command | None, str]:
+    """kustomize on the file; if it refuses, on a copy with the bare pull-secret entries fixed,
+    and the note says so. (None: it fails either way.)"""
     text = source.read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory() as scratch:
-        work = Path(scratch)
-        (work / "kustomization.yaml").write_text(kustomization(text), encoding="utf-8")
-        (work / "input.yaml").write_text(text, encoding="utf-8")
-        figures = measure([kubectl, "kustomize", str(work)], None, runs)
-        if figures.error is None:
-            return figures, ""
-        failure = f"kustomize fails on the file as rendered: {figures.error[:200]}"
-        fixed = with_object_pull_secrets(text)
-        if fixed == text:
-            return figures, failure
-        (work / "input.yaml").write_text(fixed, encoding="utf-8")
-        retried = measure([kubectl, "kustomize", str(work)], None, runs)
-        outcome = "timed on a copy with bare imagePullSecrets entries as {name: ...}"
-        if retried.error is not None:
-            outcome = f"the copy with {{name: ...}} entries fails too: {retried.error[:200]}"
-        return retried, f"{failure}; {outcome}"
+    (work / "kustomization.yaml").write_text(kustomization(text), encoding="utf-8")
+    (work / "input.yaml").write_text(text, encoding="utf-8")
+    command = Command([kubectl, "kustomize", str(work)])
+    error = check(command)
+    if error is None:
+        return command, ""
+    failure = f"kustomize fails on the file as rendered: {error[:200]}"
+    fixed = with_object_pull_secrets(text)
+    if fixed == text:
+        return None, failure
+    (work / "input.yaml").write_text(fixed, encoding="utf-8")
+    error = check(command)
+    if error is not None:
+        return None, f"{failure}; the copy with {{name: ...}} entries fails too: {error[:200]}"
+    fixed_note = "timed on a copy with bare imagePullSecrets entries as {name: ...}"
+    return command, f"{failure}; {fixed_note}"
 
 
 def bench_file(path: Path, runs: int, kubectl: str | None) -> Row:
+    """harbor-mirror and kustomize runs interleaved, after a warm-up of each."""
     cli = str(Path(sys.executable).with_name("harbor-mirror"))
-    argv = [cli, *startup.POSTRENDER_ARGS]
     with tempfile.TemporaryDirectory() as scratch:
-        harbor = measure(argv, path, runs, env=startup.isolated_env(Path(scratch)))
-    kustomize, note = time_kustomize(kubectl, path, runs) if kubectl else (None, "")
-    return Row(path.name, path.stat().st_size, harbor, kustomize, note)
+        work = Path(scratch)
+        harbor = Command([cli, *startup.POSTRENDER_ARGS], path, startup.isolated_env(work))
+        error = check(harbor)
+        if error is not None:
+            return Row(path.name, path.stat().st_size, Figures(error=error), None, "")
+        kustomize, note = kustomize_command(kubectl, path, work) if kubectl else (None, "")
+        if kustomize is None:
+            (figures,) = measure([harbor], runs)
+            return Row(path.name, path.stat().st_size, figures, Figures(error=note), note)
+        hm, kz = measure([harbor, kustomize], runs)
+    return Row(path.name, path.stat().st_size, hm, kz, note)
 
 
-def _ms(figures: Figures | None) -> str:
-    if figures is None:
-        return "-"
-    return "failed" if figures.median_seconds is None else f"{figures.median_seconds * 1000:.0f}"
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f}"
 
 
 def _mb(figures: Figures | None) -> str:
@@ -110,20 +116,26 @@ def _mb(figures: Figures | None) -> str:
     return f"{figures.peak_rss_bytes / 2**20:.0f}"
 
 
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    return f"{ours / theirs:.2f}" if ours and theirs else "-"
+
+
 def print_table(rows: list[Row]) -> None:
     print(TARGETS)
+    print("hm = harbor-mirror postrender, kz = kubectl kustomize; ms = median wall, cpu = median")
+    print("user+system ms, MB = peak RSS; ratio = hm/kz on wall time (cpu time in brackets)")
     header = (
-        f"{'file':<45} {'KB':>6} {'hm ms':>7} {'hm MB':>6} {'kz ms':>7} {'kz MB':>6}"
-        f" {'ratio':>6}  {'<100ms':>6} {'mem':>4}"
+        f"{'file':<45} {'KB':>5} {'hm ms':>6} {'cpu':>5} {'MB':>4} {'kz ms':>6} {'cpu':>5}"
+        f" {'MB':>4} {'ratio':>12} {'<100ms':>6} {'mem':>4}"
     )
     print(header)
     print("-" * len(header))
     notes: list[str] = []
     for row in rows:
-        hm, kz = row.harbor, row.kustomize
-        ratio = "-"
-        if hm.median_seconds and kz is not None and kz.median_seconds:
-            ratio = f"{hm.median_seconds / kz.median_seconds:.2f}"
+        hm, kz = row.harbor, row.kustomize or Figures()
+        ratio = _ratio(hm.median_seconds, kz.median_seconds)
+        if ratio != "-":
+            ratio += f" ({_ratio(hm.median_cpu_seconds, kz.median_cpu_seconds)})"
         fast = "n/a"
         if row.size < 50_000 and hm.median_seconds is not None:
             fast = "ok" if hm.median_seconds < 0.1 else "MISS"
@@ -134,9 +146,12 @@ def print_table(rows: list[Row]) -> None:
         if row.note:
             notes.append(row.note)
             mark = f"[{len(notes)}]"
+        kz_ms = "failed" if kz.error else _ms(kz.median_seconds)
         print(
-            f"{row.name:<45} {row.size / 1024:>6.0f} {_ms(hm):>7} {_mb(hm):>6}"
-            f" {_ms(kz):>7} {_mb(kz):>6} {ratio:>6}  {fast:>6} {mem:>4} {mark}"
+            f"{row.name:<45} {row.size / 1024:>5.0f} {_ms(hm.median_seconds):>6}"
+            f" {_ms(hm.median_cpu_seconds):>5} {_mb(hm):>4} {kz_ms:>6}"
+            f" {_ms(kz.median_cpu_seconds):>5} {_mb(row.kustomize):>4} {ratio:>12}"
+            f" {fast:>6} {mem:>4} {mark}"
         )
         if hm.error:
             print(f"    harbor-mirror failed: {hm.error}")

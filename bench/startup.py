@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from bench.measure import measure
+from bench.measure import Command, check, measure
 
 # Runs the real entry point in-process, then records which modules it left loaded.
 _PROBE = """
@@ -83,22 +83,25 @@ def report(runs: int) -> None:
         manifest.write_text(SMALL_MANIFEST, encoding="utf-8")
         env = isolated_env(home)
         rows = [
-            ("python -c pass", [python, "-c", "pass"], None),
-            ("import ruamel.yaml (+ C loader)", [python, "-c", "import ruamel.yaml.cyaml"], None),
-            ("import click", [python, "-c", "import click"], None),
-            ("import httpx", [python, "-c", "import httpx"], None),
-            ("import postrender.cli", [python, "-c", "import postrender.cli"], None),
-            ("harbor-mirror postrender, 1 pod", [cli, *POSTRENDER_ARGS], manifest),
+            ("python -c pass", Command([python, "-c", "pass"], None, env)),
+            ("import ruamel.yaml.cyaml", Command([python, "-c", "import ruamel.yaml.cyaml"])),
+            ("import click", Command([python, "-c", "import click"])),
+            ("import httpx", Command([python, "-c", "import httpx"])),
+            ("import postrender.cli", Command([python, "-c", "import postrender.cli"])),
+            ("harbor-mirror postrender, 1 pod", Command([cli, *POSTRENDER_ARGS], manifest, env)),
         ]
-        print(f"\nStart-up (median of {runs} process starts)")
-        print(f"{'what':<36} {'ms':>8} {'peak MB':>8}")
-        for label, argv, stdin in rows:
-            figures = measure(argv, stdin, runs, env=env)
-            if figures.median_seconds is None or figures.peak_rss_bytes is None:
-                print(f"{label:<36} failed: {figures.error}")
+        for _, command in rows:
+            check(command)
+        figures = measure([command for _, command in rows], runs)
+        print(f"\nStart-up (median of {runs} process starts, interleaved)")
+        print(f"{'what':<36} {'ms':>8} {'cpu ms':>8} {'peak MB':>8}")
+        for (label, _), row in zip(rows, figures, strict=True):
+            if row.median_seconds is None or row.peak_rss_bytes is None:
+                print(f"{label:<36} failed: {row.error}")
                 continue
-            ms, mb = figures.median_seconds * 1000, figures.peak_rss_bytes / 2**20
-            print(f"{label:<36} {ms:>8.1f} {mb:>8.1f}")
+            cpu = (row.median_cpu_seconds or 0) * 1000
+            ms, mb = row.median_seconds * 1000, row.peak_rss_bytes / 2**20
+            print(f"{label:<36} {ms:>8.1f} {cpu:>8.1f} {mb:>8.1f}")
         probe = postrender_probe(python, SMALL_MANIFEST, home)
     heavy = [name for name in ("httpx", "click", "ruamel.yaml") if name in probe.modules]
     print(f"after a post-render (exit {probe.exit_code}): {len(probe.modules)} modules loaded;"
