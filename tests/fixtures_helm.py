@@ -31,12 +31,12 @@ class HelmEnv:
     def run(
         self,
         *args: str | os.PathLike[str],
-        input: str | None = None,
+        input: str = "",
         cwd: Path | None = None,
         extra_env: Mapping[str, str] | None = None,
         timeout: float = 300,
     ) -> subprocess.CompletedProcess[str]:
-        """Run helm in these homes; callers check returncode (failing is often the point)."""
+        """Run helm in these homes, stdin never a terminal; callers check returncode."""
         return subprocess.run(
             [str(self.binary), *map(str, args)],
             input=input,

@@ -247,7 +247,7 @@ def test_setup_through_helm_then_the_bare_post_renderer_uses_harbor(
             "harbor-mirror", "setup", "--harbor-url", harbor.url,
             "--upstream-url", upstream_registry.url, "--upstream-host", "dp.apps.rancher.io",
             "--upstream-username", upstream_registry.username, "--project", "ac-mirror",
-            input="", extra_env=secrets,
+            extra_env=secrets,
         )
         rendered = plugin.template(_hook_chart(tmp_path))
     finally:
