@@ -49,9 +49,9 @@ def _push_chart(helm4: Path, registry: UpstreamRegistry, work: Path) -> None:
     steps = [
         (("registry", "login", registry.host, "--username", registry.username,
           "--password-stdin", "--ca-file", ca), registry.password),
-        (("package", REPO_ROOT / "charts-fixtures" / "etcd-like", "-d", work), None),
+        (("package", REPO_ROOT / "charts-fixtures" / "etcd-like", "-d", work), ""),
         (("push", work / "etcd-like-0.1.0.tgz", f"oci://{registry.host}/charts", "--ca-file", ca),
-         None),
+         ""),
     ]
     for args, stdin in steps:
         done = helm.run(*args, input=stdin)
