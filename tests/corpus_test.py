@@ -99,29 +99,24 @@ class Run(NamedTuple):
     inventory: Inventory
 
 
-_RUNS: dict[tuple[str, bool], Run] = {}
-
-
-@pytest.fixture(params=STEMS)
+@pytest.fixture(scope="module", params=STEMS)
 def stem(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=[True, False], ids=["pull-secret", "names-kept"])
+@pytest.fixture(scope="module", params=[True, False], ids=["pull-secret", "names-kept"])
 def run(request: pytest.FixtureRequest, stem: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """Post-render each corpus file once per setting, shared by every test that looks at it."""
     rename = bool(request.param)
-    if (stem, rename) not in _RUNS:
-        before = (CORPUS / f"{stem}.yaml").read_text(encoding="utf-8")
-        report_file = tmp_path_factory.mktemp("report") / "report.json"
-        # --strict too: on real charts it must find nothing left over, so it must not fail.
-        args = ["--strict", "--report", str(report_file)]
-        args += ["--pull-secret", HARBOR_SECRET] if rename else []
-        after = postrender_ok(before, *args)
-        report = json.loads(report_file.read_text(encoding="utf-8"))
-        inventory = Inventory.read(CORPUS / f"{stem}.images.txt")
-        _RUNS[stem, rename] = Run(stem, rename, before, after, report, inventory)
-    return _RUNS[stem, rename]
+    before = (CORPUS / f"{stem}.yaml").read_text(encoding="utf-8")
+    report_file = tmp_path_factory.mktemp("report") / "report.json"
+    # --strict too: on real charts it must find nothing left over, so it must not fail.
+    args = ["--strict", "--report", str(report_file)]
+    args += ["--pull-secret", HARBOR_SECRET] if rename else []
+    after = postrender_ok(before, *args)
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    inventory = Inventory.read(CORPUS / f"{stem}.images.txt")
+    return Run(stem, rename, before, after, report, inventory)
 
 
 def test_corpus_inventory_matches_its_file(stem: str) -> None:
