@@ -284,3 +284,14 @@ def test_help_names_every_option(run, command):
     if command == "verify":
         for option in ("--warm", "--platform", "--output", "--secret-file", "--ca-file"):
             assert option in done.stdout
+
+
+def test_verify_says_when_harbor_cannot_be_reached_or_nothing_is_found(run, tmp_path):
+    path = _manifest(tmp_path, "dp.apps.rancher.io/containers/kubectl:1.33.4")
+    down = run("verify", path, "--harbor-host", "127.0.0.1:9", "--plain-http")
+    assert down.returncode == 1
+    assert down.stderr.count("\n") == 1
+    assert "cannot reach Harbor at http://127.0.0.1:9" in down.stderr
+    nothing = run("verify", "-", "--harbor-host", "127.0.0.1:9", input="kind: ConfigMap\n")
+    assert nothing.returncode == 0
+    assert "no reference to 127.0.0.1:9/application-collection found" in nothing.stderr

@@ -81,6 +81,8 @@ def cli(
         rewrite_stream(text, Rules.from_settings(config)).text, rule, access, charts=charts,
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
     )
+    if not checks:
+        click.echo(f"harbor-mirror: no reference to {config.target_prefix} found", err=True)
     click.echo(_json(checks) if output == "json" else _table(checks, warm))
     registry.require_resolved(checks)
     return 0

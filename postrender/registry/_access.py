@@ -19,6 +19,7 @@ import httpx
 
 from postrender.errors import ConfigError
 from postrender.harbor import tls_verify
+from postrender.harbor._http import cookie_jar_that_keeps_nothing
 from postrender.registry._client import RegistryClient
 
 USERNAME_ENV = "HARBOR_MIRROR_USERNAME"
@@ -42,6 +43,7 @@ class Access:
             verify=tls_verify(self.ca_file, self.insecure_skip_tls_verify),
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
         )
+        http.cookies = cookie_jar_that_keeps_nothing()  # Harbor sets sid; keep no cookie
         return RegistryClient(http, self.credentials)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -81,7 +82,9 @@ class RegistryClient:
     def _send(self, method: str, repository: str, tail: str) -> Iterator[httpx.Response]:
         """One request with auth and retries; the response stays open inside the block."""
         path = f"/v2/{repository}/{tail}"
-        headers = {"Accept": ", ".join(MANIFEST_TYPES)} if tail.startswith("manifests/") else {}
+        headers = {"X-Request-Id": uuid.uuid4().hex}
+        if tail.startswith("manifests/"):
+            headers["Accept"] = ", ".join(MANIFEST_TYPES)
         attempt = 1
         authenticated = False
         while True:
@@ -92,7 +95,7 @@ class RegistryClient:
                 request = self._http.build_request(method, path, headers=headers)
                 response = self._http.send(request, stream=True, follow_redirects=True)
             except httpx.TransportError as error:
-                raise unreachable(error, self._http.base_url) from None
+                raise unreachable(error, self._http.base_url, headers["X-Request-Id"]) from None
             challenge = response.headers.get("www-authenticate", "")
             if response.status_code == 401 and not authenticated and challenge.startswith(
                 "Bearer "
@@ -125,12 +128,15 @@ class RegistryClient:
         params.setdefault("scope", f"repository:{repository}:pull")
         same_host = realm.host == self._http.base_url.host
         auth = self._credentials if same_host and self._credentials else None
+        request_id = uuid.uuid4().hex
         attempt = 1
         while True:
             try:
-                answer = self._http.get(realm, params=params, auth=auth)
+                answer = self._http.get(
+                    realm, params=params, auth=auth, headers={"X-Request-Id": request_id}
+                )
             except httpx.TransportError as error:
-                raise unreachable(error, realm) from None
+                raise unreachable(error, realm, request_id) from None
             wait = self._wait("GET", answer, attempt)
             if wait is None:
                 break
