@@ -210,6 +210,25 @@ def test_template_post_renders_hook_job_on_helm4_only(plugin: Plugin, tmp_path: 
     assert f"image: {hook_image}/containers/migrate:1.0" in job
 
 
+def test_install_hook_rerun_keeps_the_environment(plugin: Plugin) -> None:
+    plugin_dir = plugin.env.plugins_dir / "helm-harbor-mirror"
+    python = plugin_dir / ".venv" / "bin" / "python"
+    before = python.lstat().st_mtime_ns
+    helm_vars = {"HELM_PLUGIN_DIR": str(plugin_dir), "HELM_PLUGIN_NAME": CLI_NAME[plugin.major]}
+    if plugin.major == 3:  # what Helm 3 adds for hooks; Helm 4 adds no HELM_BIN
+        helm_vars["HELM_BIN"] = str(plugin.env.binary)
+
+    done = subprocess.run(
+        [plugin_dir / "hooks" / "install.sh", "install"],
+        env={**plugin.env.env, **helm_vars}, capture_output=True, text=True, input="",
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"harbor-mirror {VERSION}: kept {plugin_dir}/.venv")
+    assert python.lstat().st_mtime_ns == before
+    assert _listed(plugin.env) == {name: VERSION for name in LISTED[plugin.major]}
+
+
 @pytest.mark.parametrize("subcommand", sorted(SUBCOMMANDS))
 def test_every_subcommand_help_through_helm(plugin: Plugin, subcommand: str) -> None:
     done = plugin.env.run("harbor-mirror", subcommand, "--help")
