@@ -295,3 +295,21 @@ def test_verify_says_when_harbor_cannot_be_reached_or_nothing_is_found(run, tmp_
     nothing = run("verify", "-", "--harbor-host", "127.0.0.1:9", input="kind: ConfigMap\n")
     assert nothing.returncode == 0
     assert "no reference to 127.0.0.1:9/application-collection found" in nothing.stderr
+
+
+def test_verify_chart_urls_without_version(mirror, run, tmp_path):
+    charts = f"oci://{mirror.host}/application-collection/charts"
+    path = tmp_path / "flux.yaml"
+    path.write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: r\n"
+        "spec:\n  type: oci\n  url: oci://dp.apps.rancher.io/charts\n---\n"
+        "apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: OCIRepository\nmetadata:\n"
+        "  name: c\nspec:\n  url: oci://dp.apps.rancher.io/charts/etcd-like\n"
+    )
+    done = run("verify", path, *_target(mirror), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    results = {e["reference"]: (e["result"], e["detail"]) for e in json.loads(done.stdout)}
+    assert results == {
+        charts: ("skipped", "no versions listed: a chart repository prefix?"),
+        f"{charts}/etcd-like": ("ok", "1 versions listed"),
+    }

@@ -2,7 +2,8 @@
 
 ok: Harbor has (or, through a proxy cache, just fetched) the manifest. missing: Harbor or its
 upstream says not found. unauthorized: Harbor refused our credentials, or the upstream refused
-the endpoint's. upstream error: anything else (rate limits after retries, 5xx).
+the endpoint's. upstream error: anything else (rate limits after retries, 5xx). skipped: an
+oci:// URL with no version that lists none, i.e. a repository prefix, not a chart.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ OK = "ok"
 MISSING = "missing"
 UNAUTHORIZED = "unauthorized"
 UPSTREAM_ERROR = "upstream error"
+SKIPPED = "skipped"
 INDEX_TYPES = frozenset(
     {
         "application/vnd.oci.image.index.v1+json",
@@ -44,7 +46,7 @@ class Check:
 
     @property
     def failed(self) -> bool:
-        return self.result != OK
+        return self.result not in (OK, SKIPPED)
 
     def fail(self, result: str, detail: str) -> None:
         self.result, self.detail = result, detail
@@ -102,14 +104,15 @@ def _failed(target: Target, response: httpx.Response) -> Check:
 
 
 def _check_versions(client: RegistryClient, target: Target) -> Check:
-    """A chart URL without a version: the repository must list at least one."""
+    """A chart URL without a version: a chart lists its versions; a URL that lists none is
+    taken for a repository prefix (a Flux HelmRepository) and skipped, not failed."""
     response = client.tags(target.repository)
+    if response.status_code == 404:
+        return Check(target, SKIPPED, detail="no versions listed: a chart repository prefix?")
     if response.status_code != 200:
         return _failed(target, response)
     tags = response.json().get("tags") or []
-    if not tags:
-        return Check(target, MISSING, detail="no versions")
-    return Check(target, OK, detail=f"{len(tags)} versions, newest tag listed: {tags[-1]}")
+    return Check(target, OK, detail=f"{len(tags)} versions listed")
 
 
 def platforms(index: bytes) -> list[str]:
