@@ -71,6 +71,7 @@ class Seq:
 @dataclass
 class Map:
     entries: list[tuple[str, Node, str | None]] = field(default_factory=list)  # key, value, comment
+    flow: bool = False  # `{k: v, …}`: then every value is an inline scalar, with no comment
 
 
 @dataclass
@@ -135,7 +136,15 @@ def _header(node: Node, after: bool) -> tuple[str, list[str]]:
         return f" [{', '.join(items)}]", []
     if isinstance(node, Seq):
         return "", _seq_lines(node, after)
+    if node.flow:
+        return f" {_flow_map(node, after)}", []
     return "", ["  " + line for line in _map_lines(node, after)]
+
+
+def _flow_map(node: Map, after: bool) -> str:
+    scalars = [(key, child) for key, child, _ in node.entries if isinstance(child, Scalar)]
+    pairs = [f"{key}: {_inline(child, after)}" for key, child in scalars]
+    return "{" + ", ".join(pairs) + "}"
 
 
 def _map_lines(node: Map, after: bool) -> list[str]:
@@ -154,7 +163,9 @@ def _seq_lines(node: Seq, after: bool) -> list[str]:
     for item, dropped in node.items:
         if after and dropped:
             continue
-        if isinstance(item, Map):
+        if isinstance(item, Map) and item.flow:
+            lines.append(f"- {_flow_map(item, after)}")
+        elif isinstance(item, Map):
             first, *rest = _map_lines(item, after)
             lines.append(f"- {first}")
             lines.extend("  " + line for line in rest)
@@ -300,29 +311,33 @@ def pull_secrets(draw: st.DrawFn, rename: bool) -> Seq:
     """imagePullSecrets, all `{name: …}` or all bare names, in one style (so which duplicate
     goes does not show in the text)."""
     names = draw(st.lists(st.sampled_from(SECRET_NAMES), min_size=1, max_size=3, unique=True))
-    bare = draw(st.booleans())
+    bare, flow = draw(st.booleans()), draw(st.booleans())
     style = draw(st.sampled_from(INLINE_STYLES))
     items: list[tuple[Node, bool]] = []
     seen: set[str] = set()
     for name in names:
         new = HARBOR_SECRET if rename and name == UPSTREAM_SECRET else name
         scalar = Scalar(Text(name, new), style)
-        items.append((scalar if bare else Map([("name", scalar, None)]), new in seen))
+        items.append((scalar if bare else Map([("name", scalar, None)], flow), new in seen))
         seen.add(new)
     return Seq(items)
 
 
 @st.composite
 def env_var(draw: st.DrawFn, rename: bool) -> Map:
+    """`{name, value}`, in block or flow style; the value may name pull secrets or images."""
+    flow = draw(st.booleans())
     if draw(st.booleans()):
         names = draw(st.lists(st.sampled_from(SECRET_NAMES), min_size=1, max_size=3, unique=True))
         separator = draw(st.sampled_from([",", ", "]))
         renamed = [HARBOR_SECRET if rename and n == UPSTREAM_SECRET else n for n in names]
         text = Text(separator.join(names), separator.join(dict.fromkeys(renamed)))
-        var, scalar = draw(st.sampled_from(PULL_SECRET_VARS)), draw(inline_scalar(text))
+        var, scalar = draw(st.sampled_from(PULL_SECRET_VARS)), draw(inline_scalar(text, flow))
+    elif flow:
+        var, scalar = draw(st.sampled_from(OTHER_VARS)), draw(inline_scalar(draw(strings), flow))
     else:
         var, scalar = draw(st.sampled_from(OTHER_VARS)), draw(any_scalar())
-    return Map([("name", word(var), None), ("value", scalar, None)])
+    return Map([("name", word(var), None), ("value", scalar, None)], flow)
 
 
 @st.composite
@@ -401,8 +416,9 @@ def free_mapping(draw: st.DrawFn, rename: bool, depth: int = 0) -> Map:
     scalars = [(key, child) for key, child, _ in node.entries if isinstance(child, Scalar)]
     if draw(st.booleans()) and scalars:
         key, target = draw(st.sampled_from(scalars))
-        # Named after key and depth: nothing between anchor and alias can redefine it.
-        target.anchor = f"{key}-{depth}"
+        # Named after key and depth, so nothing between anchor and alias can redefine it; the
+        # number keeps sibling mappings' anchors apart (legal YAML either way, but it warns).
+        target.anchor = f"{key}-{depth}-{draw(st.integers(0, 99_999))}"
         node.entries.append((f"{key}Copy", Alias(target), None))
     return node
 
