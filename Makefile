@@ -30,8 +30,8 @@ test: lint upstream-registry
 
 # The README's first command: the plugin in a throw-away Helm home (.demo/), fixture charts
 # rendered through --post-renderer harbor-mirror, image references before and after.
-demo:
-	PYTHON=$(PYTHON) sh scripts/demo.sh
+demo: venv
+	PYTHON=$(BIN)/python sh scripts/demo.sh
 
 bench: venv
 	$(BIN)/python -m bench

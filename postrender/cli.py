@@ -24,7 +24,7 @@ def _route(argv: Sequence[str], stdin_is_tty: bool, environ: Mapping[str, str]) 
         # `postrender`) and a bare call from a terminal want help; a pipe wants a rewrite.
         return "help" if stdin_is_tty or environ.get("HELM_PLUGIN_NAME") else "postrender"
     first = argv[0]
-    if first in ("-h", "--help", "help"):
+    if first in ("-h", "--help", "help", "--version"):
         return "help"
     if first == "postrender" or first.startswith("--"):
         return "postrender"

@@ -1,19 +1,22 @@
 #!/bin/sh
-# `make demo`: install the plugin from this checkout into a throw-away Helm 4 home (.demo/) and
-# show every fixture chart's image references before and after --post-renderer harbor-mirror.
+# `make demo`: install the plugin from this checkout into a throw-away Helm 4 home (.demo/),
+# bootstrap the bundled Harbor emulator with `helm harbor-mirror setup`, and show every fixture
+# chart's image references before and after --post-renderer harbor-mirror.
 #
-# Environment: PYTHON (runs tests.helmbin, stdlib only), HELM (a Helm 4 binary;
-# default: the pinned test binary, fetched once), DEMO_HARBOR_HOST (default harbor.demo.local).
+# Environment: PYTHON (the project's venv Python: runs tests.helmbin and the Harbor emulator),
+# HELM (a Helm 4 binary; default: the pinned test binary, fetched once).
 set -eu
 
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 DEMO=$PWD/.demo
-HARBOR_HOST=${DEMO_HARBOR_HOST:-harbor.demo.local}
 UPSTREAM=dp.apps.rancher.io
+EMULATOR_PID=
 
 on_exit() {
-    [ $? -eq 0 ] || echo "demo: failed; the Helm home is kept in $DEMO for a look" >&2
+    status=$?
+    [ -z "$EMULATOR_PID" ] || kill "$EMULATOR_PID" 2>/dev/null || true
+    [ $status -eq 0 ] || echo "demo: failed; the Helm home is kept in $DEMO for a look" >&2
 }
 
 fresh_helm_home() {
@@ -29,13 +32,32 @@ install_plugin() {
     "$HELM" plugin install "$PWD"
 }
 
-# Where Harbor comes from. Today: the post-renderer is told the host through its environment.
-# Once `setup` and the Harbor emulator are wired in, start the emulator here and run
-# `helm harbor-mirror setup ...` against it instead: it writes the config file the post-renderer
-# reads from $HELM_CONFIG_HOME, and this export goes away.
+# The bundled Harbor emulator on loopback, with a loopback upstream registry standing in for
+# dp.apps.rancher.io; prints "URL" then "upstream: URL USER TOKEN".
+start_harbor() {
+    "$PYTHON" -m tests.harbor_emulator --port 0 --fake-upstream >"$DEMO/emulator.out" 2>"$DEMO/emulator.log" &
+    EMULATOR_PID=$!
+    tries=0
+    until [ "$(wc -l <"$DEMO/emulator.out")" -ge 2 ]; do
+        tries=$((tries + 1))
+        [ $tries -le 100 ] || { echo "demo: the Harbor emulator did not start (see $DEMO/emulator.log)" >&2; exit 1; }
+        sleep 0.1
+    done
+    HARBOR_URL=$(sed -n 1p "$DEMO/emulator.out")
+    # shellcheck disable=SC2046 # word splitting wanted: "upstream: URL USER TOKEN"
+    set -- $(sed -n 2p "$DEMO/emulator.out")
+    UPSTREAM_URL=$2 UPSTREAM_USER=$3 UPSTREAM_TOKEN=$4
+}
+
+# `setup` writes the config file the post-renderer reads from $HELM_CONFIG_HOME: after this the
+# charts need nothing but --post-renderer harbor-mirror.
 configure_harbor() {
-    export HARBOR_MIRROR_HARBOR_HOST="$HARBOR_HOST"
-    echo "Harbor host: $HARBOR_HOST (HARBOR_MIRROR_HARBOR_HOST; setup will write it to the config file)"
+    start_harbor
+    echo "\$ helm harbor-mirror setup --harbor-url $HARBOR_URL --upstream-url $UPSTREAM_URL --upstream-host $UPSTREAM --upstream-username $UPSTREAM_USER"
+    HARBOR_MIRROR_HARBOR_PASSWORD=Harbor12345 HARBOR_MIRROR_UPSTREAM_TOKEN=$UPSTREAM_TOKEN \
+        "$HELM" harbor-mirror setup --harbor-url "$HARBOR_URL" --username admin \
+        --upstream-url "$UPSTREAM_URL" --upstream-host "$UPSTREAM" --upstream-username "$UPSTREAM_USER"
+    HARBOR_HOST=${HARBOR_URL#*://}
 }
 
 # Lines naming HOST as a registry host (so not `notdp.apps.rancher.io`), trimmed, in output order.
