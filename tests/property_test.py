@@ -72,6 +72,10 @@ class Seq:
 class Map:
     entries: list[tuple[str, Node, str | None]] = field(default_factory=list)  # key, value, comment
     flow: bool = False  # `{k: v, …}`: then every value is an inline scalar, with no comment
+    quoted_keys: bool = False  # `"name": …`, as kyaml writes keys such as "helm.sh/hook"
+
+    def key(self, name: str) -> str:
+        return json.dumps(name) if self.quoted_keys else name
 
 
 @dataclass
@@ -132,7 +136,7 @@ def _header(node: Node, after: bool) -> tuple[str, list[str]]:
         comment = f" # {node.comment}" if node.comment else ""
         return f"{anchor} {_inline(node, after)}{comment}", []
     if isinstance(node, Seq) and node.flow:
-        items = [_inline(item, after) for item, _ in node.items if isinstance(item, Scalar)]
+        items = [_flow_item(item, after) for item, dropped in node.items if not (after and dropped)]
         return f" [{', '.join(items)}]", []
     if isinstance(node, Seq):
         return "", _seq_lines(node, after)
@@ -143,8 +147,16 @@ def _header(node: Node, after: bool) -> tuple[str, list[str]]:
 
 def _flow_map(node: Map, after: bool) -> str:
     scalars = [(key, child) for key, child, _ in node.entries if isinstance(child, Scalar)]
-    pairs = [f"{key}: {_inline(child, after)}" for key, child in scalars]
+    pairs = [f"{node.key(key)}: {_inline(child, after)}" for key, child in scalars]
     return "{" + ", ".join(pairs) + "}"
+
+
+def _flow_item(node: Node, after: bool) -> str:
+    """An item of a flow sequence: an inline scalar or a flow mapping."""
+    if isinstance(node, Map):
+        return _flow_map(node, after)
+    assert isinstance(node, Scalar)
+    return _inline(node, after)
 
 
 def _map_lines(node: Map, after: bool) -> list[str]:
@@ -153,7 +165,7 @@ def _map_lines(node: Map, after: bool) -> list[str]:
         if comment:
             lines.append(f"# {comment}")
         head, rest = _header(child, after)
-        lines.append(f"{key}:{head}")
+        lines.append(f"{node.key(key)}:{head}")
         lines.extend(rest)
     return lines
 
@@ -185,8 +197,9 @@ class Doc(NamedTuple):
     end: bool = False
 
 
-def emit_document(doc: Doc, after: bool, newline: str = "\n") -> str:
-    lines = ["---", f"# {doc.source}"]
+def emit_document(doc: Doc, after: bool, newline: str = "\n", separator: bool = True) -> str:
+    lines = ["---"] if separator else []
+    lines.append(f"# {doc.source}")
     if doc.root is not None:
         lines += _map_lines(doc.root, after)
     if doc.end:
@@ -311,16 +324,18 @@ def pull_secrets(draw: st.DrawFn, rename: bool) -> Seq:
     """imagePullSecrets, all `{name: …}` or all bare names, in one style (so which duplicate
     goes does not show in the text)."""
     names = draw(st.lists(st.sampled_from(SECRET_NAMES), min_size=1, max_size=3, unique=True))
-    bare, flow = draw(st.booleans()), draw(st.booleans())
+    bare, flow, quoted = draw(st.booleans()), draw(st.booleans()), draw(st.booleans())
+    flow_list = flow and draw(st.booleans())
     style = draw(st.sampled_from(INLINE_STYLES))
     items: list[tuple[Node, bool]] = []
     seen: set[str] = set()
     for name in names:
         new = HARBOR_SECRET if rename and name == UPSTREAM_SECRET else name
         scalar = Scalar(Text(name, new), style)
-        items.append((scalar if bare else Map([("name", scalar, None)], flow), new in seen))
+        entry = Map([("name", scalar, None)], flow, quoted)
+        items.append((scalar if bare else entry, new in seen))
         seen.add(new)
-    return Seq(items)
+    return Seq(items, flow_list)
 
 
 @st.composite
@@ -337,7 +352,7 @@ def env_var(draw: st.DrawFn, rename: bool) -> Map:
         var, scalar = draw(st.sampled_from(OTHER_VARS)), draw(inline_scalar(draw(strings), flow))
     else:
         var, scalar = draw(st.sampled_from(OTHER_VARS)), draw(any_scalar())
-    return Map([("name", word(var), None), ("value", scalar, None)], flow)
+    return Map([("name", word(var), None), ("value", scalar, None)], flow, draw(st.booleans()))
 
 
 @st.composite
@@ -474,9 +489,14 @@ class Case(NamedTuple):
     docs: list[Doc]
     rename: bool
     newline: str  # the whole stream's line ending: "\n", or "\r\n" from a Windows checkout
+    bare_first: bool  # no `---` before the first document, as in Helm 4's post-renderer input
 
     def emit(self, after: bool) -> str:
-        return "".join(emit_document(doc, after, self.newline) for doc in self.docs)
+        return "".join(self.emit_document(index, after) for index in range(len(self.docs)))
+
+    def emit_document(self, index: int, after: bool) -> str:
+        separator = index > 0 or not self.bare_first
+        return emit_document(self.docs[index], after, self.newline, separator)
 
     @property
     def rules(self) -> Rules:
@@ -489,7 +509,10 @@ def cases(draw: st.DrawFn) -> Case:
     rename = draw(st.booleans())
     count = draw(st.integers(1, 4))
     docs = [draw(document(rename, index)) for index in range(count)]
-    return Case(docs, rename, draw(st.sampled_from(["\n", "\n", "\r\n"])))
+    newline = draw(st.sampled_from(["\n", "\n", "\r\n"]))
+    # A comment-only first document without `---` is no document at all to a YAML parser.
+    bare_first = docs[0].root is not None and draw(st.booleans())
+    return Case(docs, rename, newline, bare_first)
 
 
 def values(case: Case, after: bool) -> list[Any]:
@@ -533,9 +556,9 @@ def test_property_documents_with_nothing_to_change_are_byte_identical(case: Case
     source = case.emit(after=False)
     out = split(rewrite(source, case))
     assert len(out) == len(case.docs)
-    for doc, text in zip(case.docs, out, strict=True):
-        untouched = emit_document(doc, after=False, newline=case.newline)
-        if emit_document(doc, after=True, newline=case.newline) == untouched:
+    for index, text in enumerate(out):
+        untouched = case.emit_document(index, after=False)
+        if case.emit_document(index, after=True) == untouched:
             assert text == untouched
 
 
