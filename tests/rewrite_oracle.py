@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+
+from bench.startup import isolated_env
 
 UPSTREAM = "dp.apps.rancher.io"
 HARBOR_HOST = "harbor.example.com"
@@ -51,17 +53,16 @@ def rename_secret_word(text: str) -> str:
     return _SECRET_WORD.sub(HARBOR_SECRET, text)
 
 
-def postrender(
-    stdin: str, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed `harbor-mirror postrender` the way Helm does: stdin in, stdout out."""
+def postrender(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `harbor-mirror postrender` the way Helm does: stdin in, stdout out.
+    Helm homes point at an empty place, so a developer's own config cannot change the result."""
     return subprocess.run(
         [str(CLI), "postrender", "--harbor-host", HARBOR_HOST, *args],
         input=stdin,
         capture_output=True,
         text=True,
         encoding="utf-8",
-        env={**os.environ, **(env or {})},
+        env=isolated_env(Path(tempfile.gettempdir()) / "harbor-mirror-tests-home"),
         check=False,
         timeout=300,
     )
