@@ -134,14 +134,18 @@ def _rename_list(value: str) -> str:
 
 
 def _renamed_pull_secrets(entries: list[Any]) -> list[Any]:
+    """Renamed, then only the first entry of each name kept (a reference is its name)."""
     renamed: list[Any] = []
+    names: set[Any] = set()
     for entry in entries:
         if entry == UPSTREAM_SECRET:
             entry = HARBOR_SECRET
         elif isinstance(entry, dict) and entry.get("name") == UPSTREAM_SECRET:
             entry = {**entry, "name": HARBOR_SECRET}
-        if entry not in renamed:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if name not in names:
             renamed.append(entry)
+            names.add(name)
     return renamed
 
 
