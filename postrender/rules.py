@@ -50,7 +50,12 @@ class SecretRule(NamedTuple):
 
     def rename_list(self, value: str) -> str:
         """A comma-separated list of secret names (an env value), separators kept."""
-        parts = _CSV_SEPARATOR.split(value)
+        body = value.strip()
+        if not body:
+            return value
+        start = value.index(body)
+        lead, trail = value[:start], value[start + len(body) :]
+        parts = _CSV_SEPARATOR.split(body)
         names, separators = parts[0::2], parts[1::2]
         if self.old not in names:
             return value
@@ -65,7 +70,7 @@ class SecretRule(NamedTuple):
             if out:
                 out.append(separators[index - 1])
             out.append(renamed)
-        return "".join(out)
+        return lead + "".join(out) + trail
 
 
 class Rules(NamedTuple):

@@ -21,6 +21,9 @@ from postrender.yamlpath import dotted, pointer
 
 # A document starts at a `---` line and ends after a `...` line (YAML forbids both at column 0
 # inside any scalar, so a text split is exact).
+# Escapes that can spell a host or name in a double-quoted scalar without its text standing in
+# the source: \x64, \u0064, \U00000064, and a line break escaped inside a word.
+_HIDING_ESCAPE = re.compile(r"\\(?:[xuU]|\r?\n)")
 _BOUNDARY = re.compile(r"^(?:(---)|\.\.\.)(?=[ \t\r\n]|\Z)[^\n]*\n?", re.M)
 
 
@@ -112,7 +115,7 @@ def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
     first_line = 1
     for number, (start, end) in enumerate(split_documents(text), start=1):
         doc = text[start:end]
-        if any(needle in doc for needle in rules.needles):
+        if any(needle in doc for needle in rules.needles) or _HIDING_ESCAPE.search(doc):
             root = _compose(doc, number, first_line)
             found = locate.locate(root, rules, strict=strict)
             doc = _splice(doc, found, rules)

@@ -100,6 +100,14 @@ CASES = {
         "env:\n- name: DEFAULT_IMAGE_PULL_SECRETS\n  value: application-collection, corp\n",
         "env:\n- name: DEFAULT_IMAGE_PULL_SECRETS\n  value: harbor-pull, corp\n",
     ),
+    "pull secret env list with padding": (
+        "env:\n- name: PULL_SECRETS\n  value: ' application-collection , corp '\n",
+        "env:\n- name: PULL_SECRETS\n  value: ' harbor-pull , corp '\n",
+    ),
+    "escaped host in a double-quoted scalar": (
+        'image: "\\x64p.apps.rancher.io/c/x:1"\n',
+        f'image: "{H}/c/x:1"\n',
+    ),
     "pull secret env single": (
         'env:\n- name: PULL_SECRET_NAME\n  value: "application-collection"\n',
         'env:\n- name: PULL_SECRET_NAME\n  value: "harbor-pull"\n',
