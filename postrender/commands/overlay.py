@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import subprocess
 import sys
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from postrender import helmargs, overlayfiles, settings
-from postrender.errors import ConfigError, InputError, StaleOverlayError
+from postrender.errors import ConfigError, StaleOverlayError
+from postrender.helmrender import render
 
 # The post-renderer options that shape the rewrite; its run-time extras (--report, --verify…)
 # have no meaning for a file that an engine applies later.
@@ -23,27 +20,6 @@ _RULE_FLAGS = (
     "--config", "--strict",
 )
 _SETTINGS_OPTIONS = [option for option in settings.OPTIONS if option.flag in _RULE_FLAGS]
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
-
-
-def render(helm_args: Sequence[str], environ: Mapping[str, str]) -> str:
-    """`helm template ARGS` with no post-renderer, from $HELM_BIN (set by Helm) or PATH."""
-    helm = environ.get("HELM_BIN") or shutil.which("helm")
-    if not helm:
-        raise ConfigError("no helm to render with: put helm on PATH or set HELM_BIN")
-    try:
-        done = subprocess.run(
-            [helm, "template", *helm_args], capture_output=True, env=dict(environ), check=False
-        )
-    except OSError as exc:
-        raise ConfigError(f"cannot run {helm}: {exc.strerror}") from None
-    if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["(no message)"]
-        message = _URL_CREDENTIALS.sub("***@", lines[-1])
-        raise InputError(f"helm template failed (exit {done.returncode}): {message}")
-    from postrender.stream import decode
-
-    return decode(done.stdout)
 
 
 def overlay(

@@ -110,7 +110,7 @@ def _read(
             return decode(Path(first).read_bytes()), []
         except OSError as exc:
             raise ConfigError(f"cannot read {first}: {exc.strerror}") from None
-    from postrender.commands.overlay import render
+    from postrender.helmrender import render
 
     args = [*inputs, *tls]
     return render(args, environ), args

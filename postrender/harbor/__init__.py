@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from postrender.harbor._client import HarborClient
 from postrender.harbor._connect import Connection, connect, tls_verify
-from postrender.harbor._http import HarborHTTP
+from postrender.harbor._errors import error_detail, unreachable
+from postrender.harbor._http import HarborHTTP, cookie_jar_that_keeps_nothing
 from postrender.harbor._models import (
     Execution,
     Policy,
@@ -18,7 +19,7 @@ from postrender.harbor._models import (
     Task,
     User,
 )
-from postrender.harbor._retry import RetryPolicy
+from postrender.harbor._retry import RetryPolicy, may_retry_status
 
 __all__ = [
     "Connection",
@@ -34,5 +35,9 @@ __all__ = [
     "Task",
     "User",
     "connect",
+    "cookie_jar_that_keeps_nothing",
+    "error_detail",
+    "may_retry_status",
     "tls_verify",
+    "unreachable",
 ]

@@ -18,8 +18,7 @@ from pathlib import Path
 import httpx
 
 from postrender.errors import ConfigError
-from postrender.harbor import tls_verify
-from postrender.harbor._http import cookie_jar_that_keeps_nothing
+from postrender.harbor import cookie_jar_that_keeps_nothing, tls_verify
 from postrender.registry._client import RegistryClient
 
 USERNAME_ENV = "HARBOR_MIRROR_USERNAME"

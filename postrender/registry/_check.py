@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from postrender.harbor._errors import error_detail
+from postrender.harbor import error_detail
 from postrender.registry._client import RegistryClient, TokenRefused
 from postrender.registry._references import Target
 

@@ -17,8 +17,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from postrender.harbor._errors import error_detail, unreachable
-from postrender.harbor._retry import RetryPolicy, may_retry_status
+from postrender.harbor import RetryPolicy, error_detail, may_retry_status, unreachable
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 MANIFEST_TYPES = (
