@@ -2,6 +2,7 @@
 
 pytest_plugins: list[str] = [
     "tests.fixtures_helm",
+    "tests.fixtures_plugin",
     "tests.fixtures_harbor",
     "tests.fixtures_registry",
 ]

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.fixtures_plugin import Plugin
+
 # The installed-plugin fixtures live with the plugin tests; importing them shares their set-up.
 from tests.kustomize_emulation import overlay_cli, read_yaml
-from tests.plugin_test import Plugin, git_source, plugin, wheelhouse  # noqa: F401
 from tests.rewrite_oracle import HARBOR_HOST, HARBOR_SECRET, REPO_ROOT
 
 CHART = REPO_ROOT / "charts-fixtures" / "widget-operator"
 
 
 def test_overlay_through_helm_equals_the_bare_cli(
-    plugin: Plugin,  # noqa: F811
+    plugin: Plugin,
     helm4: Path,
     tmp_path: Path,
 ) -> None:

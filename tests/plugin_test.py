@@ -6,12 +6,9 @@ environment with pip from a wheelhouse made once per session, so an install take
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,14 @@ import pytest
 from postrender.commands.group import SUBCOMMANDS
 from tests import helmbin
 from tests.fixtures_helm import HelmEnv, isolated_helm_env
+from tests.fixtures_plugin import (
+    MAJORS,
+    Plugin,
+    commit,
+    git,
+    install,
+    offline,
+)
 from tests.harbor_emulator import ADMIN_PASSWORD, FakeUpstream, HarborEmulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,82 +32,16 @@ CHARTS = sorted(p.parent for p in (REPO / "charts-fixtures").glob("*/Chart.yaml"
 # An upstream mention a rewrite should have replaced; `notdp.apps.rancher.io` is not one.
 UPSTREAM = re.compile(r"(?<![\w.-])dp\.apps\.rancher\.io(?![\w.-])")
 HARBOR = "harbor.test:8443"
-MAJORS = {"helm4": 4, "helm3": 3}
 # What `helm plugin list` shows: Helm 4 lists the CLI and the post-renderer plugin.
 LISTED = {4: {"harbor-mirror", "harbor-mirror-cli"}, 3: {"harbor-mirror"}}
 CLI_NAME = {4: "harbor-mirror-cli", 3: "harbor-mirror"}
-
-
-@dataclass
-class Plugin:
-    """A Helm with the plugin installed, and what its install printed."""
-
-    env: HelmEnv
-    major: int
-    install_output: str
-
-    def template(self, chart: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.env.run(
-            "template", "demo", chart, "-n", "demo-ns", "--post-renderer", "harbor-mirror", *args
-        )
-
-
-@pytest.fixture(scope="session")
-def git_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository with the working tree as a fresh clone would have it (no ignored files)."""
-    dest = tmp_path_factory.mktemp("upstream") / "helm-harbor-mirror"
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name, follow_symlinks=False)
-    _git(dest, "init", "-q", "-b", "main")
-    _commit(dest, "the working tree under test")
-    return dest
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory, git_source: Path) -> Path:
-    """The plugin's dependencies and build backend as wheels, so each install hook runs offline."""
-    wheels = tmp_path_factory.mktemp("wheelhouse")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "-w", wheels, "setuptools", "wheel",
-         git_source],
-        capture_output=True, text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    return wheels
 
 
 @pytest.fixture(params=list(MAJORS))
 def fresh(request: pytest.FixtureRequest, tmp_path: Path, wheelhouse: Path) -> tuple[HelmEnv, int]:
     """An empty Helm home of each major, its pip pointed at the wheelhouse."""
     env = isolated_helm_env(helmbin.binary(request.param), tmp_path / "helm")
-    return _offline(env, wheelhouse), MAJORS[request.param]
-
-
-@pytest.fixture(scope="module", params=list(MAJORS))
-def plugin(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    wheelhouse: Path,
-    git_source: Path,
-) -> Plugin:
-    """The plugin installed from its git URL, shared by the tests that only run it."""
-    major = MAJORS[request.param]
-    env = _offline(
-        isolated_helm_env(helmbin.binary(request.param), tmp_path_factory.mktemp(request.param)),
-        wheelhouse,
-    )
-    done = _install(env, major, git_source.as_uri())
-    assert done.returncode == 0, done.stderr
-    if major == 3:
-        _follow_path_instructions(env, done.stdout)
-    return Plugin(env, major, done.stdout)
+    return offline(env, wheelhouse), MAJORS[request.param]
 
 
 def test_manifest_versions_match_pyproject() -> None:
@@ -115,7 +54,7 @@ def test_install_from_local_checkout_leaves_checkout_alone(fresh: tuple[HelmEnv,
     env, major = fresh
     root_manifest = (REPO / "plugin.yaml").read_bytes()
 
-    done = _install(env, major, str(REPO))
+    done = install(env, major, str(REPO))
 
     assert done.returncode == 0, done.stderr
     assert f"harbor-mirror {VERSION}: built" in done.stdout
@@ -147,7 +86,7 @@ def test_install_without_python_says_what_to_do(fresh: tuple[HelmEnv, int], tmp_
         (tools / tool).symlink_to(found)
     env.env["PATH"] = str(tools)
 
-    done = _install(env, major, str(REPO))
+    done = install(env, major, str(REPO))
 
     assert done.returncode != 0
     assert "harbor-mirror: needs Python >= 3.10" in done.stderr
@@ -160,11 +99,11 @@ def test_git_install_update_uninstall_keep_other_plugins_working(
 ) -> None:
     env, major = fresh
     upstream = tmp_path / "remote" / "helm-harbor-mirror"
-    _git(tmp_path, "clone", "-q", git_source, upstream)
+    git(tmp_path, "clone", "-q", git_source, upstream)
     hello = _unrelated_plugin(tmp_path / "hello")
     assert env.run("plugin", "install", hello).returncode == 0
 
-    done = _install(env, major, upstream.as_uri())
+    done = install(env, major, upstream.as_uri())
     assert done.returncode == 0, done.stderr
     assert _listed(env) == {"hello": "1.0.0", **{name: VERSION for name in LISTED[major]}}
     assert env.run("hello").stdout == "hello from an unrelated plugin\n"
@@ -176,7 +115,7 @@ def test_git_install_update_uninstall_keep_other_plugins_working(
     assert "harbor-mirror 9.9.9: built" in updated.stdout
     assert _listed(env) == {"hello": "1.0.0", **{name: "9.9.9" for name in LISTED[major]}}
     checkout = env.plugins_dir / "helm-harbor-mirror"
-    assert _git(checkout, "status", "--porcelain").stdout == ""
+    assert git(checkout, "status", "--porcelain").stdout == ""
     assert env.run("harbor-mirror", "--help").returncode == 0
 
     gone = env.run("plugin", "uninstall", CLI_NAME[major])
@@ -313,31 +252,6 @@ def test_missing_harbor_host_fails_helm_and_says_why(plugin: Plugin, tmp_path: P
 # helpers -------------------------------------------------------------------------------------
 
 
-def _git(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid",
-         *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, check=True,
-    )
-
-
-def _commit(repo: Path, message: str) -> None:
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-q", "-m", message)
-
-
-def _offline(env: HelmEnv, wheelhouse: Path) -> HelmEnv:
-    env.env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse))
-    for name in [key for key in env.env if key.startswith("HARBOR_MIRROR_")]:
-        del env.env[name]
-    return env
-
-
-def _install(env: HelmEnv, major: int, source: str) -> subprocess.CompletedProcess[str]:
-    verify = ["--verify=false"] if major == 4 and "://" in source else []
-    return env.run("plugin", "install", source, *verify)
-
-
 def _listed(env: HelmEnv) -> dict[str, str]:
     """`helm plugin list` as name → version; it must not warn about any plugin."""
     done = env.run("plugin", "list")
@@ -346,19 +260,12 @@ def _listed(env: HelmEnv) -> dict[str, str]:
     return {row[0]: row[1] for row in rows}
 
 
-def _follow_path_instructions(env: HelmEnv, install_output: str) -> None:
-    """Do what the Helm 3 install line tells the user, so `--post-renderer harbor-mirror` works."""
-    command = install_output.split("put it on PATH: ", 1)[1].splitlines()[0]
-    subprocess.run(["sh", "-c", command], env=env.env, check=True)
-    env.env["PATH"] = f"{env.env['HOME']}/.local/bin{os.pathsep}{env.env['PATH']}"
-
-
 def _bump_version(repo: Path, version: str) -> None:
     for name in ("pyproject.toml", "plugin.yaml", "hooks/helm4-cli.yaml", "postrender/plugin.yaml"):
         path = repo / name
         text = re.sub(r'(?m)^version(: | = ")[^"\n]+', rf"version\g<1>{version}", path.read_text())
         path.write_text(text)
-    _commit(repo, f"release {version}")
+    commit(repo, f"release {version}")
 
 
 def _unrelated_plugin(directory: Path) -> Path:

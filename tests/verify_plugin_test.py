@@ -1,19 +1,13 @@
 """`helm harbor-mirror verify` and the post-renderer's `--verify` through the installed plugin.
 
-The plugin is installed into real Helm 4 and Helm 3 (fixtures of `plugin_test`); Harbor is the
+The plugin is installed into real Helm 4 and Helm 3 (tests/fixtures_plugin.py); Harbor is the
 emulator with a proxy-cache project of the real upstream registry.
 """
 
 from __future__ import annotations
 
-from tests import plugin_test
-from tests.plugin_test import Plugin
+from tests.fixtures_plugin import Plugin
 from tests.verify_test import ADMIN, CHART, _busybox_digest
-
-# plugin_test's fixtures: the plugin installed into Helm 4 and Helm 3 from a git URL.
-git_source = plugin_test.git_source
-wheelhouse = plugin_test.wheelhouse
-installed_plugin = plugin_test.plugin
 
 
 def _template(plugin, mirror, *args):
@@ -29,9 +23,8 @@ def _pinned(mirror):
 
 
 def test_helm_harbor_mirror_verify_renders_with_helm_itself(
-    installed_plugin: Plugin, mirror
+    plugin: Plugin, mirror
 ) -> None:
-    plugin = installed_plugin
     done = plugin.env.run(
         "harbor-mirror", "verify", "demo", CHART, *_pinned(mirror),
         "--harbor-host", mirror.host, "--ca-file", mirror.harbor.ca_file, extra_env=ADMIN,
@@ -43,9 +36,8 @@ def test_helm_harbor_mirror_verify_renders_with_helm_itself(
 
 
 def test_post_renderer_verify_fails_the_render_when_an_image_is_missing(
-    installed_plugin: Plugin, mirror
+    plugin: Plugin, mirror
 ) -> None:
-    plugin = installed_plugin
     args = ["--post-renderer-args", f"--harbor-host={mirror.host}",
             "--post-renderer-args", "--verify", *_pinned(mirror)]
     passed = _template(plugin, mirror, *args)
