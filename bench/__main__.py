@@ -89,9 +89,8 @@ def kustomize_command(kubectl: str, source: Path, work: Path) -> tuple[Command |
     return command, f"{failure}; {fixed_note}"
 
 
-def bench_file(path: Path, runs: int, kubectl: str | None) -> Row:
+def bench_file(path: Path, runs: int, kubectl: str | None, cli: str) -> Row:
     """harbor-mirror and kustomize runs interleaved, after a warm-up of each."""
-    cli = str(Path(sys.executable).with_name("harbor-mirror"))
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         harbor = Command([cli, *startup.POSTRENDER_ARGS], path, startup.isolated_env(work))
@@ -179,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         "--kubectl", help="default: the tests' pinned kubectl 1.35.2, else the one on PATH"
     )
     parser.add_argument("--only", default="", help="substring of the corpus file names to run")
+    parser.add_argument(
+        "--harbor-mirror",
+        default=str(Path(sys.executable).with_name("harbor-mirror")),
+        help="the executable to time; default: this venv's (an editable install), e.g. "
+        "the plugin's own .venv/bin/harbor-mirror to time what Helm runs",
+    )
     args = parser.parse_args(argv)
     args.kubectl = args.kubectl or default_kubectl()
     chosen = [path for path in args.corpus.glob("*.yaml") if args.only in path.name]
@@ -193,11 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kustomize: {args.kubectl} ({' / '.join(version.stdout.split(chr(10))[:2])})")
     else:
         print("kustomize: kubectl not on PATH, harbor-mirror figures only")
-    cli = Path(sys.executable).with_name("harbor-mirror")
-    print(f"harbor-mirror: {cli}; {args.runs} timed runs each after a warm-up")
+    print(f"harbor-mirror: {args.harbor_mirror}; {args.runs} timed runs each after a warm-up")
     if not ACCURATE_RSS:
         print("no GNU time: peak RSS figures include this bench's own memory at fork")
-    print_table([bench_file(path, args.runs, args.kubectl) for path in files])
+    print_table([bench_file(path, args.runs, args.kubectl, args.harbor_mirror) for path in files])
     startup.report(max(args.runs, 15))
     return 0
 
