@@ -17,4 +17,5 @@ def test_postrender_never_imports_httpx_or_click(tmp_path: Path) -> None:
     # The probe really rewrote (so the whole engine ran), with the pull secret renamed.
     assert f"image: {TARGET}/containers/etcd:3.5.14-7.7" in probe.stdout
     assert "- name: harbor-pull" in probe.stdout
-    assert [name for name in probe.modules if name.split(".")[0] in ("httpx", "httpcore", "click")] == []
+    heavy = ("httpx", "httpcore", "click")
+    assert [name for name in probe.modules if name.split(".")[0] in heavy] == []
