@@ -9,26 +9,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from postrender.errors import HarborMirrorError
 
-# Subcommands for people, loaded only when asked for: "name": ("module:attribute", short help).
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
 
-
-def _route(argv: Sequence[str], stdin_is_tty: bool, environ: Mapping[str, str]) -> str:
-    """Decide what to run: "postrender", "help" or a subcommand name."""
+def _is_postrender(argv: Sequence[str], stdin_is_tty: bool, environ: Mapping[str, str]) -> bool:
+    """The post-renderer, or (False) the click group: its help, version and subcommands."""
     if not argv:
         # `helm harbor-mirror` (HELM_PLUGIN_NAME set; the post-renderer plugin always passes
         # `postrender`) and a bare call from a terminal want help; a pipe wants a rewrite.
-        return "help" if stdin_is_tty or environ.get("HELM_PLUGIN_NAME") else "postrender"
+        return not (stdin_is_tty or environ.get("HELM_PLUGIN_NAME"))
     first = argv[0]
-    if first in ("-h", "--help", "help", "--version"):
-        return "help"
-    if first == "postrender" or first.startswith("--"):
-        return "postrender"
-    return first
+    if first in ("--help", "--version"):
+        return False
+    return first == "postrender" or first.startswith("--")
 
 
 def _run_postrender(argv: Sequence[str]) -> int:
@@ -43,32 +38,23 @@ def _run_click(argv: Sequence[str]) -> int:
     return run(argv)
 
 
-def _report(message: str, exit_code: int, record: Callable[[str], None]) -> int:
-    sys.stderr.write(f"harbor-mirror: {message}\n")
-    record(message)
-    return exit_code
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    route = _route(args, sys.stdin.isatty() if sys.stdin else False, os.environ)
-    postrendering = route == "postrender"
+    postrendering = _is_postrender(args, sys.stdin.isatty() if sys.stdin else False, os.environ)
     if postrendering and args and args[0] == "postrender":
         args = args[1:]
-    record = _record_last_error if postrendering else _ignore
     try:
-        code = _run_postrender(args) if postrendering else _run_click(args)
+        raise SystemExit(_run_postrender(args) if postrendering else _run_click(args))
     except HarborMirrorError as error:
-        code = _report(f"error: {error}", error.exit_code, record)
+        message, code = f"error: {error}", error.exit_code
     except KeyboardInterrupt:
-        code = _report("interrupted", 130, record)
+        message, code = "interrupted", 130
     except Exception as error:  # the boundary: anything else is our bug, still one line
-        code = _report(f"unexpected error: {type(error).__name__}: {error}", 3, record)
+        message, code = f"unexpected error: {type(error).__name__}: {error}", 3
+    sys.stderr.write(f"harbor-mirror: {message}\n")
+    if postrendering:
+        _record_last_error(message)
     raise SystemExit(code)
-
-
-def _ignore(message: str) -> None:
-    return None
 
 
 def _record_last_error(message: str) -> None:

@@ -60,6 +60,11 @@ def _scalar(mapping: MappingNode, key: str) -> ScalarNode | None:
     return node if isinstance(node, ScalarNode) else None
 
 
+def _value(mapping: MappingNode, key: str) -> str | None:
+    node = _scalar(mapping, key)
+    return node.value if node is not None else None
+
+
 class Identity(NamedTuple):
     """What selects a document as a patch target: apiVersion, kind, name, namespace."""
 
@@ -74,10 +79,10 @@ def identity(root: Node | None) -> Identity:
     if not isinstance(root, MappingNode):
         return Identity(None, None, None, None)
     metadata = _child(root, "metadata")
-    nodes = [_scalar(root, "apiVersion"), _scalar(root, "kind"), None, None]
+    name = namespace = None
     if isinstance(metadata, MappingNode):
-        nodes[2:] = [_scalar(metadata, "name"), _scalar(metadata, "namespace")]
-    return Identity(*(node.value if node is not None else None for node in nodes))
+        name, namespace = _value(metadata, "name"), _value(metadata, "namespace")
+    return Identity(_value(root, "apiVersion"), _value(root, "kind"), name, namespace)
 
 
 class _Walk:
@@ -133,10 +138,9 @@ class _Walk:
 
     def split_form(self, node: MappingNode) -> None:
         """`registry: U` + `repository: path` → `registry: HARBOR` + `repository: PROJECT/path`."""
-        registry = _scalar(node, "registry")
+        registry, repository = _scalar(node, "registry"), _scalar(node, "repository")
         if registry is None or registry.value != self.rules.mirror.upstream:
             return
-        repository = _scalar(node, "repository")
         if repository is None or not repository.value:
             return
         mirror = self.rules.mirror
@@ -183,11 +187,7 @@ class _Walk:
 
     def docker_config(self, root: MappingNode) -> None:
         """A chart-rendered dockerconfigjson Secret: move the upstream's `auths` key to Harbor."""
-        kind, type_ = _scalar(root, "kind"), _scalar(root, "type")
-        if (kind.value if kind else None, type_.value if type_ else None) != (
-            "Secret",
-            DOCKERCONFIG_TYPE,
-        ):
+        if _value(root, "kind") != "Secret" or _value(root, "type") != DOCKERCONFIG_TYPE:
             return
         for section, move in (
             ("data", self.rules.move_auths_base64),

@@ -71,11 +71,6 @@ class Settings(NamedTuple):
     strict: bool = False
     verify: bool = False
 
-    @property
-    def target_prefix(self) -> str:
-        """`HARBOR_HOST/PROJECT`: what replaces the upstream host in a reference."""
-        return f"{self.harbor_host}/{self.project}"
-
 
 def parse_argv(argv: Sequence[str]) -> dict[str, str | bool]:
     """Parse `--flag value`, `--flag=value` and bare flags into {flag: value}."""

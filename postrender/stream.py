@@ -1,14 +1,14 @@
 """The stream engine: split into documents, skip those with nothing to rewrite, compose, splice.
 
-Only documents that mention the upstream host (or the upstream pull-secret name, when one is
-renamed) are parsed at all; every other byte goes out as it came in.
+Only documents whose text could hold something to rewrite (Rules.needles, or an escape that
+could spell one) are parsed at all; every other byte goes out as it came in.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from ruamel.yaml.cyaml import CBaseLoader
 from ruamel.yaml.error import YAMLError
@@ -17,13 +17,13 @@ from ruamel.yaml.nodes import Node
 from postrender import locate, splice
 from postrender.errors import ManifestError, RewriteError
 from postrender.rules import Rules
-from postrender.yamlpath import dotted, pointer
+from postrender.yamlpath import Path, dotted, pointer
 
-# A document starts at a `---` line and ends after a `...` line (YAML forbids both at column 0
-# inside any scalar, so a text split is exact).
 # Escapes that can spell a host or name in a double-quoted scalar without its text standing in
 # the source: \x64, \u0064, \U00000064, and a line break escaped inside a word.
 _HIDING_ESCAPE = re.compile(r"\\(?:[xuU]|\r?\n)")
+# A document starts at a `---` line and ends after a `...` line (YAML forbids both at column 0
+# inside any scalar, so a text split is exact).
 _BOUNDARY = re.compile(r"^(?:(---)|\.\.\.)(?=[ \t\r\n]|\Z)[^\n]*\n?", re.M)
 
 
@@ -46,7 +46,6 @@ class Rewrite(NamedTuple):
         return entry
 
 
-
 class Result(NamedTuple):
     text: str
     rewrites: list[Rewrite]
@@ -65,19 +64,13 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         _raise_at(data, exc.start, f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
-    raise AssertionError("unreachable")
 
 
-def _raise_at(data: bytes, offset: int, problem: str) -> None:
-    text = data[:offset].decode("utf-8", errors="replace")
-    document, line = _position(text, len(text))
-    raise ManifestError(problem, document=document, line=line)
-
-
-def _position(text: str, offset: int) -> tuple[int, int]:
-    """1-based document number and line of `offset`, counted the way split_documents counts."""
-    spans = split_documents(text[:offset] + "\n")
-    return max(len(spans), 1), text.count("\n", 0, offset) + 1
+def _raise_at(data: bytes, offset: int, problem: str) -> NoReturn:
+    """Name the document and line where byte `offset` stands, counted as split_documents does."""
+    before = data[:offset].decode("utf-8", errors="replace")
+    document = max(len(split_documents(before + "\n")), 1)
+    raise ManifestError(problem, document=document, line=before.count("\n") + 1)
 
 
 def split_documents(text: str) -> list[tuple[int, int]]:
@@ -120,10 +113,12 @@ def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
             found = locate.locate(root, rules, strict=strict)
             doc = _splice(doc, found, rules)
             ident = locate.identity(root)
+            edited: list[tuple[Path, str, str | None]]
+            edited = [(c.path, c.before, c.after) for c in found.changes]
+            edited += [(d.path, d.before, None) for d in found.drops]
             rewrites.extend(
                 Rewrite(number, *ident, dotted(path), pointer(path), before, after)
-                for path, before, after in [(c.path, c.before, c.after) for c in found.changes]
-                + [(d.path, d.before, None) for d in found.drops]
+                for path, before, after in edited
             )
             leftovers.extend(
                 f"document {number} ({ident.kind}/{ident.name}) {dotted(left.path)}: {left.value!r}"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from postrender.errors import ConfigError
+from postrender.rules import Rules
 from postrender.settings import resolve
 
 
@@ -61,7 +62,8 @@ def test_defaults_without_config_file(tmp_path: Path) -> None:
     settings = resolve(["--harbor-host", "h.example.com"], env_for(tmp_path))
     assert settings.project == "application-collection"
     assert settings.pull_secret is None
-    assert settings.target_prefix == "h.example.com/application-collection"
+    mirror = Rules.from_settings(settings).mirror
+    assert mirror.target_prefix == "h.example.com/application-collection"
 
 
 def test_missing_harbor_host_says_how_to_fix(tmp_path: Path) -> None:

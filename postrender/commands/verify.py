@@ -82,7 +82,7 @@ def cli(
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
     )
     if not checks:
-        click.echo(f"harbor-mirror: no reference to {config.target_prefix} found", err=True)
+        click.echo(f"harbor-mirror: no reference to {rule.target_prefix} found", err=True)
     click.echo(_json(checks) if output == "json" else _table(checks, warm))
     registry.require_resolved(checks)
     return 0
