@@ -53,8 +53,7 @@ def render_change(text: str, change: Change, mirror: MirrorRule) -> tuple[int, i
     node = change.node
     start, end = node.start_mark.index, node.end_mark.index
     span = text[start:end]
-    props = _PROPERTIES.match(span)
-    cut = props.end() if props else 0
+    cut = _PROPERTIES.match(span).end()  # type: ignore[union-attr]  # `*` always matches
     head, body = span[:cut], span[cut:]
     style = node.style or None  # the C composer reports plain as ""
     quoted = style in ("'", '"')
