@@ -326,6 +326,10 @@ def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
         (["--robot", "k8s"], "--robot needs --secret-out FILE"),
         (["--secret-out", "x.json"], "--secret-out needs --robot NAME"),
         (["--project", "Bad_Name!"], "--project 'Bad_Name!' is not a valid Harbor name"),
+        (["--timeout", "-1"], "--timeout must be a positive number of seconds"),
+        (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
+        (["--mode", "replication", "--filter-name", "containers/etcd", "--poll-interval", "inf"],
+         "--poll-interval must be a positive number of seconds"),
     ],
 )
 def test_setup_bad_input_exits_2_before_contacting_harbor(harbor, upstream, tmp_path, args, needle):
@@ -540,6 +544,7 @@ def test_plan_harbor_host_is_what_image_references_use(url: str, host: str):
         ("https://harbor/api/v2.0", "must be just scheme://host[:port]"),
         ("https://user@harbor", "must be just scheme://host[:port]"),
         ("https://harbor:99999", "has an invalid port"),
+        ("https://[::1", "is not an http(s) URL"),
     ],
 )
 def test_plan_refuses_harbor_urls_it_cannot_use(url: str, needle: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,13 @@ _HARBOR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
 def base_url(option: str, value: str) -> str:
     """`scheme://host[:port]` with no path, query or trailing slash; anything else is bad input."""
-    parts = urlsplit(value.strip())
+    not_a_url = ConfigError(f"{option} {value!r} is not an http(s) URL such as https://host[:port]")
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        raise not_a_url from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{option} {value!r} is not an http(s) URL such as https://host[:port]")
+        raise not_a_url
     if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
         raise ConfigError(f"{option} {value!r} must be just scheme://host[:port] (no path)")
     try:
@@ -40,6 +45,13 @@ def host_of(url: str) -> str:
     default = {"http": 80, "https": 443}[parts.scheme]
     host = parts.netloc.rpartition("@")[2]
     return host.rsplit(":", 1)[0] if parts.port == default else host
+
+
+def positive_seconds(option: str, value: float) -> float:
+    """A wait or timeout: NaN, infinity and zero pass float parsing but break sockets and sleep."""
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{option} must be a positive number of seconds")
+    return value
 
 
 def harbor_name(option: str, value: str, max_length: int = 255) -> str:
@@ -68,8 +80,7 @@ class Replication:
             raise ConfigError("--filter-tag must not be empty when given")
         if not self.policy_name.strip() or len(self.policy_name) > 256:
             raise ConfigError("--policy-name must be 1 to 256 characters")
-        if self.poll_interval <= 0:
-            raise ConfigError("--poll-interval must be a positive number of seconds")
+        positive_seconds("--poll-interval", self.poll_interval)
 
     @property
     def lists_catalog(self) -> bool:

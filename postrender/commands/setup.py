@@ -25,6 +25,7 @@ from postrender.bootstrap.plan import (
     Plan,
     Replication,
     RobotPlan,
+    positive_seconds,
 )
 from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
@@ -260,6 +261,7 @@ def cli(**options: object) -> int:
     plan = plan_from_options(options, environ)  # bad input fails before any prompt
     emit = options["emit"] if isinstance(options["emit"], tuple) else None
     check_emit(plan, emit, bool(options["emit_credentials"]))
+    timeout = positive_seconds("--timeout", float(str(options["timeout"])))
     password = _password(bool(options["password_stdin"]), environ)
     plan = replace(plan, upstream_token=_token(environ))
     connection = Connection(
@@ -268,7 +270,7 @@ def cli(**options: object) -> int:
         password=password,
         ca_file=options["ca_file"] if isinstance(options["ca_file"], Path) else None,
         insecure_skip_tls_verify=bool(options["insecure_skip_tls_verify"]),
-        timeout=float(str(options["timeout"])),
+        timeout=timeout,
     )
     if connection.insecure_skip_tls_verify:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
