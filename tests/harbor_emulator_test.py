@@ -740,6 +740,11 @@ def test_spec_check_catches_a_wrong_response(spec: Spec) -> None:
         "GET /registries/{id} 200: $.insecure: expected boolean, got str",
         "GET /registries/{id} 200: $.colour: not a property of the model",
     ]
+    update = Request.build("PUT", "/api/v2.0/registries/1", [], b"{}")
+    chatty = Response(200, [("X-Request-Id", "x")], b'{"ok": true}')
+    assert spec.response_problems(Exchange(update, chatty)) == [
+        "PUT /registries/{id} 200: body present where the spec declares none"
+    ]
 
 
 # -- serving --
