@@ -466,6 +466,16 @@ def test_flattening_decides_the_destination(
         assert (final["status"], final["failed"]) == ("Failed", 2)
 
 
+def test_stopping_an_execution_stops_its_tasks(client: httpx.Client, registry_id: int) -> None:
+    policy = create(client, "/replication/policies", policy_body(registry_id))
+    execution = create(client, "/replication/executions", {"policy_id": policy})
+    assert client.put(f"/replication/executions/{execution}").status_code == 200
+    final = wait_for_execution(client, execution)[-1]
+    assert (final["status"], final["stopped"], final["in_progress"]) == ("Stopped", 2, 0)
+    tasks = client.get(f"/replication/executions/{execution}/tasks").json()
+    assert [t["status"] for t in tasks] == ["Stopped", "Stopped"]
+
+
 def test_failed_task_has_a_log(
     client: httpx.Client, upstream_registry: FakeUpstream, registry_id: int
 ) -> None:

@@ -142,9 +142,9 @@ def get_execution(call: Call) -> Response:
 
 
 def stop_execution(call: Call) -> Response:
+    """Stops the tasks; the execution's status follows from theirs."""
     execution = _execution(call)
     now = call.state.clock()
-    execution.stopped_at = now
     for task in execution.tasks:
         task.stopped_at = now
     return Response(200)

@@ -122,7 +122,6 @@ class Execution:
     tasks: list[Task] = field(default_factory=list)
     status_text: str = ""
     failed_early: bool = False
-    stopped_at: float | None = None
 
     def status(self, now: float) -> str:
         """Failed early (listing, skipped), else derived from the tasks at `now`."""
