@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 
 from postrender.bootstrap.plan import Plan, Replication, RobotPlan
 from postrender.commands.setup import setup
-from postrender.errors import ConfigError, HarborConflict
+from postrender.errors import ConfigError, HarborConflict, HarborResponseError
 from postrender.harbor import Connection, RetryPolicy, connect
 from tests.harbor_emulator import (
     ADMIN_PASSWORD,
@@ -576,3 +577,25 @@ def test_replication_progress_redraws_one_line_on_a_terminal(harbor, upstream, t
     progress = out.getvalue().split("started (execution 1)\n", 1)[1].split("\n", 1)[0]
     assert progress.startswith("\r\x1b[K[replicate] execution 1: ")
     assert progress.endswith("Succeed, 5 succeeded, 0 failed, 0 in progress of 5")
+
+
+def test_an_endpoint_harbor_accepts_but_then_does_not_list_is_reported(tmp_path):
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, headers={"Location": "/api/v2.0/registries/7"})
+        if request.url.path.endswith("/users/current"):
+            return httpx.Response(200, json={"username": "admin", "sysadmin_flag": True})
+        if request.url.path.endswith("/systeminfo"):
+            return httpx.Response(200, json={"harbor_version": "v2.15.2"})
+        return httpx.Response(200, json=[])  # the endpoint list stays empty
+
+    client = connect(Connection("https://harbor.test", "admin", "pw"),
+                     transport=httpx.MockTransport(handler))  # fmt: skip
+    plan = Plan(harbor_url="https://harbor.test", upstream_username="u", upstream_token="t",
+                config_path=tmp_path / "config.yaml")  # fmt: skip
+    with pytest.raises(HarborResponseError) as caught:
+        setup(client, plan, dry_run=False, out=io.StringIO())
+    assert str(caught.value) == (
+        "registry endpoint 'application-collection' was accepted but cannot be found again"
+    )
+    assert not plan.config_path.exists()

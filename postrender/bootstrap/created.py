@@ -1,11 +1,11 @@
-"""Creating something that a concurrent run may have just created."""
+"""Creating something that a concurrent run may have just created, then reading it back."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
-from postrender.errors import HarborAPIError
+from postrender.errors import HarborAPIError, HarborResponseError
 
 T = TypeVar("T")
 
@@ -18,3 +18,10 @@ def create_once(create: Callable[[], T]) -> T | None:
         if error.status != 409:
             raise
         return None
+
+
+def found_again(found: T | None, what: str) -> T:
+    """`found` is what a re-read after Harbor accepted a write returned; None means it is lost."""
+    if found is None:
+        raise HarborResponseError(f"{what} was accepted but cannot be found again")
+    return found

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from postrender.bootstrap.created import create_once
+from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.outcome import Outcome, report
 from postrender.bootstrap.plan import Plan
-from postrender.errors import HarborConflict, HarborResponseError
+from postrender.errors import HarborConflict
 from postrender.harbor import HarborClient, Project, Registry
 
 
@@ -85,7 +85,4 @@ def ensure_project(
 
 
 def _reread(client: HarborClient, name: str) -> Project:
-    found = client.get_project(name)
-    if found is None:
-        raise HarborResponseError(f"project {name!r} was accepted but cannot be found again")
-    return found
+    return found_again(client.get_project(name), f"project {name!r}")

@@ -7,10 +7,10 @@ import hmac
 import re
 from typing import Any, TextIO
 
-from postrender.bootstrap.created import create_once
+from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan
-from postrender.errors import ConfigError, HarborAPIError, HarborConflict, HarborResponseError
+from postrender.errors import ConfigError, HarborAPIError, HarborConflict
 from postrender.harbor import HarborClient, Registry
 
 REGISTRY_TYPE = "docker-registry"
@@ -140,9 +140,5 @@ def _explained(error: HarborAPIError, plan: Plan) -> HarborAPIError:
 
 
 def _reread(client: HarborClient, plan: Plan) -> Registry:
-    found = client.find_registry(plan.registry_name)
-    if found is None:
-        raise HarborResponseError(
-            f"registry endpoint {plan.registry_name!r} was accepted but cannot be found again"
-        )
-    return found
+    name = plan.registry_name
+    return found_again(client.find_registry(name), f"registry endpoint {name!r}")

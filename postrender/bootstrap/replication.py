@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from postrender.bootstrap.created import create_once
+from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, Replication
-from postrender.errors import HarborError, HarborResponseError, ReplicationFailed
+from postrender.errors import HarborError, ReplicationFailed
 from postrender.harbor import Execution, HarborClient, Policy, Registry
 
 NO_FLATTENING = 0  # dest_namespace_replace_count: keep containers/x and charts/x apart
@@ -110,10 +110,7 @@ def ensure_policy(
 
 
 def _reread(client: HarborClient, name: str) -> Policy:
-    found = client.find_policy(name)
-    if found is None:
-        raise HarborResponseError(f"replication policy {name!r} was accepted but is gone")
-    return found
+    return found_again(client.find_policy(name), f"replication policy {name!r}")
 
 
 def replicate(

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from postrender.bootstrap.created import create_once
+from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.files import atomic_write
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, RobotPlan
@@ -125,7 +125,4 @@ def _write_secret(plan: Plan, robot: RobotPlan, account: Robot, out: TextIO) -> 
 
 
 def _reread(client: HarborClient, project: Project, name: str) -> Robot:
-    found = client.find_project_robot(project.id, name)
-    if found is None:
-        raise HarborResponseError(f"robot {name!r} was accepted but cannot be found again")
-    return found
+    return found_again(client.find_project_robot(project.id, name), f"robot {name!r}")
