@@ -31,6 +31,7 @@ from .wire import (
     Request,
     Response,
     error_response,
+    forbidden,
     not_found,
 )
 
@@ -208,7 +209,7 @@ class HarborEmulator:
             if not request.path.startswith(API_PREFIX + "/"):
                 raise not_found(f"{request.path} not found")
             if request.method in WRITE_METHODS and "sid=" in request.headers.get("cookie", ""):
-                raise ApiError(403, "FORBIDDEN", "CSRF token invalid")
+                raise forbidden("CSRF token invalid")
             return self._route(request)
         except ApiError as error:
             return error_response(error)

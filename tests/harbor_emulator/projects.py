@@ -15,12 +15,14 @@ from .wire import (
     body_object,
     conflict,
     created,
+    forbidden,
     json_response,
     not_found,
     paginate,
     precondition,
     query_filter,
     sort_items,
+    unprocessable,
 )
 
 NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -94,9 +96,7 @@ def _visible(call: Call, *, write: bool = False) -> Project:
     )
     if project is not None and allowed:
         return project
-    user = call.require_login()
-    if not user.admin:
-        raise ApiError(403, "FORBIDDEN", "forbidden")
+    call.require_admin()
     raise not_found(f"project {call.params['name_or_id']} not found")
 
 
@@ -107,9 +107,7 @@ def _metadata(raw: dict[str, JSON], *, proxy: bool) -> dict[str, str]:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise ApiError(
-                422, "UNPROCESSABLE_ENTITY", f"metadata.{key} in body must be of type string"
-            )
+            raise unprocessable(f"metadata.{key} in body must be of type string")
         if key in _BOOLEAN_METADATA and value not in ("true", "false"):
             raise bad_request(f"invalid value of metadata {key}: {value}")
         if key in _PROXY_ONLY and not proxy:
@@ -134,7 +132,7 @@ def create(call: Call) -> Response:
         metadata["public"] = "true" if body.get("public") else "false"
     if registry_id:
         if not user.admin:
-            raise ApiError(403, "FORBIDDEN", "Only system admin can create proxy cache project")
+            raise forbidden("Only system admin can create proxy cache project")
         try:
             registry = get_registry(call, registry_id)
         except ApiError as exc:

@@ -10,12 +10,12 @@ from .projects import NAME
 from .state import STRONG_SECRET, Call, Robot, iso_now
 from .wire import (
     JSON,
-    ApiError,
     Response,
     bad_request,
     body_object,
     conflict,
     created,
+    forbidden,
     json_response,
     not_found,
     paginate,
@@ -72,7 +72,7 @@ def _may_manage(call: Call, project_id: int) -> None:
     user = call.require_login()
     project = call.state.projects.get(project_id)
     if not user.admin and (project is None or project.owner is not user):
-        raise ApiError(403, "FORBIDDEN", "forbidden")
+        raise forbidden()
 
 
 def _permissions(

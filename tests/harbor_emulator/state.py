@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .wire import ApiError, Request
+from .wire import ApiError, Request, forbidden, unprocessable
 
 STRONG_SECRET = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,128}$")
 """Harbor's rule for user passwords and chosen robot secrets."""
@@ -197,7 +197,7 @@ class Call:
     def require_admin(self) -> User:
         user = self.require_login()
         if not user.admin:
-            raise ApiError(403, "FORBIDDEN", "forbidden")
+            raise forbidden()
         return user
 
     def int_param(self, name: str) -> int:
@@ -205,6 +205,4 @@ class Call:
         try:
             return int(raw)
         except ValueError as exc:
-            raise ApiError(
-                422, "UNPROCESSABLE_ENTITY", f'{name} in path must be of type int64: "{raw}"'
-            ) from exc
+            raise unprocessable(f'{name} in path must be of type int64: "{raw}"') from exc

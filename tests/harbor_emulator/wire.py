@@ -90,6 +90,11 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BAD_REQUEST", message)
 
 
+def forbidden(message: str = "forbidden") -> ApiError:
+    """Harbor's 403 FORBIDDEN (the bare "forbidden" of a failed permission check by default)."""
+    return ApiError(403, "FORBIDDEN", message)
+
+
 def not_found(message: str) -> ApiError:
     """Harbor's 404 NOT_FOUND."""
     return ApiError(404, "NOT_FOUND", message)
