@@ -60,8 +60,8 @@ def rke2(rule: MirrorRule, robot: Robot | None = None) -> str:
     note = (
         "The robot account's credentials are embedded: keep this file mode 0600."
         if robot
-        else "No credentials embedded: pass them with --embed-credentials, or keep the Harbor "
-        "project public."
+        else "No credentials embedded: add them with --emit-credentials (and --robot, "
+        "--secret-out), or keep the Harbor project public."
     )
     lines = [
         _header("rke2", rule, note),

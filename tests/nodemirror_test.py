@@ -3,10 +3,13 @@ project, and carry no credential unless the user asked to embed the robot's."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from ruamel.yaml import YAML
 
 from postrender import nodemirror
+from postrender.commands.setup import cli as setup_cli
 from postrender.errors import ConfigError
 from postrender.rules import MirrorRule
 
@@ -68,3 +71,12 @@ def test_every_snippet_says_it_leaves_manifests_alone(fmt: str) -> None:
     assert "pull-secret names stay unchanged" in text
     assert ROBOT.secret not in text and "password" not in text
 
+
+
+@pytest.mark.parametrize("fmt", nodemirror.FORMATS)
+def test_every_option_a_snippet_names_is_one_setup_takes(fmt: str) -> None:
+    text = nodemirror.EMITTERS[fmt](RULE, None)
+    named = set(re.findall(r"--[a-z][a-z-]*", text))
+    taken = {flag for param in setup_cli.params for flag in param.opts}
+    assert "--emit" in named
+    assert named <= taken, named - taken
