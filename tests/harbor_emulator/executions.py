@@ -15,8 +15,8 @@ from .wire import (
     Response,
     body_object,
     created,
+    found,
     json_response,
-    not_found,
     paginate,
     precondition,
     sort_items,
@@ -120,10 +120,8 @@ def start_execution(call: Call) -> Response:
 
 def _execution(call: Call) -> Execution:
     call.require_admin()
-    execution = call.state.executions.get(call.int_param("id"))
-    if execution is None:
-        raise not_found(f"execution {call.params['id']} not found")
-    return execution
+    execution_id = call.int_param("id")
+    return found(call.state.executions.get(execution_id), f"execution {execution_id} not found")
 
 
 def list_executions(call: Call) -> Response:
@@ -182,9 +180,10 @@ def task_log(call: Call) -> Response:
     """Plain text; 404 when the task does not belong to that execution."""
     execution = _execution(call)
     task_id = call.int_param("task_id")
-    task = next((t for t in execution.tasks if t.id == task_id), None)
-    if task is None:
-        raise not_found(f"task {task_id} not found in execution {execution.id}")
+    task = found(
+        next((t for t in execution.tasks if t.id == task_id), None),
+        f"task {task_id} not found in execution {execution.id}",
+    )
     text = task.log if task.status(call.state.clock()) not in ("Pending", "InProgress") else ""
     return Response(200, [("Content-Type", "text/plain")], text.encode())
 

@@ -16,6 +16,7 @@ from .wire import (
     conflict,
     created,
     forbidden,
+    found,
     json_response,
     not_found,
     paginate,
@@ -164,8 +165,7 @@ def head(call: Call) -> Response:
     name = call.request.arg("project_name")
     if not name:
         raise bad_request("project_name is required")
-    if call.state.project_by_name(name) is None:
-        raise not_found(f"project {name} not found")
+    found(call.state.project_by_name(name), f"project {name} not found")
     return Response(200)
 
 

@@ -21,8 +21,8 @@ from .wire import (
     body_object,
     conflict,
     created,
+    found,
     json_response,
-    not_found,
     paginate,
     precondition,
     query_filter,
@@ -126,10 +126,7 @@ def to_json(registry: Registry) -> dict[str, JSON]:
 
 
 def get_registry(call: Call, registry_id: int) -> Registry:
-    registry = call.state.registries.get(registry_id)
-    if registry is None:
-        raise not_found(f"registry {registry_id} not found")
-    return registry
+    return found(call.state.registries.get(registry_id), f"registry {registry_id} not found")
 
 
 def _validate(call: Call, registry: Registry) -> None:

@@ -14,8 +14,8 @@ from .wire import (
     body_object,
     conflict,
     created,
+    found,
     json_response,
-    not_found,
     paginate,
     precondition,
     query_filter,
@@ -145,10 +145,7 @@ def policy_json(call: Call, policy: Policy) -> dict[str, JSON]:
 
 
 def stored_policy(call: Call, policy_id: int) -> Policy:
-    policy = call.state.policies.get(policy_id)
-    if policy is None:
-        raise not_found(f"policy {policy_id} not found")
-    return policy
+    return found(call.state.policies.get(policy_id), f"policy {policy_id} not found")
 
 
 def create_policy(call: Call) -> Response:

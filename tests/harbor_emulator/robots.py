@@ -16,6 +16,7 @@ from .wire import (
     conflict,
     created,
     forbidden,
+    found,
     json_response,
     not_found,
     paginate,
@@ -149,9 +150,8 @@ def create(call: Call) -> Response:
 
 def _robot(call: Call) -> Robot:
     call.require_login()
-    robot = call.state.robots.get(call.int_param("robot_id"))
-    if robot is None:
-        raise not_found(f"robot {call.params['robot_id']} not found")
+    robot_id = call.int_param("robot_id")
+    robot = found(call.state.robots.get(robot_id), f"robot {robot_id} not found")
     _may_manage(call, robot.project_id)
     return robot
 

@@ -100,6 +100,13 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, "NOT_FOUND", message)
 
 
+def found(item: T | None, message: str) -> T:
+    """`item`, or Harbor's 404 with `message` when the lookup found nothing."""
+    if item is None:
+        raise not_found(message)
+    return item
+
+
 def conflict(message: str) -> ApiError:
     """Harbor's 409 CONFLICT."""
     return ApiError(409, "CONFLICT", message)
