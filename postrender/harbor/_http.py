@@ -53,10 +53,6 @@ class HarborHTTP:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
 
-    @property
-    def base_url(self) -> httpx.URL:
-        return self._client.base_url
-
     def request(
         self,
         method: str,
@@ -101,17 +97,9 @@ class HarborHTTP:
             return False
         return method in IDEMPOTENT_METHODS or isinstance(error, NOT_SENT)
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        body: object = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
+    def call(self, method: str, path: str, *, body: object = None) -> Any:
         """The decoded JSON answer; a non-JSON success means the URL is not Harbor's API."""
-        response = self.request(method, path, params=params, body=body, headers=headers)
+        response = self.request(method, path, body=body)
         return decode_json(response, method, path)
 
     def list_all(self, path: str, params: Params | None = None) -> list[Any]:
@@ -128,9 +116,9 @@ class HarborHTTP:
                 break
         return items
 
-    def create(self, path: str, body: object, *, headers: Mapping[str, str] | None = None) -> int:
+    def create(self, path: str, body: object) -> int:
         """POST a new resource and return its id from the 201 `Location` header."""
-        response = self.request("POST", path, body=body, headers=headers)
+        response = self.request("POST", path, body=body)
         return location_id(response, path)
 
 

@@ -27,13 +27,11 @@ class RetryPolicy:
         """Delay before retry number `attempt` (1-based) when the server gave no hint."""
         return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
-    def delay(
-        self, attempt: int, retry_after: str | None, now: float | None = None
-    ) -> float | None:
+    def delay(self, attempt: int, retry_after: str | None) -> float | None:
         """Seconds to wait before retry `attempt`, or None when retrying is pointless."""
         if attempt >= self.attempts:
             return None
-        asked = parse_retry_after(retry_after, time.time() if now is None else now)
+        asked = parse_retry_after(retry_after, time.time())
         if asked is None:
             return self.backoff(attempt)
         return asked if asked <= self.max_retry_after else None
