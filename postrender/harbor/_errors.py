@@ -50,6 +50,11 @@ def error_detail(response: httpx.Response) -> str:
     return detail if len(detail) <= _MAX_DETAIL else detail[: _MAX_DETAIL - 1] + "…"
 
 
+def origin(url: httpx.URL) -> str:
+    """`scheme://host[:port]` of `url`: where Harbor is, without the API path."""
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
+
+
 def is_tls_verification_failure(error: BaseException) -> bool:
     """True when the handshake failed because the server's certificate is not trusted."""
     seen: BaseException | None = error
@@ -67,7 +72,7 @@ def unreachable(
 
     Once connected, Harbor may have logged the request, so its X-Request-Id is named too.
     """
-    where = f"{url.scheme}://{url.netloc.decode('ascii')}"
+    where = origin(url)
     if is_tls_verification_failure(error):
         return HarborUnreachable(
             f"cannot verify the TLS certificate of {where}: pass --ca-file with the CA that "
@@ -82,4 +87,3 @@ def unreachable(
     reason = " ".join(str(error).split()) or type(error).__name__
     sent = "" if isinstance(error, NOT_SENT) else f", X-Request-Id {request_id}"
     return HarborUnreachable(f"cannot reach Harbor at {where}: {what} ({reason}{sent})")
-

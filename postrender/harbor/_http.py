@@ -17,6 +17,7 @@ from postrender.harbor._errors import (
     NOT_SENT,
     api_error,
     is_tls_verification_failure,
+    origin,
     unreachable,
 )
 from postrender.harbor._retry import IDEMPOTENT_METHODS, RetryPolicy, may_retry_status
@@ -152,9 +153,7 @@ def _has_next_page(response: httpx.Response, page: int, got: int) -> bool:
 def _unexpected(
     method: str, path: str, response: httpx.Response, wanted: str
 ) -> HarborResponseError:
-    where = f"{response.url.scheme}://{response.url.netloc.decode('ascii')}"
     return HarborResponseError(
-        f"{method} {path} at {where} answered {response.status_code} without {wanted}: "
-        "is --harbor-url the address of a Harbor v2 server?"
+        f"{method} {path} at {origin(response.url)} answered {response.status_code} without "
+        f"{wanted}: is --harbor-url the address of a Harbor v2 server?"
     )
-
