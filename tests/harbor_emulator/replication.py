@@ -6,7 +6,7 @@ import re
 
 from .registries import get_registry
 from .registries import to_json as registry_json
-from .state import ZERO_TIME, Call, Policy
+from .state import ZERO_TIME, Call, Policy, Registry
 from .wire import (
     JSON,
     Response,
@@ -29,11 +29,13 @@ _POLICY_TYPES: dict[str, type] = {
     "replicate_deletion": bool, "deletion": bool, "override": bool, "enabled": bool,
     "speed": int, "copy_by_chunk": bool, "single_active_replication": bool,
 }  # fmt: skip
-_LOCAL = {
-    "id": 0, "name": "Local", "type": "harbor", "url": "http://core:8080", "description": "",
-    "credential": {"type": "secret", "access_key": "", "access_secret": "*****"},
-    "insecure": True, "status": "healthy", "creation_time": ZERO_TIME, "update_time": ZERO_TIME,
-}  # fmt: skip
+_LOCAL = Registry(
+    id=0, name="Local", type="harbor", url="http://core:8080", description="",
+    credential_type="secret", access_key="", access_secret="core's own (shown masked)",
+    insecure=True, ca_certificate="", status="healthy",
+    creation_time=ZERO_TIME, update_time=ZERO_TIME,
+)  # fmt: skip
+"""Local Harbor, the side of a pull policy that names no registry (id 0)."""
 
 
 def _validate_filters(filters: list[dict[str, JSON]]) -> None:
@@ -116,7 +118,7 @@ def policy_json(call: Call, policy: Policy) -> dict[str, JSON]:
     """GET output: full registry objects (local Harbor is id 0) and both deletion flags."""
 
     def side(registry_id: int) -> dict[str, JSON]:
-        return registry_json(get_registry(call, registry_id)) if registry_id else dict(_LOCAL)
+        return registry_json(get_registry(call, registry_id) if registry_id else _LOCAL)
 
     trigger = {
         "type": policy.trigger.get("type"),
