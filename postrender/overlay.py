@@ -21,6 +21,8 @@ KUSTOMIZATION_API = "kustomize.config.k8s.io/v1beta1"
 
 # kustomize's image value grammar (api/internal/image): a tag of these characters, then a digest.
 _TAG_DIGEST = re.compile(r"(:[a-zA-Z0-9_.{}-]*)?(@[a-zA-Z][a-zA-Z0-9]*:[a-zA-Z0-9_.{}-]*)?")
+# What Go's regexp reads as syntax in a selector name (kustomize anchors and compiles it).
+_REGEX_SPECIAL = re.compile(r"[\\.+*?()|\[\]{}^$]")
 # Where kustomize's images transformer looks besides any `containers`/`initContainers` list.
 _VOLUME_IMAGE_PARENTS = (("spec", "volumes"), ("spec", "template", "spec", "volumes"))
 # kustomize's name-reference transformer walks `imagePullSecrets[].name` in these kinds and
@@ -131,8 +133,9 @@ def _target(rewrite: Rewrite) -> dict[str, str]:
         )
     group, _, version = rewrite.api_version.rpartition("/")
     target = {"group": group, "version": version, "kind": rewrite.kind}
-    # kustomize reads selector names as anchored regular expressions; names only hold `.` to fear.
-    target["name"] = rewrite.name.replace(".", "\\.")
+    # kustomize reads selector names as anchored regular expressions: a name that does not match
+    # itself (`a+b`) would leave its patch silently unapplied.
+    target["name"] = _REGEX_SPECIAL.sub(r"\\\g<0>", rewrite.name)
     if rewrite.namespace:
         target["namespace"] = rewrite.namespace
     return {key: value for key, value in target.items() if value}

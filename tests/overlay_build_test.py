@@ -93,6 +93,14 @@ spec:
         description: "default image {U}/containers/widget:1"
 """, [f"{U}/containers/widget"],
         ["/spec/image", "/spec/versions/0/schema/openAPIV3Schema/description"]),
+    # kustomize compiles the target name as a regular expression; this one must still match.
+    "regex characters in a name": (f"""\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {{name: "w+1.(a)"}}
+spec:
+  image: {U}/containers/widget:1
+""", [], ["/spec/image"]),
     "duplicate pull secrets": ("""\
 apiVersion: v1
 kind: ServiceAccount
@@ -148,6 +156,8 @@ def test_build_targets_by_group_version_kind_name_and_namespace() -> None:
     assert targets[0] == {"group": "example.com", "version": "v1", "kind": "Widget",
                           "name": "w\\.v1"}
     assert targets[1]["kind"] == "CustomResourceDefinition"
+    (odd,) = build(CASES["regex characters in a name"][0], RULES).patches
+    assert odd["target"]["name"] == "w\\+1\\.\\(a\\)"
     cron = build(CASES["ephemeral container"][0].replace("name: p}", "name: p, namespace: ns}"),
                  RULES)
     assert cron.patches[0]["target"] == {"version": "v1", "kind": "Pod", "name": "p",
