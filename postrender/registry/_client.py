@@ -84,32 +84,38 @@ class RegistryClient:
         headers = {"X-Request-Id": uuid.uuid4().hex}
         if tail.startswith("manifests/"):
             headers["Accept"] = ", ".join(MANIFEST_TYPES)
-        attempt = 1
-        authenticated = False
-        while True:
+
+        def send() -> httpx.Response:
             token = self._tokens.get(repository)
             if token is not None:
                 headers["Authorization"] = f"Bearer {token}"
+            request = self._http.build_request(method, path, headers=headers)
+            return self._http.send(request, stream=True, follow_redirects=True)
+
+        response = self._retrying(method, send, self._http.base_url, headers["X-Request-Id"])
+        challenge = response.headers.get("www-authenticate", "")
+        if response.status_code == 401 and challenge.startswith("Bearer "):
+            response.close()
+            self._authenticate(repository, challenge)
+            response = self._retrying(method, send, self._http.base_url, headers["X-Request-Id"])
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _retrying(
+        self, method: str, send: Callable[[], httpx.Response], url: httpx.URL, request_id: str
+    ) -> httpx.Response:
+        """`send()` again after 429/5xx (honouring Retry-After) until it answers or gives up."""
+        attempt = 1
+        while True:
             try:
-                request = self._http.build_request(method, path, headers=headers)
-                response = self._http.send(request, stream=True, follow_redirects=True)
+                response = send()
             except httpx.TransportError as error:
-                raise unreachable(error, self._http.base_url, headers["X-Request-Id"]) from None
-            challenge = response.headers.get("www-authenticate", "")
-            if response.status_code == 401 and not authenticated and challenge.startswith(
-                "Bearer "
-            ):
-                response.close()
-                self._authenticate(repository, challenge)
-                authenticated = True
-                continue
+                raise unreachable(error, url, request_id) from None
             wait = self._wait(method, response, attempt)
             if wait is None:
-                try:
-                    yield response
-                finally:
-                    response.close()
-                return
+                return response
             response.close()
             self._sleep(wait)
             attempt += 1
@@ -128,19 +134,13 @@ class RegistryClient:
         same_host = realm.host == self._http.base_url.host
         auth = self._credentials if same_host and self._credentials else None
         request_id = uuid.uuid4().hex
-        attempt = 1
-        while True:
-            try:
-                answer = self._http.get(
-                    realm, params=params, auth=auth, headers={"X-Request-Id": request_id}
-                )
-            except httpx.TransportError as error:
-                raise unreachable(error, realm, request_id) from None
-            wait = self._wait("GET", answer, attempt)
-            if wait is None:
-                break
-            self._sleep(wait)
-            attempt += 1
+
+        def send() -> httpx.Response:
+            return self._http.get(
+                realm, params=params, auth=auth, headers={"X-Request-Id": request_id}
+            )
+
+        answer = self._retrying("GET", send, realm, request_id)
         if answer.status_code != 200:
             raise TokenRefused(f"Harbor's token service answered {answer.status_code} "
                                f"{error_detail(answer)}")
