@@ -315,8 +315,10 @@ def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
                      "--secret-out", str(tmp_path / "s.json"))  # fmt: skip
     assert result.returncode == 0, result.stderr
     (robot,) = harbor.state.robots.values()
+    config = (tmp_path / "helm" / "harbor-mirror" / "config.yaml").read_text()
     for secret in (ADMIN_PASSWORD, upstream.token, robot.secret):
         assert secret not in result.stdout + result.stderr
+        assert secret not in config  # the README: the config file holds no secrets
 
 
 @pytest.mark.parametrize(
@@ -599,3 +601,39 @@ def test_an_endpoint_harbor_accepts_but_then_does_not_list_is_reported(tmp_path)
         "registry endpoint 'application-collection' was accepted but cannot be found again"
     )
     assert not plan.config_path.exists()
+
+
+def test_setup_restores_cert_verification_and_a_new_upstream_username(harbor, upstream, tmp_path):
+    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client.create_registry({
+        "name": "application-collection", "type": "docker-registry", "url": upstream.url,
+        "insecure": True, "credential": {"type": "basic", "access_key": upstream.username,
+                                         "access_secret": upstream.token},
+    })  # fmt: skip
+    upstream.username = "new-service-account"
+    harbor.clear_log()
+
+    output = run_setup(harbor, make_plan(harbor, upstream, tmp_path, upstream_token=None))
+
+    (registry,) = harbor.state.registries.values()
+    assert (registry.insecure, registry.access_key) == (False, "new-service-account")
+    assert registry.access_secret == upstream.token  # no token given: the stored one is kept
+    assert lines_of(output, "registry") == [
+        "[registry] application-collection: updated (username, verify remote cert, tested)"
+    ]
+
+
+def test_setup_public_turns_an_existing_private_project_public(harbor, upstream, tmp_path):
+    run_setup(harbor, make_plan(harbor, upstream, tmp_path))
+    public = make_plan(harbor, upstream, tmp_path, public=True)
+    harbor.clear_log()
+
+    dry = run_setup(harbor, public, dry_run=True)
+    assert "[project] application-collection: would update (make it public)" in dry
+    assert harbor.writes == []
+
+    output = run_setup(harbor, public)
+    project = harbor.state.project_by_name("application-collection")
+    assert project is not None and project.metadata["public"] == "true"
+    assert "[project] application-collection: updated (made public)" in output
+    assert [w.method for w in harbor.writes] == ["PUT"]
