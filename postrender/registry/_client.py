@@ -2,7 +2,8 @@
 
 Harbor answers an unauthenticated `/v2/` request with 401 and `WWW-Authenticate: Bearer
 realm=…,service=…`; the client then asks that token service for the repository's pull scope
-(with basic credentials, sent only to Harbor's own host) and repeats the request with the token.
+(with basic credentials, sent only to Harbor's own host and never in clear text to an
+HTTPS Harbor) and repeats the request with the token.
 Tokens are cached per repository, and the client is safe to share between threads.
 """
 
@@ -131,8 +132,7 @@ class RegistryClient:
         realm = httpx.URL(params.pop("realm", ""))
         params.pop("error", None)
         params.setdefault("scope", f"repository:{repository}:pull")
-        same_host = realm.host == self._http.base_url.host
-        auth = self._credentials if same_host and self._credentials else None
+        auth = self._credentials if self._may_send_credentials(realm) else None
         request_id = uuid.uuid4().hex
 
         def send() -> httpx.Response:
@@ -144,9 +144,18 @@ class RegistryClient:
         if answer.status_code != 200:
             raise TokenRefused(f"Harbor's token service answered {answer.status_code} "
                                f"{error_detail(answer)}")
-        body = answer.json()
-        token = body.get("token") or body.get("access_token")
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
         if not isinstance(token, str):
             raise TokenRefused("Harbor's token service sent no token")
         with self._lock:
             self._tokens[repository] = token
+
+    def _may_send_credentials(self, realm: httpx.URL) -> bool:
+        """Only to Harbor's own host, and never over plain HTTP when Harbor speaks HTTPS."""
+        base = self._http.base_url
+        downgrade = realm.scheme != "https" and base.scheme == "https"
+        return self._credentials is not None and realm.host == base.host and not downgrade

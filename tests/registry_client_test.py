@@ -1,0 +1,92 @@
+"""The registry client's token flow and retries, against handlers (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from postrender.harbor import RetryPolicy
+from postrender.registry._client import RegistryClient, TokenRefused
+
+CREDENTIALS = ("robot$appco+pull", "robot-secret-value")
+REPOSITORY = "appco/containers/etcd"
+
+
+def _client(handler, base_url="https://harbor.test", sleeps=None):
+    http = httpx.Client(base_url=base_url, transport=httpx.MockTransport(handler))
+    record = sleeps.append if sleeps is not None else (lambda _: None)
+    return RegistryClient(http, CREDENTIALS, retry=RetryPolicy(attempts=3), sleep=record)
+
+
+def _registry(realm, token_answer):
+    """A registry that challenges without a Bearer token; `seen` records every request."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/service/token":
+            return token_answer(request)
+        if request.headers.get("authorization") != "Bearer t0k":
+            challenge = f'Bearer realm="{realm}",service="harbor-registry"'
+            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        return httpx.Response(200, headers={"Docker-Content-Digest": "sha256:" + "a" * 64})
+
+    return handler, seen
+
+
+def test_credentials_go_to_harbors_own_token_service():
+    handler, seen = _registry(
+        "https://harbor.test/service/token", lambda _: httpx.Response(200, json={"token": "t0k"})
+    )
+    assert _client(handler).head_manifest(REPOSITORY, "3.5").status_code == 200
+    [token_request] = [r for r in seen if r.url.path == "/service/token"]
+    assert token_request.headers["authorization"].startswith("Basic ")
+    assert token_request.url.params["scope"] == f"repository:{REPOSITORY}:pull"
+
+
+@pytest.mark.parametrize(
+    "realm",
+    [
+        "https://tokens.elsewhere.test/service/token",  # another host
+        "http://harbor.test/service/token",  # Harbor's host, but in clear text
+    ],
+)
+def test_credentials_never_go_to_another_host_or_over_plain_http(realm):
+    handler, seen = _registry(realm, lambda _: httpx.Response(200, json={"token": "t0k"}))
+    assert _client(handler).head_manifest(REPOSITORY, "3.5").status_code == 200
+    [token_request] = [r for r in seen if r.url.path == "/service/token"]
+    assert "authorization" not in token_request.headers
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>portal</html>"),
+        httpx.Response(200, json=["not", "an", "object"]),
+        httpx.Response(200, json={"expires_in": 1800}),
+    ],
+)
+def test_a_token_answer_without_a_token_is_refused_not_a_crash(answer):
+    handler, _ = _registry("https://harbor.test/service/token", lambda _: answer)
+    with pytest.raises(TokenRefused, match="sent no token"):
+        _client(handler).head_manifest(REPOSITORY, "3.5")
+
+
+def test_429_is_retried_with_retry_after_then_answered():
+    answers = iter([429, 503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(answers), headers={"Retry-After": "2"})
+
+    sleeps: list[float] = []
+    assert _client(handler, sleeps=sleeps).head_blob(REPOSITORY, "sha256:x").status_code == 200
+    assert sleeps == [2.0, 2.0]
+
+
+def test_retries_give_up_with_the_last_answer():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    sleeps: list[float] = []
+    assert _client(handler, sleeps=sleeps).head_blob(REPOSITORY, "sha256:x").status_code == 503
+    assert len(sleeps) == 2
