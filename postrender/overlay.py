@@ -61,9 +61,9 @@ class Overlay(NamedTuple):
 
 def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
     """The overlay equivalent to `harbor-mirror postrender` on the rendered stream `text`."""
+    rewrites = rewrite_stream(text, rules, strict=strict).rewrites  # its errors come first
     documents = _Documents(text)
     documents.refuse_bare_pull_secrets()
-    rewrites = rewrite_stream(text, rules, strict=strict).rewrites
     images: dict[str, str] = {}
     by_document: dict[int, list[Rewrite]] = {}
     for rewrite in rewrites:
@@ -184,8 +184,13 @@ class _Documents:
             start, end = self.spans[number - 1]
             try:
                 self.loaded[number] = YAML(typ="safe").load(self.text[start:end])
-            except YAMLError:
-                self.loaded[number] = None  # the engine reports unreadable documents itself
+            except YAMLError as exc:  # composed by the engine, but not data (a duplicate key)
+                mark = getattr(exc, "problem_mark", None)
+                line = self.text.count("\n", 0, start) + 1 + mark.line if mark else None
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                raise ManifestError(
+                    f"kustomize cannot load it either: {problem}", document=number, line=line
+                ) from None
         return self.loaded[number]
 
     def value_at(self, number: int, parts: tuple[str, ...]) -> Any:

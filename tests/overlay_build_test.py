@@ -186,3 +186,15 @@ def test_build_of_a_stream_without_upstream_is_empty() -> None:
     assert overlay.kustomization() == {
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
     }
+
+
+def test_build_refuses_a_document_that_composes_but_kustomize_cannot_load(
+    kubectl: Path, tmp_path: Path
+) -> None:
+    manifest = CASES["duplicate pull secrets"][0].replace(
+        "metadata: {name: sa}", "metadata: {name: sa, labels: {a: b, a: c}}"
+    )
+    with pytest.raises(ManifestError, match=r"document 1, line 3: .*duplicate key \"a\""):
+        build(manifest, RULES)
+    refused = kustomize_build(kubectl, manifest, {}, tmp_path)
+    assert refused.returncode != 0 and "already defined" in refused.stderr
