@@ -45,7 +45,7 @@ _REQ_TYPES: dict[str, type] = {
 
 def to_json(project: Project, user: User | None) -> dict[str, JSON]:
     """The `Project` model; `registry_id` only appears on proxy-cache projects."""
-    role_ids = [1] if user is not None and user is project.owner else []
+    owner = user is project.owner  # the owner's role is project admin (1)
     payload: dict[str, JSON] = {
         "project_id": project.project_id,
         "owner_id": project.owner.user_id,
@@ -55,8 +55,8 @@ def to_json(project: Project, user: User | None) -> dict[str, JSON]:
         "update_time": project.update_time,
         "deleted": False,
         "togglable": True,
-        "current_user_role_id": role_ids[0] if role_ids else 0,
-        "current_user_role_ids": role_ids,
+        "current_user_role_id": 1 if owner else 0,
+        "current_user_role_ids": [1] if owner else [],
         "repo_count": len(project.repositories),
         "metadata": dict(project.metadata),
         "cve_allowlist": {
@@ -72,10 +72,12 @@ def to_json(project: Project, user: User | None) -> dict[str, JSON]:
     return payload
 
 
+def _manages(project: Project, user: User | None) -> bool:
+    return user is not None and (user.admin or user is project.owner)
+
+
 def _readable(project: Project, user: User | None) -> bool:
-    return project.metadata.get("public") == "true" or (
-        user is not None and (user.admin or user is project.owner)
-    )
+    return project.metadata.get("public") == "true" or _manages(project, user)
 
 
 def _lookup(call: Call) -> Project | None:
@@ -90,12 +92,7 @@ def _lookup(call: Call) -> Project | None:
 def _visible(call: Call, *, write: bool = False) -> Project:
     """A missing project is 404 for an admin, 403 for other users, 401 for anonymous."""
     project = _lookup(call)
-    user = call.user
-    allowed = project is not None and (
-        (user is not None and (user.admin or user is project.owner))
-        or (not write and _readable(project, user))
-    )
-    if project is not None and allowed:
+    if project is not None and (_manages if write else _readable)(project, call.user):
         return project
     call.require_admin()
     raise not_found(f"project {call.params['name_or_id']} not found")

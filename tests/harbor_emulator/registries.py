@@ -203,20 +203,15 @@ def update(call: Call) -> Response:
     stored = get_registry(call, call.int_param("id"))
     body = body_object(call.request, "registry", _FLAT_TYPES)
     changed = Registry(**vars(stored))
-    for field in (
-        "name",
-        "description",
-        "access_key",
-        "access_secret",
-        "insecure",
+    as_sent = (
+        "name", "description", "credential_type", "access_key", "access_secret", "insecure",
         "ca_certificate",
-    ):
+    )  # fmt: skip
+    for field in as_sent:  # the url alone is normalised first
         if body.get(field) is not None:
             setattr(changed, field, body[field])
     if body.get("url") is not None:
         changed.url = normalize_url(body["url"])
-    if body.get("credential_type") is not None:
-        changed.credential_type = body["credential_type"]
     _validate(call, changed)
     changed.update_time = iso_now()
     call.state.registries[stored.id] = changed
