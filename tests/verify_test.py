@@ -313,3 +313,31 @@ def test_verify_chart_urls_without_version(mirror, run, tmp_path):
         charts: ("skipped", "no versions listed: a chart repository prefix?"),
         f"{charts}/etcd-like": ("ok", "1 versions listed"),
     }
+
+
+def _secret_file(tmp_path, entry):
+    import base64
+
+    config = json.dumps({"auths": {"h.example": entry}}).encode()
+    path = tmp_path / "pull-secret.json"
+    path.write_text(json.dumps({"data": {".dockerconfigjson": base64.b64encode(config).decode()}}))
+    return path
+
+
+@pytest.mark.parametrize("auth", ["not base64!", "//79/w==", 42])
+def test_secret_file_with_a_bad_auth_field_is_a_config_error(tmp_path, auth):
+    from postrender.errors import ConfigError
+    from postrender.registry import access
+
+    path = _secret_file(tmp_path, {"auth": auth})
+    with pytest.raises(ConfigError, match="has no username and password"):
+        access("h.example", {}, secret_file=path)
+
+
+def test_secret_file_comes_from_the_environment_too(tmp_path):
+    from postrender.registry import access
+
+    path = _secret_file(tmp_path, {"username": "robot$appco+pull", "password": "s3cret"})
+    found = access("h.example", {"HARBOR_MIRROR_SECRET_FILE": str(path)})
+    assert found.credentials == ("robot$appco+pull", "s3cret")
+    assert "s3cret" not in repr(found)

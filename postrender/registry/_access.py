@@ -59,7 +59,7 @@ def access(
     ca_env = environ.get(CA_FILE_ENV)
     return Access(
         harbor_host,
-        credentials(harbor_host, str(secret_file) if secret_file else None, environ),
+        credentials(harbor_host, secret_file, environ),
         ca_file or (Path(ca_env) if ca_env else None),
         insecure_skip_tls_verify,
         plain_http,
@@ -67,12 +67,13 @@ def access(
 
 
 def credentials(
-    harbor_host: str, secret_file: str | None, environ: Mapping[str, str] = os.environ
+    harbor_host: str, secret_file: Path | None, environ: Mapping[str, str] = os.environ
 ) -> tuple[str, str] | None:
     """The credentials to present to Harbor's token service (see the module docstring)."""
-    secret_file = secret_file or environ.get(SECRET_FILE_ENV) or None
-    if secret_file:
-        return _from_secret(Path(secret_file), harbor_host)
+    if secret_file is None and environ.get(SECRET_FILE_ENV):
+        secret_file = Path(environ[SECRET_FILE_ENV])
+    if secret_file is not None:
+        return _from_secret(secret_file, harbor_host)
     password = environ.get(PASSWORD_ENV)
     username = environ.get(USERNAME_ENV)
     if password and username:
@@ -101,7 +102,11 @@ def _from_secret(path: Path, harbor_host: str) -> tuple[str, str]:
         raise ConfigError(f"{where}: holds no credentials for {harbor_host}")
     username, password = entry.get("username"), entry.get("password")
     if not (isinstance(username, str) and isinstance(password, str)) and "auth" in entry:
-        username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+        try:
+            decoded = base64.b64decode(entry["auth"], validate=True).decode("utf-8")
+        except (TypeError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+            decoded = ""
+        username, _, password = decoded.partition(":")
     if not (isinstance(username, str) and isinstance(password, str) and username):
         raise ConfigError(f"{where}: the entry for {harbor_host} has no username and password")
     return username, password
