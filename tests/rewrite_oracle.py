@@ -130,7 +130,7 @@ def _rename_list(value: str) -> str:
         return value
     separator = ", " if ", " in value else ","
     renamed = [HARBOR_SECRET if name == UPSTREAM_SECRET else name for name in names]
-    return separator.join(_dedup(renamed))
+    return separator.join(dict.fromkeys(renamed))  # first of each name kept
 
 
 def _renamed_pull_secrets(entries: list[Any]) -> list[Any]:
@@ -147,14 +147,6 @@ def _renamed_pull_secrets(entries: list[Any]) -> list[Any]:
             renamed.append(entry)
             names.add(name)
     return renamed
-
-
-def _dedup(names: list[str]) -> list[str]:
-    seen: list[str] = []
-    for name in names:
-        if name not in seen:
-            seen.append(name)
-    return seen
 
 
 def _moved_auths(encoded: str) -> str:
