@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if not ACCURATE_RSS:
         print("no GNU time: peak RSS figures include this bench's own memory at fork")
     print_table([bench_file(path, args.runs, args.kubectl, args.harbor_mirror) for path in files])
-    startup.report(max(args.runs, 15))
+    startup.report(max(args.runs, 15), args.harbor_mirror)
     return 0
 
 

@@ -73,10 +73,11 @@ def postrender_probe(python: str, manifest: str, home: Path) -> Probe:
     return Probe(int(loaded["exit"] or 0), result.stdout, loaded["modules"])
 
 
-def report(runs: int) -> None:
-    """Print median process start-up for bare Python, the heavy imports and a small post-render."""
-    python = sys.executable
-    cli = str(Path(python).with_name("harbor-mirror"))
+def report(runs: int, cli: str) -> None:
+    """Print median process start-up for bare Python, the heavy imports and a small post-render,
+    all in the environment of `cli` (the Python beside it), so the rows add up to its figure."""
+    beside = Path(cli).with_name("python")
+    python = str(beside) if beside.exists() else sys.executable
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch)
         manifest = home / "small.yaml"
@@ -93,7 +94,7 @@ def report(runs: int) -> None:
         for _, command in rows:
             check(command)
         figures = measure([command for _, command in rows], runs)
-        print(f"\nStart-up (median of {runs} process starts, interleaved)")
+        print(f"\nStart-up (median of {runs} process starts, interleaved; {python})")
         print(f"{'what':<36} {'ms':>8} {'cpu ms':>8} {'peak MB':>8}")
         for (label, _), row in zip(rows, figures, strict=True):
             if row.median_seconds is None or row.peak_rss_bytes is None:
