@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from postrender.harbor import error_detail
-from postrender.registry._client import RegistryClient, TokenRefused
+from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 from postrender.registry._references import Target
 
 OK = "ok"
@@ -22,12 +23,6 @@ MISSING = "missing"
 UNAUTHORIZED = "unauthorized"
 UPSTREAM_ERROR = "upstream error"
 SKIPPED = "skipped"
-INDEX_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-    }
-)
 
 
 @dataclass
@@ -117,9 +112,11 @@ def _check_versions(client: RegistryClient, target: Target) -> Check:
 
 def platforms(index: bytes) -> list[str]:
     """`os/arch[/variant]` of every manifest an index lists."""
-    found = []
-    for entry in json.loads(index).get("manifests", []):
-        platform = entry.get("platform") or {}
-        parts = [platform.get("os"), platform.get("architecture"), platform.get("variant")]
-        found.append("/".join(part for part in parts if part))
-    return found
+    return [platform_of(entry) for entry in json.loads(index).get("manifests", [])]
+
+
+def platform_of(entry: dict[str, Any]) -> str:
+    """`os/arch[/variant]` of one entry of an index."""
+    platform = entry.get("platform") or {}
+    parts = [platform.get("os"), platform.get("architecture"), platform.get("variant")]
+    return "/".join(part for part in parts if part)

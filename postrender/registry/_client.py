@@ -21,10 +21,13 @@ import httpx
 from postrender.harbor import RetryPolicy, error_detail, may_retry_status, unreachable
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-MANIFEST_TYPES = (
+INDEX_TYPES = (
     "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+MANIFEST_TYPES = (
+    *INDEX_TYPES,
+    "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 

@@ -14,8 +14,15 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, TextIO
 
-from postrender.registry._check import INDEX_TYPES, MISSING, Check, classify
-from postrender.registry._client import RegistryClient, TokenRefused
+from postrender.registry._check import (
+    MISSING,
+    UNAUTHORIZED,
+    UPSTREAM_ERROR,
+    Check,
+    classify,
+    platform_of,
+)
+from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 
 
 class Blob(NamedTuple):
@@ -95,15 +102,18 @@ def _blobs(client: RegistryClient, check: Check, platforms: frozenset[str]) -> l
         if manifest is None:
             return []
         if check.media_type in INDEX_TYPES:
-            entries = zip(manifest.get("manifests", []), check.platforms, strict=True)
-            children = [e["digest"] for e, p in entries if not platforms or p in platforms]
+            children = [
+                entry["digest"]
+                for entry in manifest.get("manifests", [])
+                if not platforms or platform_of(entry) in platforms
+            ]
             if not children:
                 check.fail(MISSING, f"no manifest for {', '.join(sorted(platforms))}")
             manifests = [m for digest in children if (m := _manifest(client, check, digest))]
         else:
             manifests = [manifest]
     except TokenRefused as refused:
-        check.fail("unauthorized", str(refused))
+        check.fail(UNAUTHORIZED, str(refused))
         return []
     return [
         Blob(repository, item["digest"], int(item.get("size", 0)))
@@ -139,8 +149,8 @@ def _pull(client: RegistryClient, blob: Blob, progress: Progress) -> tuple[
                 digest.update(chunk)
                 progress.add(len(chunk))
     except TokenRefused as refused:
-        return ("unauthorized", str(refused)), False
+        return (UNAUTHORIZED, str(refused)), False
     progress.add(finished=True)
     if "sha256:" + digest.hexdigest() != blob.digest:
-        return ("upstream error", "content does not match its digest"), False
+        return (UPSTREAM_ERROR, "content does not match its digest"), False
     return None, True
