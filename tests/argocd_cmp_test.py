@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures_charts_test import CHARTS
 from tests.kustomize_emulation import comparable, load_as_kubernetes, read_yaml
 from tests.rewrite_oracle import (
     HARBOR_HOST,
@@ -28,7 +29,7 @@ from tests.rewrite_oracle import (
 
 ARGOCD = REPO_ROOT / "integrations" / "argocd"
 PLUGIN = ARGOCD / "plugin.yaml"
-CHART = REPO_ROOT / "charts-fixtures" / "etcd-like"
+CHART = CHARTS / "etcd-like"
 
 # Argo CD's documented ConfigManagementPlugin fields (operator manual, config-management-plugins).
 SPEC_FIELDS = {

@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
-from tests.rewrite_oracle import HARBOR_HOST, normalise_secrets
+from tests.rewrite_oracle import CLI, HARBOR_HOST, normalise_secrets
 
-CLI = Path(sys.executable).with_name("harbor-mirror")
 MANIFESTS = "fleet-manifests.yaml"  # the file name Fleet's agent uses
 
 

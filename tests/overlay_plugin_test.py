@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.fixtures_charts_test import CHARTS
 from tests.fixtures_plugin import Plugin
-
-# The installed-plugin fixtures live with the plugin tests; importing them shares their set-up.
 from tests.kustomize_emulation import overlay_cli, read_yaml
-from tests.rewrite_oracle import HARBOR_HOST, HARBOR_SECRET, REPO_ROOT
+from tests.rewrite_oracle import HARBOR_HOST, HARBOR_SECRET
 
-CHART = REPO_ROOT / "charts-fixtures" / "widget-operator"
+CHART = CHARTS / "widget-operator"
 
 
 def test_overlay_through_helm_equals_the_bare_cli(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fixtures_charts_test import CHART_NAMES, CHARTS
 from tests.kustomize_emulation import (
     comparable,
     kustomize_build,
@@ -25,13 +27,10 @@ from tests.rewrite_oracle import (
     CORPUS,
     HARBOR_HOST,
     HARBOR_SECRET,
-    REPO_ROOT,
     postrender_ok,
     upstream_mentions,
 )
 
-CHARTS = REPO_ROOT / "charts-fixtures"
-CHART_NAMES = sorted(path.parent.name for path in CHARTS.glob("*/Chart.yaml"))
 CORPUS_FILES = sorted(path.name for path in CORPUS.glob("*.yaml")) if CORPUS.is_dir() else []
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no shared corpus at {CORPUS}")
 # Two corpus charts render streams kustomize refuses before any overlay applies:
@@ -58,8 +57,6 @@ def as_kustomize_accepts(rendered: str) -> str:
 
 
 def _render(helm4: Path, chart: Path, *args: str) -> str:
-    import subprocess
-
     done = subprocess.run(
         [str(helm4), "template", "demo", str(chart), "-n", "demo-ns", *args],
         capture_output=True, text=True, check=True,
