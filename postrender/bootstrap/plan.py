@@ -54,6 +54,22 @@ def positive_seconds(option: str, value: float) -> float:
     return value
 
 
+def searchable_name(option: str, value: str, max_length: int) -> str:
+    """A name setup finds again with Harbor's `q=name=<value>`, which splits on `,`, unescapes
+    `%` once more and reads a value wrapped in [ ], { } or ( ) as a range or a list."""
+    if (
+        not value.strip()
+        or len(value) > max_length
+        or any(c in value for c in ",%")
+        or value.startswith(("[", "{", "("))
+    ):
+        raise ConfigError(
+            f"{option} {value!r} must be 1 to {max_length} characters, without , or % and not "
+            "starting with [ { or ( (Harbor's search syntax)"
+        )
+    return value
+
+
 def harbor_name(option: str, value: str, max_length: int = 255) -> str:
     if len(value) > max_length or not _HARBOR_NAME.match(value):
         raise ConfigError(
@@ -78,8 +94,7 @@ class Replication:
             raise ConfigError("--filter-name must not be empty (e.g. containers/etcd)")
         if self.filter_tag is not None and not self.filter_tag.strip():
             raise ConfigError("--filter-tag must not be empty when given")
-        if not self.policy_name.strip() or len(self.policy_name) > 256:
-            raise ConfigError("--policy-name must be 1 to 256 characters")
+        searchable_name("--policy-name", self.policy_name, 256)
         positive_seconds("--poll-interval", self.poll_interval)
 
     @property
@@ -122,9 +137,7 @@ class Plan:
     def __post_init__(self) -> None:
         object.__setattr__(self, "harbor_url", base_url("--harbor-url", self.harbor_url))
         object.__setattr__(self, "upstream_url", base_url("--upstream-url", self.upstream_url))
-        name = self.registry_name
-        if not name.strip() or len(name) > 64 or "," in name:
-            raise ConfigError(f"--registry-name {name!r} must be 1 to 64 characters, no comma")
+        searchable_name("--registry-name", self.registry_name, 64)
         harbor_name("--project" if self.mode == "proxy-cache" else "--dest-namespace", self.project)
         if self.mode not in MODES:
             raise ConfigError(f"--mode {self.mode!r} must be one of {', '.join(MODES)}")
