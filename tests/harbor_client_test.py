@@ -152,6 +152,14 @@ def test_a_create_is_not_repeated_after_a_gateway_error_but_is_after_503():
     assert run(503) == 2
 
 
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_read_is_repeated_after_a_gateway_or_busy_answer(status: int):
+    answers = [httpx.Response(status), httpx.Response(200, json=[])]
+    sleeps: list[float] = []
+    assert mock_client(lambda request: answers.pop(0), sleeps).find_policy("p") is None
+    assert (answers, sleeps) == ([], [0.25])
+
+
 def test_network_errors_are_retried_for_reads():
     calls: list[int] = []
 
