@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -18,7 +20,7 @@ def _client(handler, base_url="https://harbor.test", sleeps=None):
     return RegistryClient(http, CREDENTIALS, retry=RetryPolicy(attempts=3), sleep=record)
 
 
-def _registry(realm, token_answer):
+def _registry(realm: str, token_answer: Callable[[httpx.Request], httpx.Response]):
     """A registry that challenges without a Bearer token; `seen` records every request."""
     seen: list[httpx.Request] = []
 
