@@ -139,6 +139,45 @@ def test_generate_uses_the_sidecar_defaults_when_the_app_sets_nothing(
     assert "sidecar-default.example.com/application-collection/containers/etcd" in generated.stdout
 
 
+CAPABILITIES_TEMPLATE = """\
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-capabilities
+  namespace: {{ .Release.Namespace }}
+data:
+  kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
+  image: dp.apps.rancher.io/containers/etcd:3.5
+{{- end }}
+"""
+
+
+def test_generate_renders_with_argo_cds_build_env_and_the_apps_settings(
+    app: Path, helm4: Path, tmp_path: Path
+) -> None:
+    """KUBE_VERSION, KUBE_API_VERSIONS and the destination namespace reach Helm; the app's
+    RELEASE_NAME and Harbor settings beat the defaults."""
+    (app / "templates" / "capabilities.yaml").write_text(CAPABILITIES_TEMPLATE, encoding="utf-8")
+    env = _argocd_env(
+        tmp_path, helm4, HARBOR_HOST="app.example.com", PROJECT="app-project", RELEASE_NAME="other"
+    )
+    env["HARBOR_MIRROR_HARBOR_HOST"] = "sidecar-default.example.com"
+    generated = _run_step("generate", app, env)
+    assert generated.returncode == 0, generated.stderr
+    (config,) = [
+        doc for doc in load_as_kubernetes(generated.stdout)
+        if doc and doc["metadata"]["name"] == "other-capabilities"
+    ]
+    assert config["metadata"]["namespace"] == "demo-ns"
+    assert config["data"] == {
+        "kubeVersion": "v1.35.0",
+        "image": "app.example.com/app-project/containers/etcd:3.5",
+    }
+    assert "sidecar-default.example.com" not in generated.stdout
+    assert upstream_mentions(generated.stdout) == []
+
+
 def test_generate_without_a_harbor_host_fails_with_harbor_mirrors_message(
     app: Path, helm4: Path, tmp_path: Path
 ) -> None:
