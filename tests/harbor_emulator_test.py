@@ -654,41 +654,50 @@ def spec() -> Spec:
 def tour(harbor: HarborEmulator, client: httpx.Client, upstream: FakeUpstream) -> None:
     """Call every emulated operation, with successes and the errors a client meets."""
     user = {"username": "dev", "password": "Dev12345", "email": "dev@example.com"}
-    create(client, "/users", user), client.post("/users", json=user)
+    create(client, "/users", user)
+    client.post("/users", json=user)
     client.post("/users", json={**user, "username": "weak", "password": "weak"})
     with api(harbor, None) as anonymous, api(harbor, ("dev", "Dev12345")) as dev:
         for c in (anonymous, client):
-            c.get("/ping"), c.get("/health"), c.get("/systeminfo"), c.get("/users/current")
-        dev.get("/registries"), anonymous.get("/registries"), dev.get("/projects/nope")
+            for path in ("/ping", "/health", "/systeminfo", "/users/current"):
+                c.get(path)
+        dev.get("/registries")
+        anonymous.get("/registries")
+        dev.get("/projects/nope")
         anonymous.head("/projects", params={"project_name": "x"})
         dev.post("/projects", json={"project_name": "devs", "registry_id": 1})
     client.post("/registries", json=registry_body(upstream, token="bad"))
     registry = create(client, "/registries", registry_body(upstream))
     client.post("/registries", json=registry_body(upstream))
     client.get("/registries", params={"q": "name=appco", "page_size": 1})
-    client.get(f"/registries/{registry}"), client.get("/registries/99")
+    client.get(f"/registries/{registry}")
+    client.get("/registries/99")
     client.put(
         f"/registries/{registry}", json={"description": "d", "access_secret": upstream.token}
     )
-    client.post("/registries/ping", json={"id": registry}), client.post("/registries/ping", json={})
-    client.get(f"/registries/{registry}/info"), client.get("/replication/adapters")
+    client.post("/registries/ping", json={"id": registry})
+    client.post("/registries/ping", json={})
+    client.get(f"/registries/{registry}/info")
+    client.get("/replication/adapters")
     proxy = {"project_name": "application-collection", "registry_id": registry, "storage_limit": -1,
              "metadata": {"public": "false"}}  # fmt: skip
-    create(client, "/projects", proxy), client.post("/projects", json=proxy)
+    create(client, "/projects", proxy)
+    client.post("/projects", json=proxy)
     client.post("/projects", json={"project_name": "x", "registry_id": 42})
     client.head("/projects", params={"project_name": "application-collection"})
     client.head("/projects", params={"project_name": "nope"})
-    client.get("/projects", params={"page_size": 1}), client.get("/projects/1")
-    client.get("/projects/nope"), client.get("/projects/1/summary")
+    client.get("/projects", params={"page_size": 1})
+    client.get("/projects/1")
+    client.get("/projects/nope")
+    client.get("/projects/1/summary")
     client.put("/projects/1", json={"metadata": {"public": "true"}})
     client.post("/projects", json={"project_name": "p", "metadata": {"public": True}})
-    create(client, "/projects", {"project_name": "empty"}), client.delete("/projects/empty")
+    create(client, "/projects", {"project_name": "empty"})
+    client.delete("/projects/empty")
     policy = create(client, "/replication/policies", policy_body(registry))
     client.post("/replication/policies", json=policy_body(registry))
-    (
-        client.get("/replication/policies", params={"name": "appco"}),
-        client.get("/replication/policies/9"),
-    )
+    client.get("/replication/policies", params={"name": "appco"})
+    client.get("/replication/policies/9")
     client.put(f"/replication/policies/{policy}", json=policy_body(registry))
     off = create(client, "/replication/policies", policy_body(registry, "off", enabled=False))
     client.post("/replication/executions", json={"policy_id": off})
@@ -701,18 +710,16 @@ def tour(harbor: HarborEmulator, client: httpx.Client, upstream: FakeUpstream) -
     client.get(f"/replication/executions/{execution}/tasks/1/log")
     client.get("/replication/executions/99/tasks")
     stopped = create(client, "/replication/executions", {"policy_id": policy})
-    (
-        client.put(f"/replication/executions/{stopped}"),
-        client.get(f"/replication/executions/{stopped}"),
-    )
+    client.put(f"/replication/executions/{stopped}")
+    client.get(f"/replication/executions/{stopped}")
     robot = client.post("/robots", json=ROBOT).json()["id"]
-    (
-        client.post("/robots", json=ROBOT),
-        client.get("/robots", params={"q": "Level=project,ProjectID=1"}),
-    )
-    client.get(f"/robots/{robot}"), client.patch(f"/robots/{robot}", json={"secret": ""})
+    client.post("/robots", json=ROBOT)
+    client.get("/robots", params={"q": "Level=project,ProjectID=1"})
+    client.get(f"/robots/{robot}")
+    client.patch(f"/robots/{robot}", json={"secret": ""})
     client.put(f"/robots/{robot}", json={**ROBOT, "description": "pull", "id": robot})
-    client.delete(f"/robots/{robot}"), client.delete(f"/registries/{registry}")
+    client.delete(f"/robots/{robot}")
+    client.delete(f"/registries/{registry}")
 
 
 def test_responses_match_the_official_spec(
