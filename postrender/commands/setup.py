@@ -67,13 +67,13 @@ def setup(
     return 0
 
 
-def install_command(plan: Plan, environ: Mapping[str, str] = os.environ) -> str:
+def install_command(plan: Plan) -> str:
     """The `helm install` line that uses the mirror; names the config only when not the default."""
     line = (
         f"helm install <release> oci://{plan.upstream_host}/charts/<chart> "
         "--post-renderer harbor-mirror"
     )
-    if plan.config_path != Path(helmpaths.default_config_file(environ)):
+    if plan.config_path != Path(helmpaths.default_config_file()):
         line += f" --post-renderer-args --config={plan.config_path}"
     return line
 
