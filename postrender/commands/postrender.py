@@ -17,13 +17,14 @@ from postrender.stream import decode, rewrite_stream
 def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
     """Rewrite the whole stream in memory, then write it: a failure leaves stdout empty."""
     text = decode(stdin.read())
-    result = rewrite_stream(text, Rules.from_settings(settings), strict=settings.strict)
+    rules = Rules.from_settings(settings)
+    result = rewrite_stream(text, rules, strict=settings.strict)
     if settings.report is not None:
         _write_report(settings, result.report())
     if settings.verify:  # imports httpx: only when asked for
         from postrender.registry.gate import verify_or_fail
 
-        verify_or_fail(result.text, settings)
+        verify_or_fail(result.text, rules.mirror)
     stdout.write(result.text.encode("utf-8"))
     stdout.flush()
     return 0

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
-from typing import TextIO
 
 from postrender.errors import VerifyFailed
 from postrender.registry._access import Access
@@ -23,7 +21,6 @@ def verify(
     warm_cache: bool = False,
     platforms: frozenset[str] = frozenset(),
     concurrency: int = 4,
-    progress: TextIO = sys.stderr,
 ) -> list[Check]:
     """One Check per distinct reference (the given charts first), in order of appearance."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
@@ -31,7 +28,7 @@ def verify(
     try:
         checks = [check(client, target) for target in targets.values()]
         if warm_cache:
-            warm(client, checks, platforms, concurrency=concurrency, stream=progress)
+            warm(client, checks, platforms, concurrency=concurrency)
     finally:
         client.close()
     return checks

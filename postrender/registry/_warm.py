@@ -71,15 +71,18 @@ def warm(
     platforms: frozenset[str],
     *,
     concurrency: int = 4,
-    stream: TextIO = sys.stderr,
+    stream: TextIO | None = None,
 ) -> None:
-    """Warm every ok check; a blob that cannot be pulled fails the check it belongs to."""
+    """Warm every ok check; a blob that cannot be pulled fails the check it belongs to.
+
+    Progress goes to `stream`, standard error unless given.
+    """
     owners: dict[Blob, list[Check]] = {}
     for check in checks:
         if not check.failed:
             for blob in _blobs(client, check, platforms):
                 owners.setdefault(blob, []).append(check)
-    progress = Progress(sum(blob.size for blob in owners), len(owners), stream)
+    progress = Progress(sum(blob.size for blob in owners), len(owners), stream or sys.stderr)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         outcomes = list(pool.map(lambda blob: _pull(client, blob, progress), owners))
     progress.close()

@@ -12,11 +12,9 @@ from collections.abc import Mapping
 
 from postrender.registry._access import access
 from postrender.registry._verify import require_resolved, verify
-from postrender.rules import Rules
-from postrender.settings import Settings
+from postrender.rules import MirrorRule
 
 
-def verify_or_fail(text: str, settings: Settings, environ: Mapping[str, str] = os.environ) -> None:
+def verify_or_fail(text: str, rule: MirrorRule, environ: Mapping[str, str] = os.environ) -> None:
     """Raise VerifyFailed (nothing reaches stdout) when a rewritten reference does not resolve."""
-    rule = Rules.from_settings(settings).mirror
-    require_resolved(verify(text, rule, access(settings.harbor_host, environ)))
+    require_resolved(verify(text, rule, access(rule.harbor_host, environ)))
