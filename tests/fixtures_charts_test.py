@@ -167,10 +167,21 @@ def test_chart_documents_without_rewrites_are_byte_identical(rendered: Rendered)
 
 
 def test_chart_report_names_every_inventoried_rewrite(rendered: Rendered) -> None:
-    reported = {(f"{e['kind']}/{e['name']}", path_parts(e["path"])) for e in rendered.report}
+    """Each rewrite once, and nothing else: a split pair as its two keys, `keep` rows never."""
+    entries = [(f"{e['kind']}/{e['name']}", path_parts(e["path"])) for e in rendered.report]
+    reported = set(entries)
     for row in rendered.rows:
         if row.what in ("image", "secret"):
             assert (row.obj, path_parts(row.path)) in reported, row
+    expected = []
+    for row in rendered.rows:
+        if row.what == "split-registry":
+            expected += [
+                (row.obj, path_parts(f"{row.path}.{key}")) for key in ("registry", "repository")
+            ]
+        elif row.what != "keep":
+            expected.append((row.obj, path_parts(row.path)))
+    assert sorted(entries, key=str) == sorted(expected, key=str)
 
 
 @pytest.mark.parametrize("chart", CHART_NAMES)
