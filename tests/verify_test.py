@@ -85,16 +85,22 @@ def test_verify_reports_every_reference_of_fixture_chart_ok(mirror, run):
     assert etcd["platforms"] == ["linux/amd64", "linux/arm64"]
 
 
-def test_verify_table_checks_the_chart_given_to_helm_template(mirror, run):
+@pytest.mark.parametrize("ca_from", ["option", "environment"])
+def test_verify_table_checks_the_chart_given_to_helm_template(mirror, run, ca_from):
     login = run.helm.run(
         "registry", "login", mirror.host, "--username", "admin", "--password-stdin",
         "--ca-file", mirror.harbor.ca_file, input="Harbor12345",
     )
     assert login.returncode == 0, login.stderr
     chart = f"oci://{mirror.host}/application-collection/charts/etcd-like"
+    # helm template fetches the chart from Harbor: it needs the CA however verify was given it
+    target, env = _target(mirror), {}
+    if ca_from == "environment":
+        target, env = ["--harbor-host", mirror.host], {"HARBOR_MIRROR_CA_FILE": target[3]}
     done = run(
         "verify", "demo", chart, "--version", "0.1.0",
-        "--set", f"images.volumePermissions.digest={_busybox_digest(mirror)}", *_target(mirror),
+        "--set", f"images.volumePermissions.digest={_busybox_digest(mirror)}", *target,
+        extra_env=env,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -68,28 +68,30 @@ def cli(
     from postrender.stream import rewrite_stream
 
     config = resolve(given)
-    tls = _tls_flags(ca_file, insecure_skip_tls_verify, plain_http)
-    text, helm_args = _read(inputs, tls, os.environ)
-    rule = Rules.from_settings(config).mirror
-    chart, version = _chart_argument(helm_args)
-    charts = [t for t in [registry.chart_target(chart, version, rule) if chart else None] if t]
+    rules = Rules.from_settings(config)
     access = registry.access(
         config.harbor_host, os.environ, secret_file=secret_file, ca_file=ca_file,
         insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http,
     )
+    tls = _tls_flags(access.ca_file, insecure_skip_tls_verify, plain_http)
+    text, helm_args = _read(inputs, tls, os.environ)
+    chart, version = _chart_argument(helm_args)
+    chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
     checks = registry.verify(
-        rewrite_stream(text, Rules.from_settings(config)).text, rule, access, charts=charts,
+        rewrite_stream(text, rules).text, rules.mirror, access,
+        charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
     )
     if not checks:
-        click.echo(f"harbor-mirror: no reference to {rule.target_prefix} found", err=True)
+        click.echo(f"harbor-mirror: no reference to {rules.mirror.target_prefix} found", err=True)
     click.echo(_json(checks) if output == "json" else _table(checks, warm))
     registry.require_resolved(checks)
     return 0
 
 
 def _tls_flags(ca_file: Path | None, insecure: bool, plain_http: bool) -> list[str]:
-    """The same TLS choices for helm template, which fetches the chart."""
+    """The same TLS choices for helm template, which fetches the chart (the CA also when it
+    came from HARBOR_MIRROR_CA_FILE)."""
     flags = [f"--ca-file={ca_file}"] if ca_file else []
     return flags + ["--insecure-skip-tls-verify"] * insecure + ["--plain-http"] * plain_http
 
