@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from postrender.bootstrap.files import atomic_write
 from postrender.errors import ConfigError
 from postrender.helmargs import Release
 from postrender.overlay import Overlay
@@ -108,9 +109,7 @@ def _dump(data: dict[str, Any]) -> str:
 
 def write(out_dir: Path, generated: dict[str, str]) -> None:
     for relative, text in generated.items():
-        path = out_dir / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write(out_dir / relative, text.encode("utf-8"), mode=0o644, option="--out")
 
 
 def stale(out_dir: Path, generated: dict[str, str]) -> list[str]:

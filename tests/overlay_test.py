@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,8 @@ def test_fleet_layout_is_a_bundle_fleet_can_render(
     assert fleet["kustomize"] == {"dir": "harbor-mirror"}
     assert fleet["helm"]["releaseName"] == "demo"
     assert fleet["helm"]["valuesFiles"] == ["values.yaml"]
+    for written in ("fleet.yaml", "harbor-mirror/kustomization.yaml"):
+        assert stat.S_IMODE((bundle / written).stat().st_mode) == 0o644  # no secrets in them
     assert (bundle / fleet["helm"]["chart"]).resolve() == (CHARTS / "etcd-like").resolve()
     rendered = _render(helm4, CHARTS / "etcd-like", "-f", str(bundle / "values.yaml"))
     _assert_same_as_postrender(
@@ -263,6 +266,18 @@ def test_overlay_bad_input_is_one_line(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert expect in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_overlay_that_cannot_write_its_out_dir_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    out = tmp_path / "file" / "overlay"
+    result = overlay_cli(
+        "--out", out, "--from-stdin", tmp_path=tmp_path,
+        stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"--out {out / 'kustomization.yaml'}: cannot write there" in result.stderr
 
 
 def test_overlay_help_names_the_layouts(tmp_path: Path) -> None:
