@@ -640,3 +640,21 @@ def test_setup_public_turns_an_existing_private_project_public(harbor, upstream,
     assert project is not None and project.metadata["public"] == "true"
     assert "[project] application-collection: updated (made public)" in output
     assert [w.method for w in harbor.writes] == ["PUT"]
+
+
+def test_setup_leaves_a_config_file_it_did_not_write_alone(harbor, upstream, tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text("image:\n  repository: dp.apps.rancher.io/containers/etcd\n")
+    result = run_cli(harbor.url, upstream, tmp_path, "--config", str(values))
+    assert_one_line_error(result, 2, f"config file {values}: unknown key 'image'",
+                          "setup did not write it, so it is left alone")  # fmt: skip
+    assert values.read_text() == "image:\n  repository: dp.apps.rancher.io/containers/etcd\n"
+
+
+def test_setup_repairs_its_own_damaged_config_file(harbor, upstream, tmp_path):
+    plan = make_plan(harbor, upstream, tmp_path)
+    run_setup(harbor, plan)
+    plan.config_path.write_text(plan.config_path.read_text() + "harborHost: [\n")
+    output = run_setup(harbor, plan)
+    assert f"[config] {plan.config_path}: updated" in output
+    assert "[\n" not in plan.config_path.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TextIO
 
 from postrender import settings
@@ -33,14 +34,28 @@ def render(values: dict[str, str]) -> str:
     return HEADER + "".join(f"{key}: {json.dumps(value)}\n" for key, value in values.items())
 
 
+def _current(path: Path) -> dict[str, str] | None:
+    """What the file holds; None when missing, or ours and damaged (rewriting repairs it)."""
+    if not path.is_file():
+        return None
+    try:
+        return settings.read_config_file(str(path))
+    except ConfigError as error:
+        try:
+            ours = path.read_bytes().startswith(HEADER.encode())
+        except OSError:
+            ours = False
+        if ours:
+            return None
+        raise ConfigError(
+            f"{error}; setup did not write it, so it is left alone: fix it or choose another "
+            "--config"
+        ) from None
+
+
 def ensure_config(plan: Plan, *, dry_run: bool, out: TextIO) -> None:
     path = plan.config_path
-    current: dict[str, str] | None = None
-    if path.is_file():
-        try:
-            current = settings.read_config_file(str(path))
-        except ConfigError:
-            current = None  # our own file, damaged: rewriting it is the repair
+    current = _current(path)
     values = wanted_values(plan, current or {})
     if current == values:
         report(out, "config", str(path), Outcome.UNCHANGED)
