@@ -9,7 +9,7 @@ from . import transfer
 from .projects import ensure_for_replication
 from .registries import Endpoint, get_registry
 from .replication import stored_policy
-from .state import ZERO_TIME, Call, Execution, Policy, Task, iso_now
+from .state import RUNNING, ZERO_TIME, Call, Execution, Policy, Task, iso_now
 from .wire import (
     JSON,
     Response,
@@ -45,7 +45,7 @@ def execution_json(execution: Execution, now: float) -> dict[str, JSON]:
         "total": len(counts),
         "failed": counts.count("Failed"),
         "succeed": counts.count("Succeed"),
-        "in_progress": counts.count("InProgress") + counts.count("Pending"),
+        "in_progress": sum(s in RUNNING for s in counts),
         "stopped": counts.count("Stopped"),
     }
 
@@ -150,7 +150,7 @@ def stop_execution(call: Call) -> Response:
 
 def task_json(execution: Execution, task: Task, now: float) -> dict[str, JSON]:
     status = task.status(now)
-    done = status not in ("Pending", "InProgress")
+    done = status not in RUNNING
     return {
         "id": task.id,
         "execution_id": task.execution_id,
@@ -184,7 +184,7 @@ def task_log(call: Call) -> Response:
         next((t for t in execution.tasks if t.id == task_id), None),
         f"task {task_id} not found in execution {execution.id}",
     )
-    text = task.log if task.status(call.state.clock()) not in ("Pending", "InProgress") else ""
+    text = "" if task.status(call.state.clock()) in RUNNING else task.log
     return Response(200, [("Content-Type", "text/plain")], text.encode())
 
 

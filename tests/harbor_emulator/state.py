@@ -18,6 +18,9 @@ STRONG_SECRET = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,128}$")
 """Harbor's rule for user passwords and chosen robot secrets."""
 
 
+RUNNING = frozenset({"Pending", "InProgress"})
+"""Task statuses of a copy that has not finished (an execution with one is InProgress)."""
+
 ZERO_TIME = "0001-01-01T00:00:00.000Z"
 """What Harbor prints for a time that has not happened yet (an unfinished run's end)."""
 
@@ -128,7 +131,7 @@ class Execution:
         if self.failed_early:
             return "Failed"
         statuses = [task.status(now) for task in self.tasks]
-        if any(s in ("Pending", "InProgress") for s in statuses):
+        if any(s in RUNNING for s in statuses):
             return "InProgress"
         if "Stopped" in statuses:
             return "Stopped"
