@@ -65,6 +65,8 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> Release:
             positionals.append(arg)
             continue
         flag, has_value, value = arg.partition("=")
+        if not has_value and len(arg) > 2 and arg[1] != "-" and arg[:2] in VALUE_FLAGS:
+            flag, has_value, value = arg[:2], "=", arg[2:]  # `-ndemo`, as pflag reads it
         if flag in REFUSED:
             raise ConfigError(f"overlay: {flag} is not allowed here: {REFUSED[flag]}")
         if flag not in VALUE_FLAGS:

@@ -35,3 +35,9 @@ def test_parse_refuses_flags_that_hide_the_rendered_stream(flag: str) -> None:
 def test_parse_names_a_flag_left_without_its_value() -> None:
     with pytest.raises(ConfigError, match="helm flag --values needs a value"):
         parse(["demo", "chart", "--values"], {})
+
+
+def test_parse_reads_a_short_flag_with_its_value_attached() -> None:
+    release = parse(["demo", "chart", "-ndb", "-fa.yaml", "-f=b.yaml", "-n=other"], {})
+    assert release.namespace == "other"
+    assert release.values_files == ["a.yaml", "b.yaml"]
