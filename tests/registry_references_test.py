@@ -54,3 +54,20 @@ def test_chart_target_takes_upstream_and_harbor_urls_with_their_version():
     assert harbor is not None
     assert (harbor.repository, harbor.manifest, harbor.chart) == ("appco/charts/etcd", None, True)
     assert chart_target("./charts/etcd", "1.0.0", RULE) is None
+
+
+@pytest.mark.parametrize(
+    ("version", "manifest"),
+    [
+        ("1.0.0", "1.0.0"),
+        ("1.0.0+build.7", "1.0.0_build.7"),  # Helm pushes and pulls `+` as `_`
+        ("^1.0", None),  # ranges name no single tag: the chart's versions are listed
+        (">=1.0.0 <2", None),
+        ("1.x", None),
+        ("1.2.*", None),
+    ],
+)
+def test_chart_target_asks_for_the_tag_helm_pulls(version, manifest):
+    target = chart_target("oci://dp.apps.rancher.io/charts/etcd", version, RULE)
+    assert target is not None
+    assert (target.repository, target.manifest) == ("appco/charts/etcd", manifest)

@@ -71,8 +71,24 @@ def chart_target(chart: str, version: str | None, rule: MirrorRule) -> Target | 
     if not chart.startswith(_OCI):
         return None
     url = rule.rewrite(chart)
-    found = find(url if version is None else f"{url}:{version}", rule)
+    tag = _chart_tag(version)
+    found = find(url if tag is None else f"{url}:{tag}", rule)
     return found[0] if found else None
+
+
+def _chart_tag(version: str | None) -> str | None:
+    """The tag Helm pulls for `--version`: it stores a `+` as `_`, as OCI tags have no `+`.
+
+    A range (`^1.2`, `>=1 <2`, `1.x`, `1.2.*`) names no one tag: None, so the versions are listed.
+    """
+    if version is None:
+        return None
+    tag = version.replace("+", "_")
+    try:
+        imageref.parse(f"chart:{tag}")
+    except ValueError:
+        return None
+    return None if {"x", "X", "*"} & set(tag.split(".")) else tag
 
 
 def chart_url(url: str, rule: MirrorRule) -> str | None:
