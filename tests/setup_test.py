@@ -20,7 +20,7 @@ import pytest
 
 from postrender.bootstrap.plan import Plan, Replication, RobotPlan
 from postrender.commands.setup import setup
-from postrender.errors import ConfigError, HarborConflict, HarborResponseError
+from postrender.errors import ConfigError, HarborAPIError, HarborConflict, HarborResponseError
 from postrender.harbor import Connection, RetryPolicy, connect
 from tests.harbor_emulator import (
     ADMIN_PASSWORD,
@@ -658,3 +658,13 @@ def test_setup_repairs_its_own_damaged_config_file(harbor, upstream, tmp_path):
     output = run_setup(harbor, plan)
     assert f"[config] {plan.config_path}: updated" in output
     assert "[\n" not in plan.config_path.read_text()
+
+
+def test_setup_against_something_that_is_not_harbor_says_so(tmp_path):
+    answer = httpx.Response(404, text="<html><body>404 page not found</body></html>")
+    client = connect(Connection("https://www.test", "admin", "pw"),
+                     transport=httpx.MockTransport(lambda request: answer))  # fmt: skip
+    with pytest.raises(HarborAPIError) as caught:
+        setup(client, Plan(harbor_url="https://www.test"), dry_run=True, out=io.StringIO())
+    assert str(caught.value).startswith("Harbor refused GET /users/current: 404 Not Found")
+    assert str(caught.value).endswith(": is --harbor-url the address of a Harbor v2 server?")

@@ -23,9 +23,7 @@ def check_harbor(client: HarborClient, harbor_url: str, out: TextIO) -> str:
                 "as anonymous): check --username and the password"
             ) from None
         if error.status == 404:
-            raise error.with_hint(
-                "is --harbor-url the Harbor address, without /api/v2.0?"
-            ) from None
+            raise error.with_hint("is --harbor-url the address of a Harbor v2 server?") from None
         raise
     if not user.is_admin:
         raise HarborError(
