@@ -7,6 +7,7 @@ the upstream down and bring the same content back.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import ssl
@@ -74,22 +75,21 @@ class UpstreamRegistry:
         )
 
     def start(self) -> None:
-        log = (self.root / "registry.log").open("ab")
-        self._process = subprocess.Popen(
-            [self.binary, "serve", str(self.root / "config.yml")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.root / "registry.log").open("ab") as log:  # the child keeps its own copy
+            self._process = subprocess.Popen(
+                [self.binary, "serve", str(self.root / "config.yml")],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         with self.client() as client:
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
                     raise RuntimeError(f"{BINARY} exited; see {self.root / 'registry.log'}")
-                try:
+                with contextlib.suppress(httpx.TransportError):
                     if client.get("/v2/").status_code == 200:
                         return
-                except httpx.TransportError:
-                    time.sleep(0.05)
+                time.sleep(0.05)
         raise RuntimeError(f"{BINARY} did not answer on {self.url} within 20 s")
 
     def stop(self) -> None:
@@ -97,7 +97,3 @@ class UpstreamRegistry:
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None
