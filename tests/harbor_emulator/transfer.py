@@ -104,11 +104,18 @@ def replace_namespace(repo: str, namespace: str, count: int) -> str:
     return "/".join([namespace, *parts[count:]])
 
 
-def _get(client: httpx.Client, url: str) -> httpx.Response:
+def _listing(client: httpx.Client, url: str, what: str) -> httpx.Response:
+    """GET a listing; a network error or any status but 200 fails the whole run."""
     try:
-        return client.get(url)
+        response = client.get(url)
     except httpx.HTTPError as exc:
         raise UpstreamError(f"failed to reach the source registry: {exc}") from exc
+    if response.status_code != 200:
+        raise UpstreamError(
+            f"failed to list {what}: "
+            f"http status code: {response.status_code}, body: {response.text.strip()}"
+        )
+    return response
 
 
 def _repositories(client: httpx.Client, name_filter: str) -> list[str]:
@@ -117,12 +124,7 @@ def _repositories(client: httpx.Client, name_filter: str) -> list[str]:
     names: list[str] = []
     url: str | None = "/v2/_catalog?n=100"
     while url:
-        response = _get(client, url)
-        if response.status_code != 200:
-            raise UpstreamError(
-                f"failed to list the repositories of the source registry: "
-                f"http status code: {response.status_code}, body: {response.text.strip()}"
-            )
+        response = _listing(client, url, "the repositories of the source registry")
         names.extend(response.json().get("repositories") or [])
         link = response.headers.get("link", "")
         found = re.match(r"<([^>]+)>", link)
@@ -131,12 +133,7 @@ def _repositories(client: httpx.Client, name_filter: str) -> list[str]:
 
 
 def _tags(client: httpx.Client, repo: str, tag_filter: str, excludes: bool) -> list[str]:
-    response = _get(client, f"/v2/{repo}/tags/list")
-    if response.status_code != 200:
-        raise UpstreamError(
-            f"failed to list the tags of repository {repo}: "
-            f"http status code: {response.status_code}, body: {response.text.strip()}"
-        )
+    response = _listing(client, f"/v2/{repo}/tags/list", f"the tags of repository {repo}")
     tags = response.json().get("tags") or []
     return [tag for tag in tags if matches(tag_filter, tag) != excludes]
 
