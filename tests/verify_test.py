@@ -142,6 +142,10 @@ def test_warm_keeps_every_blob_available_when_the_upstream_is_down(mirror, run):
     done = run("verify", *_render_args(mirror), *_target(mirror), "--warm")
     assert done.returncode == 0, done.stderr
     assert "warming: 12/12 blobs" in done.stderr
+    total = sum(sum(image.blobs.values()) for image in mirror.upstream.images.values())
+    assert f"warming: 12/12 blobs, {total / 1024:.1f} KiB of {total / 1024:.1f} KiB pulled" in (
+        done.stderr
+    )
     upstream = mirror.upstream.registry
     upstream.stop()
     try:
