@@ -13,8 +13,7 @@ from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, RobotPlan
 from postrender.errors import ConfigError, HarborResponseError
 from postrender.harbor import HarborClient, Project, Robot
-
-SECRET_TYPE = "kubernetes.io/dockerconfigjson"
+from postrender.rules import DOCKERCONFIG_TYPE
 
 
 def robot_body(robot: RobotPlan, project: str) -> dict[str, Any]:
@@ -43,7 +42,7 @@ def secret_manifest(name: str, registry_host: str, username: str, password: str)
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name},
-        "type": SECRET_TYPE,
+        "type": DOCKERCONFIG_TYPE,
         "data": {".dockerconfigjson": encoded},
     }
     return json.dumps(manifest, indent=2) + "\n"
