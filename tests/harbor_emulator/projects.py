@@ -17,6 +17,7 @@ from .wire import (
     created,
     forbidden,
     found,
+    fuzzy_name,
     json_response,
     not_found,
     paginate,
@@ -175,9 +176,8 @@ def list_projects(call: Call) -> Response:
         {"name": lambda p: p.name, "public": lambda p: p.metadata.get("public", "false"),
          "owner": lambda p: p.owner.username},
     )  # fmt: skip
-    name, public, owner = (call.request.arg(k) for k in ("name", "public", "owner"))
-    if name:
-        items = [p for p in items if name in p.name]
+    items = fuzzy_name(call.request, items, lambda p: p.name)
+    public, owner = call.request.arg("public"), call.request.arg("owner")
     if public:
         items = [p for p in items if p.metadata.get("public") == public.lower()]
     if owner:

@@ -22,6 +22,7 @@ from .wire import (
     conflict,
     created,
     found,
+    fuzzy_name,
     json_response,
     paginate,
     precondition,
@@ -186,9 +187,7 @@ def list_registries(call: Call) -> Response:
         items,
         {"name": lambda r: r.name, "type": lambda r: r.type, "url": lambda r: r.url},
     )
-    fuzzy = call.request.arg("name")
-    if fuzzy:
-        items = [r for r in items if fuzzy in r.name]
+    items = fuzzy_name(call.request, items, lambda r: r.name)
     return paginate(call.request, sort_items(call.request, [to_json(r) for r in items]))
 
 

@@ -15,6 +15,7 @@ from .wire import (
     conflict,
     created,
     found,
+    fuzzy_name,
     json_response,
     paginate,
     precondition,
@@ -163,9 +164,7 @@ def list_policies(call: Call) -> Response:
     items = query_filter(
         call.request, list(call.state.policies.values()), {"name": lambda p: p.name}
     )
-    fuzzy = call.request.arg("name")
-    if fuzzy:
-        items = [p for p in items if fuzzy in p.name]
+    items = fuzzy_name(call.request, items, lambda p: p.name)
     return paginate(call.request, sort_items(call.request, [policy_json(call, p) for p in items]))
 
 

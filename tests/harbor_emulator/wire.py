@@ -290,6 +290,12 @@ def query_filter(
     return result
 
 
+def fuzzy_name(request: Request, items: list[T], name: Callable[[T], str]) -> list[T]:
+    """The `name=` query parameter: a substring match, unlike the exact `q=name=`."""
+    wanted = request.arg("name")
+    return [item for item in items if wanted in name(item)] if wanted else items
+
+
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
