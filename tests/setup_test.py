@@ -319,6 +319,9 @@ def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
     for secret in (ADMIN_PASSWORD, upstream.token, robot.secret):
         assert secret not in result.stdout + result.stderr
         assert secret not in config  # the README: the config file holds no secrets
+    # without --pull-secret the Secret is named like the charts' own pull secret
+    manifest = json.loads((tmp_path / "s.json").read_text())
+    assert manifest["metadata"]["name"] == "application-collection"
 
 
 @pytest.mark.parametrize(
