@@ -21,7 +21,8 @@ from bench import startup
 from bench.measure import ACCURATE_RSS, Command, Figures, check, measure
 
 REPO = Path(__file__).resolve().parent.parent
-HARBOR_PREFIX = "harbor.example.com/application-collection"
+# Where harbor-mirror moves the images (its default project), so kustomize does the same work.
+HARBOR_PREFIX = f"{startup.HARBOR_HOST}/application-collection"
 _UPSTREAM_NAME = re.compile(
     r"(?<![A-Za-z0-9._/-])dp\.apps\.rancher\.io/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
     r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"

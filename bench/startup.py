@@ -39,9 +39,8 @@ spec:
   - name: etcd
     image: dp.apps.rancher.io/containers/etcd:3.5.14-7.7
 """
-POSTRENDER_ARGS = (
-    "postrender", "--harbor-host", "harbor.example.com", "--pull-secret", "harbor-pull"
-)
+HARBOR_HOST = "harbor.example.com"
+POSTRENDER_ARGS = ("postrender", "--harbor-host", HARBOR_HOST, "--pull-secret", "harbor-pull")
 
 
 class Probe(NamedTuple):
