@@ -2,11 +2,11 @@
 
 ``upstream`` (session) -> `Upstream`: ``.registry`` (`UpstreamRegistry`: ``.url``, ``.host``,
 ``.username``, ``.password``, ``.ca_pem``, ``.ca_file``, ``.stop()``/``.start()``),
-``.images`` ({"containers/etcd:3.5.17-1.2": `Image`, ...}) and ``.charts``
-({"charts/etcd-like": "0.1.0"}), pushed once per session: images through the registry API,
-the fixture chart with the real `helm push` (Helm 4).
+``.images`` ({"containers/etcd:3.5.17-1.2": `Image`, ...}), pushed once per session through
+the registry API, and the fixture chart `charts/etcd-like:0.1.0`, pushed with the real
+`helm push` (Helm 4).
 ``mirror`` -> `Mirror`: ``.harbor`` (the HTTPS emulator, ``.ca_file``), ``.host``,
-``.project`` ("application-collection", a proxy cache of the upstream), ``.registry_id``.
+``.project`` ("application-collection", a proxy cache of the upstream).
 ``add_proxy_project(harbor, upstream, name)`` adds another endpoint + proxy project.
 """
 
@@ -33,14 +33,12 @@ IMAGES: dict[str, list[str]] = {
     "containers/bci-busybox:15.6": ["linux/amd64"],
     "containers/kubectl:1.33.4": ["linux/amd64", "linux/arm64", "linux/s390x"],
 }
-CHARTS = {"charts/etcd-like": "0.1.0"}
 
 
 @dataclass
 class Upstream:
     registry: UpstreamRegistry
     images: dict[str, Image]
-    charts: dict[str, str]
 
 
 def _push_chart(helm4: Path, registry: UpstreamRegistry, work: Path) -> None:
@@ -72,7 +70,7 @@ def upstream(helm4: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 for name, platforms in IMAGES.items()
             }
         _push_chart(helm4, registry, root)
-        yield Upstream(registry, images, dict(CHARTS))
+        yield Upstream(registry, images)
     finally:
         registry.stop()
 
@@ -84,7 +82,6 @@ class Mirror:
     harbor: HarborEmulator
     upstream: Upstream
     project: str
-    registry_id: int
 
     @property
     def host(self) -> str:
@@ -127,4 +124,5 @@ def add_proxy_project(harbor: HarborEmulator, upstream: Upstream, name: str) -> 
 def mirror(harbor_tls: HarborEmulator, upstream: Upstream) -> Mirror:
     """Proxy-cache project `application-collection` of the upstream, on a fresh emulator."""
     name = "application-collection"
-    return Mirror(harbor_tls, upstream, name, add_proxy_project(harbor_tls, upstream, name))
+    add_proxy_project(harbor_tls, upstream, name)
+    return Mirror(harbor_tls, upstream, name)

@@ -42,8 +42,6 @@ class Image:
     repository: str
     tag: str
     digest: str
-    media_type: str
-    platforms: list[str]
     blobs: dict[str, int] = field(default_factory=dict)  # digest → size
 
 
@@ -105,9 +103,8 @@ class Pusher:
 
     def image(self, repository: str, tag: str, platforms: list[str]) -> Image:
         """One platform: a manifest under `tag`; several: an index over per-platform manifests."""
-        multi = len(platforms) > 1
-        image = Image(repository, tag, "", OCI_INDEX if multi else OCI_MANIFEST, platforms)
-        if not multi:
+        image = Image(repository, tag, "")
+        if len(platforms) == 1:
             data = self._platform_manifest(image, platforms[0])
             image.digest = self.manifest(repository, tag, OCI_MANIFEST, data)
             return image
