@@ -118,6 +118,15 @@ def start_execution(call: Call) -> Response:
     return created(f"{call.request.path}/{execution.id}")
 
 
+def _matching(call: Call, items: list[dict[str, JSON]], keys: tuple[str, ...]) -> Response:
+    """One sorted page of the items whose fields equal the query parameters of those names."""
+    for key in keys:
+        wanted = call.request.arg(key)
+        if wanted:
+            items = [item for item in items if str(item[key]) == wanted]
+    return paginate(call.request, sort_items(call.request, items))
+
+
 def _execution(call: Call) -> Execution:
     call.require_admin()
     execution_id = call.int_param("id")
@@ -128,11 +137,7 @@ def list_executions(call: Call) -> Response:
     call.require_admin()
     now = call.state.clock()
     items = [execution_json(e, now) for e in reversed(call.state.executions.values())]
-    for key in ("policy_id", "status", "trigger"):
-        wanted = call.request.arg(key)
-        if wanted:
-            items = [item for item in items if str(item[key]) == wanted]
-    return paginate(call.request, sort_items(call.request, items))
+    return _matching(call, items, ("policy_id", "status", "trigger"))
 
 
 def get_execution(call: Call) -> Response:
@@ -169,11 +174,7 @@ def list_tasks(call: Call) -> Response:
     execution = _execution(call)
     now = call.state.clock()
     items = [task_json(execution, t, now) for t in execution.tasks]
-    for key in ("status", "resource_type"):
-        wanted = call.request.arg(key)
-        if wanted:
-            items = [item for item in items if item[key] == wanted]
-    return paginate(call.request, sort_items(call.request, items))
+    return _matching(call, items, ("status", "resource_type"))
 
 
 def task_log(call: Call) -> Response:
