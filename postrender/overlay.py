@@ -67,6 +67,7 @@ def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
     images: dict[str, str] = {}
     by_document: dict[int, list[Rewrite]] = {}
     for rewrite in rewrites:
+        _refuse_secret_data(rewrite)
         entry = _image_entry(rewrite, rules)
         if entry is not None:
             images[entry[0]] = entry[1]
@@ -77,6 +78,18 @@ def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
         for changes in by_document.values()
     ]
     return Overlay([{"name": name, "newName": images[name]} for name in sorted(images)], patches)
+
+
+def _refuse_secret_data(rewrite: Rewrite) -> None:
+    """A patch carries old and new values, so one on a Secret's data would put the Secret's
+    content (registry credentials, for a pull secret) into a file meant for Git."""
+    if rewrite.kind == "Secret" and rewrite.pointer.startswith(("/data/", "/stringData/")):
+        raise ManifestError(
+            f"Secret/{rewrite.name} {rewrite.path} would need a patch holding the Secret's "
+            "content, and the overlay is a file for Git; render the chart without that Secret "
+            "and create the Harbor pull secret outside it (setup --secret-out writes one)",
+            document=rewrite.document,
+        )
 
 
 def _parts(pointer: str) -> tuple[str, ...]:

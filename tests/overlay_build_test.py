@@ -6,6 +6,7 @@ kustomize 5.7, given the overlay, produces what the post-renderer produces.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,16 @@ def test_build_refuses_a_document_that_composes_but_kustomize_cannot_load(
         build(manifest, RULES)
     refused = kustomize_build(kubectl, manifest, {}, tmp_path)
     assert refused.returncode != 0 and "already defined" in refused.stderr
+
+
+@pytest.mark.parametrize("field", ["data", "stringData"])
+def test_build_refuses_to_copy_a_secrets_content_into_a_patch(field: str) -> None:
+    config = f'{{"auths":{{"{U}":{{"auth":"dXNlcjp0b2tlbg=="}}}}}}'
+    value = config if field == "stringData" else base64.b64encode(config.encode()).decode()
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: pull}\n"
+        f"type: kubernetes.io/dockerconfigjson\n{field}:\n  .dockerconfigjson: '{value}'\n"
+    )
+    with pytest.raises(ManifestError, match=r"document 1.*Secret/pull .*file for Git") as error:
+        build(manifest, RULES)
+    assert "dXNlcjp0b2tlbg" not in str(error.value) and value not in str(error.value)

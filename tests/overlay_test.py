@@ -40,6 +40,10 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no shared corpus
 BARE_PULL_SECRET = re.compile(r"^(\s*imagePullSecrets:\n)(\s*)- (application-collection)$", re.M)
 DOCUMENT_START = re.compile(r"^(?=---)", re.M)
 IDENTITY = re.compile(r"^(kind: .*|  name: .*|  namespace: .*)$", re.M)
+# etcd-like renders its upstream pull Secret by default, and an overlay refuses to copy a
+# Secret's content into Git (test_overlay_refuses_to_put_a_secrets_content_in_git).
+NO_SECRET = {"etcd-like": ("--set", "upstreamPullSecret.create=false")}
+NO_SECRET_VALUES = "upstreamPullSecret:\n  create: false\n"
 
 
 def as_kustomize_accepts(rendered: str) -> str:
@@ -82,13 +86,14 @@ def test_overlay_on_fixture_chart_equals_postrender(
     chart: str, secret_args: tuple[str, ...], helm4: Path, kubectl: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "overlay"
+    values = NO_SECRET.get(chart, ())
     made = overlay_cli(
-        "--out", out, *secret_args, "demo", CHARTS / chart, "-n", "demo-ns",
+        "--out", out, *secret_args, "demo", CHARTS / chart, "-n", "demo-ns", *values,
         tmp_path=tmp_path, helm=helm4,
     )
     assert made.returncode == 0, made.stderr
     assert "wrote" in made.stdout
-    rendered = _render(helm4, CHARTS / chart)
+    rendered = _render(helm4, CHARTS / chart, *values)
     _assert_same_as_postrender(
         kubectl, rendered, read_yaml(out / "kustomization.yaml"), tmp_path / "k", *secret_args
     )
@@ -133,6 +138,9 @@ def test_overlay_refuses_bare_string_pull_secrets_that_kustomize_refuses(
 def _bumped_copy(tmp_path: Path) -> Path:
     chart = tmp_path / "etcd-like"
     shutil.copytree(CHARTS / "etcd-like", chart)
+    values = chart / "values.yaml"
+    text = values.read_text(encoding="utf-8")
+    values.write_text(text.replace("  create: true", "  create: false"), encoding="utf-8")
     return chart
 
 
@@ -174,7 +182,7 @@ def test_check_fails_after_a_chart_bump_and_passes_after_regenerating(
 def test_check_fails_when_nothing_was_committed(helm4: Path, tmp_path: Path) -> None:
     result = overlay_cli(
         "--check", "--out", tmp_path / "none", "demo", CHARTS / "etcd-like",
-        tmp_path=tmp_path, helm=helm4,
+        *NO_SECRET["etcd-like"], tmp_path=tmp_path, helm=helm4,
     )
     assert result.returncode == 1 and "stale" in result.stderr
 
@@ -184,7 +192,7 @@ def test_fleet_layout_is_a_bundle_fleet_can_render(
 ) -> None:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
-    (bundle / "values.yaml").write_text("replicaCount: 1\n", encoding="utf-8")
+    (bundle / "values.yaml").write_text("replicaCount: 1\n" + NO_SECRET_VALUES, encoding="utf-8")
     made = overlay_cli(
         "--layout", "fleet", "--out", bundle, "--pull-secret", HARBOR_SECRET,
         "demo", CHARTS / "etcd-like", "-n", "demo-ns", "-f", bundle / "values.yaml",
@@ -232,15 +240,18 @@ def test_namespace_helm_took_for_itself_still_reaches_render_and_fleet_yaml(
 ) -> None:
     """`helm harbor-mirror overlay … -n NS`: Helm strips -n and sets HELM_NAMESPACE instead."""
     bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    values = bundle / "values.yaml"
+    values.write_text(NO_SECRET_VALUES, encoding="utf-8")
     made = overlay_cli(
         "--layout", "fleet", "--out", bundle, "--pull-secret", HARBOR_SECRET,
-        "demo", CHARTS / "etcd-like", tmp_path=tmp_path, helm=helm4,
+        "demo", CHARTS / "etcd-like", "-f", values, tmp_path=tmp_path, helm=helm4,
         extra_env={"HELM_NAMESPACE": "demo-ns"},
     )
     assert made.returncode == 0, made.stderr
     assert read_yaml(bundle / "fleet.yaml")["defaultNamespace"] == "demo-ns"
     _assert_same_as_postrender(
-        kubectl, _render(helm4, CHARTS / "etcd-like"),
+        kubectl, _render(helm4, CHARTS / "etcd-like", "-f", str(values)),
         read_yaml(bundle / "harbor-mirror" / "kustomization.yaml"), tmp_path / "k",
         "--pull-secret", HARBOR_SECRET,
     )
@@ -249,7 +260,7 @@ def test_namespace_helm_took_for_itself_still_reaches_render_and_fleet_yaml(
 @pytest.mark.parametrize(
     ("args", "expect"),
     [
-        (["--layout", "fleet", "demo", "CHART", "--set", "a=b"], "values file"),
+        (["--layout", "fleet", "demo", "CHART", *NO_SECRET["etcd-like"]], "values file"),
         (["--layout", "flux", "--from-stdin"], "release name"),
         (["demo", "CHART", "--post-renderer", "harbor-mirror"], "--post-renderer"),
         (["demo", "/nonexistent/chart"], "helm template failed"),
@@ -265,6 +276,19 @@ def test_overlay_bad_input_is_one_line(
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert expect in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_overlay_refuses_to_put_a_secrets_content_in_git(helm4: Path, tmp_path: Path) -> None:
+    """A patch on the chart's upstream pull Secret would hold its credentials, old and new."""
+    result = overlay_cli(
+        "--out", tmp_path / "o", "demo", CHARTS / "etcd-like", tmp_path=tmp_path, helm=helm4
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "Secret/demo-etcd-like-upstream-auth" in result.stderr
+    assert "setup --secret-out" in result.stderr
+    assert "not-a-real-token" not in result.stderr and "eyJ" not in result.stderr
     assert not (tmp_path / "o").exists()
 
 
