@@ -19,9 +19,16 @@ import httpx
 import pytest
 
 from postrender.bootstrap.plan import Plan, Replication, RobotPlan
+from postrender.bootstrap.replication import replicate
 from postrender.commands.setup import setup
-from postrender.errors import ConfigError, HarborAPIError, HarborConflict, HarborResponseError
-from postrender.harbor import Connection, RetryPolicy, connect
+from postrender.errors import (
+    ConfigError,
+    HarborAPIError,
+    HarborConflict,
+    HarborResponseError,
+    ReplicationFailed,
+)
+from postrender.harbor import Connection, Policy, RetryPolicy, connect
 from tests.harbor_emulator import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -671,3 +678,23 @@ def test_setup_against_something_that_is_not_harbor_says_so(tmp_path):
         setup(client, Plan(harbor_url="https://www.test"), dry_run=True, out=io.StringIO())
     assert str(caught.value).startswith("Harbor refused GET /users/current: 404 Not Found")
     assert str(caught.value).endswith(": is --harbor-url the address of a Harbor v2 server?")
+
+
+def test_a_failed_execution_with_a_multi_line_status_text_is_still_a_one_line_error():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, headers={"Location": "/api/v2.0/replication/executions/5"})
+        if request.url.path.endswith("/executions/5"):
+            return httpx.Response(200, json={"id": 5, "status": "Failed", "total": 1, "failed": 1,
+                                             "status_text": "pull failed:\n  401 Unauthorized\n"})
+        return httpx.Response(200, json=[])  # nothing running, no task listed
+
+    client = connect(Connection("https://harbor.test", "admin", "pw"),
+                     transport=httpx.MockTransport(handler))  # fmt: skip
+    with pytest.raises(ReplicationFailed) as caught:
+        replicate(client, Policy(1, "application-collection", {}), Replication("containers/etcd"),
+                  dry_run=False, out=io.StringIO(), sleep=lambda _: None)  # fmt: skip
+    assert str(caught.value) == (
+        "replication execution 5 of policy 'application-collection' ended Failed with 1 of 1 "
+        "tasks failed: pull failed: 401 Unauthorized (task logs above)"
+    )

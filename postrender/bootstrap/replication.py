@@ -137,7 +137,8 @@ def replicate(
     if final.status == "Succeed" and final.failed == 0 and final.stopped == 0:
         return
     _print_failed_tasks(client, final, out)
-    why = f": {final.status_text}" if final.status_text else ""
+    status_text = " ".join(final.status_text.split())  # the error is one line
+    why = f": {status_text}" if status_text else ""
     raise ReplicationFailed(
         f"replication execution {final.id} of policy {rule.policy_name!r} ended {final.status}"
         f" with {final.failed} of {final.total} tasks failed{why} (task logs above)"
