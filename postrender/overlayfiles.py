@@ -8,6 +8,7 @@ import io
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from postrender.bootstrap.files import atomic_write
 from postrender.errors import ConfigError
@@ -53,6 +54,12 @@ def _fleet(release: Release, out_dir: Path) -> dict[str, Any]:
             f"--layout fleet: {release.sets[0]} values cannot be carried into fleet.yaml; "
             "put them in a values file inside the bundle directory and pass it with -f"
         )
+    for url in (release.chart, release.repo):
+        if url and urlsplit(url).username is not None:
+            raise ConfigError(
+                "--layout fleet: the chart or --repo URL carries credentials, which fleet.yaml "
+                "would put in Git; give Fleet them with the GitRepo's helmSecretName instead"
+            )
     helm: dict[str, Any] = {"chart": _bundle_path(release.chart or "", out_dir, must=False)}
     if release.repo:
         helm["repo"] = release.repo

@@ -16,6 +16,10 @@ from typing import Any
 
 import pytest
 
+from postrender import overlayfiles
+from postrender.errors import ConfigError
+from postrender.helmargs import Release
+from postrender.overlay import Overlay
 from tests.fixtures_charts_test import CHART_NAMES, CHARTS
 from tests.kustomize_emulation import (
     comparable,
@@ -302,6 +306,22 @@ def test_overlay_that_cannot_write_its_out_dir_is_one_line(tmp_path: Path) -> No
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"--out {out / 'kustomization.yaml'}: cannot write there" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("chart", "repo"),
+    [
+        ("etcd", "https://u:s3cr3t@charts.example.com"),
+        ("oci://u:s3cr3t@harbor.example.com/charts/etcd", None),
+    ],
+)
+def test_fleet_layout_refuses_to_write_url_credentials(
+    chart: str, repo: str | None, tmp_path: Path
+) -> None:
+    release = Release("demo", chart, None, None, repo, [], [])
+    with pytest.raises(ConfigError, match="helmSecretName") as error:
+        overlayfiles.files("fleet", Overlay([], []), release, tmp_path)
+    assert "s3cr3t" not in str(error.value)
 
 
 def test_overlay_help_names_the_layouts(tmp_path: Path) -> None:
