@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -88,14 +89,30 @@ class Mirror:
         return self.harbor.url.removeprefix("https://")
 
 
+def harbor_client(harbor: HarborEmulator, path: str = "", **options: Any) -> httpx.Client:
+    """An httpx client for the HTTPS emulator below `path` (API_PREFIX: the API); trusts its CA."""
+    assert harbor.ca_file is not None
+    trust = ssl.create_default_context(cafile=harbor.ca_file)
+    return httpx.Client(base_url=harbor.url + path, verify=trust, **options)
+
+
+def pull_token(
+    client: httpx.Client,
+    repository: str,
+    actions: str = "pull",
+    auth: tuple[str, str] = (ADMIN_USERNAME, ADMIN_PASSWORD),
+) -> httpx.Response:
+    """Harbor's token service asked for `repository:<repository>:<actions>`, as a kubelet asks."""
+    return client.get(
+        "/service/token",
+        params={"service": "harbor-registry", "scope": f"repository:{repository}:{actions}"},
+        auth=auth,
+    )
+
+
 def add_proxy_project(harbor: HarborEmulator, upstream: Upstream, name: str) -> int:
     """Create the endpoint (upstream credentials, its CA) and the proxy project, as setup would."""
-    assert harbor.ca_file is not None
-    with httpx.Client(
-        base_url=harbor.url + API_PREFIX,
-        auth=(ADMIN_USERNAME, ADMIN_PASSWORD),
-        verify=ssl.create_default_context(cafile=harbor.ca_file),
-    ) as api:
+    with harbor_client(harbor, API_PREFIX, auth=(ADMIN_USERNAME, ADMIN_PASSWORD)) as api:
         registry = upstream.registry
         created = api.post(
             "/registries",

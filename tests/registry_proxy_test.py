@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import ssl
-
-import httpx
-
 from tests.fixtures_helm import isolated_helm_env
+from tests.fixtures_registry import harbor_client, pull_token
 
 
 def test_helm_pull_through_proxy_project(mirror, helm4, tmp_path):
@@ -25,31 +22,16 @@ def test_helm_pull_through_proxy_project(mirror, helm4, tmp_path):
     assert "version: 0.1.0" in shown.stdout
 
 
-def _client(mirror):
-    return httpx.Client(
-        base_url=mirror.harbor.url, verify=ssl.create_default_context(cafile=mirror.harbor.ca_file)
-    )
-
-
-def _token(client, repository, actions="pull", auth=("admin", "Harbor12345")):
-    return client.get(
-        "/service/token",
-        params={"service": "harbor-registry", "scope": f"repository:{repository}:{actions}"},
-        auth=auth,
-    )
-
-
 def test_v2_challenges_with_harbors_token_service(mirror):
-    with _client(mirror) as client:
+    with harbor_client(mirror.harbor) as client:
         response = client.get("/v2/")
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == (
             f'Bearer realm="{mirror.harbor.url}/service/token",service="harbor-registry"'
         )
-        assert _token(client, "application-collection/x", auth=("admin", "wrong")).status_code == (
-            401
-        )
-        token = _token(client, "application-collection/x").json()["token"]
+        refused = pull_token(client, "application-collection/x", auth=("admin", "wrong"))
+        assert refused.status_code == 401
+        token = pull_token(client, "application-collection/x").json()["token"]
         assert client.get("/v2/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
@@ -57,8 +39,8 @@ def test_blob_head_answers_from_the_cache_and_get_fills_it(mirror):
     image = mirror.upstream.images["containers/bci-busybox:15.6"]
     digest, size = next(iter(image.blobs.items()))
     repository = "application-collection/containers/bci-busybox"
-    with _client(mirror) as client:
-        bearer = {"Authorization": f"Bearer {_token(client, repository).json()['token']}"}
+    with harbor_client(mirror.harbor) as client:
+        bearer = {"Authorization": f"Bearer {pull_token(client, repository).json()['token']}"}
         path = f"/v2/{repository}/blobs/{digest}"
         assert client.head(path, headers=bearer).status_code == 404
         fetched = client.get(path, headers=bearer)
@@ -72,8 +54,8 @@ def test_blob_head_answers_from_the_cache_and_get_fills_it(mirror):
 
 def test_push_into_a_proxy_project_is_denied(mirror):
     repository = "application-collection/containers/new"
-    with _client(mirror) as client:
-        token = _token(client, repository, "pull,push").json()["token"]
+    with harbor_client(mirror.harbor) as client:
+        token = pull_token(client, repository, "pull,push").json()["token"]
         response = client.post(
             f"/v2/{repository}/blobs/uploads/", headers={"Authorization": f"Bearer {token}"}
         )
@@ -84,8 +66,8 @@ def test_push_into_a_proxy_project_is_denied(mirror):
 def test_manifest_by_tag_is_served_from_cache_while_the_upstream_is_down(mirror):
     repository = "application-collection/containers/kubectl"
     digest = mirror.upstream.images["containers/kubectl:1.33.4"].digest
-    with _client(mirror) as client:
-        bearer = {"Authorization": f"Bearer {_token(client, repository).json()['token']}"}
+    with harbor_client(mirror.harbor) as client:
+        bearer = {"Authorization": f"Bearer {pull_token(client, repository).json()['token']}"}
         path = f"/v2/{repository}/manifests/1.33.4"
         assert client.get(path, headers=bearer).headers["docker-content-digest"] == digest
         mirror.upstream.registry.stop()

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import ssl
 import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.fixtures_helm import isolated_helm_env
-from tests.fixtures_registry import add_proxy_project
+from tests.fixtures_registry import add_proxy_project, harbor_client, pull_token
+from tests.harbor_emulator import API_PREFIX
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHART = REPO_ROOT / "charts-fixtures" / "etcd-like"
@@ -151,8 +150,7 @@ def test_warm_keeps_every_blob_available_when_the_upstream_is_down(mirror, run):
     try:
         again = run("verify", *_render_args(mirror), *_target(mirror))
         assert again.returncode == 0, again.stdout + again.stderr
-        trust = ssl.create_default_context(cafile=mirror.harbor.ca_file)
-        with httpx.Client(base_url=mirror.harbor.url, verify=trust) as client:
+        with harbor_client(mirror.harbor) as client:
             for name, image in mirror.upstream.images.items():
                 repository = f"application-collection/{name.partition(':')[0]}"
                 for digest in image.blobs:
@@ -218,11 +216,7 @@ def test_postrender_verify_fails_the_install_when_a_reference_is_missing(mirror,
 
 def _pull_blob(client, repository, digest):
     """GET a blob from Harbor the way a kubelet does: token for the scope, then Bearer."""
-    token = client.get(
-        "/service/token",
-        params={"service": "harbor-registry", "scope": f"repository:{repository}:pull"},
-        auth=("admin", "Harbor12345"),
-    ).json()["token"]
+    token = pull_token(client, repository).json()["token"]
     return client.get(
         f"/v2/{repository}/blobs/{digest}", headers={"Authorization": f"Bearer {token}"}
     )
@@ -232,10 +226,9 @@ def _robot_secret_file(mirror, tmp_path):
     """A pull-only robot on the project, and the Secret manifest setup would write for it."""
     from postrender.bootstrap.robot import secret_manifest
 
-    trust = ssl.create_default_context(cafile=mirror.harbor.ca_file)
-    with httpx.Client(base_url=mirror.harbor.url, verify=trust) as api:
+    with harbor_client(mirror.harbor, API_PREFIX) as api:
         created = api.post(
-            "/api/v2.0/robots",
+            "/robots",
             auth=("admin", "Harbor12345"),
             json={
                 "name": "ci-pull", "level": "project", "duration": -1,
