@@ -15,23 +15,22 @@ import click
 from postrender import settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-_FLAGS = ("--harbor-host", "--project", "--upstream", "--config")
-_BY_FLAG = {option.flag: option for option in settings.OPTIONS}
+_SHARED = ("--harbor-host", "--project", "--upstream", "--config")
+_OPTIONS = [option for option in settings.OPTIONS if option.flag in _SHARED]
 
 
 def mirror_options(command: F) -> F:
     """Add the shared options to a click command (values arrive as keyword arguments)."""
-    for flag in reversed(_FLAGS):
-        option = _BY_FLAG[flag]
-        command = click.option(flag, metavar=option.metavar, help=option.help)(command)
+    for option in reversed(_OPTIONS):
+        command = click.option(option.flag, metavar=option.metavar, help=option.help)(command)
     return command
 
 
 def resolve(given: dict[str, Any]) -> settings.Settings:
     """The post-renderer settings from the options given (and the environment, config file)."""
     argv = []
-    for flag in _FLAGS:
-        value = given.pop(flag.lstrip("-").replace("-", "_"), None)
+    for option in _OPTIONS:
+        value = given.pop(option.flag.lstrip("-").replace("-", "_"), None)
         if value is not None:
-            argv.append(f"{flag}={value}")
+            argv.append(f"{option.flag}={value}")
     return settings.resolve(argv, os.environ)
