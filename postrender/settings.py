@@ -166,21 +166,32 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Set
     return settings
 
 
-def validate(settings: Settings) -> None:
-    """Reject values that would produce invalid image references or secret names."""
-    for flag, host in (("--harbor-host", settings.harbor_host), ("--upstream", settings.upstream)):
+def validate(settings: Settings, flags: Mapping[str, str] | None = None) -> None:
+    """Reject values that would produce invalid image references or secret names.
+
+    `flags` names the option each field came from when the caller is not the post-renderer
+    (setup takes the Harbor host from --harbor-url), so the message points at what to change.
+    """
+    flag = {
+        "harbor_host": "--harbor-host",
+        "upstream": "--upstream",
+        "project": "--project",
+        "upstream_pull_secret": "--upstream-pull-secret",
+        "pull_secret": "--pull-secret",
+        **(flags or {}),
+    }
+    for field in ("harbor_host", "upstream"):
+        host = getattr(settings, field)
         if not _HOST.match(host):
-            raise ConfigError(f"{flag} {host!r} is not HOST[:PORT] (no scheme, no path)")
+            raise ConfigError(f"{flag[field]} {host!r} is not HOST[:PORT] (no scheme, no path)")
     if settings.harbor_host == settings.upstream:
-        raise ConfigError(f"--harbor-host {settings.harbor_host!r} is the upstream itself")
+        raise ConfigError(f"{flag['harbor_host']} {settings.harbor_host!r} is the upstream itself")
     if not _PROJECT.match(settings.project):
-        raise ConfigError(f"--project {settings.project!r} is not a valid Harbor project path")
-    for flag, name in (
-        ("--upstream-pull-secret", settings.upstream_pull_secret),
-        ("--pull-secret", settings.pull_secret),
-    ):
+        raise ConfigError(f"{flag['project']} {settings.project!r} is not a valid Harbor project")
+    for field in ("upstream_pull_secret", "pull_secret"):
+        name = getattr(settings, field)
         if name is not None and (len(name) > 253 or not _SECRET_NAME.match(name)):
-            raise ConfigError(f"{flag} {name!r} is not a valid Kubernetes secret name")
+            raise ConfigError(f"{flag[field]} {name!r} is not a valid Kubernetes secret name")
 
 
 def help_text() -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from postrender.errors import ConfigError
 from postrender.rules import Rules
-from postrender.settings import resolve
+from postrender.settings import Settings, resolve, validate
 
 
 @pytest.fixture
@@ -109,3 +109,11 @@ def test_bad_config_file_names_the_file(tmp_path: Path, content: str, message: s
 def test_explicit_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         resolve(["--config", str(tmp_path / "absent.yaml")], env_for(tmp_path))
+
+
+def test_validate_names_the_option_the_caller_took_the_value_from() -> None:
+    bad = Settings(harbor_host="dp.apps.rancher.io")
+    with pytest.raises(ConfigError, match=r"^--harbor-url 'dp.apps.rancher.io' is the upstream"):
+        validate(bad, {"harbor_host": "--harbor-url"})
+    with pytest.raises(ConfigError, match=r"^--upstream-host 'a b' is not HOST"):
+        validate(Settings(harbor_host="h", upstream="a b"), {"upstream": "--upstream-host"})

@@ -145,7 +145,11 @@ class Plan:
             raise ConfigError("--mode replication needs --filter-name (and only it takes it)")
         if self.upstream_username is not None and not self.upstream_username.strip():
             raise ConfigError("--upstream-username must not be empty")
-        settings.validate(self.post_renderer_settings())
+        upstream_flag = "--upstream-host" if self.upstream_host_override else "--upstream-url"
+        settings.validate(
+            self.post_renderer_settings(),
+            {"harbor_host": "--harbor-url", "upstream": upstream_flag},
+        )
 
     @property
     def harbor_host(self) -> str:
