@@ -74,8 +74,16 @@ def test_emit_dry_run_writes_nothing(
     target = tmp_path / "registries.yaml"
     result = _emit(harbor, upstream_registry, tmp_path, "--dry-run", "--emit", "rke2", str(target))
     assert result.returncode == 0, result.stderr
-    assert f"[node-mirror] {target}: would create" in result.stdout
+    assert f"[node-mirror] {target}: would create (rke2, no credentials)" in result.stdout
     assert not target.exists()
+
+    secret_out = tmp_path / "pull-secret.json"
+    embedding = _emit(harbor, upstream_registry, tmp_path, "--dry-run", "--robot", "nodes",
+                      "--secret-out", str(secret_out), "--emit", "rke2", str(target),
+                      "--emit-credentials")
+    assert embedding.returncode == 0, embedding.stderr
+    assert f"{target}: would create (rke2, robot credentials embedded)" in embedding.stdout
+    assert not target.exists() and not secret_out.exists()
 
 
 @pytest.mark.parametrize(

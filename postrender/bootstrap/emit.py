@@ -51,7 +51,8 @@ def ensure_node_mirror(
     robot = _robot(plan, dry_run) if embed_credentials else None
     rule = Rules.from_settings(plan.post_renderer_settings()).mirror
     text = nodemirror.EMITTERS[fmt](rule, robot)
-    note = f"{fmt}, {'robot credentials embedded' if robot else 'no credentials'}"
+    # A dry run has no Secret to read the credentials from yet; the note says what a run writes.
+    note = f"{fmt}, {'robot credentials embedded' if embed_credentials else 'no credentials'}"
     if path.is_file() and _current(path) == text and stat.S_IMODE(path.stat().st_mode) == PRIVATE:
         report(out, "node-mirror", str(path), Outcome.UNCHANGED, note)
         return
