@@ -15,7 +15,6 @@ from typing import NamedTuple
 from postrender.errors import ConfigError
 from postrender.rules import MirrorRule
 
-FORMATS = ("rke2", "containerd", "crio")
 CREDENTIAL_FORMATS = ("rke2",)  # the others' files have no field for registry credentials
 # Where each file goes on a node (shown in its header; the user copies it there).
 NODE_PATHS = {
@@ -123,4 +122,5 @@ EMITTERS: dict[str, Callable[[MirrorRule, Robot | None], str]] = {
     "containerd": containerd,
     "crio": crio,
 }
+FORMATS = tuple(EMITTERS)
 
