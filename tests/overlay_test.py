@@ -24,6 +24,7 @@ from tests.fixtures_charts_test import CHART_NAMES, CHARTS
 from tests.kustomize_emulation import (
     comparable,
     kustomize_build,
+    load_as_kubernetes,
     overlay_cli,
     read_yaml,
     transformers_of,
@@ -237,6 +238,39 @@ def test_flux_layout_is_a_helmrelease_patch_whose_postrenderer_matches(
         kubectl, _render(helm4, CHARTS / "widget-operator"), post_renderer["kustomize"],
         tmp_path / "k", "--pull-secret", HARBOR_SECRET,
     )
+
+    # The README's recipe: the user's HelmRelease plus this patch, built by Flux's kustomize.
+    (out / "helmrelease.yaml").write_text(FLUX_HELMRELEASE, encoding="utf-8")
+    (out / "kustomization.yaml").write_text(
+        "resources: [helmrelease.yaml]\npatches:\n  - path: helmrelease-postrenderers.yaml\n"
+        "    target: {kind: HelmRelease, name: demo}\n",
+        encoding="utf-8",
+    )
+    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
+                           text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    (patched,) = load_as_kubernetes(built.stdout)
+    assert patched["spec"]["postRenderers"] == [post_renderer]  # the whole list is replaced
+    assert patched["spec"]["releaseName"] == "demo"
+    assert patched["spec"]["chart"]["spec"]["version"] == "1.0.0"
+
+
+FLUX_HELMRELEASE = """\
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: demo, namespace: flux-system}
+spec:
+  releaseName: demo
+  targetNamespace: demo-ns
+  interval: 10m
+  chart:
+    spec: {chart: widget-operator, version: 1.0.0, sourceRef: {kind: HelmRepository, name: r}}
+  postRenderers:
+    - kustomize:
+        patches:
+          - patch: '[{"op": "add", "path": "/metadata/labels/x", "value": "y"}]'
+            target: {kind: Deployment}
+"""
 
 
 def test_namespace_helm_took_for_itself_still_reaches_render_and_fleet_yaml(
