@@ -178,6 +178,32 @@ def test_generate_renders_with_argo_cds_build_env_and_the_apps_settings(
     assert upstream_mentions(generated.stdout) == []
 
 
+def test_init_fetches_dependencies_once_and_generate_renders_them(
+    app: Path, helm4: Path, tmp_path: Path
+) -> None:
+    sub = app / "deps" / "sidecar"
+    (sub / "templates").mkdir(parents=True)
+    (sub / "Chart.yaml").write_text("apiVersion: v2\nname: sidecar\nversion: 0.1.0\n")
+    (sub / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-dependency}\n"
+        "data: {image: dp.apps.rancher.io/containers/sidecar:1}\n"
+    )
+    with (app / "Chart.yaml").open("a", encoding="utf-8") as chart:
+        chart.write("dependencies:\n- name: sidecar\n  version: 0.1.0\n"
+                    "  repository: file://deps/sidecar\n")
+    env = _argocd_env(tmp_path, helm4, HARBOR_HOST=HARBOR_HOST)
+    init = _run_step("init", app, env)
+    assert init.returncode == 0, init.stderr
+    assert [path.name for path in (app / "charts").iterdir()] == ["sidecar-0.1.0.tgz"]
+    generated = _run_step("generate", app, env)
+    assert generated.returncode == 0, generated.stderr
+    assert f"image: {TARGET}/containers/sidecar:1" in generated.stdout
+    # Vendored: a second init leaves charts/ alone instead of fetching again.
+    (app / "charts" / "sidecar-0.1.0.tgz").write_bytes(b"vendored")
+    assert _run_step("init", app, env).returncode == 0
+    assert (app / "charts" / "sidecar-0.1.0.tgz").read_bytes() == b"vendored"
+
+
 def test_generate_without_a_harbor_host_fails_with_harbor_mirrors_message(
     app: Path, helm4: Path, tmp_path: Path
 ) -> None:
