@@ -8,7 +8,10 @@ import httpx
 import pytest
 
 from postrender.harbor import RetryPolicy
+from postrender.registry import chart_target
+from postrender.registry._check import check
 from postrender.registry._client import RegistryClient, TokenRefused
+from postrender.rules import MirrorRule
 
 CREDENTIALS = ("robot$appco+pull", "robot-secret-value")
 REPOSITORY = "appco/containers/etcd"
@@ -92,3 +95,17 @@ def test_retries_give_up_with_the_last_answer():
     sleeps: list[float] = []
     assert _client(handler, sleeps=sleeps).head_blob(REPOSITORY, "sha256:x").status_code == 503
     assert len(sleeps) == 2
+
+
+def test_a_web_page_answering_200_is_not_an_ok_manifest():
+    """A host that serves a page for every path (not Harbor) must not make verify say ok."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html="<html>welcome</html>")
+
+    rule = MirrorRule("dp.apps.rancher.io", "harbor.test", "appco")
+    target = chart_target("oci://dp.apps.rancher.io/charts/etcd", "1.0.0", rule)
+    assert target is not None
+    result = check(_client(handler), target)
+    assert (result.result, result.failed) == ("upstream error", True)
+    assert "not a manifest" in result.detail

@@ -2,8 +2,9 @@
 
 ok: Harbor has (or, through a proxy cache, just fetched) the manifest. missing: Harbor or its
 upstream says not found. unauthorized: Harbor refused our credentials, or the upstream refused
-the endpoint's. upstream error: anything else (rate limits after retries, 5xx). skipped: an
-oci:// URL with no version that lists none, i.e. a repository prefix, not a chart.
+the endpoint's. upstream error: anything else (rate limits after retries, 5xx, a 200 that is
+no manifest). skipped: an oci:// URL with no version that lists none, i.e. a repository
+prefix, not a chart.
 """
 
 from __future__ import annotations
@@ -87,7 +88,11 @@ def check(client: RegistryClient, target: Target) -> Check:
     if response.status_code != 200:
         return _failed(target, response)
     media_type = response.headers.get("content-type", "")
-    result = Check(target, OK, response.headers.get("docker-content-digest", ""), media_type)
+    digest = response.headers.get("docker-content-digest", "")
+    if not digest:  # every registry names the manifest it serves; a web page does not
+        detail = f"200 {media_type or 'without Content-Type'}, not a manifest: is the host Harbor?"
+        return Check(target, UPSTREAM_ERROR, detail=detail)
+    result = Check(target, OK, digest, media_type)
     if media_type in INDEX_TYPES:
         result.platforms = platforms(response.content)
     return result
