@@ -55,6 +55,11 @@ def test_blob_head_answers_from_the_cache_and_get_fills_it(mirror):
 def test_push_into_a_proxy_project_is_denied(mirror):
     repository = "application-collection/containers/new"
     with harbor_client(mirror.harbor) as client:
+        challenged = client.post(f"/v2/{repository}/blobs/uploads/")
+        assert challenged.status_code == 401
+        assert f'scope="repository:{repository}:pull,push"' in (
+            challenged.headers["www-authenticate"]
+        )
         token = pull_token(client, repository, "pull,push").json()["token"]
         response = client.post(
             f"/v2/{repository}/blobs/uploads/", headers={"Authorization": f"Bearer {token}"}

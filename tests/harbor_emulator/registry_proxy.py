@@ -84,7 +84,7 @@ class RegistryPlane:
             return _error(404, "NOT_FOUND", f"{request.path} not found")
         action = "push" if request.method in WRITE_METHODS else "pull"
         if not self.tokens.allows(request, name, action):
-            return self.tokens.challenge(request, base_url, name)
+            return self.tokens.challenge(request, base_url, name, action)
         project = state.project_by_name(name.partition("/")[0])
         if project is None:
             return _error(404, "NOT_FOUND", f"project {name.partition('/')[0]} not found")

@@ -60,15 +60,18 @@ class Tokens:
             return False
         return repository is None or (repository, action) in grants
 
-    def challenge(self, request: Request, base_url: str, repository: str | None) -> Response:
+    def challenge(
+        self, request: Request, base_url: str, repository: str | None, action: str = "pull"
+    ) -> Response:
         """401 telling the client where to get a token (and for what, on a repository)."""
         header = f'Bearer realm="{base_url}{TOKEN_PATH}",service="{SERVICE}"'
         message = "authentication required"
         if repository is not None:
-            header += f',scope="repository:{repository}:pull"'
+            actions = "pull,push" if action == "push" else "pull"
+            header += f',scope="repository:{repository}:{actions}"'
             if request.headers.get("authorization", "").lower().startswith("bearer "):
                 header += ',error="insufficient_scope"'
-                message = f"unauthorized to access repository: {repository}, action: pull"
+                message = f"unauthorized to access repository: {repository}, action: {action}"
         response = _unauthorized(message)
         response.headers.append(("WWW-Authenticate", header))
         return response
