@@ -300,6 +300,8 @@ def test_namespace_helm_took_for_itself_still_reaches_render_and_fleet_yaml(
     [
         (["--layout", "fleet", "demo", "CHART", *NO_SECRET["etcd-like"]], "values file"),
         (["--layout", "flux", "--from-stdin"], "release name"),
+        (["--layout", "fleet", "--from-stdin"], "release name"),
+        (["--from-stdin", "demo", "CHART"], "give no helm template args"),
         (["demo", "CHART", "--post-renderer", "harbor-mirror"], "--post-renderer"),
         (["demo", "/nonexistent/chart"], "helm template failed"),
         ([], "helm template arguments"),
