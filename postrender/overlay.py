@@ -9,6 +9,7 @@ JSON6902 patch whose `test` op makes a stale patch fail loudly instead of pinnin
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -169,8 +170,6 @@ def _ops(changes: list[Rewrite], documents: _Documents) -> Iterator[dict[str, An
 
 
 def _ops_text(ops: Iterator[dict[str, Any]]) -> str:
-    import io
-
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)

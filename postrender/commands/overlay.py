@@ -12,6 +12,9 @@ import click
 from postrender import helmargs, overlayfiles, settings
 from postrender.errors import ConfigError, StaleOverlayError
 from postrender.helmrender import render
+from postrender.overlay import build
+from postrender.rules import Rules
+from postrender.stream import decode
 
 # The post-renderer options that shape the rewrite; its run-time extras (--report, --verify…)
 # have no meaning for a file that an engine applies later.
@@ -32,9 +35,6 @@ def overlay(
     check: bool,
 ) -> str:
     """Write (or with `check`, compare) the layout's files; returns the line to show the user."""
-    from postrender.overlay import build
-    from postrender.rules import Rules
-
     built = build(text, Rules.from_settings(config), strict=config.strict)
     generated = overlayfiles.files(layout, built, release, out_dir)
     if check:
@@ -114,8 +114,6 @@ def cli(
     if from_stdin:
         if helm_args:
             raise ConfigError("--from-stdin reads a rendered stream: give no helm template args")
-        from postrender.stream import decode
-
         text, release = decode(sys.stdin.buffer.read()), None
     else:
         if not helm_args:
