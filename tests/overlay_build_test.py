@@ -17,11 +17,17 @@ from postrender.overlay import build
 from postrender.rules import Rules
 from postrender.settings import Settings
 from tests.kustomize_emulation import comparable, kustomize_build
-from tests.rewrite_oracle import HARBOR_HOST, HARBOR_SECRET, postrender_ok, upstream_mentions
+from tests.rewrite_oracle import (
+    HARBOR_HOST,
+    HARBOR_SECRET,
+    TARGET,
+    UPSTREAM,
+    postrender_ok,
+    upstream_mentions,
+)
 
 RULES = Rules.from_settings(Settings(harbor_host=HARBOR_HOST, pull_secret=HARBOR_SECRET))
-U = "dp.apps.rancher.io"
-T = f"{HARBOR_HOST}/application-collection"
+U, T = UPSTREAM, TARGET  # short: they stand inside every literal manifest below
 
 CASES = {
     # kustomize's images transformer: any containers/initContainers list, and image volumes.
