@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from postrender.errors import ManifestError
 from postrender.rules import Rules
 from postrender.stream import Rewrite, rewrite_stream, split_documents
+from postrender.yamlpath import from_pointer
 
 KUSTOMIZATION_API = "kustomize.config.k8s.io/v1beta1"
 
@@ -93,10 +94,6 @@ def _refuse_secret_data(rewrite: Rewrite) -> None:
         )
 
 
-def _parts(pointer: str) -> tuple[str, ...]:
-    return tuple(part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:])
-
-
 def _images_field(kind: str | None, parts: tuple[str, ...]) -> bool:
     """Does kustomize's images transformer visit this field (it never touches a CRD)?"""
     if kind == "CustomResourceDefinition" or len(parts) < 3:
@@ -112,7 +109,7 @@ def _images_field(kind: str | None, parts: tuple[str, ...]) -> bool:
 
 def _image_entry(rewrite: Rewrite, rules: Rules) -> tuple[str, str] | None:
     """`(name, newName)` when an `images:` entry makes exactly this rewrite, else None."""
-    if rewrite.after is None or not _images_field(rewrite.kind, _parts(rewrite.pointer)):
+    if rewrite.after is None or not _images_field(rewrite.kind, from_pointer(rewrite.pointer)):
         return None
     name, tag, digest = _kustomize_split(rewrite.before)
     mirror = rules.mirror
@@ -162,9 +159,9 @@ def _ops(changes: list[Rewrite], documents: _Documents) -> Iterator[dict[str, An
             yield {"op": "test", "path": change.pointer, "value": change.before}
             yield {"op": "replace", "path": change.pointer, "value": change.after}
     removals = [change for change in changes if change.after is None]
-    removals.sort(key=lambda change: _parts(change.pointer)[-1].zfill(12), reverse=True)
+    removals.sort(key=lambda change: from_pointer(change.pointer)[-1].zfill(12), reverse=True)
     for change in removals:
-        entry = documents.value_at(change.document, _parts(change.pointer))
+        entry = documents.value_at(change.document, from_pointer(change.pointer))
         yield {"op": "test", "path": change.pointer, "value": entry}
         yield {"op": "remove", "path": change.pointer}
 

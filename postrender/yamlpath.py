@@ -21,3 +21,8 @@ def dotted(parts: Path) -> str:
 def pointer(parts: Path) -> str:
     """`/spec/containers/0/image`, with `~` and `/` escaped as RFC 6901 asks."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def from_pointer(text: str) -> tuple[str, ...]:
+    """The parts of an RFC 6901 pointer, as text (a sequence index stays a digit string)."""
+    return tuple(part.replace("~1", "/").replace("~0", "~") for part in text.split("/")[1:])
