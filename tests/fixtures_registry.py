@@ -8,6 +8,9 @@ the registry API, and the fixture chart `charts/etcd-like:0.1.0`, pushed with th
 ``mirror`` -> `Mirror`: ``.harbor`` (the HTTPS emulator, ``.ca_file``), ``.host``,
 ``.project`` ("application-collection", a proxy cache of the upstream).
 ``add_proxy_project(harbor, upstream, name)`` adds another endpoint + proxy project.
+Helpers: ``harbor_client(harbor)`` trusts the emulator's CA, ``pull_token(client, repo)`` asks
+its token service; ``CHART`` with ``pin_values(mirror)`` renders with the digest the upstream
+holds; ``ADMIN_ENV`` gives harbor-mirror the emulator's admin credentials.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ from tests.oci_content import Image, Pusher
 from tests.upstream_registry import UpstreamRegistry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CHART = REPO_ROOT / "charts-fixtures" / "etcd-like"
+# harbor-mirror's own Harbor credentials variables, set to the emulator's admin.
+ADMIN_ENV = {
+    "HARBOR_MIRROR_USERNAME": ADMIN_USERNAME,
+    "HARBOR_MIRROR_HARBOR_PASSWORD": ADMIN_PASSWORD,
+}
 # What the etcd-like fixture chart references, plus one multi-platform image of its own.
 IMAGES: dict[str, list[str]] = {
     "containers/etcd:3.5.17-1.2": ["linux/amd64", "linux/arm64"],
@@ -108,6 +117,15 @@ def pull_token(
         params={"service": "harbor-registry", "scope": f"repository:{repository}:{actions}"},
         auth=auth,
     )
+
+
+def busybox_digest(mirror: Mirror) -> str:
+    return mirror.upstream.images["containers/bci-busybox:15.6"].digest
+
+
+def pin_values(mirror: Mirror) -> list[str]:
+    """`--set` pinning CHART's digest-pinned image to the digest the upstream really holds."""
+    return ["--set", f"images.volumePermissions.digest={busybox_digest(mirror)}"]
 
 
 def add_proxy_project(harbor: HarborEmulator, upstream: Upstream, name: str) -> int:

@@ -7,27 +7,23 @@ emulator with a proxy-cache project of the real upstream registry.
 from __future__ import annotations
 
 from tests.fixtures_plugin import Plugin
-from tests.verify_test import ADMIN, CHART, _busybox_digest
+from tests.fixtures_registry import ADMIN_ENV, CHART, pin_values
 
 
 def _template(plugin, mirror, *args):
     """`helm template` with the post-renderer; its credentials and CA come from the environment."""
     return plugin.env.run(
         "template", "demo", CHART, "--post-renderer", "harbor-mirror", *args,
-        extra_env={**ADMIN, "HARBOR_MIRROR_CA_FILE": mirror.harbor.ca_file},
+        extra_env={**ADMIN_ENV, "HARBOR_MIRROR_CA_FILE": mirror.harbor.ca_file},
     )
-
-
-def _pinned(mirror):
-    return ["--set", f"images.volumePermissions.digest={_busybox_digest(mirror)}"]
 
 
 def test_helm_harbor_mirror_verify_renders_with_helm_itself(
     plugin: Plugin, mirror
 ) -> None:
     done = plugin.env.run(
-        "harbor-mirror", "verify", "demo", CHART, *_pinned(mirror),
-        "--harbor-host", mirror.host, "--ca-file", mirror.harbor.ca_file, extra_env=ADMIN,
+        "harbor-mirror", "verify", "demo", CHART, *pin_values(mirror),
+        "--harbor-host", mirror.host, "--ca-file", mirror.harbor.ca_file, extra_env=ADMIN_ENV,
     )
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()[1:]
@@ -39,7 +35,7 @@ def test_post_renderer_verify_fails_the_render_when_an_image_is_missing(
     plugin: Plugin, mirror
 ) -> None:
     args = ["--post-renderer-args", f"--harbor-host={mirror.host}",
-            "--post-renderer-args", "--verify", *_pinned(mirror)]
+            "--post-renderer-args", "--verify", *pin_values(mirror)]
     passed = _template(plugin, mirror, *args)
     assert passed.returncode == 0, passed.stderr
     assert f"image: {mirror.host}/application-collection/containers/etcd:3.5.17-1.2" in (

@@ -10,17 +10,21 @@ import hashlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.fixtures_helm import isolated_helm_env
-from tests.fixtures_registry import add_proxy_project, harbor_client, pull_token
+from tests.fixtures_registry import (
+    ADMIN_ENV,
+    CHART,
+    REPO_ROOT,
+    add_proxy_project,
+    busybox_digest,
+    harbor_client,
+    pin_values,
+    pull_token,
+)
 from tests.harbor_emulator import API_PREFIX
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CHART = REPO_ROOT / "charts-fixtures" / "etcd-like"
-ADMIN = {"HARBOR_MIRROR_USERNAME": "admin", "HARBOR_MIRROR_HARBOR_PASSWORD": "Harbor12345"}
 
 
 class Runner:
@@ -41,20 +45,16 @@ class Runner:
 @pytest.fixture
 def run(mirror, helm4, tmp_path):
     helm = isolated_helm_env(helm4, tmp_path / "helm")
-    return Runner(helm, {**helm.env, **ADMIN, "HELM_BIN": str(helm4)})
+    return Runner(helm, {**helm.env, **ADMIN_ENV, "HELM_BIN": str(helm4)})
 
 
 def _target(mirror):
     return ["--harbor-host", mirror.host, "--ca-file", mirror.harbor.ca_file]
 
 
-def _busybox_digest(mirror):
-    return mirror.upstream.images["containers/bci-busybox:15.6"].digest
-
-
 def _render_args(mirror):
     """The fixture chart with its digest-pinned image pinned to what the upstream really holds."""
-    return ["demo", CHART, "--set", f"images.volumePermissions.digest={_busybox_digest(mirror)}"]
+    return ["demo", CHART, *pin_values(mirror)]
 
 
 def _manifest(tmp_path, *references):
@@ -75,7 +75,7 @@ def test_verify_reports_every_reference_of_fixture_chart_ok(mirror, run):
     assert set(results) == {
         f"{prefix}/etcd:3.5.17-1.2",
         f"{prefix}/kubectl:1.33.4",
-        f"{prefix}/bci-busybox:15.6@{_busybox_digest(mirror)}",
+        f"{prefix}/bci-busybox:15.6@{busybox_digest(mirror)}",
     }
     assert {entry["result"] for entry in results.values()} == {"ok"}
     etcd = results[f"{prefix}/etcd:3.5.17-1.2"]
@@ -98,7 +98,7 @@ def test_verify_table_checks_the_chart_given_to_helm_template(mirror, run, ca_fr
         target, env = ["--harbor-host", mirror.host], {"HARBOR_MIRROR_CA_FILE": target[3]}
     done = run(
         "verify", "demo", chart, "--version", "0.1.0",
-        "--set", f"images.volumePermissions.digest={_busybox_digest(mirror)}", *target,
+        *pin_values(mirror), *target,
         extra_env=env,
     )
     assert done.returncode == 0, done.stderr
@@ -168,7 +168,7 @@ def test_warm_is_resumable_and_limited_to_the_platforms_asked(mirror, run):
         assert done.returncode == 0, done.stderr
         return {e["reference"].split("/")[-1]: e["warm"] for e in json.loads(done.stdout)}
 
-    busybox = "bci-busybox:15.6@" + _busybox_digest(mirror)
+    busybox = "bci-busybox:15.6@" + busybox_digest(mirror)
     first = warmed(run("verify", *args, "--platform", "linux/arm64"))
     # Indexes: arm64's config and layer only; a single-platform image is pulled as it is.
     assert {name: w["pulled"] for name, w in first.items()} == {
