@@ -14,6 +14,7 @@ from postrender.bootstrap.plan import Plan, RobotPlan
 from postrender.errors import ConfigError, HarborResponseError
 from postrender.harbor import HarborClient, Project, Robot
 from postrender.rules import DOCKERCONFIG_TYPE
+from postrender.secretfile import read_credentials
 
 
 def robot_body(robot: RobotPlan, project: str) -> dict[str, Any]:
@@ -49,15 +50,11 @@ def secret_manifest(name: str, registry_host: str, username: str, password: str)
 
 
 def secret_file_credentials(path: Path, registry_host: str) -> tuple[str, str] | None:
-    """The username and password a previously written Secret file holds for `registry_host`."""
+    """The username and password a previously written Secret file holds, if it is usable."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        config = json.loads(base64.b64decode(manifest["data"][".dockerconfigjson"]))
-        entry = config["auths"][registry_host]
-        user, password = entry["username"], entry["password"]
-    except (OSError, ValueError, KeyError, TypeError):
+        return read_credentials(path, registry_host)
+    except ConfigError:
         return None
-    return (user, password) if isinstance(user, str) and isinstance(password, str) else None
 
 
 def secret_file_user(path: Path, registry_host: str) -> str | None:

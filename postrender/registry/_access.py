@@ -7,9 +7,6 @@ Credentials, first found wins: the Secret manifest `setup` writes for the robot 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +17,7 @@ import httpx
 from postrender.errors import ConfigError
 from postrender.harbor import cookie_jar_that_keeps_nothing, tls_verify
 from postrender.registry._client import RegistryClient
+from postrender.secretfile import read_credentials
 
 USERNAME_ENV = "HARBOR_MIRROR_USERNAME"
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
@@ -73,7 +71,7 @@ def credentials(
     if secret_file is None and environ.get(SECRET_FILE_ENV):
         secret_file = Path(environ[SECRET_FILE_ENV])
     if secret_file is not None:
-        return _from_secret(secret_file, harbor_host)
+        return read_credentials(secret_file, harbor_host)
     password = environ.get(PASSWORD_ENV)
     username = environ.get(USERNAME_ENV)
     if password and username:
@@ -82,31 +80,3 @@ def credentials(
         missing = USERNAME_ENV if password else PASSWORD_ENV
         raise ConfigError(f"{missing} is not set (it goes with the other Harbor credential)")
     return None
-
-
-def _from_secret(path: Path, harbor_host: str) -> tuple[str, str]:
-    where = f"--secret-file {path}"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read it ({exc.strerror})") from None
-    except ValueError:
-        raise ConfigError(f"{where}: not the JSON Secret manifest setup writes") from None
-    try:
-        encoded = manifest["data"][".dockerconfigjson"]
-        auths = json.loads(base64.b64decode(encoded, validate=True))["auths"]
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        raise ConfigError(f"{where}: no .dockerconfigjson with auths in it") from None
-    entry = auths.get(harbor_host) if isinstance(auths, dict) else None
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: holds no credentials for {harbor_host}")
-    username, password = entry.get("username"), entry.get("password")
-    if not (isinstance(username, str) and isinstance(password, str)) and "auth" in entry:
-        try:
-            decoded = base64.b64decode(entry["auth"], validate=True).decode("utf-8")
-        except (TypeError, ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
-            decoded = ""
-        username, _, password = decoded.partition(":")
-    if not (isinstance(username, str) and isinstance(password, str) and username):
-        raise ConfigError(f"{where}: the entry for {harbor_host} has no username and password")
-    return username, password
