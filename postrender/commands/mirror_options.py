@@ -1,7 +1,7 @@
-"""The Harbor target options `verify` and `chart-url` share with the post-renderer.
+"""Post-renderer options that other commands take too, resolved exactly as the post-renderer's.
 
-They resolve exactly as the post-renderer's do (option > HARBOR_MIRROR_* > config file >
-default), through `settings.resolve`, so every command points at the same Harbor project.
+They go through `settings.resolve` (option > HARBOR_MIRROR_* > config file > default), so
+every command points at the same Harbor project as `--post-renderer harbor-mirror`.
 """
 
 from __future__ import annotations
@@ -15,22 +15,37 @@ import click
 from postrender import settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-_SHARED = ("--harbor-host", "--project", "--upstream", "--config")
-_OPTIONS = [option for option in settings.OPTIONS if option.flag in _SHARED]
 
 
-def mirror_options(command: F) -> F:
-    """Add the shared options to a click command (values arrive as keyword arguments)."""
-    for option in reversed(_OPTIONS):
-        command = click.option(option.flag, metavar=option.metavar, help=option.help)(command)
-    return command
+class SettingsOptions:
+    """A chosen subset of `settings.OPTIONS` as click options, and their resolution."""
+
+    def __init__(self, *flags: str):
+        self.options = [option for option in settings.OPTIONS if option.flag in flags]
+
+    def __call__(self, command: F) -> F:
+        """Add the options to a click command (values arrive as keyword arguments)."""
+        for option in reversed(self.options):
+            env = f" [env {option.env}]" if option.env else ""
+            if option.metavar is None:
+                add = click.option(option.flag, is_flag=True, help=option.help)
+            else:
+                add = click.option(option.flag, metavar=option.metavar, help=option.help + env)
+            command = add(command)
+        return command
+
+    def resolve(self, given: dict[str, Any]) -> settings.Settings:
+        """The settings from the options given (taken out of `given`), environment, config."""
+        argv: list[str] = []
+        for option in self.options:
+            value = given.pop(option.flag.lstrip("-").replace("-", "_"), None)
+            if option.metavar is None and value:
+                argv.append(option.flag)
+            elif option.metavar is not None and value is not None:
+                argv.append(f"{option.flag}={value}")
+        return settings.resolve(argv, os.environ)
 
 
-def resolve(given: dict[str, Any]) -> settings.Settings:
-    """The post-renderer settings from the options given (and the environment, config file)."""
-    argv = []
-    for option in _OPTIONS:
-        value = given.pop(option.flag.lstrip("-").replace("-", "_"), None)
-        if value is not None:
-            argv.append(f"{option.flag}={value}")
-    return settings.resolve(argv, os.environ)
+# What verify and chart-url need: where the mirror is.
+mirror_options = SettingsOptions("--harbor-host", "--project", "--upstream", "--config")
+resolve = mirror_options.resolve

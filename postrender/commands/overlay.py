@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from postrender import helmargs, overlayfiles, settings
+from postrender.commands.mirror_options import SettingsOptions
 from postrender.errors import ConfigError, StaleOverlayError
 from postrender.helmrender import render
 from postrender.overlay import build
@@ -18,11 +19,10 @@ from postrender.stream import decode
 
 # The post-renderer options that shape the rewrite; its run-time extras (--report, --verify…)
 # have no meaning for a file that an engine applies later.
-_RULE_FLAGS = (
+_rule_options = SettingsOptions(
     "--harbor-host", "--project", "--upstream", "--upstream-pull-secret", "--pull-secret",
     "--config", "--strict",
 )
-_SETTINGS_OPTIONS = [option for option in settings.OPTIONS if option.flag in _RULE_FLAGS]
 
 
 def overlay(
@@ -52,28 +52,6 @@ def overlay(
     )
 
 
-def _settings_argv(given: dict[str, Any]) -> list[str]:
-    argv: list[str] = []
-    for option in _SETTINGS_OPTIONS:
-        value = given.get(option.flag.lstrip("-").replace("-", "_"))
-        if option.metavar is None and value:
-            argv.append(option.flag)
-        elif option.metavar is not None and value is not None:
-            argv.append(f"{option.flag}={value}")
-    return argv
-
-
-def _settings_options(command: Any) -> Any:
-    for option in reversed(_SETTINGS_OPTIONS):
-        env = f" [env {option.env}]" if option.env else ""
-        if option.metavar is None:
-            decorator = click.option(option.flag, is_flag=True, help=option.help)
-        else:
-            decorator = click.option(option.flag, metavar=option.metavar, help=option.help + env)
-        command = decorator(command)
-    return command
-
-
 @click.command(
     "overlay",
     context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
@@ -95,7 +73,7 @@ def _settings_options(command: Any) -> Any:
     "--from-stdin", is_flag=True,
     help="Read an already rendered stream on stdin instead of running helm template.",
 )
-@_settings_options
+@_rule_options
 @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM TEMPLATE ARGS]...")
 def cli(
     out_dir: Path, layout: str, check: bool, from_stdin: bool, helm_args: tuple[str, ...],
@@ -110,7 +88,7 @@ def cli(
     harbor-mirror` gives. Harbor options as for the post-renderer (config file, HARBOR_MIRROR_*).
     """
     environ = os.environ
-    config = settings.resolve(_settings_argv(given), environ)
+    config = _rule_options.resolve(given)
     if from_stdin:
         if helm_args:
             raise ConfigError("--from-stdin reads a rendered stream: give no helm template args")
