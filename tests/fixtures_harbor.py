@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,19 @@ from tests.harbor_emulator import (
 EXECUTION_SECONDS = 0.3
 
 
-@pytest.fixture
-def upstream_registry() -> Iterator[FakeUpstream]:
-    """A loopback upstream registry with basic auth (`.url`, `.username`, `.token`)."""
+@contextmanager
+def serving_upstream() -> Iterator[FakeUpstream]:
+    """A fake upstream registry served on loopback for the `with` block."""
     upstream = FakeUpstream()
     with LoopbackServer(upstream) as server:
         upstream.url = server.url
+        yield upstream
+
+
+@pytest.fixture
+def upstream_registry() -> Iterator[FakeUpstream]:
+    """A loopback upstream registry with basic auth (`.url`, `.username`, `.token`)."""
+    with serving_upstream() as upstream:
         yield upstream
 
 

@@ -29,12 +29,12 @@ from postrender.errors import (
     ReplicationFailed,
 )
 from postrender.harbor import Connection, Policy, RetryPolicy, connect
+from tests.fixtures_harbor import serving_upstream
 from tests.harbor_emulator import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
     FakeUpstream,
     HarborEmulator,
-    LoopbackServer,
 )
 
 HARBOR_MIRROR = Path(sys.executable).parent / "harbor-mirror"
@@ -84,9 +84,7 @@ def upstream(upstream_registry: FakeUpstream) -> FakeUpstream:
 
 @pytest.fixture
 def second_upstream() -> Iterator[FakeUpstream]:
-    other = FakeUpstream()
-    with LoopbackServer(other) as server:
-        other.url = server.url
+    with serving_upstream() as other:
         yield other
 
 
