@@ -61,9 +61,9 @@ def _record_last_error(message: str) -> None:
     """Keep a post-renderer failure where `helm harbor-mirror` shows it (Helm 4 hides stderr)."""
     from datetime import datetime, timezone
 
-    from postrender import helmpaths
+    from postrender.helm.paths import last_error_file
 
-    path = helmpaths.last_error_file()
+    path = last_error_file()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)

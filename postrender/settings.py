@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from postrender import helmpaths
 from postrender.errors import ConfigError
+from postrender.helm.paths import default_config_file
 
 DEFAULT_UPSTREAM = "dp.apps.rancher.io"
 DEFAULT_PROJECT = "application-collection"
@@ -136,7 +136,7 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Set
         return (environ.get(env) or None) if env else None
 
     explicit_config = pick("--config")
-    config_path = explicit_config or helmpaths.default_config_file(environ)
+    config_path = explicit_config or default_config_file(environ)
     file_values: dict[str, str] = {}
     if explicit_config or os.path.isfile(config_path):
         file_values = read_config_file(config_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from postrender.errors import ConfigError
-from postrender.helmargs import parse
+from postrender.helm.args import parse
 
 
 def test_parse_reads_name_chart_and_flags_in_any_order() -> None:

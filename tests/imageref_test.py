@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from postrender import imageref
-from postrender.imageref import Reference
+from postrender.rewrite import imageref
+from postrender.rewrite.imageref import Reference
 
 DIGEST = "sha256:" + "f" * 64
 

@@ -8,10 +8,10 @@ import re
 import pytest
 from ruamel.yaml import YAML
 
-from postrender import nodemirror
+from postrender.bootstrap import nodemirror
 from postrender.commands.setup import cli as setup_cli
 from postrender.errors import ConfigError
-from postrender.rules import MirrorRule
+from postrender.rewrite.rules import MirrorRule
 
 # The standard library's TOML reader (Python 3.11+) is the reference parser here.
 tomllib = pytest.importorskip("tomllib", reason="TOML parsing needs Python 3.11's tomllib")

@@ -13,8 +13,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from postrender.errors import ManifestError
-from postrender.overlay import build
-from postrender.rules import Rules
+from postrender.gitops.overlay import build
+from postrender.rewrite.rules import Rules
 from postrender.settings import Settings
 from tests.kustomize_emulation import comparable, kustomize_build
 from tests.rewrite_oracle import (

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from postrender import overlayfiles
 from postrender.errors import ConfigError
-from postrender.helmargs import Release
-from postrender.overlay import Overlay
+from postrender.gitops import layouts
+from postrender.gitops.overlay import Overlay
+from postrender.helm.args import Release
 from tests.fixtures_charts_test import CHART_NAMES, CHARTS
 from tests.kustomize_emulation import (
     comparable,
@@ -356,7 +356,7 @@ def test_fleet_layout_refuses_to_write_url_credentials(
 ) -> None:
     release = Release("demo", chart, None, None, repo, [], [])
     with pytest.raises(ConfigError, match="helmSecretName") as error:
-        overlayfiles.files("fleet", Overlay([], []), release, tmp_path)
+        layouts.files("fleet", Overlay([], []), release, tmp_path)
     assert "s3cr3t" not in str(error.value)
 
 

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml.error import YAMLError
 
-from postrender.rules import Rules
+from postrender.rewrite.rules import Rules
+from postrender.rewrite.stream import rewrite_stream
 from postrender.settings import Settings
-from postrender.stream import rewrite_stream
 from tests.rewrite_oracle import (
     HARBOR_HOST,
     HARBOR_SECRET,

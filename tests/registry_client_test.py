@@ -11,7 +11,7 @@ from postrender.harbor import RetryPolicy
 from postrender.registry import chart_target
 from postrender.registry._check import check
 from postrender.registry._client import RegistryClient, TokenRefused
-from postrender.rules import MirrorRule
+from postrender.rewrite.rules import MirrorRule
 
 CREDENTIALS = ("robot$appco+pull", "robot-secret-value")
 REPOSITORY = "appco/containers/etcd"

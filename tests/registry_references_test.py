@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from postrender.registry import chart_target, chart_url, find
-from postrender.rules import MirrorRule
+from postrender.rewrite.rules import MirrorRule
 
 RULE = MirrorRule("dp.apps.rancher.io", "harbor.example:8443", "appco")
 DIGEST = "sha256:" + "ab" * 32

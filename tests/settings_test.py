@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from postrender.errors import ConfigError
-from postrender.rules import Rules
+from postrender.rewrite.rules import Rules
 from postrender.settings import Settings, resolve, validate
 
 

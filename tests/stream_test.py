@@ -8,9 +8,9 @@ import json
 import pytest
 
 from postrender.errors import ManifestError, RewriteError
-from postrender.rules import Rules
+from postrender.rewrite.rules import Rules
+from postrender.rewrite.stream import decode, rewrite_stream, split_documents
 from postrender.settings import Settings
-from postrender.stream import decode, rewrite_stream, split_documents
 
 H = "harbor.example.com/application-collection"
 RULES = Rules.from_settings(Settings(harbor_host="harbor.example.com", pull_secret="harbor-pull"))

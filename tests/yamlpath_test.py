@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postrender.yamlpath import dotted, from_pointer, pointer
+from postrender.rewrite.yamlpath import dotted, from_pointer, pointer
 
 
 def test_pointer_escapes_and_reads_back() -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from postrender import helmpaths, settings
+from postrender import settings
 from postrender.errors import ConfigError
+from postrender.helm.paths import default_config_file
 
 Mode = Literal["proxy-cache", "replication"]
 MODES: tuple[Mode, ...] = ("proxy-cache", "replication")
@@ -132,7 +133,7 @@ class Plan:
     replication: Replication | None = None
     robot: RobotPlan | None = None
     pull_secret: str | None = None
-    config_path: Path = field(default_factory=lambda: Path(helmpaths.default_config_file()))
+    config_path: Path = field(default_factory=lambda: Path(default_config_file()))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "harbor_url", base_url("--harbor-url", self.harbor_url))

@@ -13,7 +13,7 @@ from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, RobotPlan
 from postrender.errors import ConfigError, HarborResponseError
 from postrender.harbor import HarborClient, Project, Robot
-from postrender.rules import DOCKERCONFIG_TYPE
+from postrender.rewrite.rules import DOCKERCONFIG_TYPE
 from postrender.secretfile import read_credentials
 
 

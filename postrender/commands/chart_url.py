@@ -20,7 +20,7 @@ def cli(url: str, **given: Any) -> int:
     the Harbor host and project of the post-renderer (options, HARBOR_MIRROR_*, config file).
     """
     from postrender.registry import chart_url
-    from postrender.rules import Rules
+    from postrender.rewrite.rules import Rules
 
     config = resolve(given)
     mapped = chart_url(url, Rules.from_settings(config).mirror)

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import click
 
-from postrender import __version__, helmpaths, settings
+from postrender import __version__, settings
+from postrender.helm.paths import last_error_file
 
 # name → (module:attribute of a click command, one-line help). The post-renderer is listed for
 # help only: cli.main runs it without click.
@@ -50,7 +51,7 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        last_error = helmpaths.last_error_file()
+        last_error = last_error_file()
         if os.path.isfile(last_error):
             with open(last_error, encoding="utf-8", errors="replace") as file:
                 text = file.read().strip()

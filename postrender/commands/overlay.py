@@ -9,13 +9,16 @@ from typing import Any
 
 import click
 
-from postrender import helmargs, overlayfiles, settings
+from postrender import settings
 from postrender.commands.mirror_options import SettingsOptions
 from postrender.errors import ConfigError, StaleOverlayError
-from postrender.helmrender import render
-from postrender.overlay import build
-from postrender.rules import Rules
-from postrender.stream import decode
+from postrender.gitops import layouts
+from postrender.gitops.overlay import build
+from postrender.helm.args import Release
+from postrender.helm.args import parse as parse_release
+from postrender.helm.render import render
+from postrender.rewrite.rules import Rules
+from postrender.rewrite.stream import decode
 
 # The post-renderer options that shape the rewrite; its run-time extras (--report, --verify…)
 # have no meaning for a file that an engine applies later.
@@ -30,22 +33,22 @@ def overlay(
     config: settings.Settings,
     *,
     layout: str,
-    release: helmargs.Release | None,
+    release: Release | None,
     out_dir: Path,
     check: bool,
 ) -> str:
     """Write (or with `check`, compare) the layout's files; returns the line to show the user."""
     built = build(text, Rules.from_settings(config), strict=config.strict)
-    generated = overlayfiles.files(layout, built, release, out_dir)
+    generated = layouts.files(layout, built, release, out_dir)
     if check:
-        differing = overlayfiles.stale(out_dir, generated)
+        differing = layouts.stale(out_dir, generated)
         if differing:
             raise StaleOverlayError(
                 f"{out_dir / differing[0]} is stale: a fresh render gives a different overlay; "
                 "rerun the same command without --check and commit the result"
             )
         return f"{out_dir}: up to date ({len(built.images)} images, {len(built.patches)} patches)"
-    overlayfiles.write(out_dir, generated)
+    layouts.write(out_dir, generated)
     return (
         f"wrote {', '.join(str(out_dir / name) for name in generated)}: "
         f"{len(built.images)} images, {len(built.patches)} patches"
@@ -62,9 +65,9 @@ def overlay(
     help="Directory to write the overlay (or bundle) into; created if missing.",
 )
 @click.option(
-    "--layout", type=click.Choice(overlayfiles.LAYOUTS), default="overlay", show_default=True,
+    "--layout", type=click.Choice(layouts.LAYOUTS), default="overlay", show_default=True,
     help="overlay: kustomization.yaml only; fleet: fleet.yaml + harbor-mirror/ overlay; "
-    f"flux: {overlayfiles.FLUX_FILE}, a HelmRelease patch with spec.postRenderers.",
+    f"flux: {layouts.FLUX_FILE}, a HelmRelease patch with spec.postRenderers.",
 )
 @click.option(
     "--check", is_flag=True, help="Exit 1 when the files in --out are stale; write nothing."
@@ -96,7 +99,7 @@ def cli(
     else:
         if not helm_args:
             raise ConfigError("give the helm template arguments (NAME CHART ...) or --from-stdin")
-        release = helmargs.parse(helm_args, environ)
+        release = parse_release(helm_args, environ)
         text = render(helm_args, environ)
     click.echo(
         overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)

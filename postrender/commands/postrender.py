@@ -9,9 +9,9 @@ from typing import IO
 
 from postrender import settings as settings_module
 from postrender.errors import ConfigError
-from postrender.rules import Rules
+from postrender.rewrite.rules import Rules
+from postrender.rewrite.stream import decode, rewrite_stream
 from postrender.settings import Settings
-from postrender.stream import decode, rewrite_stream
 
 
 def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:

@@ -12,10 +12,11 @@ from typing import TextIO
 
 import click
 
-from postrender import helmpaths, settings
+from postrender import settings
 from postrender.bootstrap.check import check_harbor, version_at_least
 from postrender.bootstrap.configfile import ensure_config
 from postrender.bootstrap.emit import check_emit, ensure_node_mirror
+from postrender.bootstrap.nodemirror import FORMATS as NODE_MIRROR_FORMATS
 from postrender.bootstrap.outcome import report
 from postrender.bootstrap.plan import (
     DEFAULT_NAME,
@@ -33,7 +34,7 @@ from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
 from postrender.errors import ConfigError, HarborError
 from postrender.harbor import Connection, HarborClient, connect
-from postrender.nodemirror import FORMATS as NODE_MIRROR_FORMATS
+from postrender.helm.paths import default_config_file
 
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
@@ -73,7 +74,7 @@ def install_command(plan: Plan) -> str:
         f"helm install <release> oci://{plan.upstream_host}/charts/<chart> "
         "--post-renderer harbor-mirror"
     )
-    if plan.config_path != Path(helmpaths.default_config_file()):
+    if plan.config_path != Path(default_config_file()):
         line += f" --post-renderer-args --config={plan.config_path}"
     return line
 
@@ -175,7 +176,7 @@ def plan_from_options(options: Mapping[str, object], environ: Mapping[str, str])
         project = _opt_str(options["dest_namespace"]) or project
     config = options["config"]
     if not isinstance(config, Path):
-        config = Path(helmpaths.default_config_file(environ))
+        config = Path(default_config_file(environ))
     return Plan(
         harbor_url=str(options["harbor_url"]),
         upstream_username=_opt_str(options["upstream_username"]),

@@ -64,8 +64,8 @@ def cli(
     upstream error.
     """
     from postrender import registry
-    from postrender.rules import Rules
-    from postrender.stream import rewrite_stream
+    from postrender.rewrite.rules import Rules
+    from postrender.rewrite.stream import rewrite_stream
 
     config = resolve(given)
     rules = Rules.from_settings(config)
@@ -100,7 +100,7 @@ def _read(
     inputs: Sequence[str], tls: list[str], environ: Mapping[str, str]
 ) -> tuple[str, list[str]]:
     """(stream, helm template args or []) from a file, stdin or a render."""
-    from postrender.stream import decode
+    from postrender.rewrite.stream import decode
 
     if not inputs or list(inputs) == ["-"]:
         if sys.stdin.isatty() and not inputs:
@@ -112,7 +112,7 @@ def _read(
             return decode(Path(first).read_bytes()), []
         except OSError as exc:
             raise ConfigError(f"cannot read {first}: {exc.strerror}") from None
-    from postrender.helmrender import render
+    from postrender.helm.render import render
 
     args = [*inputs, *tls]
     return render(args, environ), args

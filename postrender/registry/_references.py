@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from postrender import imageref
-from postrender.rules import MirrorRule
+from postrender.rewrite import imageref
+from postrender.rewrite.rules import MirrorRule
 
 # The characters a reference can be made of; the run is cut where the reference must end.
 _RUN = re.compile(r"[A-Za-z0-9._:/@\[\]-]+")

@@ -9,7 +9,7 @@ from postrender.registry._access import Access
 from postrender.registry._check import Check, check
 from postrender.registry._references import Target, find
 from postrender.registry._warm import warm
-from postrender.rules import MirrorRule
+from postrender.rewrite.rules import MirrorRule
 
 
 def verify(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from postrender.registry._access import access
 from postrender.registry._verify import require_resolved, verify
-from postrender.rules import MirrorRule
+from postrender.rewrite.rules import MirrorRule
 
 
 def verify_or_fail(text: str, rule: MirrorRule, environ: Mapping[str, str] = os.environ) -> None:

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
-from postrender.locate import Change, Drop
-from postrender.rules import MirrorRule
+from postrender.rewrite.locate import Change, Drop
+from postrender.rewrite.rules import MirrorRule
 
 # Anchors and tags stand before a scalar's own text inside the node's span.
 _PROPERTIES = re.compile(r"(?:[&!][^\s]*\s+)*")

@@ -10,8 +10,8 @@ from typing import Literal, NamedTuple
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from postrender.rules import DOCKERCONFIG_TYPE, Rules
-from postrender.yamlpath import Path
+from postrender.rewrite.rules import DOCKERCONFIG_TYPE, Rules
+from postrender.rewrite.yamlpath import Path
 
 
 class Change(NamedTuple):

@@ -14,10 +14,10 @@ from ruamel.yaml.cyaml import CBaseLoader
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import Node
 
-from postrender import locate, splice
 from postrender.errors import ManifestError, RewriteError
-from postrender.rules import Rules
-from postrender.yamlpath import Path, dotted, pointer
+from postrender.rewrite import locate, splice
+from postrender.rewrite.rules import Rules
+from postrender.rewrite.yamlpath import Path, dotted, pointer
 
 # Escapes that can spell a host or name in a double-quoted scalar without its text standing in
 # the source: \x64, \u0064, \U00000064, and a line break escaped inside a word.

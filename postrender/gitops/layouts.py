@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from postrender.bootstrap.files import atomic_write
 from postrender.errors import ConfigError
-from postrender.helmargs import Release
-from postrender.overlay import Overlay
+from postrender.gitops.overlay import Overlay
+from postrender.helm.args import Release
 
 LAYOUTS = ("overlay", "fleet", "flux")
 FLEET_OVERLAY_DIR = "harbor-mirror"

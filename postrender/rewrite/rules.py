@@ -7,7 +7,7 @@ import binascii
 import re
 from typing import NamedTuple
 
-from postrender import imageref
+from postrender.rewrite import imageref
 from postrender.settings import Settings
 
 DOCKERCONFIG_TYPE = "kubernetes.io/dockerconfigjson"

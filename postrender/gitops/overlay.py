@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from postrender.errors import ManifestError
-from postrender.rules import Rules
-from postrender.stream import Rewrite, rewrite_stream, split_documents
-from postrender.yamlpath import from_pointer
+from postrender.rewrite.rules import Rules
+from postrender.rewrite.stream import Rewrite, rewrite_stream, split_documents
+from postrender.rewrite.yamlpath import from_pointer
 
 KUSTOMIZATION_API = "kustomize.config.k8s.io/v1beta1"
 

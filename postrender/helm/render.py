@@ -28,6 +28,6 @@ def render(helm_args: Sequence[str], environ: Mapping[str, str]) -> str:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["(no message)"]
         message = _URL_CREDENTIALS.sub("***@", lines[-1])
         raise InputError(f"helm template failed (exit {done.returncode}): {message}")
-    from postrender.stream import decode
+    from postrender.rewrite.stream import decode
 
     return decode(done.stdout)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from postrender.errors import ConfigError
-from postrender.rules import MirrorRule
+from postrender.rewrite.rules import MirrorRule
 
 CREDENTIAL_FORMATS = ("rke2",)  # the others' files have no field for registry credentials
 # Where each file goes on a node (shown in its header; the user copies it there).
