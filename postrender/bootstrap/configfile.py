@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TextIO
 
 from postrender import settings
-from postrender.bootstrap.files import atomic_write
 from postrender.bootstrap.outcome import Outcome, report
 from postrender.bootstrap.plan import Plan
 from postrender.errors import ConfigError
+from postrender.files import atomic_write
 
 HEADER = "# Written by `helm harbor-mirror setup`; read by the harbor-mirror post-renderer.\n"
 # Keys setup decides; others a user added (upstreamPullSecret) are kept as they are.

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TextIO
 
 from postrender.bootstrap import nodemirror
-from postrender.bootstrap.files import atomic_write
 from postrender.bootstrap.outcome import Outcome, report
 from postrender.bootstrap.plan import Plan
 from postrender.bootstrap.robot import secret_file_credentials
 from postrender.errors import ConfigError
+from postrender.files import atomic_write
 from postrender.rewrite.rules import Rules
 
 PRIVATE = 0o600

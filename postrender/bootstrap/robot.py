@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from postrender.bootstrap.created import create_once, found_again
-from postrender.bootstrap.files import atomic_write
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, RobotPlan
 from postrender.errors import ConfigError, HarborResponseError
+from postrender.files import atomic_write
 from postrender.harbor import HarborClient, Project, Robot
 from postrender.rewrite.rules import DOCKERCONFIG_TYPE
 from postrender.secretfile import read_credentials

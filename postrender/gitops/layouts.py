@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from postrender.bootstrap.files import atomic_write
 from postrender.errors import ConfigError
+from postrender.files import atomic_write
 from postrender.gitops.overlay import Overlay
 from postrender.helm.args import Release
 
