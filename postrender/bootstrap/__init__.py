@@ -1,4 +1,5 @@
 """Idempotent Harbor bootstrap: each `ensure_*` step compares, changes only what differs, reports.
 
-Steps build on the Harbor client (`postrender.harbor`); `commands/setup.py` runs them in order.
+Imports `harbor`, `rewrite`, `helm`, `files`, `secretfile`, `settings` and `errors`; node-mirror
+snippets sit here beside `setup --emit`. `commands/setup.py` runs the steps in order.
 """

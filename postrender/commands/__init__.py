@@ -1,1 +1,4 @@
-"""One module per command; each exposes a plain function and a thin CLI wrapper."""
+"""One module per command; each exposes a plain function and a thin click wrapper.
+
+The top layer: it may import every package, and nothing imports it but `cli`.
+"""

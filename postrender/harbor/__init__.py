@@ -1,6 +1,6 @@
-"""A small typed Harbor v2.0 client: the only code that talks HTTP to Harbor.
+"""A small typed Harbor v2.0 REST client: the only code that talks to Harbor's `/api/v2.0`.
 
-Never imported on the post-renderer path; `harbor-mirror setup` loads it on demand.
+Imports only `errors` (and httpx); never on the post-renderer path, `setup` loads it on demand.
 """
 
 from __future__ import annotations

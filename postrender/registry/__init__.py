@@ -1,6 +1,7 @@
 """Harbor's registry API (`/v2/`): verify that rewritten references resolve, and warm the cache.
 
-Loaded only by `verify`, `chart-url` and the post-renderer's `--verify`: it imports httpx.
+Imports `harbor` (connections), `rewrite`, `secretfile` and `errors`; it loads httpx, so only
+`verify`, `chart-url`, the wrappers and the post-renderer's `--verify` import it.
 """
 
 from __future__ import annotations
