@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -35,7 +36,7 @@ def _client(handler, credentials=CREDENTIALS):
     return RegistryClient(http, credentials)
 
 
-def _signed_in(answer):
+def _signed_in(answer: Callable[[httpx.Request], httpx.Response]):
     """Harbor's token flow in front of `answer(request)`: `v2auth/auth.go:getChallenge` without
     a token, a token for any credentials (`core/service/token/creator.go`)."""
 
