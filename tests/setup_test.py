@@ -168,6 +168,16 @@ def test_setup_idempotent(harbor, upstream, tmp_path):
     assert all(line.split(": ", 1)[1].startswith(("unchanged", "ok")) for line in steps), output
 
 
+@pytest.mark.parametrize(("project", "warned"), [("app_co", True), ("app-co", False)])
+def test_setup_warns_that_charts_may_not_proxy_through_a_project_with_underscore(
+    harbor, upstream, tmp_path, project, warned
+):
+    output = run_setup(harbor, make_plan(harbor, upstream, tmp_path, project=project))
+    assert f"[project] {project}: created" in output
+    warning = f"warning: --project '{project}' has a '_': Harbor may not proxy Helm charts"
+    assert (warning in output) is warned
+
+
 def test_setup_never_sends_harbors_cookie_back(harbor, upstream, tmp_path):
     run_setup(harbor, make_plan(harbor, upstream, tmp_path))
     assert len(harbor.writes) >= 2  # more than one write: a kept `sid` would have earned a 403
@@ -195,13 +205,30 @@ def test_setup_new_upstream_url_updates_the_endpoint(harbor, upstream, second_up
 
     dry = run_setup(harbor, moved, dry_run=True)
     assert harbor.writes == []
-    assert "[registry] application-collection: would update (url)" in dry
+    assert "[registry] application-collection: would update (token, url)" in dry
 
     output = run_setup(harbor, moved)
     (registry,) = harbor.state.registries.values()
     assert registry.url == second_upstream.url
-    assert "[registry] application-collection: updated (url, tested)" in output
-    assert [w.method for w in harbor.writes] == ["PUT"]
+    assert "[registry] application-collection: updated (token, url, tested)" in output
+    [put] = harbor.writes
+    assert put.method == "PUT"
+    # Harbor's main clears the stored secret on a URL change without one (UpdateRegistry)
+    assert put.json()["access_secret"] == second_upstream.token
+
+
+def test_setup_new_upstream_url_without_token_is_refused(
+    harbor, upstream, second_upstream, tmp_path
+):
+    assert run_cli(harbor.url, upstream, tmp_path).returncode == 0
+    harbor.clear_log()
+    result = run_cli(harbor.url, second_upstream, tmp_path, HARBOR_MIRROR_UPSTREAM_TOKEN="")
+    assert_one_line_error(
+        result, 2, "moving registry endpoint 'application-collection' to "
+        f"{second_upstream.url} needs the upstream access token again",
+    )
+    assert harbor.writes == []
+    assert result.stdout.count("[registry]") == 0
 
 
 def test_setup_new_token_updates_the_endpoint_and_the_same_token_does_not(
