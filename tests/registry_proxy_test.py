@@ -23,7 +23,9 @@ BUSYBOX = f"{PROJECT}/containers/bci-busybox"  # a single-platform manifest upst
 BASIC = 'Basic realm="harbor"'
 
 
-def bearer(client: httpx.Client, repository: str, auth: tuple[str, str] | None = None) -> dict:
+def bearer(
+    client: httpx.Client, repository: str, auth: tuple[str, str] | None = None
+) -> dict[str, str]:
     token = pull_token(client, repository, auth=auth or (ADMIN_USERNAME, ADMIN_PASSWORD))
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['token']}"}
