@@ -12,7 +12,9 @@ What Harbor does for each request (goharbor/harbor `src/`): a manifest HEAD thro
 project only HEADs the upstream and stores nothing (`controller/proxy/controller.go:
 HeadManifest`); a GET stores the manifest (`ProxyManifest`), but by tag it answers with an
 empty `Docker-Content-Digest` (`server/middleware/repoproxy/proxy.go:proxyManifestGet`), so an
-index is fetched by the digest its HEAD named.
+index's digest is the one its HEAD named. The index is still fetched by its tag: that is what
+makes Harbor remember the tag once the index is stored (`manifestcache.go:
+ManifestListCache.push`), so the tag keeps resolving when the upstream is down.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def _refused_by(response: httpx.Response, anonymous: bool) -> str:
 
 
 def check(client: RegistryClient, target: Target) -> Check:
-    """HEAD the manifest through Harbor; GET an index by its digest to list its platforms."""
+    """HEAD the manifest through Harbor; GET an index to list its platforms."""
     reference = target.manifest
     try:
         if reference is None:
@@ -119,7 +121,7 @@ def check(client: RegistryClient, target: Target) -> Check:
         response = client.head_manifest(target.repository, reference)
         digest = response.headers.get("docker-content-digest", "")
         if response.status_code == 200 and response.headers.get("content-type") in INDEX_TYPES:
-            response = client.get_manifest(target.repository, digest or reference)
+            response = client.get_manifest(target.repository, reference)
             digest = response.headers.get("docker-content-digest") or digest
     except TokenRefused as refused:
         return Check(target, UNAUTHORIZED, detail=str(refused))
