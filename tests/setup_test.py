@@ -198,7 +198,11 @@ def test_setup_dry_run_sends_no_writes(harbor, upstream, tmp_path):
     assert not (tmp_path / "pull-secret.json").exists()
 
 
-def test_setup_new_upstream_url_updates_the_endpoint(harbor, upstream, second_upstream, tmp_path):
+@pytest.mark.parametrize("version", ["v2.15.2", "main"])  # main clears a secret not resent
+def test_setup_new_upstream_url_updates_the_endpoint(
+    harbor, upstream, second_upstream, tmp_path, version
+):
+    harbor.version = version
     run_setup(harbor, make_plan(harbor, upstream, tmp_path))
     moved = make_plan(harbor, second_upstream, tmp_path)
     harbor.clear_log()
@@ -209,7 +213,7 @@ def test_setup_new_upstream_url_updates_the_endpoint(harbor, upstream, second_up
 
     output = run_setup(harbor, moved)
     (registry,) = harbor.state.registries.values()
-    assert registry.url == second_upstream.url
+    assert (registry.url, registry.access_secret) == (second_upstream.url, second_upstream.token)
     assert "[registry] application-collection: updated (token, url, tested)" in output
     [put] = harbor.writes
     assert put.method == "PUT"
