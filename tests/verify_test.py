@@ -371,7 +371,8 @@ def test_help_names_every_option(run, command):
     for option in ("--harbor-host", "--project", "--upstream", "--config"):
         assert option in done.stdout
     if command == "verify":
-        for option in ("--warm", "--platform", "--output", "--secret-file", "--ca-file"):
+        for option in ("--warm", "--platform", "--output", "--secret-file", "--ca-file",
+                       "--strict"):
             assert option in done.stdout
 
 

@@ -63,12 +63,13 @@ def cli(
     `helm template` (NAME CHART --version ... -f ...), rendered with the helm in $HELM_BIN or
     on PATH. The stream goes through the post-renderer's rewrite, then every distinct Harbor
     reference (and an oci:// chart given to helm template) is asked for with
-    HEAD /v2/<project>/<path>/manifests/<tag or digest>, and an index is fetched with GET by its
-    digest to list its platforms. Through a proxy cache a HEAD only makes Harbor ask the
-    upstream and stores nothing; a GET stores the manifest; --warm GETs every manifest and blob,
-    so Harbor keeps serving them when the upstream is down. Images on other registries are
-    listed as not mirrored. Exits 1 when any reference is missing, unauthorized or hit an
-    upstream error (with --strict, also when one is not mirrored).
+    HEAD /v2/<project>/<path>/manifests/<tag or digest>, and an index is fetched with GET to
+    list its platforms. Through a proxy cache a HEAD only makes Harbor ask the upstream and
+    stores nothing; a GET stores the manifest (an index once its platforms are stored); --warm
+    GETs every manifest and blob, so Harbor keeps serving them when the upstream is down.
+    Images on other registries are listed as not mirrored. Exits 1 when any reference is
+    missing, unauthorized or hit an upstream error (with --strict, also when one is not
+    mirrored).
     """
     from postrender import registry
     from postrender.rewrite.rules import Rules

@@ -1,4 +1,5 @@
-"""Pull every blob behind the verified references through Harbor, so its cache holds them.
+"""Pull every manifest (by digest) and blob behind the verified references through Harbor, so
+its cache holds them: only a GET makes a proxy project store anything.
 
 Resumable: each blob is asked for with HEAD first (Harbor answers it from its cache alone) and
 skipped when present. Bounded concurrency; 429 and 5xx are retried by the client with backoff.
