@@ -7,15 +7,20 @@ A12); the emulator's handlers cite the Harbor source they follow.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
 
 import httpx
 
 from tests.fixtures_helm import isolated_helm_env
-from tests.fixtures_registry import Mirror, harbor_client, pull_token
-from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.fixtures_registry import ADMIN_ENV, REPO_ROOT, Mirror, harbor_client, pull_token
+from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME, API_PREFIX
+from tests.oci_content import digest_of
 
 PROJECT = "application-collection"
 KUBECTL = f"{PROJECT}/containers/kubectl"  # an index over three platforms upstream
@@ -245,3 +250,88 @@ def test_a_missing_project_is_401_without_a_challenge(mirror):
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == ""
     assert response.json()["errors"][0]["message"] == "project nope not found"
+
+
+# -- replication into a normal project: verify, helm pull and an image pull from it ----------
+REPLICATED = "appco-mirror"
+
+
+def replicate(mirror: Mirror, name_filter: str) -> list[dict[str, Any]]:
+    """A pull policy from the proxy's endpoint into REPLICATED (no flattening); run it."""
+    (registry_id,) = mirror.harbor.state.registries
+    policy = {
+        "name": "appco", "src_registry": {"id": registry_id}, "dest_namespace": REPLICATED,
+        "dest_namespace_replace_count": 0, "filters": [{"type": "name", "value": name_filter}],
+        "trigger": {"type": "manual"}, "enabled": True, "override": True,
+    }  # fmt: skip
+    keep_none = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # Harbor's CSRF check
+    admin = (ADMIN_USERNAME, ADMIN_PASSWORD)
+    with harbor_client(mirror.harbor, API_PREFIX, auth=admin, cookies=keep_none) as api:
+        made = api.post("/replication/policies", json=policy)
+        assert made.status_code == 201, made.text
+        started = api.post("/replication/executions", json={"policy_id": int(
+            made.headers["location"].rsplit("/", 1)[1])})  # fmt: skip
+        path = started.headers["location"].removeprefix(API_PREFIX)
+        while (execution := api.get(path).json())["status"] == "InProgress":
+            time.sleep(0.05)
+        assert execution["status"] == "Succeed", execution
+        tasks: list[dict[str, Any]] = api.get(f"{path}/tasks").json()
+    return tasks
+
+
+def pull_image(client: httpx.Client, repository: str, tag: str) -> list[str]:
+    """What a container runtime does: HEAD the tag, GET the index and the platform manifests
+    by digest, GET every blob; each body must match its digest. Returns the blobs' digests."""
+    auth = bearer(client, repository)
+    head = client.head(f"/v2/{repository}/manifests/{tag}", headers=auth)
+    assert head.status_code == 200, head.text
+    pending, blobs = [head.headers["docker-content-digest"]], []
+    while pending:
+        digest = pending.pop()
+        got = client.get(f"/v2/{repository}/manifests/{digest}", headers=auth)
+        assert (got.status_code, digest_of(got.content)) == (200, digest)
+        document = got.json()
+        pending += [entry["digest"] for entry in document.get("manifests", [])]
+        for blob in [document.get("config"), *document.get("layers", [])]:
+            if blob:
+                fetched = client.get(f"/v2/{repository}/blobs/{blob['digest']}", headers=auth)
+                assert digest_of(fetched.content) == blob["digest"]
+                blobs.append(blob["digest"])
+    return blobs
+
+
+def test_replication_copies_artifacts_that_verify_helm_and_a_runtime_pull(mirror, helm4, tmp_path):
+    tasks = replicate(mirror, "{containers/kubectl,containers/bci-busybox,charts/etcd-like}")
+    assert sorted(t["dst_resource"] for t in tasks) == [
+        f"{REPLICATED}/charts/etcd-like [1 item(s) in total]",
+        f"{REPLICATED}/containers/bci-busybox [1 item(s) in total]",
+        f"{REPLICATED}/containers/kubectl [1 item(s) in total]",
+    ]
+    kubectl = mirror.upstream.images["containers/kubectl:1.33.4"]
+    with upstream_down(mirror):  # all of it comes from the destination project now
+        with harbor_client(mirror.harbor) as client:
+            pulled = pull_image(client, f"{REPLICATED}/containers/kubectl", "1.33.4")
+        helm = isolated_helm_env(helm4, tmp_path / "helm")
+        ca = mirror.harbor.ca_file
+        login = helm.run("registry", "login", mirror.host, "--username", ADMIN_USERNAME,
+                         "--password-stdin", "--ca-file", ca, input=ADMIN_PASSWORD)  # fmt: skip
+        assert login.returncode == 0, login.stderr
+        chart = f"oci://{mirror.host}/{REPLICATED}/charts/etcd-like"
+        fetched = helm.run("pull", chart, "--version", "0.1.0", "--ca-file", ca, "-d", tmp_path)
+        rendered = tmp_path / "rendered.yaml"
+        rendered.write_text(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n"
+            "    - name: c\n      image: dp.apps.rancher.io/containers/kubectl:1.33.4\n"
+            "    - name: d\n      image: dp.apps.rancher.io/containers/bci-busybox:15.6\n"
+        )
+        verified = subprocess.run(
+            [sys.executable, "-m", "postrender.cli", "verify", str(rendered), "-o", "json",
+             "--harbor-host", mirror.host, "--project", REPLICATED, "--ca-file", ca],
+            capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+            env={**helm.env, **ADMIN_ENV},
+        )  # fmt: skip
+    assert sorted(pulled) == sorted(kubectl.blobs)
+    assert fetched.returncode == 0, fetched.stderr
+    assert (tmp_path / "etcd-like-0.1.0.tgz").is_file()
+    assert verified.returncode == 0, verified.stderr
+    assert [entry["result"] for entry in json.loads(verified.stdout)] == ["ok", "ok"]

@@ -6,13 +6,10 @@ native adapter does, so a wrong token or an unreachable upstream fails exactly w
 
 from __future__ import annotations
 
-import functools
 import ssl
-from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
+from .remote import Endpoint
 from .state import Call, Registry, State, iso_now
 from .wire import (
     JSON,
@@ -41,55 +38,6 @@ _FLAT_TYPES: dict[str, type] = {
     "access_secret": str, "insecure": bool, "ca_certificate": str, "type": str, "id": int,
 }  # fmt: skip
 _MASK = "*****"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """How Harbor reaches an upstream: URL, basic credentials and TLS settings."""
-
-    url: str
-    access_key: str = ""
-    access_secret: str = ""
-    insecure: bool = False
-    ca_certificate: str = ""
-
-    @classmethod
-    def of(cls, registry: Registry) -> Endpoint:
-        return cls(
-            registry.url,
-            registry.access_key,
-            registry.access_secret,
-            registry.insecure,
-            registry.ca_certificate,
-        )
-
-    def client(self) -> httpx.Client:
-        """An httpx client for the upstream; Harbor verifies TLS unless `insecure`."""
-        auth = (self.access_key, self.access_secret) if self.access_key else None
-        verify = _tls(self.insecure, self.ca_certificate)
-        return httpx.Client(base_url=self.url, auth=auth, verify=verify, timeout=5.0)
-
-    def healthy(self) -> bool:
-        """Harbor's `PingSimple`: 200 is healthy; 401/403 too, but only without credentials."""
-        try:
-            with self.client() as client:
-                status = client.get("/v2/").status_code
-        except httpx.HTTPError:
-            return False
-        return status == 200 or (not self.access_key and status in (401, 403))
-
-
-@functools.lru_cache(maxsize=32)
-def _tls(insecure: bool, ca_certificate: str) -> ssl.SSLContext:
-    """System trust (or the endpoint's own CA), built once: loading trust stores is slow."""
-    if insecure:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    if ca_certificate:
-        return ssl.create_default_context(cadata=ca_certificate)
-    return ssl.create_default_context()
 
 
 def normalize_url(raw: str) -> str:

@@ -32,65 +32,17 @@ import json
 import re
 from dataclasses import dataclass, field
 
-import httpx
-
-from .registries import Endpoint
 from .registry_token import TOKEN_PATH, Tokens, check
+from .remote import Endpoint, UpstreamFailure, fetch, manifest_of
 from .state import Project, State
 from .store import Content, Manifest, digest_of
 from .wire import WRITE_METHODS, Request, Response, json_response
 
 PREFIXES = ("/v2/", TOKEN_PATH)
-MANIFEST_TYPES = ", ".join(
-    (
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    )
-)
-
-
-class UpstreamFailure(Exception):
-    """The upstream answered with an error status, or could not be reached (status None)."""
-
-    def __init__(self, status: int | None, body: str = "") -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-    def response(self) -> Response:
-        """`pkg/registry/client.go:do` turns the status into a code; `SendError` sends it."""
-        codes = {401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "TOO_MANY_REQUEST"}
-        if self.status not in codes:
-            return _error(500, "UNKNOWN", "internal server error")
-        assert self.status is not None
-        message = f"http status code: {self.status}, body: {self.body}"
-        return _error(self.status, codes[self.status], message)
 
 
 def _error(status: int, code: str, message: str) -> Response:
     return json_response(status, {"errors": [{"code": code, "message": message}]})
-
-
-def fetch(endpoint: Endpoint, method: str, path: str) -> httpx.Response:
-    """One upstream request with Harbor's Accept list; any status but 200 raises."""
-    try:
-        with endpoint.client() as client:
-            response = client.request(
-                method, path, headers={"Accept": MANIFEST_TYPES}, follow_redirects=True
-            )
-    except httpx.HTTPError:
-        raise UpstreamFailure(None) from None
-    if response.status_code != 200:
-        raise UpstreamFailure(response.status_code, response.text)
-    return response
-
-
-def manifest_of(response: httpx.Response) -> Manifest:
-    body = response.content
-    media_type = response.headers.get("content-type") or json.loads(body).get("mediaType", "")
-    return Manifest(media_type.partition(";")[0].strip(), body)
 
 
 @dataclass
