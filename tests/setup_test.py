@@ -383,6 +383,26 @@ def test_setup_reads_the_password_from_stdin(harbor, upstream, tmp_path):
     assert_one_line_error(result, 2, "no Harbor password", "--password-stdin")
 
 
+def test_a_bad_ca_file_is_reported_before_the_password_prompt(harbor_tls, upstream, tmp_path):
+    # In a terminal setup asks for the password; a typo in --ca-file must not cost a typed secret.
+    env = cli_env(tmp_path, upstream)
+    del env["HARBOR_MIRROR_HARBOR_PASSWORD"]
+    missing = tmp_path / "no-such-ca.pem"
+    main, terminal = os.openpty()
+    try:
+        result = subprocess.run(
+            [str(HARBOR_MIRROR), "setup", "--harbor-url", harbor_tls.url, "--upstream-url",
+             upstream.url, "--ca-file", str(missing)],
+            env=env, stdin=terminal, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    finally:
+        os.close(terminal)
+        os.close(main)
+    assert_one_line_error(result, 2, f"--ca-file {missing}: no such file")
+    assert "password" not in result.stderr.lower()
+    assert harbor_tls.requests == []
+
+
 # -- concurrency -------------------------------------------------------------------------------
 
 

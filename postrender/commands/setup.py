@@ -33,7 +33,7 @@ from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
 from postrender.errors import ConfigError, HarborError
-from postrender.harbor import Connection, HarborClient, connect
+from postrender.harbor import Connection, HarborClient, connect, tls_verify
 from postrender.helm.paths import default_config_file
 
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
@@ -263,17 +263,12 @@ def cli(**options: object) -> int:
     emit = options["emit"] if isinstance(options["emit"], tuple) else None
     check_emit(plan, emit, bool(options["emit_credentials"]))
     timeout = positive_seconds("--timeout", float(str(options["timeout"])))
+    ca_file = options["ca_file"] if isinstance(options["ca_file"], Path) else None
+    verify = tls_verify(ca_file, bool(options["insecure_skip_tls_verify"]))
     password = _password(bool(options["password_stdin"]), environ)
     plan = replace(plan, upstream_token=_token(environ))
-    connection = Connection(
-        url=plan.harbor_url,
-        username=str(options["username"]),
-        password=password,
-        ca_file=options["ca_file"] if isinstance(options["ca_file"], Path) else None,
-        insecure_skip_tls_verify=bool(options["insecure_skip_tls_verify"]),
-        timeout=timeout,
-    )
-    if connection.insecure_skip_tls_verify:
+    connection = Connection(plan.harbor_url, str(options["username"]), password, verify, timeout)
+    if verify is False:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
     client = connect(connection)
     code = setup(client, plan, dry_run=bool(options["dry_run"]), out=sys.stdout)
