@@ -140,6 +140,7 @@ def _replication(options: Mapping[str, object]) -> Replication | None:
         policy_name=_opt_str(options["policy_name"]) or str(options["registry_name"]),
         replicate=bool(options["replicate"]),
         poll_interval=float(str(options["poll_interval"])),
+        wait=float(str(options["replicate_timeout"])),
     )
 
 
@@ -229,6 +230,9 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--replicate", is_flag=True, help="Replication: run the rule now and follow it.")
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, metavar="SECONDS",
               help="Replication: how often to check a running execution.")
+@click.option("--replicate-timeout", type=float, default=3600.0, show_default=True,
+              metavar="SECONDS", help="Replication: stop following a run after this long "
+              "(exit 1; the run goes on in Harbor).")
 @click.option("--robot", metavar="NAME", help="Ensure a pull-only robot account on the project.")
 @click.option("--pull-secret", metavar="NAME",
               help="Name of the Harbor pull Secret (written by --secret-out; used by the "
