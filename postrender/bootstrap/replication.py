@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, Replication
-from postrender.errors import HarborError, ReplicationFailed
+from postrender.errors import HarborError, ReplicationFailed, redact_server_text
 from postrender.harbor import Execution, HarborClient, Policy, Registry
 
 NO_FLATTENING = 0  # dest_namespace_replace_count: keep containers/x and charts/x apart
@@ -138,7 +138,7 @@ def replicate(
     if final.status == "Succeed" and final.failed == 0 and final.stopped == 0:
         return
     _print_failed_tasks(client, final, out)
-    status_text = " ".join(final.status_text.split())  # the error is one line
+    status_text = " ".join(redact_server_text(final.status_text).split())  # one line
     why = f": {status_text}" if status_text else ""
     raise ReplicationFailed(
         f"replication execution {final.id} of policy {rule.policy_name!r} ended {final.status}"
@@ -198,5 +198,5 @@ def _print_failed_tasks(client: HarborClient, execution: Execution, out: TextIO)
                 log = client.task_log(execution.id, task.id)
             except HarborError as error:
                 log = f"(log unavailable: {error})"
-            out.write(log.rstrip("\n") + "\n")
+            out.write(redact_server_text(log).rstrip("\n") + "\n")
     out.flush()

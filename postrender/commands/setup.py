@@ -32,7 +32,7 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
-from postrender.errors import ConfigError, HarborError
+from postrender.errors import ConfigError, HarborError, keep_secret
 from postrender.harbor import Connection, HarborClient, connect, tls_verify
 from postrender.helm.paths import default_config_file
 
@@ -269,9 +269,11 @@ def cli(**options: object) -> int:
     timeout = positive_seconds("--timeout", float(str(options["timeout"])))
     ca_file = options["ca_file"] if isinstance(options["ca_file"], Path) else None
     verify = tls_verify(ca_file, bool(options["insecure_skip_tls_verify"]))
-    password = _password(bool(options["password_stdin"]), environ)
-    plan = replace(plan, upstream_token=_token(environ))
-    connection = Connection(plan.harbor_url, str(options["username"]), password, verify, timeout)
+    username = str(options["username"])
+    password = keep_secret(_password(bool(options["password_stdin"]), environ), username=username)
+    token = _token(environ)
+    plan = replace(plan, upstream_token=token and keep_secret(token))
+    connection = Connection(plan.harbor_url, username, password, verify, timeout)
     if verify is False:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
     client = connect(connection)
