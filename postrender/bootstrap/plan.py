@@ -89,6 +89,8 @@ class Replication:
     policy_name: str = DEFAULT_NAME
     replicate: bool = False
     poll_interval: float = 2.0
+    # How long --replicate follows a run; the run goes on in Harbor after that.
+    wait: float = 3600.0
 
     def __post_init__(self) -> None:
         if not self.filter_name.strip():
@@ -97,6 +99,7 @@ class Replication:
             raise ConfigError("--filter-tag must not be empty when given")
         searchable_name("--policy-name", self.policy_name, 256)
         positive_seconds("--poll-interval", self.poll_interval)
+        positive_seconds("--replicate-timeout", self.wait)
 
     @property
     def lists_catalog(self) -> bool:
