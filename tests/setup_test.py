@@ -168,6 +168,16 @@ def test_setup_idempotent(harbor, upstream, tmp_path):
     assert all(line.split(": ", 1)[1].startswith(("unchanged", "ok")) for line in steps), output
 
 
+@pytest.mark.parametrize(("project", "warned"), [("app_co", True), ("app-co", False)])
+def test_setup_warns_that_charts_may_not_proxy_through_a_project_with_underscore(
+    harbor, upstream, tmp_path, project, warned
+):
+    output = run_setup(harbor, make_plan(harbor, upstream, tmp_path, project=project))
+    assert f"[project] {project}: created" in output
+    warning = f"warning: --project '{project}' has a '_': Harbor may not proxy Helm charts"
+    assert (warning in output) is warned
+
+
 def test_setup_never_sends_harbors_cookie_back(harbor, upstream, tmp_path):
     run_setup(harbor, make_plan(harbor, upstream, tmp_path))
     assert len(harbor.writes) >= 2  # more than one write: a kept `sid` would have earned a 403
@@ -188,20 +198,41 @@ def test_setup_dry_run_sends_no_writes(harbor, upstream, tmp_path):
     assert not (tmp_path / "pull-secret.json").exists()
 
 
-def test_setup_new_upstream_url_updates_the_endpoint(harbor, upstream, second_upstream, tmp_path):
+@pytest.mark.parametrize("version", ["v2.15.2", "main"])  # main clears a secret not resent
+def test_setup_new_upstream_url_updates_the_endpoint(
+    harbor, upstream, second_upstream, tmp_path, version
+):
+    harbor.version = version
     run_setup(harbor, make_plan(harbor, upstream, tmp_path))
     moved = make_plan(harbor, second_upstream, tmp_path)
     harbor.clear_log()
 
     dry = run_setup(harbor, moved, dry_run=True)
     assert harbor.writes == []
-    assert "[registry] application-collection: would update (url)" in dry
+    assert "[registry] application-collection: would update (token, url)" in dry
 
     output = run_setup(harbor, moved)
     (registry,) = harbor.state.registries.values()
-    assert registry.url == second_upstream.url
-    assert "[registry] application-collection: updated (url, tested)" in output
-    assert [w.method for w in harbor.writes] == ["PUT"]
+    assert (registry.url, registry.access_secret) == (second_upstream.url, second_upstream.token)
+    assert "[registry] application-collection: updated (token, url, tested)" in output
+    [put] = harbor.writes
+    assert put.method == "PUT"
+    # Harbor's main clears the stored secret on a URL change without one (UpdateRegistry)
+    assert put.json()["access_secret"] == second_upstream.token
+
+
+def test_setup_new_upstream_url_without_token_is_refused(
+    harbor, upstream, second_upstream, tmp_path
+):
+    assert run_cli(harbor.url, upstream, tmp_path).returncode == 0
+    harbor.clear_log()
+    result = run_cli(harbor.url, second_upstream, tmp_path, HARBOR_MIRROR_UPSTREAM_TOKEN="")
+    assert_one_line_error(
+        result, 2, "moving registry endpoint 'application-collection' to "
+        f"{second_upstream.url} needs the upstream access token again",
+    )
+    assert harbor.writes == []
+    assert result.stdout.count("[registry]") == 0
 
 
 def test_setup_new_token_updates_the_endpoint_and_the_same_token_does_not(
@@ -456,7 +487,7 @@ def test_setup_replication_policy_keeps_paths_and_follows_the_run(harbor, upstre
     progress = lines_of(output, "replicate")
     assert progress[0] == "[replicate] application-collection: started (execution 1)"
     assert progress[-1] == (
-        "[replicate] execution 1: Succeed, 5 succeeded, 0 failed, 0 in progress of 5"
+        "[replicate] execution 1: Succeed, 2 succeeded, 0 failed, 0 in progress of 2"
     )
     config = (tmp_path / "helm" / "harbor-mirror" / "config.yaml").read_text()
     assert 'project: "appco-mirror"\nmode: "replication"\n' in config
@@ -485,7 +516,7 @@ def test_setup_failed_replication_prints_task_logs_and_exits_1(harbor, upstream,
                      "--replicate", "--poll-interval", "0.1")  # fmt: skip
 
     assert_one_line_error(result, 1, "replication execution 1 of policy 'application-collection'",
-                          "ended Failed with 1 of 3 tasks failed")  # fmt: skip
+                          "ended Failed with 1 of 1 tasks failed")  # fmt: skip
     assert "--- task" in result.stdout and "containers/etcd:3.5.14" in result.stdout
     (execution,) = harbor.state.executions.values()
     (failed,) = [task for task in execution.tasks if task.outcome == "Failed"]
@@ -609,7 +640,7 @@ def test_replication_progress_redraws_one_line_on_a_terminal(harbor, upstream, t
     setup(client, plan, dry_run=False, out=out)
     progress = out.getvalue().split("started (execution 1)\n", 1)[1].split("\n", 1)[0]
     assert progress.startswith("\r\x1b[K[replicate] execution 1: ")
-    assert progress.endswith("Succeed, 5 succeeded, 0 failed, 0 in progress of 5")
+    assert progress.endswith("Succeed, 2 succeeded, 0 failed, 0 in progress of 2")
 
 
 def test_an_endpoint_harbor_accepts_but_then_does_not_list_is_reported(tmp_path):

@@ -156,6 +156,15 @@ class Plan:
         )
 
     @property
+    def warnings(self) -> list[str]:
+        """What Harbor accepts but serves badly: Helm charts through a proxy-cache project
+        whose name has a `_` (a maintainer's note on goharbor/harbor#17355)."""
+        if self.mode == "proxy-cache" and "_" in self.project:
+            return [f"--project {self.project!r} has a '_': Harbor may not proxy Helm charts "
+                    "through such a project (goharbor/harbor#17355); prefer '-' or '.'"]
+        return []
+
+    @property
     def harbor_host(self) -> str:
         return host_of(self.harbor_url)
 

@@ -17,7 +17,7 @@ from postrender.bootstrap.check import check_harbor, version_at_least
 from postrender.bootstrap.configfile import ensure_config
 from postrender.bootstrap.emit import check_emit, ensure_node_mirror
 from postrender.bootstrap.nodemirror import FORMATS as NODE_MIRROR_FORMATS
-from postrender.bootstrap.outcome import report
+from postrender.bootstrap.outcome import report, warn
 from postrender.bootstrap.plan import (
     DEFAULT_NAME,
     DEFAULT_UPSTREAM_URL,
@@ -55,6 +55,8 @@ def setup(
             f"replication mode needs Harbor 2.3 or newer (for 'no flattening'); this is {version}"
         )
     registry = ensure_registry(client, plan, dry_run=dry_run, out=out)
+    for message in plan.warnings:
+        warn(out, message)
     project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
     policy = None
     if plan.replication is not None:
