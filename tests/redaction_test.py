@@ -68,14 +68,49 @@ class EchoingHarbor(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def echoing_harbor() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoingHarbor)
+class EchoingTokenService(BaseHTTPRequestHandler):
+    """A registry whose token service (on its own host and port, as Harbor's is) quotes the
+    password it was sent back in its refusal."""
+
+    def do_HEAD(self) -> None:
+        port = self.server.server_address[1]
+        self.send_response(401)
+        self.send_header("Www-Authenticate", f'Bearer realm="http://127.0.0.1:{port}/service/'
+                         'token",service="harbor-registry"')  # fmt: skip
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        if not self.path.startswith("/service/token"):
+            self.do_HEAD()
+            return
+        sent = base64.b64decode(self.headers["Authorization"].split()[1]).decode()
+        password = sent.partition(":")[2]
+        data = json.dumps({"errors": [{"code": "UNAUTHORIZED",
+                                       "message": f"{password} is not the password"}]}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def echoing_harbor() -> Iterator[str]:
+    for host in serve(EchoingHarbor):
+        yield f"http://{host}"
 
 
 def test_setup_never_prints_the_credentials_an_echoing_server_sends_back(
@@ -130,3 +165,23 @@ def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
     printed = out.getvalue()
     assert "pull failed: sent 'Authorization: Bearer ***' and token=***" in printed
     assert TOKEN not in printed and "eyJhbGciOi" not in printed
+
+
+def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: Path) -> None:
+    manifest = tmp_path / "rendered.yaml"
+    for host in serve(EchoingTokenService):
+        manifest.write_text(f"kind: Pod\nspec:\n  containers:\n  - image: {host}/p/c/etcd:1\n")
+        env = {
+            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+            "HELM_CONFIG_HOME": str(tmp_path / "helm"), "HELM_CACHE_HOME": str(tmp_path / "c"),
+            "HARBOR_MIRROR_USERNAME": "robot$p+ci", "HARBOR_MIRROR_HARBOR_PASSWORD": PASSWORD,
+        }  # fmt: skip
+        result = subprocess.run(
+            [str(HARBOR_MIRROR), "verify", "--harbor-host", host, "--project", "p",
+             "--plain-http", "-o", "json", str(manifest)],
+            env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    printed = result.stdout + result.stderr
+    assert "*** is not the password" in printed  # the quote came back, blanked
+    assert PASSWORD not in printed

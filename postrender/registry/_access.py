@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from postrender.errors import ConfigError
+from postrender.errors import ConfigError, keep_secret
 from postrender.harbor import cookie_jar_that_keeps_nothing, tls_verify
 from postrender.registry._client import RegistryClient
 from postrender.secretfile import read_credentials
@@ -75,7 +75,7 @@ def credentials(
     password = environ.get(PASSWORD_ENV)
     username = environ.get(USERNAME_ENV)
     if password and username:
-        return username, password
+        return username, keep_secret(password, username=username)
     if password or username:
         missing = USERNAME_ENV if password else PASSWORD_ENV
         raise ConfigError(f"{missing} is not set (it goes with the other Harbor credential)")
