@@ -73,7 +73,7 @@ class EchoingTokenService(BaseHTTPRequestHandler):
     password it was sent back in its refusal."""
 
     def do_HEAD(self) -> None:
-        port = self.server.server_address[1]
+        port = self.headers["Host"].rpartition(":")[2]
         self.send_response(401)
         self.send_header("Www-Authenticate", f'Bearer realm="http://127.0.0.1:{port}/service/'
                          'token",service="harbor-registry"')  # fmt: skip
