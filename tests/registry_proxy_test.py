@@ -109,6 +109,19 @@ def test_a2_a_manifest_head_caches_nothing_only_a_get_does(mirror):
     assert (after_get.status_code, after_get.headers["docker-content-digest"]) == (200, digest)
 
 
+def test_a2_a_head_then_a_get_by_digest_caches_the_artifact_under_its_tag(mirror):
+    digest = mirror.upstream.images["containers/bci-busybox:15.6"].digest
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, BUSYBOX)
+        head = client.head(f"/v2/{BUSYBOX}/manifests/15.6", headers=auth)
+        by_digest = client.get(f"/v2/{BUSYBOX}/manifests/{head.headers['docker-content-digest']}",
+                               headers=auth)  # fmt: skip
+        with upstream_down(mirror):  # EnsureTag put the HEAD's tag on what the GET stored
+            later = client.head(f"/v2/{BUSYBOX}/manifests/15.6", headers=auth)
+    assert by_digest.headers["docker-content-digest"] == digest
+    assert (later.status_code, later.headers["docker-content-digest"]) == (200, digest)
+
+
 def test_a3_refused_credentials_get_an_empty_token_then_a_basic_challenge(mirror):
     with harbor_client(mirror.harbor) as client:
         wrong = pull_token(client, BUSYBOX, auth=("robot$application-collection+k8s", "wrong"))
