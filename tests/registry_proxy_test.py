@@ -77,6 +77,8 @@ def test_v2_challenges_with_harbors_token_service(mirror):
         assert (
             client.get("/service/token", params={"service": "harbor-registry"}).status_code == 401
         )
+        other = client.get("/service/token", params={"service": "registry", "scope": "x"})
+        assert (other.status_code, other.text) == (400, "Unable to handle service: registry")
 
 
 def test_a1_get_by_tag_through_the_proxy_has_an_empty_digest_until_cached(mirror):
