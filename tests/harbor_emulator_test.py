@@ -473,7 +473,7 @@ def test_execution_moves_from_in_progress_to_succeed(
     mirror = harbor.state.project_by_name("appco-mirror")
     assert mirror is not None
     assert mirror.metadata["public"] == "false"
-    assert mirror.repositories == {"containers/etcd"}
+    assert harbor.state.store.content("appco-mirror").repositories() == {"containers/etcd"}
     copied = harbor.state.store.content("appco-mirror")
     assert sorted(copied.tags["containers/etcd"]) == ["3.5.14", "3.5.15"]
 
