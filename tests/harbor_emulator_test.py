@@ -669,6 +669,19 @@ def test_a10_robot_permissions_come_from_harbors_own_list(
         assert response.json()["errors"][0]["message"] == message
 
 
+def test_robot_permissions_must_grant_something(client: httpx.Client) -> None:
+    create(client, "/projects", {"project_name": "application-collection"})
+    no_access = {"kind": "project", "namespace": "application-collection", "access": []}
+    for permissions, message in (
+        ([], "bad request empty permission"),
+        ([no_access], "bad request empty access"),
+        ([{**no_access, "kind": "team", "access": [{"resource": "repository", "action": "pull"}]}],
+         "bad request permission level: team"),
+    ):  # fmt: skip
+        response = client.post("/robots", json={**ROBOT, "permissions": permissions})
+        assert (response.status_code, response.json()["errors"][0]["message"]) == (400, message)
+
+
 def test_robot_needs_a_duration(client: httpx.Client) -> None:
     create(client, "/projects", {"project_name": "application-collection"})
     assert client.post("/robots", json={**ROBOT, "duration": 0}).status_code == 400
