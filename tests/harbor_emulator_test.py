@@ -875,7 +875,7 @@ def test_emulator_runs_from_the_command_line(tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.harbor_emulator", "--port", "0", "--tls",
-         "--ca-out", str(ca_file), "--fake-upstream"],
+         "--ca-out", str(ca_file), "--fake-upstream", "--harbor-version", "main"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -889,6 +889,7 @@ def test_emulator_runs_from_the_command_line(tmp_path: Path) -> None:
         emulator = HarborEmulator(url=url)
         with api(emulator, ca_file=str(ca_file)) as admin:
             assert admin.get("/users/current").json()["username"] == "admin"
+            assert admin.get("/systeminfo").json()["harbor_version"] == "v2.16.0-c50c7ddd"
             credential = {"type": "basic", "access_key": username, "access_secret": token}
             body = {
                 "name": "u",

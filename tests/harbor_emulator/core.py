@@ -102,6 +102,7 @@ class HarborEmulator:
         url: str = "http://harbor.invalid",
         execution_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        version: str = "v2.15.2",
     ) -> None:
         self.url = url
         self.ca_file: str | None = None
@@ -110,6 +111,7 @@ class HarborEmulator:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.registry = RegistryPlane()  # /v2/ and /service/token
+        self.version = version
         self.add_user(ADMIN_USERNAME, ADMIN_PASSWORD, admin=True)
 
     # -- what tests arrange -------------------------------------------------------------------
