@@ -224,6 +224,15 @@ def test_a12_endpoint_health_is_checked_again(mirror):
     assert (endpoint.status, healthy.status_code) == ("healthy", 200)
 
 
+def test_a_fault_can_be_injected_on_a_registry_path(mirror):
+    path = f"/v2/{BUSYBOX}/manifests/15.6"
+    mirror.harbor.inject_fault(path, status=429, retry_after=0, method="HEAD")
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, BUSYBOX)
+        first, second = (client.head(path, headers=auth) for _ in range(2))
+    assert (first.status_code, first.headers["retry-after"], second.status_code) == (429, "0", 200)
+
+
 def test_blob_head_answers_from_the_cache_and_get_fills_it(mirror):
     image = mirror.upstream.images["containers/bci-busybox:15.6"]
     digest, size = next(iter(image.blobs.items()))
