@@ -9,7 +9,7 @@ Pytest fixtures (`tests/fixtures_harbor.py`)
 ``upstream_registry`` -> `FakeUpstream` on http://127.0.0.1:<free port>
     ``.url``, ``.username``, ``.token`` (the right credentials), ``.repositories``
     (``{"containers/etcd": ["3.5.14", ...], ...}``; ``.add_repository(name, tags)``),
-    ``.break_manifest(repo, tag)`` (that copy fails), ``.catalog_enabled = False``
+    ``.break_manifest(repo, tag)`` (500: its repository's copy fails), ``.catalog_enabled = False``
     (``/v2/_catalog`` 404s, so wildcard rules fail), ``.requests`` / ``.paths``.
 ``harbor`` -> `HarborEmulator` served over HTTP on 127.0.0.1
     ``.url`` (base URL, no ``/api/v2.0``), admin ``ADMIN_USERNAME``/``ADMIN_PASSWORD``
