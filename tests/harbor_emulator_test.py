@@ -473,7 +473,7 @@ def test_execution_moves_from_in_progress_to_succeed(
     mirror = harbor.state.project_by_name("appco-mirror")
     assert mirror is not None
     assert mirror.metadata["public"] == "false"
-    assert mirror.repositories == {"containers/etcd"}
+    assert harbor.state.store.content("appco-mirror").repositories() == {"containers/etcd"}
     copied = harbor.state.store.content("appco-mirror")
     assert sorted(copied.tags["containers/etcd"]) == ["3.5.14", "3.5.15"]
 
@@ -669,6 +669,19 @@ def test_a10_robot_permissions_come_from_harbors_own_list(
         assert response.json()["errors"][0]["message"] == message
 
 
+def test_robot_permissions_must_grant_something(client: httpx.Client) -> None:
+    create(client, "/projects", {"project_name": "application-collection"})
+    no_access = {"kind": "project", "namespace": "application-collection", "access": []}
+    for permissions, message in (
+        ([], "bad request empty permission"),
+        ([no_access], "bad request empty access"),
+        ([{**no_access, "kind": "team", "access": [{"resource": "repository", "action": "pull"}]}],
+         "bad request permission level: team"),
+    ):  # fmt: skip
+        response = client.post("/robots", json={**ROBOT, "permissions": permissions})
+        assert (response.status_code, response.json()["errors"][0]["message"]) == (400, message)
+
+
 def test_robot_needs_a_duration(client: httpx.Client) -> None:
     create(client, "/projects", {"project_name": "application-collection"})
     assert client.post("/robots", json={**ROBOT, "duration": 0}).status_code == 400
@@ -862,7 +875,7 @@ def test_emulator_runs_from_the_command_line(tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.harbor_emulator", "--port", "0", "--tls",
-         "--ca-out", str(ca_file), "--fake-upstream"],
+         "--ca-out", str(ca_file), "--fake-upstream", "--harbor-version", "main"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -876,6 +889,7 @@ def test_emulator_runs_from_the_command_line(tmp_path: Path) -> None:
         emulator = HarborEmulator(url=url)
         with api(emulator, ca_file=str(ca_file)) as admin:
             assert admin.get("/users/current").json()["username"] == "admin"
+            assert admin.get("/systeminfo").json()["harbor_version"] == "v2.16.0-c50c7ddd"
             credential = {"type": "basic", "access_key": username, "access_secret": token}
             body = {
                 "name": "u",

@@ -77,6 +77,8 @@ def test_v2_challenges_with_harbors_token_service(mirror):
         assert (
             client.get("/service/token", params={"service": "harbor-registry"}).status_code == 401
         )
+        other = client.get("/service/token", params={"service": "registry", "scope": "x"})
+        assert (other.status_code, other.text) == (400, "Unable to handle service: registry")
 
 
 def test_a1_get_by_tag_through_the_proxy_has_an_empty_digest_until_cached(mirror):
@@ -107,6 +109,19 @@ def test_a2_a_manifest_head_caches_nothing_only_a_get_does(mirror):
             after_get = client.head(f"/v2/{BUSYBOX}/manifests/15.6", headers=auth)
     assert after_head.status_code == 404
     assert (after_get.status_code, after_get.headers["docker-content-digest"]) == (200, digest)
+
+
+def test_a2_a_head_then_a_get_by_digest_caches_the_artifact_under_its_tag(mirror):
+    digest = mirror.upstream.images["containers/bci-busybox:15.6"].digest
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, BUSYBOX)
+        head = client.head(f"/v2/{BUSYBOX}/manifests/15.6", headers=auth)
+        by_digest = client.get(f"/v2/{BUSYBOX}/manifests/{head.headers['docker-content-digest']}",
+                               headers=auth)  # fmt: skip
+        with upstream_down(mirror):  # EnsureTag put the HEAD's tag on what the GET stored
+            later = client.head(f"/v2/{BUSYBOX}/manifests/15.6", headers=auth)
+    assert by_digest.headers["docker-content-digest"] == digest
+    assert (later.status_code, later.headers["docker-content-digest"]) == (200, digest)
 
 
 def test_a3_refused_credentials_get_an_empty_token_then_a_basic_challenge(mirror):
@@ -207,6 +222,15 @@ def test_a12_endpoint_health_is_checked_again(mirror):
         healthy = client.get(f"/v2/{BUSYBOX}/manifests/15.6", headers=auth)
     assert unhealthy.status_code == 404  # canProxy is false: only local content answers
     assert (endpoint.status, healthy.status_code) == ("healthy", 200)
+
+
+def test_a_fault_can_be_injected_on_a_registry_path(mirror):
+    path = f"/v2/{BUSYBOX}/manifests/15.6"
+    mirror.harbor.inject_fault(path, status=429, retry_after=0, method="HEAD")
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, BUSYBOX)
+        first, second = (client.head(path, headers=auth) for _ in range(2))
+    assert (first.status_code, first.headers["retry-after"], second.status_code) == (429, "0", 200)
 
 
 def test_blob_head_answers_from_the_cache_and_get_fills_it(mirror):

@@ -37,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--execution-seconds", type=float, default=3.0, help="how long a replication run takes"
     )
+    parser.add_argument(
+        "--harbor-version", default="v2.15.2", help="the Harbor release to behave as, or 'main'"
+    )
     args = parser.parse_args(argv)
 
-    emulator = HarborEmulator(execution_seconds=args.execution_seconds)
+    emulator = HarborEmulator(execution_seconds=args.execution_seconds, version=args.harbor_version)
     context = None
     lines = []
     if args.tls:

@@ -102,6 +102,7 @@ class HarborEmulator:
         url: str = "http://harbor.invalid",
         execution_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        version: str = "v2.15.2",
     ) -> None:
         self.url = url
         self.ca_file: str | None = None
@@ -110,6 +111,7 @@ class HarborEmulator:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self.registry = RegistryPlane()  # /v2/ and /service/token
+        self.version = version
         self.add_user(ADMIN_USERNAME, ADMIN_PASSWORD, admin=True)
 
     # -- what tests arrange -------------------------------------------------------------------
@@ -128,12 +130,13 @@ class HarborEmulator:
         delay: float = 0.0,
         method: str | None = None,
     ) -> None:
-        """Fault the next `count` requests on `path` (API-relative or full; None = any path).
+        """Fault the next `count` requests on `path` (API-relative or full, or a `/v2/…` or
+        `/service/token` path; None = any path).
 
         `status` answers instead of Harbor (e.g. 429 with `retry_after`, 503); `delay` sleeps
         first, so `delay` alone makes a slow but otherwise normal response.
         """
-        if path is not None and not path.startswith(API_PREFIX):
+        if path is not None and not path.startswith((API_PREFIX, *REGISTRY_PREFIXES)):
             path = API_PREFIX + path
         with self._lock:
             self._faults.append(

@@ -70,21 +70,18 @@ def _plan_tasks(call: Call, execution: Execution, policy: Policy) -> None:
         return
     copies: list[transfer.Copy] = []
     for (repo, tags), dst in zip(resources, destinations, strict=True):
-        project_name, _, local_repo = dst.partition("/")
+        project_name = dst.partition("/")[0]
         existing = call.state.project_by_name(project_name)
         if existing is not None and existing.registry_id:
             continue  # Harbor silently skips resources bound for a proxy-cache project
-        project = ensure_for_replication(call, project_name)
+        ensure_for_replication(call, project_name)
         failing = frozenset(
             tag
             for tag in tags
             if any(transfer.matches(p, f"{repo}:{tag}") for p in call.state.failing_copies)
         )
         content = call.state.store.content(project_name)
-        result = transfer.copy(endpoint, repo, tags, dst, content, iso_now(), failing=failing)
-        if local_repo in content.repositories():
-            project.repositories.add(local_repo)
-        copies.append(result)
+        copies.append(transfer.copy(endpoint, repo, tags, dst, content, iso_now(), failing=failing))
     if not copies:
         execution.status_text = "no resources need to be replicated"
     span = call.state.execution_seconds / max(len(copies), 1)

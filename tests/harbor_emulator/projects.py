@@ -44,7 +44,7 @@ _REQ_TYPES: dict[str, type] = {
 }  # fmt: skip
 
 
-def to_json(project: Project, user: User | None) -> dict[str, JSON]:
+def to_json(project: Project, user: User | None, repo_count: int) -> dict[str, JSON]:
     """The `Project` model; `registry_id` only appears on proxy-cache projects."""
     owner = user is project.owner  # the owner's role is project admin (1)
     payload: dict[str, JSON] = {
@@ -58,7 +58,7 @@ def to_json(project: Project, user: User | None) -> dict[str, JSON]:
         "togglable": True,
         "current_user_role_id": 1 if owner else 0,
         "current_user_role_ids": [1] if owner else [],
-        "repo_count": len(project.repositories),
+        "repo_count": repo_count,
         "metadata": dict(project.metadata),
         "cve_allowlist": {
             "id": project.project_id,
@@ -71,6 +71,11 @@ def to_json(project: Project, user: User | None) -> dict[str, JSON]:
     if project.registry_id:
         payload["registry_id"] = project.registry_id
     return payload
+
+
+def _repositories(call: Call, project: Project) -> set[str]:
+    """What the project holds: what a proxy cached or a replication copied in (`store.py`)."""
+    return call.state.store.content(project.name).repositories()
 
 
 def _manages(project: Project, user: User | None) -> bool:
@@ -182,11 +187,15 @@ def list_projects(call: Call) -> Response:
         items = [p for p in items if p.metadata.get("public") == public.lower()]
     if owner:
         items = [p for p in items if p.owner.username == owner]
-    return paginate(call.request, sort_items(call.request, [to_json(p, user) for p in items]))
+    return paginate(
+        call.request,
+        sort_items(call.request, [to_json(p, user, len(_repositories(call, p))) for p in items]),
+    )
 
 
 def get(call: Call) -> Response:
-    return json_response(200, to_json(_visible(call), call.user))
+    project = _visible(call)
+    return json_response(200, to_json(project, call.user, len(_repositories(call, project))))
 
 
 def update(call: Call) -> Response:
@@ -202,7 +211,7 @@ def update(call: Call) -> Response:
 
 def delete(call: Call) -> Response:
     project = _visible(call, write=True)
-    if project.repositories:
+    if _repositories(call, project):
         raise precondition(f"the project {project.name} contains repositories, cannot delete it")
     del call.state.projects[project.project_id]
     for robot_id in [
@@ -215,7 +224,10 @@ def delete(call: Call) -> Response:
 def summary(call: Call) -> Response:
     """The summary is where Harbor names a proxy project's registry."""
     project = _visible(call)
-    payload: dict[str, JSON] = {"repo_count": len(project.repositories), "project_admin_count": 1}
+    payload: dict[str, JSON] = {
+        "repo_count": len(_repositories(call, project)),
+        "project_admin_count": 1,
+    }
     if project.registry_id:
         payload["registry"] = registry_json(get_registry(call, project.registry_id))
     return json_response(200, payload)

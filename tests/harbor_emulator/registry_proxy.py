@@ -164,7 +164,7 @@ def _manifest(
         return _serve(local, local.digest, method)
     try:
         if method == "HEAD":
-            return _head_upstream(endpoint, path)
+            return _head_upstream(content, endpoint, repository, reference)
         return _get_upstream(content, endpoint, repository, reference)
     except UpstreamFailure as failure:
         if failure.status in (404, 429):
@@ -172,10 +172,15 @@ def _manifest(
         return _local_manifest(method, content, name, reference)
 
 
-def _head_upstream(endpoint: Endpoint, path: str) -> Response:
-    """`proxyManifestHead`: the upstream's descriptor as headers; nothing is cached."""
-    found = fetch(endpoint, "HEAD", path).headers
+def _head_upstream(
+    content: Content, endpoint: Endpoint, repository: str, reference: str
+) -> Response:
+    """`proxyManifestHead`: the upstream's descriptor as headers; nothing is cached, but the
+    tag is put on that digest once it is local (`EnsureTag` in the background)."""
+    found = fetch(endpoint, "HEAD", f"/v2/{repository}/manifests/{reference}").headers
     digest = found.get("docker-content-digest", "")
+    if digest and not reference.startswith("sha256:"):
+        content.ensure_tag(repository, digest, reference)
     headers = [
         ("Content-Type", found.get("content-type", "")),
         ("Content-Length", found.get("content-length", "0")),

@@ -89,6 +89,10 @@ class Tokens:
 
     def issue(self, request: Request, state: State) -> Response:
         """GET /service/token: a token for the requested scopes, within the caller's rights."""
+        service = request.arg("service") or ""
+        if service != SERVICE:  # no token creator for it: beego's CustomAbort, plain text
+            return Response(400, [("Content-Type", "text/plain")],
+                            f"Unable to handle service: {service}".encode())  # fmt: skip
         caller = basic_caller(request, state)
         scopes = [s for value in request.query.get("scope", []) for s in value.split(" ") if s]
         if not caller.authenticated and not scopes:

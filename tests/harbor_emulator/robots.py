@@ -92,15 +92,22 @@ def _may_manage(call: Call, project_id: int) -> None:
 def _permissions(
     call: Call, body: dict[str, JSON], level: str
 ) -> tuple[list[dict[str, JSON]], int]:
-    """Validate permissions; a project robot has exactly one entry, of kind project."""
+    """`handler/robot.go:robotAPI.validate`'s checks, in its order; a project robot has
+    exactly one entry, of kind project."""
     permissions = body.get("permissions") or []
     if level not in ("project", "system"):
         raise bad_request(f"bad request error level input: {level}")
+    if not permissions:
+        raise bad_request("bad request empty permission")
+    if any(not p.get("access") for p in permissions):
+        raise bad_request("bad request empty access")
     if level == "system":
         call.require_admin()
         return permissions, 0
-    if len(permissions) != 1 or permissions[0].get("kind") != "project":
+    if len(permissions) != 1:
         raise bad_request("bad request permission")
+    if permissions[0].get("kind") != "project":
+        raise bad_request(f"bad request permission level: {permissions[0].get('kind')}")
     namespace = permissions[0].get("namespace") or ""
     project = call.state.project_by_name(namespace)
     if project is None:

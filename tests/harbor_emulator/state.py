@@ -64,7 +64,6 @@ class Project:
     owner: User
     metadata: dict[str, str]
     registry_id: int = 0
-    repositories: set[str] = field(default_factory=set)
     creation_time: str = field(default_factory=iso_now)
     update_time: str = field(default_factory=iso_now)
 

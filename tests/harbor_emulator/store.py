@@ -8,6 +8,11 @@ into the Redis cache at once (`CacheContent`) and is pushed locally only once ev
 manifest is local (`push`, `updateManifestList`); when Harbor's wait runs out (20 x 20 s) it
 pushes the index trimmed to the children present, or nothing when none are. The emulator checks
 that condition whenever a manifest is stored, and `settle()` stands for the wait running out.
+
+A proxied HEAD by tag caches nothing, but Harbor keeps trying for 10 minutes to put that tag
+on the digest the upstream named, once it is local (`repoproxy/proxy.go:proxyManifestHead`,
+`controller.go:EnsureTag`, which follows an index's trimmed digest): `ensure_tag` here, done
+as soon as the manifest is stored. Harbor waits 10 s before each try; the emulator does not.
 """
 
 from __future__ import annotations
@@ -80,6 +85,8 @@ class Content:
     blobs: dict[str, bytes] = field(default_factory=dict)
     lists: dict[tuple[str, str], Manifest] = field(default_factory=dict)
     waiting: list[_Waiting] = field(default_factory=list)
+    tagging: set[tuple[str, str, str]] = field(default_factory=set)  # (repository, digest, tag)
+    trimmed: dict[str, str] = field(default_factory=dict)  # an index's digest -> its trimmed one
 
     def manifest(self, repository: str, reference: str) -> Manifest | None:
         """The local artifact for a tag or digest (`controller/proxy/local.go:GetManifest`)."""
@@ -92,10 +99,27 @@ class Content:
 
     def put_manifest(self, repository: str, manifest: Manifest, tag: str | None = None) -> None:
         """Store a manifest (and tag it); any index waiting for it may now be pushed."""
+        self._store(repository, manifest, tag)
+        self._push_ready(timed_out=False)
+
+    def ensure_tag(self, repository: str, digest: str, tag: str) -> None:
+        """`EnsureTag`: put `tag` on `digest` now if it is local, else once it is."""
+        self.tagging.add((repository, digest, tag))
+        self._apply_tags()
+
+    def _store(self, repository: str, manifest: Manifest, tag: str | None) -> None:
         self.manifests[(repository, manifest.digest)] = manifest
         if tag:
             self.tags.setdefault(repository, {})[tag] = manifest.digest
-        self._push_ready(timed_out=False)
+        self._apply_tags()
+
+    def _apply_tags(self) -> None:
+        for wanted in list(self.tagging):
+            repository, digest, tag = wanted
+            digest = self.trimmed.get(digest, digest)
+            if (repository, digest) in self.manifests:
+                self.tags.setdefault(repository, {})[tag] = digest
+                self.tagging.discard(wanted)
 
     def cache_list(self, repository: str, reference: str, index: Manifest) -> None:
         """`ManifestListCache.CacheContent`: Redis at once, the local push once children exist."""
@@ -120,9 +144,9 @@ class Content:
                 still.append(item)
                 continue
             if pushed is not None:  # pushed by digest means under its own (trimmed) digest
-                self.manifests[(item.repository, pushed.digest)] = pushed
-                if not item.reference.startswith("sha256:"):
-                    self.tags.setdefault(item.repository, {})[item.reference] = pushed.digest
+                self.trimmed[item.index.digest] = pushed.digest
+                tag = None if item.reference.startswith("sha256:") else item.reference
+                self._store(item.repository, pushed, tag)
         self.waiting = still
 
 
