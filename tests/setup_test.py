@@ -479,7 +479,8 @@ def test_written_config_drives_the_post_renderer_with_no_options(harbor, upstrea
     result = run_cli(harbor.url, upstream, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith(
-        f"oci://{UPSTREAM_HOST}/charts/<chart> --post-renderer harbor-mirror"
+        f"helm harbor-mirror install <release> oci://{UPSTREAM_HOST}/charts/<chart> "
+        "--version <version>"
     )
     manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n" \
                f"  - name: x\n    image: {UPSTREAM_HOST}/containers/x:1\n"
