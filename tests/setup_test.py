@@ -150,8 +150,8 @@ def test_setup_first_run_creates_endpoint_project_and_config(harbor, upstream, t
         f'mode: "proxy-cache"\nupstream: "{UPSTREAM_HOST}"\n'
     )
     assert output.rstrip().endswith(
-        f"helm install <release> oci://{UPSTREAM_HOST}/charts/<chart> --post-renderer "
-        f"harbor-mirror --post-renderer-args --config={plan.config_path}"
+        f"HARBOR_MIRROR_CONFIG={plan.config_path} helm harbor-mirror install <release> "
+        f"oci://{UPSTREAM_HOST}/charts/<chart> --version <version>"
     )
 
 

@@ -108,7 +108,7 @@ def build(
         if verify:
             extra += ["--post-renderer-args", "--verify"]
         if major == 3:
-            extra += hook_values(subcommand, mapped, harbor, settings, environ)
+            extra += hook_values(subcommand, mapped, charts, harbor, settings, environ)
     elif verify:
         raise ConfigError(f"{subcommand}: --verify checks rendered manifests; {subcommand} "
                           "renders none")
@@ -118,6 +118,7 @@ def build(
 def hook_values(
     subcommand: str,
     args: Sequence[str],
+    charts: Sequence[str],
     harbor: Harbor,
     settings: Settings,
     environ: Mapping[str, str],
@@ -125,7 +126,7 @@ def hook_values(
     """Helm 3 leaves hooks alone, so charts that take their registry from `global.imageRegistry`
     are pointed at Harbor through it; other charts get nothing (an unknown value could fail a
     strict values schema)."""
-    values = show_values(subcommand, args, harbor, environ)
+    values = show_values(subcommand, args, charts, harbor, environ)
     global_values = values.get("global") if isinstance(values, dict) else None
     if not isinstance(global_values, dict) or "imageRegistry" not in global_values:
         return []
@@ -144,7 +145,11 @@ _CHART_FLAGS = ("--version", "--devel", "--repo", "--ca-file", "--insecure-skip-
 
 
 def show_values(
-    subcommand: str, args: Sequence[str], harbor: Harbor, environ: Mapping[str, str]
+    subcommand: str,
+    args: Sequence[str],
+    charts: Sequence[str],
+    harbor: Harbor,
+    environ: Mapping[str, str],
 ) -> object:
     """The chart's default values, fetched as the command itself will fetch the chart (so a
     failure is the command's)."""
@@ -159,7 +164,7 @@ def show_values(
         done = run_helm(command, env)
     if done.returncode != 0:
         raise HarborMirrorError(
-            failure(f"helm {subcommand}", done.returncode, done.stderr, [chart])
+            failure(f"helm {subcommand}", done.returncode, done.stderr, charts)
         )
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
