@@ -1,8 +1,9 @@
 """Air-gapped end to end: chart, subcharts, images and Helm's login all go through Harbor.
 
-The workstation reaches only Harbor (the HTTPS emulator, private proxy-cache project of the real
-`docker-registry` upstream): `dp.apps.rancher.io` resolves nowhere and every helm run gets a
-proxy that refuses anything but loopback. The user types the upstream chart URL, exactly as
+The workstation reaches only Harbor (the HTTPS emulator: a private proxy-cache project of the
+real `docker-registry` upstream, or a replication destination holding copies while the upstream
+is down): `dp.apps.rancher.io` resolves nowhere and every helm run gets a proxy that refuses
+anything but loopback. The user types the upstream chart URL, exactly as
 Application Collection documents it; Helm 4 and Helm 3 each run in a throw-away home.
 """
 
@@ -48,12 +49,12 @@ def _assert_every_image_through_harbor(airgap: Airgap, stream: str) -> None:
 def _assert_chart_pulled_as_the_robot(airgap: Airgap, chart: str = "charts/etcd-like") -> None:
     requests = airgap.mirror.harbor.requests
     pulls = [r for r in requests if r.method == "GET"
-             and r.path == f"/v2/{airgap.mirror.project}/{chart}/manifests/{CHART_VERSION}"]
+             and r.path == f"/v2/{airgap.project}/{chart}/manifests/{CHART_VERSION}"]
     assert pulls, "Helm never asked Harbor for the chart"
     tokens = [r for r in requests if r.path == "/service/token"]
     assert tokens
     assert {basic_user(r.headers.get("authorization", "")) for r in tokens} == {
-        robot_username(airgap.mirror)
+        robot_username(airgap)
     }
 
 
@@ -213,3 +214,28 @@ def test_login_lets_plain_helm_pull_from_harbor_and_logout_forgets_it(airgap: Ai
     assert airgap.mirror.host not in airgap.user_registry_config.read_text()
     secret = airgap.secret_file.read_text()
     assert secret not in login.stdout + login.stderr
+
+
+def test_verify_flag_checks_hook_images_on_both_helms(airgap: Airgap) -> None:
+    chart = airgap.secret_file.parent / "hooked"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: hooked\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("global:\n  imageRegistry: dp.apps.rancher.io\n")
+    pod = ("      containers:\n        - name: c\n"
+           "          image: {{ .Values.global.imageRegistry }}")
+    (chart / "templates" / "app.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n"
+        f"    spec:\n{pod}/containers/etcd:3.5.17-1.2\n"
+    )
+    (chart / "templates" / "hook.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: hook\n  annotations:\n"
+        "    helm.sh/hook: pre-install\nspec:\n  template:\n"
+        f"    spec:\n{pod}/containers/kubectl:9.9.9\n"
+    )
+
+    done = airgap.run("harbor-mirror", "template", "demo", chart, "--verify")
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    if airgap.plugin.major == 3:  # Helm 4 hides the post-renderer's message (see plugin_test)
+        assert f"{airgap.target}/containers/kubectl:9.9.9: missing" in done.stderr
