@@ -305,3 +305,18 @@ def test_post_renderer_verify_signs_in_with_what_setup_remembered(airgap: Airgap
 
     assert done.returncode == 0, done.stderr
     assert f"image: {airgap.target}/containers/etcd:3.5.17-1.2" in done.stdout
+
+
+def test_verify_secret_file_also_signs_in_its_own_helm_template(airgap: Airgap) -> None:
+    """With a config that remembers no files, verify's --secret-file and --ca-file are what
+    helm template fetches the chart from the private project with."""
+    lines = airgap.config.read_text().splitlines(keepends=True)
+    airgap.config.write_text("".join(
+        line for line in lines if not line.startswith(("caFile:", "secretFile:"))
+    ))  # fmt: skip
+    done = airgap.run("harbor-mirror", "verify", "demo", CHART_URL, "--version", CHART_VERSION,
+                      *airgap.values(), "--secret-file", airgap.secret_file,
+                      "--ca-file", str(airgap.mirror.harbor.ca_file))  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    _assert_chart_pulled_as_the_robot(airgap)
