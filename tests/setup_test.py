@@ -150,8 +150,8 @@ def test_setup_first_run_creates_endpoint_project_and_config(harbor, upstream, t
         f'mode: "proxy-cache"\nupstream: "{UPSTREAM_HOST}"\n'
     )
     assert output.rstrip().endswith(
-        f"helm install <release> oci://{UPSTREAM_HOST}/charts/<chart> --post-renderer "
-        f"harbor-mirror --post-renderer-args --config={plan.config_path}"
+        f"HARBOR_MIRROR_CONFIG={plan.config_path} helm harbor-mirror install <release> "
+        f"oci://{UPSTREAM_HOST}/charts/<chart> --version <version>"
     )
 
 
@@ -530,7 +530,8 @@ def test_written_config_drives_the_post_renderer_with_no_options(harbor, upstrea
     result = run_cli(harbor.url, upstream, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip().endswith(
-        f"oci://{UPSTREAM_HOST}/charts/<chart> --post-renderer harbor-mirror"
+        f"helm harbor-mirror install <release> oci://{UPSTREAM_HOST}/charts/<chart> "
+        "--version <version>"
     )
     manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n" \
                f"  - name: x\n    image: {UPSTREAM_HOST}/containers/x:1\n"

@@ -1,4 +1,5 @@
-"""`helm template ARGS` run for a command that needs the rendered stream (overlay, verify)."""
+"""Running the real helm: `helm template ARGS` for a command that needs the rendered stream
+(overlay, verify), and any helm command through Harbor (the wrappers, dependency, login)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,64 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from postrender.errors import ConfigError, InputError
+from postrender.helm.harbor import Harbor
 
 # user:password@ in a chart or repository URL that Helm echoes in its error.
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
 
 
-def render(helm_args: Sequence[str], environ: Mapping[str, str]) -> str:
-    """`helm template ARGS` with no post-renderer, from $HELM_BIN (set by Helm) or PATH."""
+def helm_binary(environ: Mapping[str, str]) -> str:
+    """$HELM_BIN (set by Helm for its plugins), else helm on PATH."""
     helm = environ.get("HELM_BIN") or shutil.which("helm")
     if not helm:
-        raise ConfigError("no helm to render with: put helm on PATH or set HELM_BIN")
+        raise ConfigError("no helm to run: put helm on PATH or set HELM_BIN")
+    return helm
+
+
+def run_helm(
+    args: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    stdout_to_user: bool = False,
+    stdin: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run helm with `args`; stderr is kept for the message, stdout too unless it is the
+    user's (a wrapped install prints its notes as it goes). `stdin` is how a password goes."""
+    helm = helm_binary(environ)
+    stdout = None if stdout_to_user else subprocess.PIPE
     try:
-        done = subprocess.run(
-            [helm, "template", *helm_args], capture_output=True, env=dict(environ), check=False
-        )
+        return subprocess.run(
+            [helm, *args], stdout=stdout, stderr=subprocess.PIPE, env=dict(environ),
+            input=stdin, check=False,
+        )  # fmt: skip
     except OSError as exc:
         raise ConfigError(f"cannot run {helm}: {exc.strerror}") from None
+
+
+def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -> str:
+    """One line: what failed, why (credentials in URLs masked), the chart URL tried in Harbor.
+
+    The why is our own post-renderer's message when Helm 3 quotes it, else Helm's first
+    `Error:` line, else its last line.
+    """
+    lines = [line.strip() for line in (stderr or b"").decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line] or ["(no message)"]
+    ours = [line for line in lines if line.startswith("harbor-mirror: ")]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    reason = ours[0].removeprefix("harbor-mirror: ") if ours else (errors or lines[-1:])[0]
+    through = f" (chart through Harbor: {', '.join(charts)})" if charts else ""
+    return f"{what} failed (exit {code}): {_URL_CREDENTIALS.sub('***@', reason)}{through}"
+
+
+def render(helm_args: Sequence[str], environ: Mapping[str, str], harbor: Harbor) -> str:
+    """`helm template ARGS` with no post-renderer; an upstream chart is fetched from Harbor,
+    signed in as the robot (when setup wrote its Secret) and trusting setup's CA."""
+    args, charts = harbor.map_charts(helm_args)
+    with harbor.helm_environ(environ) as env:
+        # A --ca-file of the user's comes after ours, and Helm keeps the last one.
+        done = run_helm(["template", *harbor.tls_flags(), *args], env)
     if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["(no message)"]
-        message = _URL_CREDENTIALS.sub("***@", lines[-1])
-        raise InputError(f"helm template failed (exit {done.returncode}): {message}")
+        raise InputError(failure("helm template", done.returncode, done.stderr, charts))
     from postrender.rewrite.stream import decode
 
     return decode(done.stdout)
