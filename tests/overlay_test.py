@@ -16,10 +16,14 @@ from typing import Any
 
 import pytest
 
+from postrender.commands.overlay import overlay
 from postrender.errors import ConfigError
-from postrender.gitops import layouts
+from postrender.gitops import flux, layouts
+from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import Overlay
 from postrender.helm.args import Release
+from postrender.helm.args import parse as parse_release
+from postrender.settings import Settings
 from tests.fixtures_charts_test import CHART_NAMES, CHARTS
 from tests.kustomize_emulation import (
     comparable,
@@ -33,6 +37,7 @@ from tests.rewrite_oracle import (
     CORPUS,
     HARBOR_HOST,
     HARBOR_SECRET,
+    TARGET,
     postrender_ok,
     upstream_mentions,
 )
@@ -366,3 +371,123 @@ def test_overlay_help_names_the_layouts(tmp_path: Path) -> None:
     for word in ("--layout", "fleet", "flux", "--check", "--from-stdin", "--pull-secret"):
         assert word in result.stdout
     assert HARBOR_HOST not in result.stdout
+
+
+# The chart as the user names it, and where an air-gapped engine must fetch it instead.
+UPSTREAM_CHART = "oci://dp.apps.rancher.io/charts/etcd-like"
+HARBOR_CHART = f"oci://{TARGET}/charts/etcd-like"
+
+
+def _overlay_of_upstream_chart(
+    helm4: Path, out: Path, layout: str, *extra: str
+) -> tuple[str, str]:
+    """`overlay --layout LAYOUT demo oci://UPSTREAM/charts/etcd-like --version 1.0.0 -n demo-ns`
+    on the stream Helm renders for it (the local copy of that chart: no registry needed)."""
+    rendered = _render(helm4, CHARTS / "etcd-like", *NO_SECRET["etcd-like"])
+    release = parse_release(
+        ["demo", UPSTREAM_CHART, "--version", "1.0.0", "-n", "demo-ns", *extra], {}
+    )
+    config = Settings(harbor_host=HARBOR_HOST, pull_secret=HARBOR_SECRET)
+    said = overlay(rendered, config, layout=layout, release=release, out_dir=out, check=False)
+    return rendered, said
+
+
+def test_fleet_yaml_names_harbors_chart_and_says_what_helm_secret_name_holds(
+    helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle"
+    rendered, said = _overlay_of_upstream_chart(helm4, bundle, "fleet")
+
+    helm = read_yaml(bundle / "fleet.yaml")["helm"]
+    assert helm["chart"] == HARBOR_CHART  # what an air-gapped Fleet agent can pull
+    assert helm["version"] == "1.0.0"
+    assert upstream_mentions((bundle / "fleet.yaml").read_text(encoding="utf-8")) == []
+    (note,) = said.splitlines()[1:]
+    assert f"Fleet pulls {HARBOR_CHART}: the GitRepo's helmSecretName must name a Secret" in note
+    assert "username and password of" in note
+    assert f"helmRepoURLRegex: ^oci://{HARBOR_HOST}/" in note
+    _assert_same_as_postrender(
+        kubectl, rendered, read_yaml(bundle / "harbor-mirror" / "kustomization.yaml"),
+        tmp_path / "k", "--pull-secret", HARBOR_SECRET,
+    )
+
+
+def test_flux_layout_writes_harbors_ocirepository_and_points_the_helmrelease_at_it(
+    helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "flux"
+    rendered, said = _overlay_of_upstream_chart(helm4, out, "flux")
+
+    source = read_yaml(out / "ocirepository.yaml")
+    assert source["apiVersion"] == "source.toolkit.fluxcd.io/v1"
+    assert source["kind"] == "OCIRepository"
+    assert source["metadata"] == {"name": "demo"}
+    assert source["spec"]["url"] == HARBOR_CHART
+    assert source["spec"]["ref"] == {"tag": "1.0.0"}
+    assert source["spec"]["layerSelector"] == {
+        "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "operation": "copy",
+    }
+    assert source["spec"]["secretRef"] == {"name": HARBOR_SECRET}  # the robot Secret setup writes
+    assert "certSecretRef" not in source["spec"]  # no private CA configured
+    assert upstream_mentions((out / "ocirepository.yaml").read_text(encoding="utf-8")) == []
+    assert f"Flux pulls {HARBOR_CHART}: put Secret {HARBOR_SECRET} in the HelmRelease's" in said
+
+    # The README's recipe: the user's HelmRelease (still on an upstream HelmRepository), the
+    # patch and the source, built by the real kustomize as Flux's kustomize-controller does.
+    (out / "helmrelease.yaml").write_text(
+        FLUX_HELMRELEASE.replace("widget-operator", "etcd-like"), encoding="utf-8"
+    )
+    (out / "kustomization.yaml").write_text(
+        "namespace: flux-system\nresources: [helmrelease.yaml, ocirepository.yaml]\n"
+        "patches:\n  - path: helmrelease-postrenderers.yaml\n"
+        "    target: {kind: HelmRelease, name: demo}\n",
+        encoding="utf-8",
+    )
+    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
+                           text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    by_kind = {doc["kind"]: doc for doc in load_as_kubernetes(built.stdout)}
+    release = by_kind["HelmRelease"]
+    assert "chart" not in release["spec"]  # Flux takes chart or chartRef, never both
+    assert release["spec"]["chartRef"] == {"kind": "OCIRepository", "name": "demo"}
+    assert by_kind["OCIRepository"]["metadata"] == {"name": "demo", "namespace": "flux-system"}
+    (post_renderer,) = release["spec"]["postRenderers"]
+    _assert_same_as_postrender(
+        kubectl, rendered, post_renderer["kustomize"], tmp_path / "k",
+        "--pull-secret", HARBOR_SECRET,
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "ref"),
+    [
+        ("1.0.0", {"tag": "1.0.0"}),
+        ("1.0.0+build.7", {"tag": "1.0.0_build.7"}),  # how helm push tags build metadata
+        ("2.1.0-rc.1", {"tag": "2.1.0-rc.1"}),
+        ("~1.0", {"semver": "~1.0"}),
+        (">=1.2.0 <2.0.0", {"semver": ">=1.2.0 <2.0.0"}),
+        (None, {"semver": "*"}),
+    ],
+)
+def test_flux_source_pins_the_version_as_helm_would(
+    version: str | None, ref: dict[str, str]
+) -> None:
+    release = Release("demo", UPSTREAM_CHART, None, version, None, [], [])
+    chart = HarborChart(HARBOR_CHART, HARBOR_HOST, HARBOR_SECRET, None, "/etc/harbor-ca.pem")
+    source = flux.files(Overlay([], []), release, chart)["ocirepository.yaml"]
+    assert source["spec"]["ref"] == ref
+    assert source["spec"]["certSecretRef"] == {"name": "harbor-mirror-ca"}
+
+
+def test_flux_layout_of_a_local_chart_keeps_the_users_chart_source(
+    helm4: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "flux"
+    made = overlay_cli(
+        "--layout", "flux", "--out", out, "demo", CHARTS / "widget-operator",
+        tmp_path=tmp_path, helm=helm4,
+    )
+    assert made.returncode == 0, made.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["helmrelease-postrenderers.yaml"]
+    assert set(read_yaml(out / "helmrelease-postrenderers.yaml")["spec"]) == {"postRenderers"}
+    assert "no ocirepository.yaml: the chart is not an oci:// chart Harbor serves" in made.stdout

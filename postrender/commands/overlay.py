@@ -13,6 +13,7 @@ from postrender import settings
 from postrender.commands.mirror_options import SettingsOptions
 from postrender.errors import ConfigError, StaleOverlayError
 from postrender.gitops import layouts
+from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import build
 from postrender.helm.args import Release
 from postrender.helm.args import parse as parse_release
@@ -37,9 +38,10 @@ def overlay(
     out_dir: Path,
     check: bool,
 ) -> str:
-    """Write (or with `check`, compare) the layout's files; returns the line to show the user."""
+    """Write (or with `check`, compare) the layout's files; returns the lines to show the user."""
     built = build(text, Rules.from_settings(config), strict=config.strict)
-    generated = layouts.files(layout, built, release, out_dir)
+    chart = harbor_chart(release, config)
+    generated = layouts.files(layout, built, release, out_dir, chart)
     if check:
         differing = layouts.stale(out_dir, generated)
         if differing:
@@ -49,9 +51,31 @@ def overlay(
             )
         return f"{out_dir}: up to date ({len(built.images)} images, {len(built.patches)} patches)"
     layouts.write(out_dir, generated)
-    return (
+    wrote = (
         f"wrote {', '.join(str(out_dir / name) for name in generated)}: "
         f"{len(built.images)} images, {len(built.patches)} patches"
+    )
+    return "\n".join([wrote, *layouts.instructions(layout, chart)])
+
+
+def harbor_chart(release: Release | None, config: settings.Settings) -> HarborChart | None:
+    """Harbor's copy of the release's chart: the upstream's `oci://` URL mapped, or a chart
+    already on Harbor; None for a local chart or another repository."""
+    from postrender.registry import chart_url
+
+    if release is None or not release.chart:
+        return None
+    url = chart_url(release.chart, Rules.from_settings(config).mirror)
+    if url is None and release.chart.startswith(f"oci://{config.harbor_host}/"):
+        url = release.chart
+    if url is None:
+        return None
+    return HarborChart(
+        url=url,
+        harbor_host=config.harbor_host,
+        pull_secret=config.pull_secret or config.upstream_pull_secret,
+        secret_file=None,
+        ca_file=None,
     )
 
 
