@@ -48,6 +48,12 @@ OPTIONS: tuple[Option, ...] = (
            "NAME", f"Pull-secret name the charts use. Default {DEFAULT_UPSTREAM_PULL_SECRET}."),
     Option("--pull-secret", "HARBOR_MIRROR_PULL_SECRET", "pullSecret", "NAME",
            "Harbor pull-secret name to use instead. Default: keep the chart's names."),
+    Option("--ca-file", "HARBOR_MIRROR_CA_FILE", "caFile", "FILE",
+           "CA certificate(s) Harbor's TLS is checked against (--verify, the helm wrappers). "
+           "Default: the one setup was given."),
+    Option("--secret-file", "HARBOR_MIRROR_SECRET_FILE", "secretFile", "FILE",
+           "The robot's Secret manifest (--verify, the helm wrappers). "
+           "Default: the one setup --secret-out wrote."),
     Option("--config", "HARBOR_MIRROR_CONFIG", None, "FILE",
            "Config file written by setup. Default <Helm config home>/harbor-mirror/config.yaml."),
     Option("--report", None, None, "FILE", "Write every rewrite as a JSON list to FILE."),
@@ -70,6 +76,8 @@ class Settings(NamedTuple):
     report: str | None = None
     strict: bool = False
     verify: bool = False
+    ca_file: str | None = None  # paths only: setup remembers them, the secrets stay in the files
+    secret_file: str | None = None
 
 
 def parse_argv(argv: Sequence[str]) -> dict[str, str | bool]:
@@ -161,9 +169,22 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Set
         report=report,
         strict=bool(given.get("--strict")),
         verify=bool(given.get("--verify")),
+        ca_file=value("--ca-file"),
+        secret_file=value("--secret-file"),
     )
     validate(settings)
     return settings
+
+
+def files_environ(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with the CA and Secret file paths of `settings` in their HARBOR_MIRROR_*
+    variables, for code that reads them from the environment only (the registry check)."""
+    merged = dict(environ)
+    for flag, path in (("--ca-file", settings.ca_file), ("--secret-file", settings.secret_file)):
+        env = _BY_FLAG[flag].env
+        if path and env:
+            merged[env] = path
+    return merged
 
 
 def validate(settings: Settings, flags: Mapping[str, str] | None = None) -> None:

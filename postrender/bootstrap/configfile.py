@@ -1,4 +1,8 @@
-"""Last step: the config file that lets `--post-renderer harbor-mirror` run with no options."""
+"""Last step: the config file that lets `--post-renderer harbor-mirror` run with no options.
+
+Besides where the mirror is, it remembers the CA file and the robot Secret file setup was given
+(absolute paths, never their contents), so the wrappers, verify and overlay need no flags.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from postrender.errors import ConfigError
 from postrender.files import atomic_write
 
 HEADER = "# Written by `helm harbor-mirror setup`; read by the harbor-mirror post-renderer.\n"
-# Keys setup decides; others a user added (upstreamPullSecret) are kept as they are.
+# Keys setup decides; others a user added (upstreamPullSecret) are kept as they are. The CA
+# and Secret file paths are set when setup is given them and kept when a re-run is not.
 MANAGED = ("harborHost", "project", "mode", "upstream", "pullSecret")
 
 
@@ -25,6 +30,10 @@ def wanted_values(plan: Plan, current: dict[str, str]) -> dict[str, str]:
     )  # fmt: skip
     if plan.pull_secret is not None:
         values["pullSecret"] = plan.pull_secret
+    if plan.ca_file is not None:
+        values["caFile"] = str(plan.ca_file.absolute())
+    if plan.robot is not None:
+        values["secretFile"] = str(plan.robot.secret_out.absolute())
     assert set(values) <= settings.CONFIG_KEYS
     return values
 

@@ -134,6 +134,7 @@ class Plan:
     robot: RobotPlan | None = None
     pull_secret: str | None = None
     config_path: Path = field(default_factory=lambda: Path(default_config_file()))
+    ca_file: Path | None = None  # remembered in the config file for Helm and verify
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "harbor_url", base_url("--harbor-url", self.harbor_url))

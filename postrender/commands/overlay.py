@@ -17,6 +17,7 @@ from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import build
 from postrender.helm.args import Release
 from postrender.helm.args import parse as parse_release
+from postrender.helm.harbor import Harbor
 from postrender.helm.render import render
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import decode
@@ -25,7 +26,7 @@ from postrender.rewrite.stream import decode
 # have no meaning for a file that an engine applies later.
 _rule_options = SettingsOptions(
     "--harbor-host", "--project", "--upstream", "--upstream-pull-secret", "--pull-secret",
-    "--config", "--strict",
+    "--config", "--strict", "--ca-file", "--secret-file",
 )
 
 
@@ -124,7 +125,7 @@ def cli(
         if not helm_args:
             raise ConfigError("give the helm template arguments (NAME CHART ...) or --from-stdin")
         release = parse_release(helm_args, environ)
-        text = render(helm_args, environ)
+        text = render(helm_args, environ, Harbor.from_settings(config))
     click.echo(
         overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)
     )

@@ -24,7 +24,8 @@ def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
     if settings.verify:  # imports httpx: only when asked for
         from postrender.registry.gate import verify_or_fail
 
-        verify_or_fail(result.text, rules.mirror)
+        environ = settings_module.files_environ(settings, os.environ)  # setup's CA and robot
+        verify_or_fail(result.text, rules.mirror, environ)
     stdout.write(result.text.encode("utf-8"))
     stdout.flush()
     return 0

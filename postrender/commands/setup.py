@@ -190,6 +190,7 @@ def plan_from_options(options: Mapping[str, object], environ: Mapping[str, str])
         robot=_robot(options),
         pull_secret=_opt_str(options["pull_secret"]),
         config_path=config,
+        ca_file=ca_file if isinstance(ca_file := options.get("ca_file"), Path) else None,
     )
 
 

@@ -14,6 +14,7 @@ import click
 
 from postrender.commands.mirror_options import mirror_options, resolve
 from postrender.errors import ConfigError
+from postrender.helm.harbor import Harbor
 
 if TYPE_CHECKING:
     from postrender.registry import Check
@@ -39,11 +40,12 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
               help="With --warm: blobs pulled at once.")
 @click.option("--secret-file", type=_FILE, metavar="FILE",
               help="The robot's Secret manifest written by setup --secret-out "
-              "[env HARBOR_MIRROR_SECRET_FILE]. Else $HARBOR_MIRROR_USERNAME with "
+              "[env HARBOR_MIRROR_SECRET_FILE; default: the one setup wrote]; helm template "
+              "signs in with it too. Else $HARBOR_MIRROR_USERNAME with "
               "$HARBOR_MIRROR_HARBOR_PASSWORD; else anonymous.")
 @click.option("--ca-file", type=_FILE, metavar="FILE",
               help="CA certificate(s) Harbor's TLS certificate is checked against "
-              "[env HARBOR_MIRROR_CA_FILE]; also passed to helm template.")
+              "[env HARBOR_MIRROR_CA_FILE]; also passed to helm template. Default: setup's.")
 @click.option("--insecure-skip-tls-verify", is_flag=True,
               help="Do not check Harbor's certificate (tests only); also passed to helm.")
 @click.option("--plain-http", is_flag=True, help="Harbor speaks HTTP; also passed to helm.")
@@ -69,12 +71,20 @@ def cli(
 
     config = resolve(given)
     rules = Rules.from_settings(config)
+    config = config._replace(  # an option given here beats HARBOR_MIRROR_* and the config file
+        secret_file=str(secret_file) if secret_file else config.secret_file,
+        ca_file=str(ca_file) if ca_file else config.ca_file,
+    )
     access = registry.access(
-        config.harbor_host, os.environ, secret_file=secret_file, ca_file=ca_file,
+        config.harbor_host, os.environ,
+        secret_file=Path(config.secret_file) if config.secret_file else None,
+        ca_file=Path(config.ca_file) if config.ca_file else None,
         insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http,
     )
-    tls = _tls_flags(access.ca_file, insecure_skip_tls_verify, plain_http)
-    text, helm_args = _read(inputs, tls, os.environ)
+    harbor = Harbor.from_settings(
+        config, insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http
+    )
+    text, helm_args = _read(inputs, harbor, os.environ)
     chart, version = _chart_argument(helm_args)
     chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
     checks = registry.verify(
@@ -89,15 +99,8 @@ def cli(
     return 0
 
 
-def _tls_flags(ca_file: Path | None, insecure: bool, plain_http: bool) -> list[str]:
-    """The same TLS choices for helm template, which fetches the chart (the CA also when it
-    came from HARBOR_MIRROR_CA_FILE)."""
-    flags = [f"--ca-file={ca_file}"] if ca_file else []
-    return flags + ["--insecure-skip-tls-verify"] * insecure + ["--plain-http"] * plain_http
-
-
 def _read(
-    inputs: Sequence[str], tls: list[str], environ: Mapping[str, str]
+    inputs: Sequence[str], harbor: Harbor, environ: Mapping[str, str]
 ) -> tuple[str, list[str]]:
     """(stream, helm template args or []) from a file, stdin or a render."""
     from postrender.rewrite.stream import decode
@@ -114,8 +117,7 @@ def _read(
             raise ConfigError(f"cannot read {first}: {exc.strerror}") from None
     from postrender.helm.render import render
 
-    args = [*inputs, *tls]
-    return render(args, environ), args
+    return render(inputs, environ, harbor), list(inputs)
 
 
 def _chart_argument(helm_args: Sequence[str]) -> tuple[str | None, str | None]:

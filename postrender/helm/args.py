@@ -7,12 +7,13 @@ namespace, version, repository and values files out of them, so a Fleet `fleet.y
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError
 
-# `helm template` and global flags that take a value; every other flag is a switch.
+# Flags of helm template/install/upgrade/pull and the global flags that take a value; every
+# other flag is a switch (`--dry-run`, `--wait`: their optional value needs `=`).
 VALUE_FLAGS = frozenset(
     {
         "-f", "--values", "-n", "--namespace", "--set", "--set-string", "--set-file",
@@ -23,7 +24,8 @@ VALUE_FLAGS = frozenset(
         "-l", "--kube-context", "--kubeconfig", "--registry-config", "--repository-config",
         "--repository-cache", "--burst-limit", "--qps", "--kube-apiserver", "--kube-as-user",
         "--kube-as-group", "--kube-ca-file", "--kube-token", "--kube-tls-server-name",
-        "--content-cache", "--color", "--colour",
+        "--content-cache", "--color", "--colour", "-o", "--output", "--history-max",
+        "-d", "--destination", "--untardir",
     }
 )
 # Flags that would change what `overlay` reads: it needs the rendered stream itself, on stdout.
@@ -47,6 +49,40 @@ class Release(NamedTuple):
     sets: list[str]  # the --set* flags given, by name (their values are not carried)
 
 
+def _scan(args: Sequence[str]) -> Iterator[tuple[int, str, str | None]]:
+    """(index, flag or "", value) for each flag and each positional (flag "") of `args`."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            for rest in range(index + 1, len(args)):
+                yield rest, "", args[rest]
+            return
+        if not arg.startswith("-") or arg == "-":
+            yield index, "", arg
+            index += 1
+            continue
+        flag, has_value, value = arg.partition("=")
+        if not has_value and len(arg) > 2 and arg[1] != "-" and arg[:2] in VALUE_FLAGS:
+            flag, has_value, value = arg[:2], "=", arg[2:]  # `-ndemo`, as pflag reads it
+        if flag in VALUE_FLAGS and not has_value:
+            index += 1
+            yield index - 1, flag, args[index] if index < len(args) else None
+        else:
+            yield index, flag, value if has_value else None
+        index += 1
+
+
+def positional_indexes(args: Sequence[str]) -> list[int]:
+    """Where the positional arguments (release name, chart) stand in a helm command line."""
+    return [index for index, flag, _ in _scan(args) if not flag]
+
+
+def flags_of(args: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Every flag of a helm command line with its value (None for a switch), in order."""
+    return [(flag, value) for _, flag, value in _scan(args) if flag]
+
+
 def parse(args: Sequence[str], environ: Mapping[str, str]) -> Release:
     """Read `helm template [NAME] CHART [flags]`; refuses flags the overlay cannot work with.
 
@@ -55,26 +91,17 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> Release:
     """
     positionals: list[str] = []
     given: list[tuple[str, str]] = []  # (flag, value) in command-line order
-    rest = list(args)
-    while rest:
-        arg = rest.pop(0)
-        if arg == "--":
-            positionals.extend(rest)
-            break
-        if not arg.startswith("-") or arg == "-":
-            positionals.append(arg)
+    for _, flag, value in _scan(args):
+        if not flag:
+            assert value is not None
+            positionals.append(value)
             continue
-        flag, has_value, value = arg.partition("=")
-        if not has_value and len(arg) > 2 and arg[1] != "-" and arg[:2] in VALUE_FLAGS:
-            flag, has_value, value = arg[:2], "=", arg[2:]  # `-ndemo`, as pflag reads it
         if flag in REFUSED:
             raise ConfigError(f"overlay: {flag} is not allowed here: {REFUSED[flag]}")
         if flag not in VALUE_FLAGS:
             continue
-        if not has_value:
-            if not rest:
-                raise ConfigError(f"overlay: helm flag {flag} needs a value")
-            value = rest.pop(0)
+        if value is None:
+            raise ConfigError(f"overlay: helm flag {flag} needs a value")
         given.append((flag, value))
 
     def every(*flags: str) -> list[str]:

@@ -93,6 +93,4 @@ def _chart_tag(version: str | None) -> str | None:
 
 def chart_url(url: str, rule: MirrorRule) -> str | None:
     """`oci://UPSTREAM/path` → `oci://HARBOR_HOST/PROJECT/path`; None for anything else."""
-    if not url.startswith(_OCI) or imageref.find_host(url, rule.upstream) != [len(_OCI)]:
-        return None
-    return rule.rewrite(url)
+    return rule.chart_url(url)

@@ -29,6 +29,12 @@ class MirrorRule(NamedTuple):
         """Every reference to the upstream inside `text`, wherever it is embedded."""
         return imageref.replace_host(text, self.upstream, self.target_prefix)
 
+    def chart_url(self, url: str) -> str | None:
+        """`oci://UPSTREAM/path` → `oci://HARBOR_HOST/PROJECT/path`; None for any other URL."""
+        if not url.startswith("oci://") or imageref.find_host(url, self.upstream) != [6]:
+            return None
+        return self.rewrite(url)
+
     def count(self, text: str) -> int:
         return len(imageref.find_host(text, self.upstream))
 

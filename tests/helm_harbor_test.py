@@ -1,0 +1,104 @@
+"""Helm's way into Harbor: the chart URL it fetches, the login it holds, the files it leaves."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from postrender.errors import ConfigError
+from postrender.helm.harbor import REGISTRY_CONFIG_ENV, Harbor
+from postrender.settings import Settings
+
+HOST = "core.harbor.domain"
+ROBOT = ("robot$application-collection+k8s-pull", "s3cr3t-robot-token")
+
+
+def secret_file(tmp_path: Path, host: str = HOST) -> Path:
+    """A pull Secret as `kubectl create secret docker-registry` (and setup) shape it."""
+    config = {"auths": {host: {"username": ROBOT[0], "password": ROBOT[1],
+                               "auth": base64.b64encode(":".join(ROBOT).encode()).decode()}}}
+    manifest = {
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+        "metadata": {"name": "application-collection"},
+        "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+    }
+    path = tmp_path / "pull-secret.json"
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("project", "expected"),
+    [
+        ("application-collection", f"oci://{HOST}/application-collection/charts/etcd"),
+        ("appco-mirror", f"oci://{HOST}/appco-mirror/charts/etcd"),  # replication destination
+    ],
+)
+def test_chart_url_maps_the_upstream_chart_into_the_project(project: str, expected: str) -> None:
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST, project=project))
+    assert harbor.chart_url("oci://dp.apps.rancher.io/charts/etcd") == expected
+    assert harbor.chart_url("oci://registry.suse.com/charts/etcd") is None
+    assert harbor.chart_url("./charts/etcd") is None
+
+
+def test_map_charts_rewrites_the_chart_argument_only() -> None:
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST))
+    args = ["etcd", "oci://dp.apps.rancher.io/charts/etcd", "--version", "1.2.3",
+            "--set", "x=oci://dp.apps.rancher.io/charts/etcd", "-n", "oci://dp.apps.rancher.io/x"]
+    mapped, used = harbor.map_charts(args)
+    assert mapped == ["etcd", f"oci://{HOST}/application-collection/charts/etcd", *args[2:]]
+    assert used == [f"oci://{HOST}/application-collection/charts/etcd"]
+
+
+def test_helm_environ_holds_the_robot_login_in_a_private_file_removed_afterwards(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(harbor_host=HOST, secret_file=str(secret_file(tmp_path)))
+    harbor = Harbor.from_settings(settings)
+    user_config = str(tmp_path / "user" / "registry" / "config.json")
+    with harbor.helm_environ({REGISTRY_CONFIG_ENV: user_config, "PATH": "/bin"}) as env:
+        path = Path(env[REGISTRY_CONFIG_ENV])
+        assert str(path) != user_config
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        auth = json.loads(path.read_text())["auths"][HOST]["auth"]
+        assert base64.b64decode(auth).decode() == ":".join(ROBOT)
+        assert env["PATH"] == "/bin"
+    assert not path.parent.exists()
+    assert not Path(user_config).exists()
+    assert ROBOT[1] not in repr(harbor)
+
+
+def test_helm_environ_without_a_secret_file_leaves_the_environment_alone() -> None:
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST))
+    with harbor.helm_environ({"PATH": "/bin"}) as env:
+        assert env == {"PATH": "/bin"}
+
+
+def test_a_secret_file_for_another_harbor_is_refused(tmp_path: Path) -> None:
+    settings = Settings(harbor_host=HOST, secret_file=str(secret_file(tmp_path, "other.host")))
+    with pytest.raises(ConfigError, match=f"holds no credentials for {HOST}"):
+        Harbor.from_settings(settings)
+
+
+def test_tls_flags_trust_the_remembered_ca_unless_one_is_given() -> None:
+    remembered = Settings(harbor_host=HOST, ca_file="/etc/harbor-ca.pem")
+    assert Harbor.from_settings(remembered).tls_flags() == ["--ca-file=/etc/harbor-ca.pem"]
+    given = Harbor.from_settings(remembered, ca_file="ca.pem", plain_http=True)
+    assert given.tls_flags() == ["--ca-file=ca.pem", "--plain-http"]
+    assert Harbor.from_settings(Settings(harbor_host=HOST)).tls_flags() == []
+
+
+def test_helm_environ_cleans_up_when_helm_fails(tmp_path: Path) -> None:
+    harbor = Harbor.from_settings(
+        Settings(harbor_host=HOST, secret_file=str(secret_file(tmp_path)))
+    )
+    with pytest.raises(RuntimeError), harbor.helm_environ(dict(os.environ)) as env:
+        directory = Path(env[REGISTRY_CONFIG_ENV]).parent
+        raise RuntimeError("helm failed")
+    assert not directory.exists()
