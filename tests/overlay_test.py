@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from postrender.bootstrap.robot import secret_manifest
 from postrender.commands.overlay import overlay
 from postrender.errors import ConfigError
 from postrender.gitops import flux, layouts
@@ -25,6 +26,8 @@ from postrender.helm.args import Release
 from postrender.helm.args import parse as parse_release
 from postrender.settings import Settings
 from tests.fixtures_charts_test import CHART_NAMES, CHARTS
+from tests.fixtures_registry import Mirror
+from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.kustomize_emulation import (
     comparable,
     kustomize_build,
@@ -491,3 +494,57 @@ def test_flux_layout_of_a_local_chart_keeps_the_users_chart_source(
     assert sorted(path.name for path in out.iterdir()) == ["helmrelease-postrenderers.yaml"]
     assert set(read_yaml(out / "helmrelease-postrenderers.yaml")["spec"]) == {"postRenderers"}
     assert "no ocirepository.yaml: the chart is not an oci:// chart Harbor serves" in made.stdout
+
+
+def test_overlay_of_the_upstream_chart_renders_it_from_harbor_and_names_harbor(
+    mirror: Mirror, kubectl: Path, helm4: Path, tmp_path: Path
+) -> None:
+    """No route to the upstream: the chart comes from Harbor's private proxy-cache project,
+    signed in with the Secret file and trusting the CA that setup remembers in the config."""
+    secret_file = tmp_path / "pull-secret.json"  # the admin stands in for setup's robot here
+    secret_file.write_text(
+        secret_manifest(HARBOR_SECRET, mirror.host, ADMIN_USERNAME, ADMIN_PASSWORD)
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"harborHost: {mirror.host}\ncaFile: {mirror.harbor.ca_file}\n"
+        f"secretFile: {secret_file}\npullSecret: {HARBOR_SECRET}\n"
+    )
+    harbor_chart = f"oci://{mirror.host}/application-collection/charts/etcd-like"
+    outputs: dict[str, str] = {}
+    for layout in ("fleet", "flux"):
+        bundle = tmp_path / layout
+        bundle.mkdir()
+        (bundle / "values.yaml").write_text(NO_SECRET_VALUES, encoding="utf-8")
+        made = overlay_cli(
+            "--layout", layout, "--out", bundle, "demo", UPSTREAM_CHART, "--version", "0.1.0",
+            "-n", "demo-ns", "-f", bundle / "values.yaml", tmp_path=tmp_path, helm=helm4,
+            harbor_host=mirror.host, extra_env={"HARBOR_MIRROR_CONFIG": str(config)},
+        )
+        assert made.returncode == 0, made.stderr
+        outputs[layout] = made.stdout
+    manifests = [r.path for r in mirror.harbor.requests if "/manifests/" in r.path]
+    assert "/v2/application-collection/charts/etcd-like/manifests/0.1.0" in manifests
+
+    assert read_yaml(tmp_path / "fleet" / "fleet.yaml")["helm"]["chart"] == harbor_chart
+    assert f"with username and password of the robot in {secret_file}" in outputs["fleet"]
+    assert f"cacerts: the CA in {mirror.harbor.ca_file}" in outputs["fleet"]
+    source = read_yaml(tmp_path / "flux" / "ocirepository.yaml")["spec"]
+    assert source["url"] == harbor_chart
+    assert source["ref"] == {"tag": "0.1.0"}
+    assert source["secretRef"] == {"name": HARBOR_SECRET}
+    assert source["certSecretRef"] == {"name": "harbor-mirror-ca"}
+    assert f"--from-file=ca.crt={mirror.harbor.ca_file}" in outputs["flux"]
+    assert f"kubectl apply -n NAMESPACE -f {secret_file}" in outputs["flux"]
+    for layout in outputs:
+        assert ADMIN_PASSWORD not in "".join(
+            path.read_text(encoding="utf-8") for path in (tmp_path / layout).rglob("*.yaml")
+        )
+
+    # What the engine renders from that chart, then the overlay: every image through Harbor.
+    rendered = _render(helm4, CHARTS / "etcd-like", "-f", str(tmp_path / "fleet" / "values.yaml"))
+    kustomization = read_yaml(tmp_path / "fleet" / "harbor-mirror" / "kustomization.yaml")
+    built = kustomize_build(kubectl, rendered, transformers_of(kustomization), tmp_path / "k")
+    assert built.returncode == 0, built.stderr
+    assert upstream_mentions(built.stdout) == []
+    assert f"image: {mirror.host}/application-collection/containers/etcd:" in built.stdout

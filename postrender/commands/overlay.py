@@ -62,11 +62,9 @@ def overlay(
 def harbor_chart(release: Release | None, config: settings.Settings) -> HarborChart | None:
     """Harbor's copy of the release's chart: the upstream's `oci://` URL mapped, or a chart
     already on Harbor; None for a local chart or another repository."""
-    from postrender.registry import chart_url
-
     if release is None or not release.chart:
         return None
-    url = chart_url(release.chart, Rules.from_settings(config).mirror)
+    url = Rules.from_settings(config).mirror.chart_url(release.chart)
     if url is None and release.chart.startswith(f"oci://{config.harbor_host}/"):
         url = release.chart
     if url is None:
@@ -75,8 +73,8 @@ def harbor_chart(release: Release | None, config: settings.Settings) -> HarborCh
         url=url,
         harbor_host=config.harbor_host,
         pull_secret=config.pull_secret or config.upstream_pull_secret,
-        secret_file=None,
-        ca_file=None,
+        secret_file=config.secret_file,
+        ca_file=config.ca_file,
     )
 
 
@@ -91,8 +89,9 @@ def harbor_chart(release: Release | None, config: settings.Settings) -> HarborCh
 )
 @click.option(
     "--layout", type=click.Choice(layouts.LAYOUTS), default="overlay", show_default=True,
-    help="overlay: kustomization.yaml only; fleet: fleet.yaml + harbor-mirror/ overlay; "
-    f"flux: {layouts.FLUX_FILE}, a HelmRelease patch with spec.postRenderers.",
+    help="overlay: kustomization.yaml only; fleet: fleet.yaml (Harbor's chart URL) + "
+    f"harbor-mirror/ overlay; flux: {layouts.FLUX_FILE}, a HelmRelease patch with "
+    "spec.postRenderers (and chartRef to Harbor's chart in ocirepository.yaml).",
 )
 @click.option(
     "--check", is_flag=True, help="Exit 1 when the files in --out are stale; write nothing."
@@ -114,6 +113,10 @@ def cli(
     kustomization.yaml: an `images:` entry per upstream repository and exact JSON6902 patches
     for every other rewrite. Applied to the rendered chart it gives what `--post-renderer
     harbor-mirror` gives. Harbor options as for the post-renderer (config file, HARBOR_MIRROR_*).
+
+    A chart given as oci://UPSTREAM/charts/NAME is rendered from Harbor (signed in with the
+    robot's Secret file, trusting the CA setup remembered), and the fleet and flux layouts name
+    Harbor's chart URL, so the engine pulls it from Harbor too.
     """
     environ = os.environ
     config = _rule_options.resolve(given)
