@@ -57,10 +57,18 @@ def test_plugin_manifest_has_only_documented_fields() -> None:
 
 
 def _argocd_env(tmp_path: Path, helm4: Path, **app_env: str) -> dict[str, str]:
-    """What the sidecar's exec sees: its own env, Argo CD's build env, the app's plugin env."""
+    """What the sidecar's exec sees: its own env, Argo CD's build env, the app's plugin env.
+
+    PATH is the image's: helm, harbor-mirror, and cmp.sh as harbor-mirror-cmp (the Dockerfile
+    copies it there)."""
+    image_bin = tmp_path / "image-bin"
+    image_bin.mkdir(exist_ok=True)
+    if not (image_bin / "harbor-mirror-cmp").exists():
+        (image_bin / "harbor-mirror-cmp").symlink_to(ARGOCD / "cmp.sh")
     env = {
         "PATH": os.pathsep.join(
-            [str(helm4.parent), str(Path(sys.executable).parent), "/usr/bin", "/bin"]
+            [str(image_bin), str(helm4.parent), str(Path(sys.executable).parent), "/usr/bin",
+             "/bin"]
         ),
         "HOME": str(tmp_path / "home"),
         "HELM_CACHE_HOME": str(tmp_path / "helm" / "cache"),
