@@ -5,4 +5,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures_plugin",
     "tests.fixtures_harbor",
     "tests.fixtures_registry",
+    "tests.fixtures_airgap",
 ]

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import trustme
 
+from tests.fixtures_harbor import serving_upstream
 from tests.harbor_emulator import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -393,6 +394,38 @@ def test_missing_project_depends_on_who_asks(harbor: HarborEmulator, client: htt
 
 
 # -- replication --
+@pytest.mark.parametrize(("version", "status"), [("v2.15.2", 200), ("main", 400)])
+def test_a7_a_new_url_sent_without_the_secret(
+    harbor: HarborEmulator,
+    client: httpx.Client,
+    upstream_registry: FakeUpstream,
+    registry_id: int,
+    version: str,
+    status: int,
+) -> None:
+    harbor.version = version
+    with serving_upstream() as moved:  # the same credentials work there
+        response = client.put(f"/registries/{registry_id}", json={"url": moved.url})
+        assert response.status_code == status
+        if version == "main":  # main cleared the stored secret, so the health check failed
+            assert response.json() == UNHEALTHY
+            resent = {"url": moved.url, "access_secret": upstream_registry.token}
+            assert client.put(f"/registries/{registry_id}", json=resent).status_code == 200
+        assert harbor.state.registries[registry_id].url == moved.url
+        assert harbor.state.registries[registry_id].access_secret == upstream_registry.token
+
+
+@pytest.mark.parametrize(("version", "status"), [("v2.15.2", 400), ("v2.15.3", 200), ("main", 200)])
+def test_a9_ping_by_id_ignores_connection_overrides_from_2_15_3(
+    harbor: HarborEmulator, client: httpx.Client, registry_id: int, version: str, status: int
+) -> None:
+    harbor.version = version
+    moved = {"id": registry_id, "url": "http://127.0.0.1:9", "insecure": True}
+    assert client.post("/registries/ping", json=moved).status_code == status
+    wrong = client.post("/registries/ping", json={"id": registry_id, "access_secret": "bad"})
+    assert (wrong.status_code, wrong.json()) == (400, UNHEALTHY)
+
+
 def test_disabled_policy_cannot_start(client: httpx.Client, registry_id: int) -> None:
     policy = create(client, "/replication/policies", policy_body(registry_id, enabled=False))
     response = client.post("/replication/executions", json={"policy_id": policy})
@@ -428,29 +461,30 @@ def test_execution_moves_from_in_progress_to_succeed(
     seen = wait_for_execution(client, execution)
     assert seen[0]["status"] == "InProgress"
     assert seen[-1] | {"start_time": "", "end_time": ""} == seen[-1] | {
-        "status": "Succeed", "total": 2, "succeed": 2, "failed": 0, "in_progress": 0,
+        "status": "Succeed", "total": 1, "succeed": 1, "failed": 0, "in_progress": 0,
         "start_time": "", "end_time": "",
     }  # fmt: skip
     tasks = client.get(f"/replication/executions/{execution}/tasks").json()
-    assert [t["dst_resource"] for t in tasks] == [
-        "appco-mirror/containers/etcd:[3.5.14]",
-        "appco-mirror/containers/etcd:[3.5.15]",
-    ]
+    assert [(t["src_resource"], t["dst_resource"]) for t in tasks] == [
+        ("containers/etcd [2 item(s) in total]",
+         "appco-mirror/containers/etcd [2 item(s) in total]"),
+    ]  # fmt: skip
     assert "/v2/_catalog" not in upstream_registry.paths
     mirror = harbor.state.project_by_name("appco-mirror")
     assert mirror is not None
     assert mirror.metadata["public"] == "false"
     assert mirror.repositories == {"containers/etcd"}
+    copied = harbor.state.store.content("appco-mirror")
+    assert sorted(copied.tags["containers/etcd"]) == ["3.5.14", "3.5.15"]
 
 
 @pytest.mark.parametrize(
     ("namespace", "count", "destination"),
     [
-        ("appco-mirror", 0, "appco-mirror/containers/etcd:[3.5.14]"),
-        ("appco-mirror", 1, "appco-mirror/etcd:[3.5.14]"),
-        ("appco-mirror", -1, "appco-mirror/etcd:[3.5.14]"),
-        ("", 1, "containers/etcd:[3.5.14]"),
-        ("appco-mirror", 2, ""),
+        ("appco-mirror", 0, "appco-mirror/containers/etcd [2 item(s) in total]"),
+        ("appco-mirror", 1, "appco-mirror/etcd [2 item(s) in total]"),
+        ("appco-mirror", -1, "appco-mirror/etcd [2 item(s) in total]"),
+        ("", 1, "containers/etcd [2 item(s) in total]"),
     ],
 )
 def test_flattening_decides_the_destination(
@@ -459,11 +493,23 @@ def test_flattening_decides_the_destination(
     body = policy_body(registry_id, dest_namespace=namespace, dest_namespace_replace_count=count)
     policy = create(client, "/replication/policies", body)
     execution = create(client, "/replication/executions", {"policy_id": policy})
-    first = client.get(f"/replication/executions/{execution}/tasks").json()[0]
-    assert first["dst_resource"] == destination
-    if not destination:
-        final = wait_for_execution(client, execution)[-1]
-        assert (final["status"], final["failed"]) == ("Failed", 2)
+    (task,) = client.get(f"/replication/executions/{execution}/tasks").json()
+    assert task["dst_resource"] == destination
+
+
+def test_a8_a_flattening_error_fails_the_whole_execution_with_no_task(
+    client: httpx.Client, registry_id: int
+) -> None:
+    body = policy_body(registry_id, dest_namespace_replace_count=2)
+    policy = create(client, "/replication/policies", body)
+    execution = create(client, "/replication/executions", {"policy_id": policy})
+    final = wait_for_execution(client, execution)[-1]
+    assert (final["status"], final["total"]) == ("Failed", 0)
+    assert final["status_text"] == (
+        'the source repository "containers/etcd" contains only 1 path components [containers] '
+        "excepting the last one, but the destination namespace flattening level is 2"
+    )
+    assert client.get(f"/replication/executions/{execution}/tasks").json() == []
 
 
 def test_stopping_an_execution_stops_its_tasks(client: httpx.Client, registry_id: int) -> None:
@@ -471,9 +517,9 @@ def test_stopping_an_execution_stops_its_tasks(client: httpx.Client, registry_id
     execution = create(client, "/replication/executions", {"policy_id": policy})
     assert client.put(f"/replication/executions/{execution}").status_code == 200
     final = wait_for_execution(client, execution)[-1]
-    assert (final["status"], final["stopped"], final["in_progress"]) == ("Stopped", 2, 0)
+    assert (final["status"], final["stopped"], final["in_progress"]) == ("Stopped", 1, 0)
     tasks = client.get(f"/replication/executions/{execution}/tasks").json()
-    assert [t["status"] for t in tasks] == ["Stopped", "Stopped"]
+    assert [t["status"] for t in tasks] == ["Stopped"]
 
 
 def test_failed_task_has_a_log(
@@ -483,11 +529,11 @@ def test_failed_task_has_a_log(
     policy = create(client, "/replication/policies", policy_body(registry_id))
     execution = create(client, "/replication/executions", {"policy_id": policy})
     final = wait_for_execution(client, execution)[-1]
-    assert (final["status"], final["succeed"], final["failed"]) == ("Failed", 1, 1)
+    assert (final["status"], final["succeed"], final["failed"]) == ("Failed", 0, 1)
     failed = client.get(
         f"/replication/executions/{execution}/tasks", params={"status": "Failed"}
     ).json()
-    assert [t["src_resource"] for t in failed] == ["containers/etcd:[3.5.15]"]
+    assert [t["src_resource"] for t in failed] == ["containers/etcd [2 item(s) in total]"]
     log = client.get(f"/replication/executions/{execution}/tasks/{failed[0]['id']}/log")
     assert log.headers["Content-Type"] == "text/plain"
     assert "[ERROR]" in log.text
@@ -508,7 +554,7 @@ def test_injected_copy_failure_needs_no_upstream_cooperation(
     final = wait_for_execution(
         client, create(client, "/replication/executions", {"policy_id": policy})
     )[-1]
-    assert (final["status"], final["failed"]) == ("Failed", 2)
+    assert (final["status"], final["failed"]) == ("Failed", 1)
 
 
 def test_missing_upstream_repository_fails_the_execution(
@@ -528,7 +574,7 @@ def test_wildcard_names_list_the_catalog(
     filters = [{"type": "name", "value": "**"}, {"type": "tag", "value": "7.*"}]
     policy = create(client, "/replication/policies", policy_body(registry_id, filters=filters))
     execution = create(client, "/replication/executions", {"policy_id": policy})
-    assert wait_for_execution(client, execution)[-1]["total"] == 2
+    assert wait_for_execution(client, execution)[-1]["total"] == 1  # containers/redis only
     assert "/v2/_catalog" in upstream_registry.paths
     upstream_registry.catalog_enabled = False
     again = create(client, "/replication/executions", {"policy_id": policy})
@@ -591,6 +637,36 @@ def test_robot_secret_is_shown_once_and_on_refresh(client: httpx.Client, registr
     assert client.patch(f"/robots/{robot['id']}", json={"secret": "Str0ngEnough"}).json() == {
         "secret": "Str0ngEnough"
     }
+
+
+@pytest.mark.parametrize(
+    ("version", "access", "status", "message"),
+    [
+        ("v2.15.2", ("helm-chart", "read"), 400, "bad request permission: helm-chart:read"),
+        ("v2.15.2", ("sbom", "read"), 201, None),
+        ("v2.15.2", ("artifact-addition", "read"), 201, None),
+        ("v2.10.0", ("repository", "fly"), 400, "bad request permission: repository:fly"),
+        ("v2.9.0", ("helm-chart", "read"), 201, None),  # nothing is checked before 2.10
+    ],
+)
+def test_a10_robot_permissions_come_from_harbors_own_list(
+    harbor: HarborEmulator,
+    client: httpx.Client,
+    version: str,
+    access: tuple[str, str],
+    status: int,
+    message: str | None,
+) -> None:
+    harbor.version = version
+    create(client, "/projects", {"project_name": "application-collection"})
+    resource, action = access
+    permission = {"kind": "project", "namespace": "application-collection",
+                  "access": [{"resource": resource, "action": action}]}  # fmt: skip
+    body = {**ROBOT, "permissions": [permission]}
+    response = client.post("/robots", json=body)
+    assert response.status_code == status, response.text
+    if message is not None:
+        assert response.json()["errors"][0]["message"] == message
 
 
 def test_robot_needs_a_duration(client: httpx.Client) -> None:

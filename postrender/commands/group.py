@@ -25,6 +25,18 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "postrender.commands.overlay:cli",
         "Write the rewrite as a kustomize overlay for Fleet, Flux or Argo CD.",
     ),
+    "install": ("postrender.commands.wrap:install", "helm install, chart and images via Harbor."),
+    "upgrade": ("postrender.commands.wrap:upgrade", "helm upgrade, chart and images via Harbor."),
+    "template": (
+        "postrender.commands.wrap:template", "helm template, chart and images via Harbor."
+    ),
+    "pull": ("postrender.commands.wrap:pull", "helm pull of an upstream chart from Harbor."),
+    "dependency": (
+        "postrender.commands.dependency:cli",
+        "helm dependency build|update with upstream subcharts from Harbor.",
+    ),
+    "login": ("postrender.commands.login:login", "helm registry login to Harbor as the robot."),
+    "logout": ("postrender.commands.login:logout", "helm registry logout from Harbor."),
 }
 
 
@@ -69,8 +81,8 @@ class LazyGroup(click.Group):
 def group() -> None:
     """Run Helm charts from SUSE Application Collection through a Harbor mirror.
 
-    Bootstrap Harbor once with `setup`, then add `--post-renderer harbor-mirror` to
-    `helm install`/`helm template`.
+    Bootstrap Harbor once with `setup`, then run `helm harbor-mirror install ...` with your
+    usual helm arguments: chart, login and images all go through Harbor.
     """
 
 

@@ -69,13 +69,14 @@ def setup(
 
 
 def install_command(plan: Plan) -> str:
-    """The `helm install` line that uses the mirror; names the config only when not the default."""
+    """The install line that works where only Harbor reaches the upstream: the wrapper fetches
+    the chart from Harbor as the robot; names the config only when it is not the default."""
     line = (
-        f"helm install <release> oci://{plan.upstream_host}/charts/<chart> "
-        "--post-renderer harbor-mirror"
+        f"helm harbor-mirror install <release> oci://{plan.upstream_host}/charts/<chart> "
+        "--version <version>"
     )
     if plan.config_path != Path(default_config_file()):
-        line += f" --post-renderer-args --config={plan.config_path}"
+        line = f"HARBOR_MIRROR_CONFIG={plan.config_path} {line}"
     return line
 
 
@@ -85,6 +86,11 @@ def _next_steps(plan: Plan, dry_run: bool, out: TextIO) -> None:
     out.write("Next:\n")
     if plan.robot is not None:
         out.write(f"  kubectl apply -n <namespace> -f {plan.robot.secret_out}\n")
+    elif not plan.public:
+        out.write(
+            f"  helm registry login {plan.harbor_host}   # private project: Helm needs a login "
+            "(or re-run setup with --robot NAME --secret-out FILE)\n"
+        )
     out.write(f"  {install_command(plan)}\n")
     out.flush()
 

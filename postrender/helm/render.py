@@ -24,27 +24,38 @@ def helm_binary(environ: Mapping[str, str]) -> str:
 
 
 def run_helm(
-    args: Sequence[str], environ: Mapping[str, str], *, capture: bool, stdin: bytes | None = None
+    args: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    stdout_to_user: bool = False,
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run helm with `args`; `capture` keeps stdout and stderr, else they are the user's."""
+    """Run helm with `args`; stderr is kept for the message, stdout too unless it is the
+    user's (a wrapped install prints its notes as it goes). `stdin` is how a password goes."""
     helm = helm_binary(environ)
-    pipe = subprocess.PIPE if capture else None
+    stdout = None if stdout_to_user else subprocess.PIPE
     try:
         return subprocess.run(
-            [helm, *args], stdout=pipe, stderr=pipe, input=stdin, env=dict(environ), check=False
-        )
+            [helm, *args], stdout=stdout, stderr=subprocess.PIPE, env=dict(environ),
+            input=stdin, check=False,
+        )  # fmt: skip
     except OSError as exc:
         raise ConfigError(f"cannot run {helm}: {exc.strerror}") from None
 
 
-def failure(what: str, done: subprocess.CompletedProcess[bytes], charts: Sequence[str]) -> str:
-    """One line: what failed, Helm's last line (credentials in URLs masked), the Harbor URL."""
-    lines = (done.stderr or b"").decode("utf-8", "replace").strip().splitlines() or [
-        "(no message)"
-    ]
+def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -> str:
+    """One line: what failed, why (credentials in URLs masked), the chart URL tried in Harbor.
+
+    The why is our own post-renderer's message when Helm 3 quotes it, else Helm's first
+    `Error:` line, else its last line.
+    """
+    lines = [line.strip() for line in (stderr or b"").decode("utf-8", "replace").splitlines()]
+    lines = [line for line in lines if line] or ["(no message)"]
+    ours = [line for line in lines if line.startswith("harbor-mirror: ")]
+    errors = [line for line in lines if line.startswith("Error: ")]
+    reason = ours[0].removeprefix("harbor-mirror: ") if ours else (errors or lines[-1:])[0]
     through = f" (chart through Harbor: {', '.join(charts)})" if charts else ""
-    message = _URL_CREDENTIALS.sub("***@", lines[-1])
-    return f"{what} failed (exit {done.returncode}): {message}{through}"
+    return f"{what} failed (exit {code}): {_URL_CREDENTIALS.sub('***@', reason)}{through}"
 
 
 def render(helm_args: Sequence[str], environ: Mapping[str, str], harbor: Harbor) -> str:
@@ -53,9 +64,9 @@ def render(helm_args: Sequence[str], environ: Mapping[str, str], harbor: Harbor)
     args, charts = harbor.map_charts(helm_args)
     with harbor.helm_environ(environ) as env:
         # A --ca-file of the user's comes after ours, and Helm keeps the last one.
-        done = run_helm(["template", *harbor.tls_flags(), *args], env, capture=True)
+        done = run_helm(["template", *harbor.tls_flags(), *args], env)
     if done.returncode != 0:
-        raise InputError(failure("helm template", done, charts))
+        raise InputError(failure("helm template", done.returncode, done.stderr, charts))
     from postrender.rewrite.stream import decode
 
     return decode(done.stdout)

@@ -16,12 +16,23 @@ Pytest fixtures (`tests/fixtures_harbor.py`)
     (``admin``/``Harbor12345``), ``.add_user(name, password, admin=False)``,
     ``.inject_fault(path=None, *, status=None, count=1, retry_after=None, delay=0.0,
     method=None)`` (path like ``"/registries"`` or the full ``"/api/v2.0/registries"``),
-    ``.fail_copies("containers/etcd:3.5.*")`` (replication tasks for matching ``repo:tag``
-    fail, with any upstream), ``.requests`` / ``.writes`` (`Request`: ``method``, ``path``,
-    ``query``, ``headers``, ``body``, ``.json()``), ``.exchanges`` (request + `Response`),
-    ``.clear_log()``,
+    ``.fail_copies("containers/etcd:3.5.*")`` (the replication task of a repository with a
+    matching ``repo:tag`` fails, with any upstream), ``.requests`` / ``.writes`` (`Request`:
+    ``method``, ``path``, ``query``, ``headers``, ``body``, ``.json()``), ``.exchanges``
+    (request + `Response`), ``.clear_log()``,
     ``.state`` (`State`: ``registries``, ``projects``, ``policies``, ``executions``,
-    ``robots``, ``users``; ``execution_seconds`` is 0.3 here), ``.transport()``.
+    ``robots``, ``users``, ``store`` (what `/v2/` holds per project: `store.Content`);
+    ``execution_seconds`` is 0.3 here), ``.transport()``,
+    ``.token_seconds`` (registry token lifetime, 1800 = Harbor's 30 min; set e.g. 1 to see
+    tokens expire), ``.version`` (the Harbor release to behave as, below),
+    ``.health_check()`` (re-check every endpoint's health now, as Harbor does every 5 min;
+    the emulator also does it once 300 s of its clock have passed), ``.settle()`` (Harbor's
+    background waits ran out: cached indexes are pushed trimmed to the children present).
+``.version`` values: ``"v2.15.2"`` (default); any ``"vX.Y.Z"``; ``"main"`` (goharbor/harbor
+    main c50c7ddd, VERSION v2.16.0, which also stands for release-2.15.0 = v2.15.3). What
+    differs: from v2.10 robot permissions are checked against `rbac` ScopeProject; from
+    v2.15.3 a ping by ``id`` ignores ``url``/``insecure``/``ca_certificate``; on main a
+    registry update that changes the URL without ``access_secret`` clears the stored secret.
 ``harbor_tls`` -> the same over HTTPS; ``.ca_file`` is the PEM of the test CA to trust.
 ``harbor_ca`` -> the session's `trustme.CA`.
 
@@ -30,7 +41,8 @@ To check what a client sends against the official swagger:
 loads ``../shared/reference/harbor-swagger-v2.15.2.yaml``). Without a socket:
 ``httpx.Client(transport=harbor.transport(), base_url="http://harbor.test/api/v2.0")``.
 The registry data plane (``/v2/``, token service, proxy cache) is in ``registry_proxy.py``
-and ``registry_token.py``.
+and ``registry_token.py``, what it holds in ``store.py``; each handler names the Harbor source
+file and function it follows (`../shared/reference/harbor-behaviour.md` has the audit).
 
 Outside pytest: ``HarborEmulator(url=..., execution_seconds=1.0, clock=time.monotonic)``
 (a fake clock makes executions finish when a test says so), served by
@@ -47,17 +59,31 @@ secrets, ``q=name=`` exact vs fuzzy ``name=``; ``X-Total-Count``/``Link`` paging
 ``X-Is-Resource-Name``, string ``metadata.public``, ``registry_id`` only for admins and
 ignored by PUT, 404/403/401 by caller); pull replication policies (``deletion``, omitted
 ``dest_namespace_replace_count`` = -1, PUT replaces all, 409) and executions (412 when
-disabled, InProgress -> Succeed/Failed over ``execution_seconds`` with tasks and text logs,
-upstream listing via ``_catalog`` only for wildcard names, destination projects created,
-proxy-cache destinations skipped, ``single_active_replication``); robots (secret only in the
-create response and a PATCH refresh, 409); a ``sid`` cookie on every response that earns
-``403 CSRF token invalid`` on a write that sends it back; ``X-Request-Id`` echoed or made up;
-``{"errors":[...]}`` bodies with 5xx messages hidden.
+disabled, InProgress -> Succeed/Failed over ``execution_seconds``, one task per repository
+(``containers/etcd [3 item(s) in total]``) with text logs, a flattening error failing the
+execution with no task, upstream listing via ``_catalog`` only for wildcard names, destination
+projects created, proxy-cache destinations skipped, ``single_active_replication``, and the
+selected artifacts really copied into the destination project, where ``/v2/`` serves them);
+robots (secret only in the create response and a PATCH refresh, 409, permissions checked
+against Harbor's own list); a ``sid`` cookie on every response that earns ``403 CSRF token
+invalid`` on a write that sends it back; ``X-Request-Id`` echoed or made up;
+``{"errors":[...]}`` bodies with 5xx messages hidden. On ``/v2/``: the token service's
+empty-grant tokens for bad credentials, expiring tokens, ``Basic realm="harbor"`` for a
+refused request that carried ``Authorization``, Basic auth accepted directly; proxy projects
+with HEAD caching nothing, GET by tag answering an empty ``Docker-Content-Digest``, upstream
+failures falling back to local content, ``tags/list`` always 200, indexes in a Redis-like
+cache until their children are local, HEAD's background ``EnsureTag``.
 
 Not reproduced: CSRF tokens (any kept ``sid`` is refused), robots or OIDC/LDAP users calling
 the API, project members other than the owner, ``project_creation_restriction``, quotas,
-retention runs, label filters (accepted, not applied), scheduled/event triggers firing, and
-bearer-token challenges in the upstream health check (the fake upstream uses basic auth).
+retention runs, label filters (accepted, not applied), scheduled/event triggers firing,
+bearer-token challenges in the upstream health check (the fake upstream uses basic auth),
+pushes through ``/v2/`` (only replication writes content), Harbor's timing: its 60 s JWT
+leeway, the 20 s waits before a proxied manifest is stored (the emulator stores a single
+manifest at once; Harbor waits for its blobs and after 10 x 20 s fetches missing ones
+itself), blobs stored by a second background fetch (here at once), the Redis list cache's
+7-day expiry, copies spread over time (a run copies at its start; only its tasks' statuses
+follow the clock), and the 30 s refresh of execution statuses.
 """
 
 from __future__ import annotations

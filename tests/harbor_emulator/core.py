@@ -145,6 +145,36 @@ class HarborEmulator:
         with self._lock:
             self.state.failing_copies.add(pattern)
 
+    @property
+    def token_seconds(self) -> float:
+        """How long a new registry token lasts (Harbor's `token_expiration`, 30 min)."""
+        return self.registry.tokens.seconds
+
+    @token_seconds.setter
+    def token_seconds(self, seconds: float) -> None:
+        self.registry.tokens.seconds = seconds
+
+    @property
+    def version(self) -> str:
+        """The Harbor release to behave as: "v2.15.2" (default), another "vX.Y.Z", or "main"."""
+        return self.state.version
+
+    @version.setter
+    def version(self, version: str) -> None:
+        self.state.version = version
+        self.state.release()  # refuse a value the emulator cannot place
+
+    def health_check(self) -> None:
+        """Re-check every endpoint now, as Harbor does every 5 minutes (`registries.py`)."""
+        with self._lock:
+            registries.health_check(self.state)
+
+    def settle(self) -> None:
+        """Let Harbor's background caching run out its waits (`store.py`): push indexes
+        trimmed to the children that are local."""
+        with self._lock:
+            self.state.store.settle()
+
     # -- what tests query ---------------------------------------------------------------------
     @property
     def requests(self) -> list[Request]:
@@ -175,6 +205,7 @@ class HarborEmulator:
             if fault is not None and fault.status is not None:
                 response = fault.response()
             else:
+                registries.regular_health_check(self.state)
                 response = self._dispatch(request)
             request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
             response.headers.append(("X-Request-Id", request_id))

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from . import transfer
 from .projects import ensure_for_replication
-from .registries import Endpoint, get_registry
+from .registries import get_registry
+from .remote import Endpoint
 from .replication import stored_policy
 from .state import RUNNING, ZERO_TIME, Call, Execution, Policy, Task, iso_now
 from .wire import (
@@ -51,33 +52,38 @@ def execution_json(execution: Execution, now: float) -> dict[str, JSON]:
 
 
 def _plan_tasks(call: Call, execution: Execution, policy: Policy) -> None:
-    """List upstream now; copies then finish one after another over `execution_seconds`."""
-    registry = get_registry(call, policy.src_registry_id)
-    endpoint = Endpoint.of(registry)
+    """`flow/copy.go:copyFlow.Run`: list upstream, flatten every destination (one error fails
+    the whole execution, `execution.go:markError`), create the destination projects
+    (`PrepareForPush`), then one task per repository (`createTasks`). The copies are made now;
+    their tasks then finish one after another over `execution_seconds`."""
+    endpoint = Endpoint.of(get_registry(call, policy.src_registry_id))
     try:
-        pairs = transfer.plan(endpoint, policy.filters)
-    except transfer.UpstreamError as exc:
+        resources = transfer.plan(endpoint, policy.filters)
+        destinations = [
+            transfer.replace_namespace(
+                repo, policy.dest_namespace, policy.dest_namespace_replace_count
+            )
+            for repo, _ in resources
+        ]
+    except (transfer.UpstreamError, ValueError) as exc:
         execution.failed_early, execution.status_text = True, str(exc)
         return
     copies: list[transfer.Copy] = []
-    for repo, tag in pairs:
-        try:
-            dst_repo = transfer.replace_namespace(
-                repo, policy.dest_namespace, policy.dest_namespace_replace_count
-            )
-        except ValueError as exc:
-            copies.append(
-                transfer.Copy(f"{repo}:[{tag}]", "", False, f"[ERROR] BAD_REQUEST: {exc}\n")
-            )
-            continue
-        project_name, _, local_repo = dst_repo.partition("/")
+    for (repo, tags), dst in zip(resources, destinations, strict=True):
+        project_name, _, local_repo = dst.partition("/")
         existing = call.state.project_by_name(project_name)
         if existing is not None and existing.registry_id:
             continue  # Harbor silently skips resources bound for a proxy-cache project
-        injected = any(transfer.matches(p, f"{repo}:{tag}") for p in call.state.failing_copies)
-        result = transfer.copy(endpoint, repo, tag, dst_repo, iso_now(), injected=injected)
-        if result.ok:
-            ensure_for_replication(call, project_name).repositories.add(local_repo)
+        project = ensure_for_replication(call, project_name)
+        failing = frozenset(
+            tag
+            for tag in tags
+            if any(transfer.matches(p, f"{repo}:{tag}") for p in call.state.failing_copies)
+        )
+        content = call.state.store.content(project_name)
+        result = transfer.copy(endpoint, repo, tags, dst, content, iso_now(), failing=failing)
+        if local_repo in content.repositories():
+            project.repositories.add(local_repo)
         copies.append(result)
     if not copies:
         execution.status_text = "no resources need to be replicated"

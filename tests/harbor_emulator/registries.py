@@ -6,14 +6,11 @@ native adapter does, so a wrong token or an unreachable upstream fails exactly w
 
 from __future__ import annotations
 
-import functools
 import ssl
-from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
-from .state import Call, Registry, iso_now
+from .remote import Endpoint
+from .state import Call, Registry, State, iso_now
 from .wire import (
     JSON,
     Response,
@@ -41,55 +38,6 @@ _FLAT_TYPES: dict[str, type] = {
     "access_secret": str, "insecure": bool, "ca_certificate": str, "type": str, "id": int,
 }  # fmt: skip
 _MASK = "*****"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """How Harbor reaches an upstream: URL, basic credentials and TLS settings."""
-
-    url: str
-    access_key: str = ""
-    access_secret: str = ""
-    insecure: bool = False
-    ca_certificate: str = ""
-
-    @classmethod
-    def of(cls, registry: Registry) -> Endpoint:
-        return cls(
-            registry.url,
-            registry.access_key,
-            registry.access_secret,
-            registry.insecure,
-            registry.ca_certificate,
-        )
-
-    def client(self) -> httpx.Client:
-        """An httpx client for the upstream; Harbor verifies TLS unless `insecure`."""
-        auth = (self.access_key, self.access_secret) if self.access_key else None
-        verify = _tls(self.insecure, self.ca_certificate)
-        return httpx.Client(base_url=self.url, auth=auth, verify=verify, timeout=5.0)
-
-    def healthy(self) -> bool:
-        """Harbor's `PingSimple`: 200 is healthy; 401/403 too, but only without credentials."""
-        try:
-            with self.client() as client:
-                status = client.get("/v2/").status_code
-        except httpx.HTTPError:
-            return False
-        return status == 200 or (not self.access_key and status in (401, 403))
-
-
-@functools.lru_cache(maxsize=32)
-def _tls(insecure: bool, ca_certificate: str) -> ssl.SSLContext:
-    """System trust (or the endpoint's own CA), built once: loading trust stores is slow."""
-    if insecure:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    if ca_certificate:
-        return ssl.create_default_context(cadata=ca_certificate)
-    return ssl.create_default_context()
 
 
 def normalize_url(raw: str) -> str:
@@ -197,7 +145,8 @@ def get(call: Call) -> Response:
 
 
 def update(call: Call) -> Response:
-    """PUT takes the flat `RegistryUpdate`: only the fields sent change."""
+    """`handler/registry.go:UpdateRegistry`: the flat `RegistryUpdate`, only the fields sent
+    change; on "main" a changed URL sent without `access_secret` clears the stored secret."""
     call.require_admin()
     stored = get_registry(call, call.int_param("id"))
     body = body_object(call.request, "registry", _FLAT_TYPES)
@@ -211,6 +160,12 @@ def update(call: Call) -> Response:
             setattr(changed, field, body[field])
     if body.get("url") is not None:
         changed.url = normalize_url(body["url"])
+    if (
+        call.state.release() >= (2, 16, 0)
+        and changed.url != stored.url
+        and (body.get("access_secret") is None)
+    ):  # main's UpdateRegistry (#23671): a new URL without a secret drops the stored one
+        changed.access_secret = ""
     _validate(call, changed)
     changed.update_time = iso_now()
     call.state.registries[stored.id] = changed
@@ -230,7 +185,9 @@ def delete(call: Call) -> Response:
 
 
 def ping(call: Call) -> Response:
-    """`RegistryPing` is flat; with `id`, the stored endpoint is tested with any overrides."""
+    """`handler/registry.go:PingRegistry`: a flat body; with `id`, the stored endpoint is
+    tested with the fields sent over it, except that from release-2.15.0 (v2.15.3) and on
+    "main" the stored url, insecure and ca_certificate win (#23463)."""
     call.require_admin()
     body = body_object(call.request, "registry", _FLAT_TYPES)
     base = Endpoint("")
@@ -238,6 +195,8 @@ def ping(call: Call) -> Response:
     if body.get("id") is not None:
         stored = get_registry(call, body["id"])
         base, kind = Endpoint.of(stored), stored.type
+        if call.state.release() >= (2, 15, 3):
+            body = {k: v for k, v in body.items() if k not in ("url", "insecure", "ca_certificate")}
     kind = body.get("type") or kind
     url = body.get("url") or base.url
     if not kind or not url:
@@ -252,6 +211,25 @@ def ping(call: Call) -> Response:
     if not endpoint.healthy():
         raise bad_request(UNHEALTHY)
     return Response(200)
+
+
+HEALTH_CHECK_SECONDS = 300.0
+"""`controller/registry/controller.go:regularHealthCheckInterval`."""
+
+
+def health_check(state: State) -> None:
+    """`StartRegularHealthCheck`'s tick: every endpoint's `status` follows a fresh check."""
+    for registry in state.registries.values():
+        registry.status = "healthy" if Endpoint.of(registry).healthy() else "unhealthy"
+    state.health_checked_at = state.clock()
+
+
+def regular_health_check(state: State) -> None:
+    """Run the check when 5 minutes of the state's clock have passed since the last one."""
+    if state.health_checked_at is None:
+        state.health_checked_at = state.clock()
+    elif state.clock() - state.health_checked_at >= HEALTH_CHECK_SECONDS:
+        health_check(state)
 
 
 def info(call: Call) -> Response:

@@ -1,55 +1,44 @@
-"""Harbor's registry data plane (`/v2/`): token auth, and a proxy cache per proxy-cache project.
+"""Harbor's registry data plane (`/v2/`): local content, and the proxy cache of proxy projects.
 
-Follows `../shared/reference/harbor-api.md` §4. The upstream repository is the local one with
-`<project>/` stripped; Harbor fetches it from the project's registry endpoint with the
-endpoint's stored credentials and TLS settings, and keeps what it fetched:
+Routes as `server/registry/route.go`; auth in `registry_token.py`. The upstream repository is
+the local one with `<project>/` stripped (`controller/proxy/controller.go:GetRemoteRepo`),
+fetched with the endpoint's stored credentials and TLS settings. What Harbor keeps is in
+`store.py` (shared with replication).
 
-- manifest by tag: HEAD upstream for the current digest; a cached copy with that digest is
-  served locally, otherwise the manifest is fetched and cached. Upstream 404 is 404 even when
-  cached (unless `proxy_cache_local_on_not_found` is "true"); 429 serves the cache or is 429;
-  any other upstream failure (down, 5xx, refused credentials) serves the cache or passes on.
-- manifest by digest and blobs: served from the cache with no upstream check, else fetched.
-  Only GET of a blob is proxied; HEAD of a blob answers from the cache alone, like Harbor,
-  where blob HEAD never reaches the proxy middleware.
-- an endpoint whose status is not "healthy" is never asked: only the cache answers.
-- an index is cached as soon as it is fetched (Harbor keeps it in Redis before storing it).
-- pushes into a proxy project: 403 DENIED.
-Projects that are not proxies serve only what their cache holds (the emulator takes no pushes).
+- manifests (`server/middleware/repoproxy/proxy.go:handleManifest`, then
+  `controller/proxy/controller.go:UseLocalManifest`): by digest, a local copy answers with no
+  upstream call. Otherwise Harbor HEADs the upstream: 404 is 404 (unless
+  `proxy_cache_local_on_not_found`), 429 serves the local copy or is 429; an index in the
+  Redis cache under the upstream digest answers, then a local copy with that digest.
+  Else a HEAD is only HEADed upstream (`proxyManifestHead`: nothing cached) and a GET is
+  fetched and cached (`proxyManifestGet`), answering with the digest of the request: empty
+  for a tag (`setHeaders(..., art.Digest)`). Any other upstream failure (401, 403, 5xx, down)
+  falls back to local content (`ManifestMiddleware`), so 404 when nothing is local.
+- blobs: HEAD is local only (no proxy middleware on that route); GET of a missing blob is
+  fetched (`BlobGetMiddleware`, `ProxyBlob`), upstream errors passed on with their status.
+  Harbor stores it by a second upstream fetch in the background; the emulator at once.
+- tags/list (`repoproxy/tag.go:TagsListMiddleware`): local and upstream tags, always 200 (`[]`
+  when none); upstream failures just leave the local tags.
+- an endpoint that is not "healthy" is never asked (`canProxy`): only local content answers.
+- pushes into a proxy project: 403 DENIED (`DisableBlobAndManifestUploadMiddleware`).
+  Non-proxy projects serve what replication copied in; the emulator takes no pushes.
+- a proxied single manifest is stored at once (Harbor waits for its blobs, then after 10 x 20 s
+  fetches the missing ones itself: `ManifestCache.CacheContent`); indexes as `store.py` says.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 
-import httpx
-
-from .registries import Endpoint
-from .registry_token import TOKEN_PATH, Tokens
+from .registry_token import TOKEN_PATH, Tokens, check
+from .remote import Endpoint, UpstreamFailure, fetch, manifest_of
 from .state import Project, State
+from .store import Content, Manifest, digest_of
 from .wire import WRITE_METHODS, Request, Response, json_response
 
 PREFIXES = ("/v2/", TOKEN_PATH)
-MANIFEST_TYPES = ", ".join(
-    (
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    )
-)
-
-
-class _Upstream(Exception):
-    """The upstream answered with an error status, or could not be reached (status None)."""
-
-    def __init__(self, status: int | None, body: str = "") -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -57,49 +46,40 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 @dataclass
-class Cache:
-    """One project's stored content: manifests and blobs by digest, tags by repository."""
-
-    manifests: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    blobs: dict[str, bytes] = field(default_factory=dict)
-    tags: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-@dataclass
 class RegistryPlane:
-    """Answers `/v2/…` and `/service/token`; `caches` lets tests see what Harbor holds."""
+    """Answers `/v2/…` and `/service/token`; the content itself is `State.store`."""
 
     tokens: Tokens = field(default_factory=Tokens)
-    caches: dict[str, Cache] = field(default_factory=dict)
 
     def handle(self, request: Request, state: State, base_url: str) -> Response:
         if request.path == TOKEN_PATH:
             return self.tokens.issue(request, state)
+        caller = self.tokens.caller(request, state)
         if request.path == "/v2/":
-            if not self.tokens.allows(request, None, "pull"):
-                return self.tokens.challenge(request, base_url, None)
-            return Response(200, [("Content-Type", "application/json")], b"{}")
+            refused = check(request, state, base_url, caller, None, "pull")
+            return refused or Response(200, [("Content-Type", "application/json")], b"{}")
         name, kind, reference = _split(request.path)
         if name is None:
             return _error(404, "NOT_FOUND", f"{request.path} not found")
         action = "push" if request.method in WRITE_METHODS else "pull"
-        if not self.tokens.allows(request, name, action):
-            return self.tokens.challenge(request, base_url, name, action)
+        refused = check(request, state, base_url, caller, name, action)
+        if refused is not None:
+            return refused
         project = state.project_by_name(name.partition("/")[0])
-        if project is None:
-            return _error(404, "NOT_FOUND", f"project {name.partition('/')[0]} not found")
+        assert project is not None  # check() refused a missing project
         if action == "push":
             if project.registry_id:
-                return _error(403, "DENIED", "can not push artifact to a proxy project")
+                message = f"can not push artifact to a proxy project: {project.name}"
+                return _error(403, "DENIED", message)
             return _error(405, "UNSUPPORTED", "the emulator takes no pushes")
         endpoint = _endpoint(project, state)
-        cache = self.caches.setdefault(project.name, Cache())
+        content = state.store.content(project.name)
         repository = name.partition("/")[2]
         if kind == "manifests":
-            return _manifest(cache, endpoint, project, repository, reference)
+            return _manifest(request.method, content, endpoint, project, name, reference)
         if kind == "blobs":
-            return _blob(cache, endpoint, repository, reference, request.method)
-        return _tags(cache, endpoint, name, repository)
+            return _blob(content, endpoint, repository, reference, request.method)
+        return _tags(content, endpoint, name, repository)
 
 
 _ROUTE = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>manifests|blobs)/(?P<ref>uploads/.*|[^/]+)$")
@@ -117,108 +97,150 @@ def _split(path: str) -> tuple[str | None, str, str]:
 
 
 def _endpoint(project: Project, state: State) -> Endpoint | None:
-    """The endpoint to proxy to, or None when only the cache may answer."""
+    """`canProxy`: the endpoint to proxy to, or None when only local content may answer."""
     registry = state.registries.get(project.registry_id)
     if registry is None or registry.status != "healthy":
         return None
     return Endpoint.of(registry)
 
 
-def _fetch(endpoint: Endpoint, method: str, path: str) -> httpx.Response:
-    try:
-        with endpoint.client() as client:
-            response = client.request(
-                method, path, headers={"Accept": MANIFEST_TYPES}, follow_redirects=True
-            )
-    except httpx.HTTPError:
-        raise _Upstream(None) from None
-    if response.status_code != 200:
-        raise _Upstream(response.status_code, response.text)
-    return response
-
-
-def _serve_manifest(cache: Cache, digest: str | None) -> Response:
-    assert digest is not None
-    media_type, body = cache.manifests[digest]
-    return _content(media_type, digest, body)
-
-
-def _content(media_type: str, digest: str, body: bytes) -> Response:
+def _serve(manifest: Manifest, digest: str, method: str) -> Response:
     headers = [
-        ("Content-Type", media_type),
+        ("Content-Type", manifest.media_type),
+        ("Content-Length", str(len(manifest.body))),
         ("Docker-Content-Digest", digest),
-        ("Content-Length", str(len(body))),
+        ("Etag", digest),
     ]
-    return Response(200, headers, body)
+    return Response(200, headers, b"" if method == "HEAD" else manifest.body)
 
 
-def _upstream_failure(failure: _Upstream, unknown: str, what: str) -> Response:
-    """What Harbor passes on when the upstream failed and nothing is cached."""
-    if failure.status == 404:
-        return _error(404, unknown, f"{what} not found upstream")
-    if failure.status == 429:
-        return _error(429, "TOO_MANY_REQUEST", "too many requests to upstream registry")
-    if failure.status in (401, 403):
-        code = "UNAUTHORIZED" if failure.status == 401 else "FORBIDDEN"
-        return _error(
-            failure.status, code, f"http status code: {failure.status}, body: {failure.body}"
-        )
-    return _error(500, "UNKNOWN", "internal server error")
+def _local_manifest(method: str, content: Content, name: str, reference: str) -> Response:
+    """`server/registry/manifest.go:getManifest`: the artifact controller's lookup, or 404."""
+    repository = name.partition("/")[2]
+    found = content.manifest(repository, reference)
+    if found is not None:
+        return _serve(found, found.digest, method)
+    if reference.startswith("sha256:"):
+        return _error(404, "NOT_FOUND", f"artifact {name}@{reference} not found")
+    if repository not in content.repositories():
+        return _error(404, "NOT_FOUND", f"repository {name} not found")
+    return _error(404, "NOT_FOUND", f"artifact {name}:{reference} not found")
 
 
 def _manifest(
-    cache: Cache, endpoint: Endpoint | None, project: Project, repository: str, reference: str
+    method: str,
+    content: Content,
+    endpoint: Endpoint | None,
+    project: Project,
+    name: str,
+    reference: str,
 ) -> Response:
-    by_digest = reference.startswith("sha256:")
-    local = reference if by_digest else cache.tags.get(repository, {}).get(reference)
-    if local is not None and local in cache.manifests and (by_digest or endpoint is None):
-        return _serve_manifest(cache, local)
+    repository = name.partition("/")[2]
     if endpoint is None:
-        return _error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {repository}:{reference}")
+        return _local_manifest(method, content, name, reference)
+    by_digest = reference.startswith("sha256:")
+    local = content.manifest(repository, reference)
+    if local is not None and by_digest:
+        return _serve(local, local.digest, method)
     path = f"/v2/{repository}/manifests/{reference}"
+    try:  # UseLocalManifest: remote.ManifestExist
+        upstream = fetch(endpoint, "HEAD", path).headers.get("docker-content-digest", "")
+    except UpstreamFailure as failure:
+        if failure.status == 404:
+            keep = project.metadata.get("proxy_cache_local_on_not_found") == "true"
+            if local is not None and keep:
+                return _serve(local, local.digest, method)
+            tag = "" if by_digest else reference
+            return _error(404, "NOT_FOUND", f"repo {name}, tag {tag} not found")
+        if failure.status == 429:
+            if local is not None:
+                return _serve(local, local.digest, method)
+            return _error(429, "TOO_MANY_REQUEST", "too many requests to upstream registry")
+        return _local_manifest(method, content, name, reference)  # "fallback to local"
+    listed = content.lists.get((repository, upstream))
+    if listed is not None:
+        return _serve(listed, upstream, method)
+    if local is not None and local.digest == upstream:
+        return _serve(local, local.digest, method)
     try:
-        if not by_digest:
-            current = _fetch(endpoint, "HEAD", path).headers.get("docker-content-digest")
-            if current is not None and current == local and local in cache.manifests:
-                return _serve_manifest(cache, local)
-        fetched = _fetch(endpoint, "GET", path)
-    except _Upstream as failure:
-        keep_on_404 = project.metadata.get("proxy_cache_local_on_not_found") == "true"
-        if local in cache.manifests and (failure.status != 404 or keep_on_404):
-            return _serve_manifest(cache, local)
-        return _upstream_failure(failure, "MANIFEST_UNKNOWN", f"{repository}:{reference}")
-    body = fetched.content
-    digest = "sha256:" + hashlib.sha256(body).hexdigest()
-    media_type = fetched.headers.get("content-type") or json.loads(body).get("mediaType", "")
-    cache.manifests[digest] = (media_type, body)
-    if not by_digest:
-        cache.tags.setdefault(repository, {})[reference] = digest
-    return _content(media_type, digest, body)
+        if method == "HEAD":
+            return _head_upstream(content, endpoint, repository, reference)
+        return _get_upstream(content, endpoint, repository, reference)
+    except UpstreamFailure as failure:
+        if failure.status in (404, 429):
+            return failure.response()
+        return _local_manifest(method, content, name, reference)
+
+
+def _head_upstream(
+    content: Content, endpoint: Endpoint, repository: str, reference: str
+) -> Response:
+    """`proxyManifestHead`: the upstream's descriptor as headers; nothing is cached, but the
+    tag is put on that digest once it is local (`EnsureTag` in the background)."""
+    found = fetch(endpoint, "HEAD", f"/v2/{repository}/manifests/{reference}").headers
+    digest = found.get("docker-content-digest", "")
+    if digest and not reference.startswith("sha256:"):
+        content.ensure_tag(repository, digest, reference)
+    headers = [
+        ("Content-Type", found.get("content-type", "")),
+        ("Content-Length", found.get("content-length", "0")),
+        ("Docker-Content-Digest", digest),
+        ("Etag", digest),
+    ]
+    return Response(200, headers)
+
+
+def _get_upstream(
+    content: Content, endpoint: Endpoint, repository: str, reference: str
+) -> Response:
+    """`proxyManifestGet` + `ProxyManifest`: fetch, cache, answer with the request's digest."""
+    manifest = manifest_of(fetch(endpoint, "GET", f"/v2/{repository}/manifests/{reference}"))
+    by_digest = reference.startswith("sha256:")
+    if manifest.is_index:
+        content.cache_list(repository, reference, manifest)
+    else:
+        content.put_manifest(repository, manifest, None if by_digest else reference)
+    return _serve(manifest, reference if by_digest else "", "GET")
 
 
 def _blob(
-    cache: Cache, endpoint: Endpoint | None, repository: str, digest: str, method: str
+    content: Content, endpoint: Endpoint | None, repository: str, digest: str, method: str
 ) -> Response:
-    if digest in cache.blobs:
-        return _content("application/octet-stream", digest, cache.blobs[digest])
+    if digest in content.blobs:
+        return _blob_response(digest, content.blobs[digest], method)
     if method == "HEAD" or endpoint is None:
         return _error(404, "BLOB_UNKNOWN", f"blob unknown to registry: {digest}")
     try:
-        body = _fetch(endpoint, "GET", f"/v2/{repository}/blobs/{digest}").content
-    except _Upstream as failure:
-        return _upstream_failure(failure, "BLOB_UNKNOWN", digest)
-    if "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+        body = fetch(endpoint, "GET", f"/v2/{repository}/blobs/{digest}").content
+    except UpstreamFailure as failure:
+        return failure.response()
+    if digest_of(body) != digest:
         return _error(500, "UNKNOWN", "internal server error")
-    cache.blobs[digest] = body
-    return _content("application/octet-stream", digest, body)
+    content.blobs[digest] = body
+    return _blob_response(digest, body, method)
 
 
-def _tags(cache: Cache, endpoint: Endpoint | None, name: str, repository: str) -> Response:
-    """Local tags plus upstream tags, as Harbor lists them for a proxy project since v2.5."""
-    tags = set(cache.tags.get(repository, {}))
+def _blob_response(digest: str, body: bytes, method: str) -> Response:
+    headers = [
+        ("Content-Type", "application/octet-stream"),
+        ("Content-Length", str(len(body))),
+        ("Docker-Content-Digest", digest),
+        ("Etag", digest),
+    ]
+    return Response(200, headers, b"" if method == "HEAD" else body)
+
+
+def _tags(content: Content, endpoint: Endpoint | None, name: str, repository: str) -> Response:
+    """`TagsListMiddleware` then `util.SendListTagsResponse`; a non-proxy project's
+    `tagHandler` is 404 for a repository it does not hold."""
+    tags = set(content.tags.get(repository, {}))
+    if endpoint is None and repository not in content.repositories():
+        return _error(404, "NOT_FOUND", f"repository {name} not found")
     if endpoint is not None:
-        with contextlib.suppress(_Upstream, ValueError, KeyError, TypeError):
-            tags.update(_fetch(endpoint, "GET", f"/v2/{repository}/tags/list").json()["tags"])
-    if not tags:
-        return _error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
-    return json_response(200, {"name": name, "tags": sorted(tags)})
+        try:
+            listed = fetch(endpoint, "GET", f"/v2/{repository}/tags/list").json().get("tags")
+        except (UpstreamFailure, ValueError, AttributeError):
+            listed = None
+        tags.update(listed or [])
+    body = (json.dumps({"name": name, "tags": sorted(tags)}) + "\n").encode()
+    return Response(200, [("Content-Type", "application/json; charset=utf-8")], body)

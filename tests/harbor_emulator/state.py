@@ -1,4 +1,4 @@
-"""The emulator's data: users, registries, projects, policies, executions, robots.
+"""The emulator's data: users, registries, projects, policies, executions, robots, content.
 
 Plain records in one `State`, so tests can look at (or arrange) exactly what Harbor holds.
 """
@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from .store import Store
 from .wire import ApiError, Request, forbidden, unprocessable
 
 STRONG_SECRET = re.compile(r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,128}$")
@@ -168,7 +169,20 @@ class State:
     clock: Callable[[], float] = time.monotonic
     execution_seconds: float = 1.0
     failing_copies: set[str] = field(default_factory=set)
+    store: Store = field(default_factory=Store)
+    version: str = "v2.15.2"
+    health_checked_at: float | None = None
     _ids: dict[str, Iterator[int]] = field(default_factory=dict)
+
+    def release(self) -> tuple[int, int, int]:
+        """The Harbor release behaved as; "main" (its VERSION file says v2.16.0) is newest."""
+        if self.version == "main":
+            return (2, 16, 0)
+        found = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", self.version)
+        if found is None:
+            raise ValueError(f"unknown Harbor version {self.version!r}: use 'main' or 'vX.Y.Z'")
+        major, minor, patch = (int(part) for part in found.groups())
+        return (major, minor, patch)
 
     def next_id(self, kind: str) -> int:
         return next(self._ids.setdefault(kind, itertools.count(1)))

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 from .state import STRONG_SECRET, Call, iso_now
 from .wire import JSON, Response, bad_request, body_object, conflict, created, json_response
 
-HARBOR_VERSION = "v2.15.2-080b0220"
+BUILDS = {"v2.15.2": "v2.15.2-080b0220", "main": "v2.16.0-c50c7ddd"}
+"""What `/systeminfo` prints for a `State.version` (the VERSION file and the commit)."""
 
 
 def ping(call: Call) -> Response:
@@ -33,7 +34,7 @@ def systeminfo(call: Call) -> Response:
     }
     if call.user is not None:
         info.update(
-            harbor_version=HARBOR_VERSION,
+            harbor_version=BUILDS.get(call.state.version, call.state.version),
             external_url=call.base_url,
             registry_url=urlsplit(call.base_url).netloc,
             read_only=False,

@@ -1,7 +1,10 @@
 """What a pull-replication run does against the upstream: list, filter, flatten, copy.
 
-Talks to the upstream registry for real (catalog only for wildcard names, tag lists, manifest
-HEADs), so a missing repository or a broken manifest upstream fails the run like it would.
+Talks to the upstream registry for real (catalog only for wildcard names, tag lists), and
+really copies: every selected tag's manifest (an index with its child manifests), and every
+blob they name, into the destination project's content in `store.py`, where `/v2/` serves it
+(`controller/replication/transfer/image/transfer.go:transfer.copy`, `copyArtifact`,
+`copyContent`). A missing repository fails the run; a broken manifest or blob fails its task.
 """
 
 from __future__ import annotations
@@ -11,17 +14,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from .registries import Endpoint
+from .remote import Endpoint, UpstreamFailure, fetch, manifest_of
+from .store import Content, Manifest
 
 _WILDCARD = re.compile(r"[*?\[\]^\\]")
-_MANIFEST_TYPES = ", ".join(
-    [
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ]
-)
+_LOG = "/controller/replication/transfer/image/transfer.go"
 
 
 class UpstreamError(Exception):
@@ -30,7 +27,7 @@ class UpstreamError(Exception):
 
 @dataclass(frozen=True)
 class Copy:
-    """One artifact to copy, and how it went."""
+    """One repository's copy (a task), and how it went."""
 
     src_resource: str
     dst_resource: str
@@ -90,16 +87,18 @@ def expand_braces(pattern: str) -> list[str]:
 
 
 def replace_namespace(repo: str, namespace: str, count: int) -> str:
-    """`dest_namespace_replace_count`: -1 keeps the last component, N drops the first N."""
+    """`flow/stage.go:replaceNamespace`: -1 keeps the last component, N drops the first N."""
     if not namespace:
         return repo
     parts = repo.split("/")
-    if count == -1:
+    if count < 0:
         return f"{namespace}/{parts[-1]}"
-    if count >= len(parts):
+    if count > len(parts) - 1:
+        shown = "[" + " ".join(parts[:-1]) + "]"
         raise ValueError(
-            f"the source repository {repo!r} has {len(parts)} components, "
-            f"cannot replace {count} of them"
+            f'the source repository "{repo}" contains only {len(parts) - 1} path components '
+            f"{shown} excepting the last one, but the destination namespace flattening level "
+            f"is {count}"
         )
     return "/".join([namespace, *parts[count:]])
 
@@ -138,8 +137,8 @@ def _tags(client: httpx.Client, repo: str, tag_filter: str, excludes: bool) -> l
     return [tag for tag in tags if matches(tag_filter, tag) != excludes]
 
 
-def plan(endpoint: Endpoint, filters: list[dict[str, object]]) -> list[tuple[str, str]]:
-    """The (repository, tag) pairs the filters select upstream."""
+def plan(endpoint: Endpoint, filters: list[dict[str, object]]) -> list[tuple[str, list[str]]]:
+    """The repositories the filters select upstream, each with its selected tags."""
     name_filter, tag_filter, excludes = "**", "**", False
     for item in filters:
         if item.get("type") == "name":
@@ -148,43 +147,125 @@ def plan(endpoint: Endpoint, filters: list[dict[str, object]]) -> list[tuple[str
             tag_filter = str(item.get("value") or "**")
             excludes = item.get("decoration") == "excludes"
     with endpoint.client() as client:
-        return [
-            (repo, tag)
+        selected = [
+            (repo, _tags(client, repo, tag_filter, excludes))
             for repo in _repositories(client, name_filter)
-            for tag in _tags(client, repo, tag_filter, excludes)
         ]
+    return [(repo, tags) for repo, tags in selected if tags]
+
+
+def resource_name(repo: str, tags: list[str]) -> str:
+    """`flow/stage.go:getResourceName`: how a task names what it copies."""
+    return f"{repo} [{len(tags)} item(s) in total]"
+
+
+class _Copier:
+    """One task's copy from the upstream into a project's content, with Harbor's log lines."""
+
+    def __init__(self, endpoint: Endpoint, content: Content, timestamp: str) -> None:
+        self.endpoint = endpoint
+        self.content = content
+        self.timestamp = timestamp
+        self.lines: list[str] = []
+
+    def log(self, level: str, line: int, text: str) -> None:
+        self.lines.append(f"{self.timestamp} [{level}] [{_LOG}:{line}]: {text}")
+
+    def artifact(self, repo: str, reference: str, dst_repo: str) -> None:
+        """`copyArtifact`: the manifest, what it references (children, blobs), then its push."""
+        self.log("INFO", 211, f"copying {repo}:{reference}(source registry) to "
+                 f"{dst_repo}:{reference}(destination registry)...")  # fmt: skip
+        self.log("INFO", 465, f"pulling the manifest of artifact {repo}:{reference} ...")
+        try:
+            manifest = manifest_of(fetch(self.endpoint, "GET", f"/v2/{repo}/manifests/{reference}"))
+        except UpstreamFailure as failure:
+            raise _Failed(
+                468, f"failed to pull the manifest of artifact {repo}:{reference}: "
+                f"{_detail(failure)}",
+            ) from None  # fmt: skip
+        self.log("INFO", 471, f"the manifest of artifact {repo}:{reference} pulled")
+        for child in manifest.children():
+            self.artifact(repo, str(child["digest"]), dst_repo)
+        for digest in manifest.blobs():
+            self.blob(repo, digest)
+        self.push(dst_repo, reference, manifest)
+
+    def blob(self, repo: str, digest: str) -> None:
+        if digest in self.content.blobs:
+            self.log(
+                "INFO", 340, f"the blob {digest} already exists on the destination registry, skip"
+            )
+            return
+        self.log("INFO", 290, f"copying the blob {digest}(the 1th running)...")
+        try:
+            body = fetch(self.endpoint, "GET", f"/v2/{repo}/blobs/{digest}").content
+        except UpstreamFailure as failure:
+            raise _Failed(380, f"failed to pulling the blob {digest}: {_detail(failure)}") from None
+        self.content.blobs[digest] = body
+        self.log("INFO", 292, f"copy the blob {digest} completed")
+
+    def push(self, dst_repo: str, reference: str, manifest: Manifest) -> None:
+        self.log("INFO", 494, f"pushing the manifest of artifact {dst_repo}:{reference} ...")
+        tag = None if reference.startswith("sha256:") else reference
+        self.content.put_manifest(dst_repo, manifest, tag)
+        self.log("INFO", 506, f"the manifest of artifact {dst_repo}:{reference} pushed")
+
+
+class _Failed(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _detail(failure: UpstreamFailure) -> str:
+    if failure.status is None:
+        return "failed to reach the source registry"
+    return f"http status code: {failure.status}, body: {failure.body.strip()}"
 
 
 def copy(
-    endpoint: Endpoint, repo: str, tag: str, dst_repo: str, timestamp: str, *, injected: bool
+    endpoint: Endpoint,
+    repo: str,
+    tags: list[str],
+    dst: str,
+    content: Content,
+    timestamp: str,
+    *,
+    failing: frozenset[str] = frozenset(),
 ) -> Copy:
-    """Fetch the manifest upstream; anything but 200 (or an injected failure) fails the task."""
-    src, dst = f"{repo}:[{tag}]", f"{dst_repo}:[{tag}]"
-    lines = [
-        f"{timestamp} [INFO] [/controller/replication/transfer/image/transfer.go:90]: "
-        f"client for source registry [type: docker-registry, URL: {endpoint.url}, "
-        f"insecure: {str(endpoint.insecure).lower()}] created",
-        f"{timestamp} [INFO] [/controller/replication/transfer/image/transfer.go:176]: "
-        f"copying {src}(source registry) to {dst}(destination registry)...",
-    ]
-    try:
-        with endpoint.client() as client:
-            url = f"/v2/{repo}/manifests/{tag}"
-            status = client.head(url, headers={"Accept": _MANIFEST_TYPES}).status_code
-    except httpx.HTTPError as exc:
-        status, detail = 0, str(exc)
+    """`transfer.copy`: every tag of one repository; any failed tag fails the task.
+
+    `dst` is `<project>/<repository>`; `content` is that project's. Tags in `failing` fail as
+    the test injected (`HarborEmulator.fail_copies`), whatever the upstream says.
+    """
+    copier = _Copier(endpoint, content, timestamp)
+    dst_repo = dst.partition("/")[2]
+    shown = ",".join(tags)
+    copier.log("INFO", 140, f"client for source registry [type: docker-registry, URL: "
+               f"{endpoint.url}, insecure: {str(endpoint.insecure).lower()}] created")  # fmt: skip
+    copier.log("INFO", 150, "client for destination registry [type: harbor, URL: "
+               "http://core:8080, insecure: true] created")  # fmt: skip
+    copier.log("INFO", 183, f"copying {repo}:[{shown}](source registry) to "
+               f"{dst}:[{shown}](destination registry)...")  # fmt: skip
+    failed = False
+    for tag in tags:
+        try:
+            if tag in failing:
+                raise _Failed(195, f"failure injected by the test (HarborEmulator.fail_copies) "
+                              f"for {repo}:{tag}")  # fmt: skip
+            copier.artifact(repo, tag, dst_repo)
+            copier.log("INFO", 254, f"copy {repo}:{tag}(source registry) to "
+                       f"{dst}:{tag}(destination registry) completed")  # fmt: skip
+        except _Failed as error:
+            copier.log("ERROR", error.line, error.message)
+            failed = True
+    if failed:
+        copier.log("ERROR", 200, "got error during the whole transfer period, mark the job failure")
     else:
-        detail = f"http status code: {status}"
-    if injected:
-        status, detail = 0, "failure injected by the test (HarborEmulator.fail_copies)"
-    if status == 200:
-        lines.append(
-            f"{timestamp} [INFO] [/controller/replication/transfer/image/transfer.go:402]: "
-            f"copy {src}(source registry) to {dst}(destination registry) completed"
-        )
-        return Copy(src, dst, True, "\n".join(lines) + "\n")
-    lines.append(
-        f"{timestamp} [ERROR] [/controller/replication/transfer/image/transfer.go:420]: "
-        f"failed to pull the manifest of artifact {repo}:{tag}: {detail}"
-    )
-    return Copy(src, dst, False, "\n".join(lines) + "\n")
+        copier.log("INFO", 205, f"copy {repo}:[{shown}](source registry) to "
+                   f"{dst}:[{shown}](destination registry) completed")  # fmt: skip
+    return Copy(
+        resource_name(repo, tags), resource_name(dst, tags), not failed,
+        "\n".join(copier.lines) + "\n",
+    )  # fmt: skip

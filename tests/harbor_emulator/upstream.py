@@ -2,7 +2,8 @@
 
 Basic auth on everything: 401 with `WWW-Authenticate` without or with wrong credentials.
 Serves `/v2/`, `/v2/_catalog` (can be switched off, as the real upstream may not offer it),
-`/v2/<repo>/tags/list` and `/v2/<repo>/manifests/<ref>` (a manifest can be broken on purpose).
+`/v2/<repo>/tags/list`, `/v2/<repo>/manifests/<ref>` (a manifest can be broken on purpose) and
+the one config blob each repository's manifests name, so a replication can copy them.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ class FakeUpstream:
         repo, sep, reference = path.removeprefix("/v2/").rpartition("/manifests/")
         if path.startswith("/v2/") and sep:
             return self._manifest(repo, reference)
+        repo, sep, digest = path.removeprefix("/v2/").rpartition("/blobs/")
+        if path.startswith("/v2/") and sep and digest == _digest(_config(repo)):
+            return Response(200, [("Content-Type", "application/octet-stream")], _config(repo))
         return _registry_error(404, "NOT_FOUND", "not found")
 
     def _catalog(self, request: Request) -> Response:
@@ -108,14 +112,15 @@ class FakeUpstream:
             return _registry_error(500, "UNKNOWN", "upstream storage failure")
         if reference not in self.repositories.get(repo, []):
             return _registry_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {repo}:{reference}")
+        config = _config(repo)
         manifest = json.dumps(
             {
                 "schemaVersion": 2,
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {
                     "mediaType": "application/vnd.oci.image.config.v1+json",
-                    "digest": "sha256:" + hashlib.sha256(repo.encode()).hexdigest(),
-                    "size": 2,
+                    "digest": _digest(config),
+                    "size": len(config),
                 },
                 "layers": [],
             }
@@ -124,7 +129,16 @@ class FakeUpstream:
             200,
             [
                 ("Content-Type", "application/vnd.oci.image.manifest.v1+json"),
-                ("Docker-Content-Digest", "sha256:" + hashlib.sha256(manifest).hexdigest()),
+                ("Docker-Content-Digest", _digest(manifest)),
             ],
             manifest,
         )
+
+
+def _config(repo: str) -> bytes:
+    """Every tag of a repository shares one small config blob, which `/v2/…/blobs/` serves."""
+    return json.dumps({"architecture": "amd64", "os": "linux", "repository": repo}).encode()
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()

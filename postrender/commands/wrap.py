@@ -1,0 +1,51 @@
+"""`harbor-mirror install|upgrade|template|pull`: helm's own commands, with the chart, the login
+and the post-renderer going through Harbor (`postrender.helm.wrap` says exactly how)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from postrender import settings
+
+_HELP = """Run `helm {name} ARGS` through Harbor; ARGS are helm's own, unchanged.
+
+An oci://dp.apps.rancher.io/... chart is fetched from Harbor's mirror of it, signed in as the
+robot whose Secret setup wrote and trusting the CA setup was given (both remembered in the
+config file); Helm's own registry config is not used. {extra}Settings come from
+HARBOR_MIRROR_* and the config file, as for the post-renderer."""
+_RENDERING = """The post-renderer is attached in the form the running Helm takes (the plugin on
+Helm 4, this executable on Helm 3; a --post-renderer of yours is refused, your
+--post-renderer-args go to it). On Helm 3, which never post-renders hooks, a chart with
+global.imageRegistry gets it set to Harbor (and global.imagePullSecrets to the Harbor pull
+secret). --verify (ours, not Helm's provenance check) makes the post-renderer check every
+reference through Harbor and fail before anything is installed. """
+
+
+def _command(name: str) -> click.Command:
+    extra = _RENDERING if name != "pull" else ""
+
+    @click.command(
+        name,
+        help=_HELP.format(name=name, extra=extra),
+        short_help=f"helm {name} through Harbor.",
+        context_settings={
+            "ignore_unknown_options": True,
+            "allow_interspersed_args": False,
+            "help_option_names": ["-h", "--help"],
+        },
+    )
+    @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM ARGS]...")
+    def cli(helm_args: tuple[str, ...]) -> int:
+        from postrender.helm.wrap import run
+
+        return run(name, helm_args, settings.resolve([], os.environ))
+
+    return cli
+
+
+install = _command("install")
+upgrade = _command("upgrade")
+template = _command("template")
+pull = _command("pull")

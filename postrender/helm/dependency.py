@@ -1,0 +1,167 @@
+"""`helm harbor-mirror dependency build|update CHART_DIR`: subcharts on `oci://UPSTREAM/…` come
+from Harbor, and the user's Chart.yaml stays as it is.
+
+Helm runs on a temporary copy of the chart whose Chart.yaml names Harbor instead of the
+upstream (`Harbor.chart_url`); the archives it fetched are then copied into `CHART_DIR/charts/`
+(replacing the ones it replaced). `Chart.lock`:
+
+- `build` with a Chart.lock fetches exactly the locked versions and leaves Chart.lock alone, as
+  `helm dependency build` does;
+- `update` (and `build` without a lock) writes Chart.lock as plain Helm would have on a machine
+  that reaches the upstream: the upstream repository URLs, the versions resolved through
+  Harbor, and Helm's digest of them. Should that digest not be reproducible for this Chart.yaml,
+  Chart.lock is left as it was and a warning says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from postrender.errors import ConfigError, HarborMirrorError
+from postrender.helm import chartlock
+from postrender.helm.harbor import Harbor
+from postrender.helm.render import failure, run_helm
+
+ACTIONS = ("build", "update")
+
+
+def _load(path: Path) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=False).load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except YAMLError:
+        raise ConfigError(f"{path}: not valid YAML") from None
+
+
+def _dependencies(document: Any, path: Path) -> list[dict[str, Any]]:
+    entries = document.get("dependencies") if isinstance(document, dict) else None
+    if entries is None:
+        return []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{path}: dependencies must be a list of mappings")
+    return entries
+
+
+def _write_yaml(path: Path, document: Any) -> None:
+    """JSON is YAML, and the copy is never read by a person."""
+    import json
+
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def dependency(
+    action: str,
+    chart_dir: Path,
+    helm_args: Sequence[str],
+    harbor: Harbor,
+    environ: Mapping[str, str] = os.environ,
+) -> int:
+    """Run `helm dependency ACTION` for `chart_dir` with its upstream subcharts from Harbor."""
+    if action not in ACTIONS:
+        raise ConfigError(f"dependency {action!r}: use build or update")
+    chart_yaml = chart_dir / "Chart.yaml"
+    if not chart_yaml.is_file():
+        raise ConfigError(f"{chart_dir}: no Chart.yaml (give the chart's directory)")
+    chart = _load(chart_yaml)
+    wanted = _dependencies(chart, chart_yaml)
+    lock_path = chart_dir / "Chart.lock"
+    locked = _dependencies(_load(lock_path), lock_path) if lock_path.is_file() else None
+    with tempfile.TemporaryDirectory(prefix="harbor-mirror-dependency-") as scratch:
+        copy = Path(scratch) / chart_dir.resolve().name
+        shutil.copytree(chart_dir, copy, symlinks=True)
+        mapped, charts = _through_harbor(wanted, harbor)
+        if action == "build" and locked is not None:
+            _pin(mapped, locked, harbor)  # `update` of the locked versions = Helm's build
+        (copy / "Chart.lock").unlink(missing_ok=True)
+        _write_yaml(copy / "Chart.yaml", {**chart, "dependencies": mapped})
+        command = ["dependency", "update", str(copy), *harbor.tls_flags(), *helm_args]
+        with harbor.helm_environ(environ) as env:
+            done = run_helm(command, env)
+        if done.returncode != 0:
+            raise HarborMirrorError(
+                failure(f"helm dependency {action}", done.returncode, done.stderr, charts)
+            )
+        _copy_archives(copy / "charts", chart_dir / "charts")
+        if not (action == "build" and locked is not None):
+            _write_lock(copy / "Chart.lock", lock_path, wanted, mapped)
+    sys.stdout.buffer.write(done.stdout or b"")
+    sys.stdout.flush()
+    return 0
+
+
+def _through_harbor(
+    wanted: list[dict[str, Any]], harbor: Harbor
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The dependencies with upstream repositories pointed at Harbor, and those Harbor URLs."""
+    mapped, charts = [], []
+    for entry in wanted:
+        url = harbor.chart_url(str(entry.get("repository") or ""))
+        if url is not None:
+            charts.append(f"{url}/{entry.get('name')}")
+            entry = {**entry, "repository": url}
+        mapped.append(entry)
+    return mapped, charts
+
+
+def _pin(mapped: list[dict[str, Any]], locked: list[dict[str, Any]], harbor: Harbor) -> None:
+    """Each dependency's version range replaced by the version Chart.lock holds for it."""
+    versions = {(e.get("name"), harbor.chart_url(str(e.get("repository"))) or e.get("repository")):
+                e.get("version") for e in locked}  # fmt: skip
+    for entry in mapped:
+        version = versions.get((entry.get("name"), entry.get("repository")))
+        if version is None:
+            raise ConfigError(
+                f"Chart.lock has no entry for {entry.get('name')}: it is out of sync with "
+                "Chart.yaml; run `helm harbor-mirror dependency update`"
+            )
+        entry["version"] = version
+
+
+def _copy_archives(source: Path, dest: Path) -> None:
+    """What Helm put into the copy's charts/ replaces the archives in the user's charts/."""
+    dest.mkdir(exist_ok=True)
+    fetched = {path.name for path in source.glob("*.tgz")}
+    for old in dest.glob("*.tgz"):
+        if old.name not in fetched:
+            old.unlink()
+    for name in sorted(fetched):
+        shutil.copy2(source / name, dest / name)
+
+
+def _write_lock(
+    helm_lock: Path,
+    lock_path: Path,
+    wanted: list[dict[str, Any]],
+    mapped: list[dict[str, Any]],
+) -> None:
+    """Chart.lock with the user's repository URLs and Helm's digest for them (module docstring)."""
+    written = _load(helm_lock)
+    if not isinstance(written, dict):
+        return
+    locked = _dependencies(written, helm_lock)
+    if chartlock.digest(mapped, locked) != written.get("digest"):
+        sys.stderr.write(
+            f"harbor-mirror: warning: {lock_path} not written: its digest cannot be reproduced "
+            "for this Chart.yaml (the charts were fetched)\n"
+        )
+        return
+    upstream = {str(m.get("repository")): str(w.get("repository"))
+                for m, w in zip(mapped, wanted, strict=True)}  # fmt: skip
+    for entry in locked:
+        entry["repository"] = upstream.get(str(entry.get("repository")), entry.get("repository"))
+    text = helm_lock.read_text(encoding="utf-8")
+    for harbor_url, original in upstream.items():
+        if harbor_url != original:
+            text = text.replace(f"repository: {harbor_url}\n", f"repository: {original}\n")
+    text = text.replace(str(written.get("digest")), chartlock.digest(wanted, locked))
+    lock_path.write_text(text, encoding="utf-8")

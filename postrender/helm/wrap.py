@@ -1,0 +1,201 @@
+"""`helm harbor-mirror install|upgrade|template|pull ARGS`: the user's helm command, through Harbor.
+
+The arguments are helm's own and go to `$HELM_BIN` (else helm on PATH) unchanged, except:
+
+- an `oci://UPSTREAM/…` chart argument becomes Harbor's URL of it (`Harbor.map_charts`), and
+  helm runs signed in as the robot, trusting setup's CA (`Harbor.helm_environ`, `tls_flags`);
+- install/upgrade/template get the post-renderer in the form the running Helm takes: the
+  plugin `harbor-mirror` on Helm 4, this program's own executable on Helm 3 (so no PATH link
+  is needed); `--post-renderer-args` of the user's go to it (`--strict`, `--report FILE`);
+- on Helm 3, which never post-renders hooks, a chart whose values have `global.imageRegistry`
+  (the Application Collection convention) also gets `--set global.imageRegistry=HARBOR/PROJECT`
+  and, with a Harbor pull secret configured, `global.imagePullSecrets[0]`; these come before the
+  user's own `--set`s, which therefore still win;
+- `--verify` is taken out and becomes the post-renderer's `--verify`: every reference it
+  rewrites is checked through Harbor before Helm creates anything.
+
+Refused (exit 2): `--post-renderer` (this command attaches its own; use plain helm to run
+another), `--registry-config` (helm would read the login from there instead of the robot's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from postrender.errors import ConfigError, HarborMirrorError
+from postrender.helm.args import flags_of, positional_indexes
+from postrender.helm.harbor import Harbor
+from postrender.helm.render import failure, run_helm
+from postrender.settings import Settings
+
+WRAPPED = ("install", "upgrade", "template", "pull")
+_POST_RENDERED = ("install", "upgrade", "template")
+POST_RENDERER_PLUGIN = "harbor-mirror"  # postrender/plugin.yaml's name
+_REFUSED = {
+    "--post-renderer": "this command attaches the harbor-mirror post-renderer itself; run plain "
+    "helm to use another one",
+    "--registry-config": "Helm signs in to Harbor with the robot from setup's Secret file; run "
+    "`helm harbor-mirror login` and plain helm to use your own registry config",
+}
+
+
+class Command(NamedTuple):
+    """The helm command line to run, and the Harbor chart URLs in it (for messages)."""
+
+    args: list[str]
+    charts: list[str]
+
+
+def helm_major(environ: Mapping[str, str]) -> int:
+    """3 or 4, from `helm version` of the helm that will run."""
+    done = run_helm(["version", "--template", "{{.Version}}"], environ)
+    version = done.stdout.decode("utf-8", "replace").strip()
+    if done.returncode != 0 or not version.startswith(("v3.", "v4.")):
+        raise ConfigError(f"cannot tell the Helm version (helm version said {version!r})")
+    return int(version[1])
+
+
+def own_executable() -> str:
+    """This program as Helm 3 can run it: the console script beside the running Python (the
+    plugin's environment), else `harbor-mirror` on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "harbor-mirror")
+    found = beside if os.access(beside, os.X_OK) else shutil.which("harbor-mirror")
+    if not found:
+        raise ConfigError(f"cannot find the harbor-mirror executable (looked at {beside})")
+    return found
+
+
+def _post_renderer(major: int) -> list[str]:
+    if major >= 4:
+        return ["--post-renderer", POST_RENDERER_PLUGIN]
+    return ["--post-renderer", own_executable(), "--post-renderer-args", "postrender"]
+
+
+def split_verify(args: Sequence[str]) -> tuple[list[str], bool]:
+    """The arguments without `--verify` (ours here, not Helm's provenance check), and whether
+    it was there."""
+    positional = set(positional_indexes(args))
+    kept = [arg for index, arg in enumerate(args) if arg != "--verify" or index in positional]
+    return kept, len(kept) != len(args)
+
+
+def refuse(subcommand: str, args: Sequence[str]) -> None:
+    """Bad input before anything runs: a flag this command cannot honour."""
+    for flag, _ in flags_of(args):
+        if flag in _REFUSED:
+            raise ConfigError(f"{subcommand}: {flag} is not allowed here: {_REFUSED[flag]}")
+
+
+def build(
+    subcommand: str,
+    args: Sequence[str],
+    harbor: Harbor,
+    settings: Settings,
+    *,
+    major: int,
+    verify: bool,
+    environ: Mapping[str, str],
+) -> Command:
+    """The helm command line for `helm harbor-mirror SUBCOMMAND ARGS`."""
+    mapped, charts = harbor.map_charts(args)
+    extra = harbor.tls_flags()  # before the user's args: a --ca-file of theirs wins
+    if subcommand in _POST_RENDERED:
+        extra += _post_renderer(major)
+        if verify:
+            extra += ["--post-renderer-args", "--verify"]
+        if major == 3:
+            extra += hook_values(subcommand, mapped, charts, harbor, settings, environ)
+    elif verify:
+        raise ConfigError(f"{subcommand}: --verify checks rendered manifests; {subcommand} "
+                          "renders none")
+    return Command([subcommand, *extra, *mapped], charts)
+
+
+def hook_values(
+    subcommand: str,
+    args: Sequence[str],
+    charts: Sequence[str],
+    harbor: Harbor,
+    settings: Settings,
+    environ: Mapping[str, str],
+) -> list[str]:
+    """Helm 3 leaves hooks alone, so charts that take their registry from `global.imageRegistry`
+    are pointed at Harbor through it; other charts get nothing (an unknown value could fail a
+    strict values schema)."""
+    values = show_values(subcommand, args, charts, harbor, environ)
+    global_values = values.get("global") if isinstance(values, dict) else None
+    if not isinstance(global_values, dict) or "imageRegistry" not in global_values:
+        return []
+    sets = ["--set", f"global.imageRegistry={harbor.rule.target_prefix}"]
+    if settings.pull_secret:
+        names = global_values.get("imagePullSecrets")
+        bare = isinstance(names, list) and bool(names) and isinstance(names[0], str)
+        entry = "" if bare else ".name"  # the chart's own form: `- name` or `- {name: name}`
+        sets += ["--set", f"global.imagePullSecrets[0]{entry}={settings.pull_secret}"]
+    return sets
+
+
+# The flags of the command line that say which chart `helm show values` should read.
+_CHART_FLAGS = ("--version", "--devel", "--repo", "--ca-file", "--insecure-skip-tls-verify",
+                "--plain-http", "--cert-file", "--key-file", "--keyring", "--pass-credentials")
+
+
+def show_values(
+    subcommand: str,
+    args: Sequence[str],
+    charts: Sequence[str],
+    harbor: Harbor,
+    environ: Mapping[str, str],
+) -> object:
+    """The chart's default values, fetched as the command itself will fetch the chart (so a
+    failure is the command's)."""
+    positionals = [args[index] for index in positional_indexes(args)]
+    if not positionals:
+        raise ConfigError("no chart given (helm install/upgrade/template NAME CHART ...)")
+    chart = positionals[-1]
+    flags = [f"{flag}={value}" if value is not None else flag
+             for flag, value in flags_of(args) if flag in _CHART_FLAGS]
+    command = ["show", "values", chart, *harbor.tls_flags(), *flags]
+    with harbor.helm_environ(environ) as env:
+        done = run_helm(command, env)
+    if done.returncode != 0:
+        raise HarborMirrorError(
+            failure(f"helm {subcommand}", done.returncode, done.stderr, charts)
+        )
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        return YAML(typ="safe", pure=False).load(done.stdout)
+    except YAMLError:
+        return None
+
+
+def run(
+    subcommand: str,
+    args: Sequence[str],
+    settings: Settings,
+    environ: Mapping[str, str] = os.environ,
+) -> int:
+    """Run the wrapped helm command; its stdout is the user's, its stderr becomes one line on
+    failure (naming the Harbor chart URL) and passes through on success."""
+    if subcommand not in WRAPPED:
+        raise ConfigError(f"{subcommand!r} is not one of {', '.join(WRAPPED)}")
+    args, verify = split_verify(args)
+    refuse(subcommand, args)
+    harbor = Harbor.from_settings(settings)
+    major = helm_major(environ) if subcommand in _POST_RENDERED else 4
+    command = build(subcommand, args, harbor, settings, major=major, verify=verify,
+                    environ=environ)
+    with harbor.helm_environ(environ) as env:
+        done = run_helm(command.args, env, stdout_to_user=True)
+    if done.returncode != 0:
+        raise HarborMirrorError(
+            failure(f"helm {subcommand}", done.returncode, done.stderr, command.charts)
+        )
+    sys.stderr.buffer.write(done.stderr or b"")
+    return 0

@@ -1,0 +1,92 @@
+"""The helm command line the wrappers build, with the real Helm binaries and no registry."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from postrender.errors import ConfigError
+from postrender.helm import wrap
+from postrender.helm.harbor import Harbor
+from postrender.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+CHART = REPO / "charts-fixtures" / "etcd-like"
+SETTINGS = Settings(harbor_host="core.harbor.domain", ca_file="/etc/harbor-ca.pem")
+HARBOR = Harbor.from_settings(SETTINGS)
+TARGET = "core.harbor.domain/application-collection"
+
+
+def plain_chart(root: Path) -> Path:
+    """A chart that does not take its registry from global.imageRegistry."""
+    (root / "templates").mkdir(parents=True)
+    (root / "Chart.yaml").write_text("apiVersion: v2\nname: plain\nversion: 0.1.0\n")
+    (root / "values.yaml").write_text("image: dp.apps.rancher.io/containers/app:1\n")
+    return root
+
+
+def test_helm_major_asks_the_helm_that_will_run(helm4: Path, helm3: Path) -> None:
+    assert wrap.helm_major({"HELM_BIN": str(helm4)}) == 4
+    assert wrap.helm_major({"HELM_BIN": str(helm3)}) == 3
+
+
+def test_helm4_gets_the_post_renderer_plugin_and_the_harbor_chart(helm4: Path) -> None:
+    command = wrap.build(
+        "install", ["etcd", "oci://dp.apps.rancher.io/charts/etcd", "--version", "1.2.3"],
+        HARBOR, SETTINGS, major=4, verify=True, environ={"HELM_BIN": str(helm4)},
+    )  # fmt: skip
+    assert command.args == [
+        "install", "--ca-file=/etc/harbor-ca.pem", "--post-renderer", "harbor-mirror",
+        "--post-renderer-args", "--verify",
+        "etcd", f"oci://{TARGET}/charts/etcd", "--version", "1.2.3",
+    ]  # fmt: skip
+    assert command.charts == [f"oci://{TARGET}/charts/etcd"]
+
+
+def test_helm3_gets_this_executable_and_global_values_for_a_conventional_chart(
+    helm3: Path,
+) -> None:
+    settings = SETTINGS._replace(pull_secret="harbor-pull", ca_file=None)
+    command = wrap.build(
+        "template", ["demo", str(CHART)], Harbor.from_settings(settings), settings, major=3,
+        verify=False, environ={"HELM_BIN": str(helm3)},
+    )  # fmt: skip
+    executable = str(Path(sys.executable).parent / "harbor-mirror")
+    assert command.args == [
+        "template", "--post-renderer", executable, "--post-renderer-args", "postrender",
+        "--set", f"global.imageRegistry={TARGET}",
+        "--set", "global.imagePullSecrets[0].name=harbor-pull",
+        "demo", str(CHART),
+    ]  # fmt: skip
+
+
+def test_helm3_leaves_the_values_of_other_charts_alone(helm3: Path, tmp_path: Path) -> None:
+    chart = plain_chart(tmp_path / "plain")
+    settings = SETTINGS._replace(ca_file=None)
+    command = wrap.build("template", ["demo", str(chart)], Harbor.from_settings(settings),
+                         settings, major=3, verify=False, environ={"HELM_BIN": str(helm3)})
+    assert "--set" not in command.args
+
+
+def test_pull_gets_no_post_renderer_and_refuses_verify(helm4: Path) -> None:
+    env = {"HELM_BIN": str(helm4)}
+    command = wrap.build("pull", ["oci://dp.apps.rancher.io/charts/etcd"], HARBOR, SETTINGS,
+                         major=4, verify=False, environ=env)  # fmt: skip
+    assert command.args == ["pull", "--ca-file=/etc/harbor-ca.pem", f"oci://{TARGET}/charts/etcd"]
+    with pytest.raises(ConfigError, match="pull renders none"):
+        wrap.build("pull", ["x"], HARBOR, SETTINGS, major=4, verify=True, environ=env)
+
+
+def test_verify_is_taken_out_of_helms_arguments() -> None:
+    assert wrap.split_verify(["demo", "c", "--verify", "--set", "a=b"]) == (
+        ["demo", "c", "--set", "a=b"], True,
+    )
+    assert wrap.split_verify(["demo", "c"]) == (["demo", "c"], False)
+
+
+@pytest.mark.parametrize("flag", ["--post-renderer", "--registry-config"])
+def test_flags_the_wrapper_cannot_honour_are_refused(flag: str) -> None:
+    with pytest.raises(ConfigError, match=f"install: {flag} is not allowed here"):
+        wrap.refuse("install", ["demo", "chart", f"{flag}=x"])
