@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from postrender.bootstrap.robot import secret_manifest
-from postrender.commands.overlay import overlay
+from postrender.commands.overlay import harbor_chart, overlay
 from postrender.errors import ConfigError
 from postrender.gitops import flux, layouts
 from postrender.gitops.chart import HarborChart
@@ -548,3 +548,29 @@ def test_overlay_of_the_upstream_chart_renders_it_from_harbor_and_names_harbor(
     assert built.returncode == 0, built.stderr
     assert upstream_mentions(built.stdout) == []
     assert f"image: {mirror.host}/application-collection/containers/etcd:" in built.stdout
+
+
+@pytest.mark.parametrize(
+    ("chart", "project", "expected"),
+    [
+        (UPSTREAM_CHART, "application-collection", HARBOR_CHART),
+        # replication: the destination namespace is where Harbor holds the copy
+        (UPSTREAM_CHART, "appco-mirror", f"oci://{HARBOR_HOST}/appco-mirror/charts/etcd-like"),
+        (HARBOR_CHART, "application-collection", HARBOR_CHART),  # already Harbor's
+        ("oci://registry.suse.com/charts/etcd-like", "application-collection", None),
+        ("oci://notdp.apps.rancher.io/charts/etcd-like", "application-collection", None),
+        ("./charts/etcd-like", "application-collection", None),
+    ],
+)
+def test_harbor_chart_is_harbors_copy_of_an_upstream_oci_chart(
+    chart: str, project: str, expected: str | None
+) -> None:
+    release = Release("demo", chart, None, "1.0.0", None, [], [])
+    config = Settings(harbor_host=HARBOR_HOST, project=project, ca_file="/ca.pem",
+                      secret_file="/s.json")
+    found = harbor_chart(release, config)
+    if expected is None:
+        assert found is None
+    else:
+        assert found == HarborChart(expected, HARBOR_HOST, "application-collection", "/s.json",
+                                    "/ca.pem")
