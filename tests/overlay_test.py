@@ -408,7 +408,7 @@ def test_fleet_yaml_names_harbors_chart_and_says_what_helm_secret_name_holds(
     (note,) = said.splitlines()[1:]
     assert f"Fleet pulls {HARBOR_CHART}: the GitRepo's helmSecretName must name a Secret" in note
     assert "username and password of" in note
-    assert f"helmRepoURLRegex: ^oci://{HARBOR_HOST}/" in note
+    assert "helmRepoURLRegex: ^oci://harbor\\.example\\.com/ so only Harbor" in note
     _assert_same_as_postrender(
         kubectl, rendered, read_yaml(bundle / "harbor-mirror" / "kustomization.yaml"),
         tmp_path / "k", "--pull-secret", HARBOR_SECRET,

@@ -7,6 +7,7 @@ Fleet reads chart credentials from the Secret its GitRepo names in `helmSecretNa
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,7 +59,7 @@ def instructions(chart: HarborChart | None) -> list[str]:
     return [
         f"Fleet pulls {chart.url}: the GitRepo's helmSecretName must name a Secret in the "
         f"GitRepo's namespace with username and password of {robot}{ca}; set "
-        f"helmRepoURLRegex: ^oci://{chart.harbor_host}/ so only Harbor gets them"
+        f"helmRepoURLRegex: ^oci://{re.escape(chart.harbor_host)}/ so only Harbor gets them"
     ]
 
 
