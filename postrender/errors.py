@@ -15,10 +15,12 @@
         └── VerifyFailed         references that do not resolve through Harbor
 
 Each error formats its own message, so the CLI boundary never needs to know its fields.
-Messages never carry secrets.
+Messages never carry secrets: the boundary redacts every one (`redact`, below).
 """
 
 from __future__ import annotations
+
+import re
 
 
 class HarborMirrorError(Exception):
@@ -113,3 +115,43 @@ class ReplicationFailed(HarborError):
 
 class VerifyFailed(HarborError):
     """Some references would not pull through Harbor; the table or JSON already said which."""
+
+
+# -- keeping secrets out of every message -----------------------------------------------------
+# A server (or a proxy in front of it that echoes requests) can send back what we sent it: the
+# admin's Basic credentials, the upstream token, a robot secret. Every secret the process holds
+# is registered where it enters, and every message is redacted at the one place it is printed.
+
+_SECRETS: set[str] = set()
+_MIN_SECRET = 4  # shorter values would blank out ordinary words
+# Credentials a server may echo in a shape we can recognise without knowing the value.
+_CREDENTIAL_SHAPES = re.compile(
+    r"(?i)\b((?:basic|bearer)\s+)[A-Za-z0-9+/=._~-]{8,}"
+    r"|(\"?\b(?:password|secret|access_secret|token|access_token|refresh_token|auth)\"?\s*[:=]\s*)"
+    r"(\"[^\"]*\"|[^\s,;&}\"]+)"
+)
+
+
+def keep_secret(value: str, *, username: str | None = None) -> str:
+    """Register `value` (and, with `username`, its HTTP Basic form) for redaction; returns it."""
+    if len(value) >= _MIN_SECRET:
+        _SECRETS.add(value)
+        if username is not None:
+            import base64
+
+            _SECRETS.add(base64.b64encode(f"{username}:{value}".encode()).decode("ascii"))
+    return value
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret replaced by `***`."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def redact_server_text(text: str) -> str:
+    """Text a server sent: registered secrets and anything shaped like a credential blanked."""
+    return _CREDENTIAL_SHAPES.sub(
+        lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(2)}***", redact(text)
+    )

@@ -11,7 +11,7 @@ import binascii
 import json
 from pathlib import Path
 
-from postrender.errors import ConfigError
+from postrender.errors import ConfigError, keep_secret
 
 
 def read_credentials(path: Path, harbor_host: str) -> tuple[str, str]:
@@ -40,4 +40,4 @@ def read_credentials(path: Path, harbor_host: str) -> tuple[str, str]:
         username, _, password = decoded.partition(":")
     if not (isinstance(username, str) and isinstance(password, str) and username):
         raise ConfigError(f"{where}: the entry for {harbor_host} has no username and password")
-    return username, password
+    return username, keep_secret(password, username=username)

@@ -1,24 +1,33 @@
 """Air-gapped end to end: chart, subcharts, images and Helm's login all go through Harbor.
 
-The workstation reaches only Harbor (the HTTPS emulator, private proxy-cache project of the real
-`docker-registry` upstream): `dp.apps.rancher.io` resolves nowhere and every helm run gets a
-proxy that refuses anything but loopback. The user types the upstream chart URL, exactly as
+The workstation reaches only Harbor (the HTTPS emulator: a private proxy-cache project of the
+real `docker-registry` upstream, or a replication destination holding copies while the upstream
+is down): `dp.apps.rancher.io` resolves nowhere and every helm run gets a proxy that refuses
+anything but loopback. The user types the upstream chart URL, exactly as
 Application Collection documents it; Helm 4 and Helm 3 each run in a throw-away home.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+from pathlib import Path
 
 from tests.fixtures_airgap import (
     CHART_URL,
     CHART_VERSION,
+    NO_ROUTE,
     UPSTREAM_HOST,
     Airgap,
     basic_user,
     robot_username,
     umbrella_chart,
 )
+from tests.fixtures_plugin import Plugin
+from tests.fixtures_registry import CHART, Mirror, busybox_digest
+from tests.harbor_emulator import ADMIN_PASSWORD
+
+REPO = Path(__file__).resolve().parent.parent
 
 UPSTREAM = re.compile(r"(?<![\w.-])dp\.apps\.rancher\.io(?![\w.-])")
 IMAGE = re.compile(r"""(?m)^\s*-?\s*image: ["']?([^"'\s]+)""")
@@ -48,12 +57,12 @@ def _assert_every_image_through_harbor(airgap: Airgap, stream: str) -> None:
 def _assert_chart_pulled_as_the_robot(airgap: Airgap, chart: str = "charts/etcd-like") -> None:
     requests = airgap.mirror.harbor.requests
     pulls = [r for r in requests if r.method == "GET"
-             and r.path == f"/v2/{airgap.mirror.project}/{chart}/manifests/{CHART_VERSION}"]
+             and r.path == f"/v2/{airgap.project}/{chart}/manifests/{CHART_VERSION}"]
     assert pulls, "Helm never asked Harbor for the chart"
     tokens = [r for r in requests if r.path == "/service/token"]
     assert tokens
     assert {basic_user(r.headers.get("authorization", "")) for r in tokens} == {
-        robot_username(airgap.mirror)
+        robot_username(airgap)
     }
 
 
@@ -213,3 +222,101 @@ def test_login_lets_plain_helm_pull_from_harbor_and_logout_forgets_it(airgap: Ai
     assert airgap.mirror.host not in airgap.user_registry_config.read_text()
     secret = airgap.secret_file.read_text()
     assert secret not in login.stdout + login.stderr
+
+
+def test_verify_flag_checks_hook_images_on_both_helms(airgap: Airgap) -> None:
+    chart = airgap.secret_file.parent / "hooked"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: hooked\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("global:\n  imageRegistry: dp.apps.rancher.io\n")
+    pod = ("      containers:\n        - name: c\n"
+           "          image: {{ .Values.global.imageRegistry }}")
+    (chart / "templates" / "app.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n"
+        f"    spec:\n{pod}/containers/etcd:3.5.17-1.2\n"
+    )
+    (chart / "templates" / "hook.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: hook\n  annotations:\n"
+        "    helm.sh/hook: pre-install\nspec:\n  template:\n"
+        f"    spec:\n{pod}/containers/kubectl:9.9.9\n"
+    )
+
+    done = airgap.run("harbor-mirror", "template", "demo", chart, "--verify")
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    if airgap.plugin.major == 3:  # Helm 4 hides the post-renderer's message (see plugin_test)
+        assert f"{airgap.target}/containers/kubectl:9.9.9: missing" in done.stderr
+
+
+def test_readme_quick_start_runs_as_written(
+    plugin: Plugin, mirror: Mirror, tmp_path: Path
+) -> None:
+    """Each command of the README's quick start, with this setting's Harbor, upstream and chart
+    put in for the README's examples; no cluster here, so kubectl is left out and Helm 4's
+    install is a --dry-run (Helm 3's needs a cluster even then)."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Air-gapped quick start", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```\n", 2)[1].replace("\\\n", " ")
+    registry = mirror.upstream.registry
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        f"images:\n  volumePermissions:\n    digest: {busybox_digest(mirror)}\n"
+        f"logShipper:\n  image: {UPSTREAM_HOST}/containers/bci-busybox:15.6\n"
+    )
+    put_in = {
+        "https://core.harbor.domain": mirror.harbor.url, "harbor-ca.pem": mirror.harbor.ca_file,
+        "my-service-account": registry.username, "pull-secret.json": str(tmp_path / "s.json"),
+        "oci://dp.apps.rancher.io/charts/etcd": CHART_URL, "1.2.3": CHART_VERSION,
+        "values.yaml": str(values),
+    }  # fmt: skip
+    env = {**NO_ROUTE, "HARBOR_MIRROR_HARBOR_PASSWORD": ADMIN_PASSWORD,
+           "HARBOR_MIRROR_UPSTREAM_TOKEN": registry.password}  # fmt: skip
+    config = Path(plugin.env.env["HELM_CONFIG_HOME"]) / "harbor-mirror" / "config.yaml"
+    ran = []
+    try:
+        for line in block.splitlines():
+            words = [put_in.get(word, word) for word in shlex.split(line, comments=True)]
+            if not words or words[0] in ("export", "kubectl"):
+                continue
+            assert words[:2] == ["helm", "harbor-mirror"], line
+            if words[2] == "setup":  # Harbor reaches this upstream by another URL than the charts'
+                words += ["--upstream-url", registry.url, "--upstream-host", UPSTREAM_HOST]
+            if words[2] == "install" and plugin.major == 4:
+                words.append("--dry-run=client")
+            done = plugin.env.run(*words[1:], extra_env=env)
+            ran.append(words[2])
+            if words[2] == "install" and plugin.major == 3:
+                assert "Kubernetes cluster unreachable" in done.stderr
+            else:
+                assert done.returncode == 0, f"{line}\n{done.stderr}"
+    finally:
+        config.unlink(missing_ok=True)
+    assert ran == ["setup", "verify", "install"]
+    assert (tmp_path / "s.json").is_file()
+
+
+def test_post_renderer_verify_signs_in_with_what_setup_remembered(airgap: Airgap) -> None:
+    """Plain helm with the post-renderer's --verify: no HARBOR_MIRROR_* variable is set, so the
+    robot and the CA can only come from the config file setup wrote."""
+    assert not [name for name in airgap.plugin.env.env if name.startswith("HARBOR_MIRROR_")]
+    done = airgap.run("template", "demo", CHART, "--post-renderer", "harbor-mirror",
+                      "--post-renderer-args", "--verify", *airgap.values())
+
+    assert done.returncode == 0, done.stderr
+    assert f"image: {airgap.target}/containers/etcd:3.5.17-1.2" in done.stdout
+
+
+def test_verify_secret_file_also_signs_in_its_own_helm_template(airgap: Airgap) -> None:
+    """With a config that remembers no files, verify's --secret-file and --ca-file are what
+    helm template fetches the chart from the private project with."""
+    lines = airgap.config.read_text().splitlines(keepends=True)
+    airgap.config.write_text("".join(
+        line for line in lines if not line.startswith(("caFile:", "secretFile:"))
+    ))  # fmt: skip
+    done = airgap.run("harbor-mirror", "verify", "demo", CHART_URL, "--version", CHART_VERSION,
+                      *airgap.values(), "--secret-file", airgap.secret_file,
+                      "--ca-file", str(airgap.mirror.harbor.ca_file))  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    _assert_chart_pulled_as_the_robot(airgap)

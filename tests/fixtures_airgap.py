@@ -2,8 +2,10 @@
 
 ``airgap`` -> `Airgap`: the installed plugin (`tests/fixtures_plugin.py`, Helm 4 and Helm 3) after
 ``helm harbor-mirror setup --ca-file … --robot k8s-pull --secret-out …`` against the HTTPS
-emulator, whose private proxy-cache project fronts the real upstream registry
-(`tests/fixtures_registry.py`: the etcd-like chart pushed with `helm push`, and its images).
+emulator, in each mode: its private proxy-cache project fronts the real upstream registry
+(`tests/fixtures_registry.py`: the etcd-like chart pushed with `helm push`, and its images); in
+replication mode setup's rule has copied chart and images into ``appco-mirror`` and the
+upstream is down for the test (``.mode``, ``.project``), so all of it comes from the copies.
 Every helm run goes through ``.run(...)``, whose environment sends anything that is not loopback
 to a proxy that refuses connections, so no command can reach ``dp.apps.rancher.io`` (which does
 not resolve here either). ``.user_registry_config`` is the user's own Helm registry config,
@@ -31,6 +33,9 @@ UPSTREAM_HOST = "dp.apps.rancher.io"
 CHART_URL = f"oci://{UPSTREAM_HOST}/charts/etcd-like"  # what the user types
 CHART_VERSION = "0.1.0"
 ROBOT = "k8s-pull"
+REPLICATED = "appco-mirror"
+# What the etcd-like chart needs, for the replication rule.
+REPLICATE = "{charts/etcd-like,containers/etcd,containers/bci-busybox,containers/kubectl}"
 # Nothing but loopback gets out: a proxy on a port nobody listens on.
 NO_ROUTE = {
     "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
@@ -43,18 +48,24 @@ NO_ROUTE = {
 class Airgap:
     plugin: Plugin
     mirror: Mirror
+    mode: str
     secret_file: Path
     config: Path
     user_registry_config: Path
     setup_output: str
 
     @property
+    def project(self) -> str:
+        """Where the artifacts are served from: the proxy cache, or replication's copies."""
+        return self.mirror.project if self.mode == "proxy-cache" else REPLICATED
+
+    @property
     def harbor_chart(self) -> str:
-        return f"oci://{self.mirror.host}/{self.mirror.project}/charts/etcd-like"
+        return f"oci://{self.mirror.host}/{self.project}/charts/etcd-like"
 
     @property
     def target(self) -> str:
-        return f"{self.mirror.host}/{self.mirror.project}"
+        return f"{self.mirror.host}/{self.project}"
 
     def run(self, *args: str | Path, input: str = "") -> subprocess.CompletedProcess[str]:
         return self.plugin.env.run(*args, input=input, extra_env=NO_ROUTE)
@@ -73,8 +84,8 @@ def assert_no_route_to_upstream() -> None:
         socket.getaddrinfo(UPSTREAM_HOST, 443)
 
 
-def robot_username(mirror: Mirror) -> str:
-    return f"robot${mirror.project}+{ROBOT}"
+def robot_username(airgap: Airgap) -> str:
+    return f"robot${airgap.project}+{ROBOT}"
 
 
 def basic_user(header: str) -> str | None:
@@ -85,24 +96,31 @@ def basic_user(header: str) -> str | None:
 
 
 def run_setup(
-    plugin: Plugin, mirror: Mirror, root: Path, *extra: str
+    plugin: Plugin, mirror: Mirror, root: Path, mode: str
 ) -> subprocess.CompletedProcess[str]:
+    """setup as the README's quick start runs it; the endpoint (with the upstream's CA, which
+    setup has no flag for) is the one the `mirror` fixture made, so setup adopts it."""
     registry = mirror.upstream.registry
     assert mirror.harbor.ca_file is not None
+    replication = ["--mode", "replication", "--filter-name", REPLICATE, "--dest-namespace",
+                   REPLICATED, "--replicate", "--poll-interval", "0.1"]  # fmt: skip
     return plugin.env.run(
         "harbor-mirror", "setup", "--harbor-url", mirror.harbor.url,
         "--ca-file", mirror.harbor.ca_file, "--upstream-url", registry.url,
         "--upstream-host", UPSTREAM_HOST, "--upstream-username", registry.username,
         "--project", mirror.project, "--robot", ROBOT, "--secret-out", root / "pull-secret.json",
-        *extra,
+        *(replication if mode == "replication" else []),
         extra_env={**NO_ROUTE, "HARBOR_MIRROR_HARBOR_PASSWORD": ADMIN_PASSWORD,
                    "HARBOR_MIRROR_UPSTREAM_TOKEN": registry.password},
     )  # fmt: skip
 
 
-@pytest.fixture
-def airgap(plugin: Plugin, mirror: Mirror, tmp_path: Path) -> Iterator[Airgap]:
+@pytest.fixture(params=["proxy-cache", "replication"])
+def airgap(
+    request: pytest.FixtureRequest, plugin: Plugin, mirror: Mirror, tmp_path: Path
+) -> Iterator[Airgap]:
     """setup has run against the emulator; the config it wrote is removed afterwards."""
+    mode: str = request.param
     assert_no_route_to_upstream()
     config_home = Path(plugin.env.env["HELM_CONFIG_HOME"])
     config = config_home / "harbor-mirror" / "config.yaml"
@@ -111,12 +129,16 @@ def airgap(plugin: Plugin, mirror: Mirror, tmp_path: Path) -> Iterator[Airgap]:
     other = base64.b64encode(b"someone:elses-password").decode()
     user_registry_config.write_text(json.dumps({"auths": {"registry.example.com": {"auth": other}}},
                                                indent=1))
-    done = run_setup(plugin, mirror, tmp_path)
+    done = run_setup(plugin, mirror, tmp_path, mode)
     try:
-        assert done.returncode == 0, done.stderr
-        yield Airgap(plugin, mirror, tmp_path / "pull-secret.json", config,
+        assert done.returncode == 0, done.stderr + done.stdout
+        if mode == "replication":
+            mirror.upstream.registry.stop()
+        yield Airgap(plugin, mirror, mode, tmp_path / "pull-secret.json", config,
                      user_registry_config, done.stdout)  # fmt: skip
     finally:
+        if mode == "replication":
+            mirror.upstream.registry.start()
         config.unlink(missing_ok=True)
         user_registry_config.unlink(missing_ok=True)
 

@@ -33,8 +33,11 @@ def mock_client(handler: Handler, sleeps: list[float] | None = None) -> HarborCl
     return connect(connection, transport=httpx.MockTransport(handler), sleep=record)
 
 
-def loopback_client(emulator: HarborEmulator, **tls: object) -> HarborClient:
-    connection = Connection(emulator.url, ADMIN_USERNAME, ADMIN_PASSWORD, **tls)  # type: ignore[arg-type]
+def loopback_client(
+    emulator: HarborEmulator, *, ca_file: Path | None = None, insecure_skip_tls_verify: bool = False
+) -> HarborClient:
+    verify = harbor.tls_verify(ca_file, insecure_skip_tls_verify)
+    connection = Connection(emulator.url, ADMIN_USERNAME, ADMIN_PASSWORD, verify)
     return connect(connection, retry=RetryPolicy(base_delay=0.01))
 
 

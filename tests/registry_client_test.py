@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from postrender.errors import HarborError
 from postrender.harbor import RetryPolicy
 from postrender.registry import chart_target
 from postrender.registry._check import check
@@ -54,13 +55,69 @@ def test_credentials_go_to_harbors_own_token_service():
     [
         "https://tokens.elsewhere.test/service/token",  # another host
         "http://harbor.test/service/token",  # Harbor's host, but in clear text
+        "https://harbor.test:8443/service/token",  # Harbor's host, another port
+        "",  # no realm at all
     ],
 )
-def test_credentials_never_go_to_another_host_or_over_plain_http(realm):
+def test_a_token_service_not_at_harbors_address_is_refused(realm):
+    handler, seen = _registry(realm, lambda _: httpx.Response(200, json={"token": "t0k"}))
+    with pytest.raises(HarborError, match="refusing to sign in there") as refused:
+        _client(handler).head_manifest(REPOSITORY, "3.5")
+    assert "https://harbor.test " in str(refused.value)
+    assert [r.url.path for r in seen] == [f"/v2/{REPOSITORY}/manifests/3.5"]
+
+
+def test_harbors_default_port_spelt_out_is_harbors_own():
+    realm = "https://harbor.test:443/service/token"
     handler, seen = _registry(realm, lambda _: httpx.Response(200, json={"token": "t0k"}))
     assert _client(handler).head_manifest(REPOSITORY, "3.5").status_code == 200
-    [token_request] = [r for r in seen if r.url.path == "/service/token"]
-    assert "authorization" not in token_request.headers
+    assert [r.url.path for r in seen].count("/service/token") == 1
+
+
+def test_an_expired_token_is_replaced_once_harbor_answers_with_basic():
+    """Harbor answers an expired token as anonymous: 401 `Basic realm="harbor"`, no Bearer."""
+    issued: list[str] = []
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/service/token":
+            issued.append(f"t{len(issued)}")
+            return httpx.Response(200, json={"token": issued[-1], "expires_in": 1800})
+        sent = request.headers.get("authorization")
+        if sent is None:
+            challenge = 'Bearer realm="https://harbor.test/service/token",service="harbor-registry"'
+            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        if sent != f"Bearer {issued[-1]}" or len(seen) == 4:  # the 2nd request: t0 expired
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="harbor"'})
+        return httpx.Response(200, headers={"Docker-Content-Digest": "sha256:" + "a" * 64})
+
+    client = _client(handler)
+    assert client.head_manifest(REPOSITORY, "3.5").status_code == 200
+    assert client.head_blob(REPOSITORY, "sha256:" + "b" * 64).status_code == 200
+    assert issued == ["t0", "t1"]
+    [renewal] = [r for r in seen if r.url.path == "/service/token"][1:]
+    assert renewal.url.params["scope"] == f"repository:{REPOSITORY}:pull"
+    assert renewal.headers["authorization"].startswith("Basic ")
+
+
+def test_a_refused_token_is_asked_for_again_only_once_per_request():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/service/token":
+            return httpx.Response(200, json={"token": "grants-nothing"})
+        if "authorization" not in request.headers:
+            challenge = 'Bearer realm="https://harbor.test/service/token",service="harbor-registry"'
+            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="harbor"'})
+
+    client = _client(handler)
+    assert client.head_manifest(REPOSITORY, "3.5").status_code == 401
+    assert client.head_manifest(REPOSITORY, "3.6").status_code == 401
+    asked = [r.url.path.rsplit("/", 1)[1] for r in seen]
+    assert asked == ["3.5", "token", "3.5", "3.6", "token", "3.6"]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from postrender.registry import chart_target, chart_url, find
+from postrender.registry._references import unmirrored
 from postrender.rewrite.rules import MirrorRule
 
 RULE = MirrorRule("dp.apps.rancher.io", "harbor.example:8443", "appco")
@@ -71,3 +72,30 @@ def test_chart_target_asks_for_the_tag_helm_pulls(version, manifest):
     target = chart_target("oci://dp.apps.rancher.io/charts/etcd", version, RULE)
     assert target is not None
     assert (target.repository, target.manifest) == ("appco/charts/etcd", manifest)
+
+
+def test_unmirrored_finds_image_fields_on_other_registries():
+    text = (
+        "containers:\n"
+        "  - name: a\n    image: registry.suse.com/bci/bci-busybox:15.6\n"
+        '  - image: "busybox:1.36"  # Docker Hub\n'
+        "  - image: harbor.example:8443/appco/containers/etcd:3.5\n"
+        "  - image: HARBOR.example:8443/other/x:1\n"
+        "    env:\n      - {name: X, value: 'registry.suse.com/bci/not-an-image-field:1'}\n"
+        "initContainers:\n  - image: 'registry.suse.com/bci/bci-busybox:15.6'\n"
+        "  - image: dp.apps.rancher.io/containers/left:1\n"
+    )
+    found = [(t.reference, t.repository) for t in unmirrored(text, RULE)]
+    assert found == [
+        ("registry.suse.com/bci/bci-busybox:15.6", "registry.suse.com/bci/bci-busybox"),
+        ("busybox:1.36", "docker.io/busybox"),
+    ]
+
+
+def test_a_chart_url_one_level_below_the_project_is_a_prefix():
+    text = ("a: oci://harbor.example:8443/appco/charts\n"
+            "b: oci://harbor.example:8443/appco/charts/etcd\n"
+            "c: oci://harbor.example:8443/appco/charts:1.0\n")
+    assert [(t.repository, t.prefix) for t in find(text, RULE)] == [
+        ("appco/charts", True), ("appco/charts/etcd", False), ("appco/charts", False),
+    ]

@@ -89,3 +89,12 @@ def test_warm_fails_the_check_when_a_blob_does_not_match_its_digest():
     assert check.result == "upstream error"
     assert "content does not match its digest" in check.detail
     assert check.warmed == 2
+
+
+def test_warm_fails_the_check_when_a_manifest_is_not_json():
+    registry = Registry(layers=1)
+    registry.manifest = b"<html>maintenance</html>"
+    check, _ = _warm(registry, concurrency=1)
+    assert check.result == "upstream error"
+    assert check.detail == f"manifest {_digest(registry.manifest)}: 200, but not a JSON object"
+    assert check.warmed == 0

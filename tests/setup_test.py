@@ -168,6 +168,16 @@ def test_setup_idempotent(harbor, upstream, tmp_path):
     assert all(line.split(": ", 1)[1].startswith(("unchanged", "ok")) for line in steps), output
 
 
+@pytest.mark.parametrize(("project", "warned"), [("app_co", True), ("app-co", False)])
+def test_setup_warns_that_charts_may_not_proxy_through_a_project_with_underscore(
+    harbor, upstream, tmp_path, project, warned
+):
+    output = run_setup(harbor, make_plan(harbor, upstream, tmp_path, project=project))
+    assert f"[project] {project}: created" in output
+    warning = f"warning: --project '{project}' has a '_': Harbor may not proxy Helm charts"
+    assert (warning in output) is warned
+
+
 def test_setup_never_sends_harbors_cookie_back(harbor, upstream, tmp_path):
     run_setup(harbor, make_plan(harbor, upstream, tmp_path))
     assert len(harbor.writes) >= 2  # more than one write: a kept `sid` would have earned a 403
@@ -188,20 +198,41 @@ def test_setup_dry_run_sends_no_writes(harbor, upstream, tmp_path):
     assert not (tmp_path / "pull-secret.json").exists()
 
 
-def test_setup_new_upstream_url_updates_the_endpoint(harbor, upstream, second_upstream, tmp_path):
+@pytest.mark.parametrize("version", ["v2.15.2", "main"])  # main clears a secret not resent
+def test_setup_new_upstream_url_updates_the_endpoint(
+    harbor, upstream, second_upstream, tmp_path, version
+):
+    harbor.version = version
     run_setup(harbor, make_plan(harbor, upstream, tmp_path))
     moved = make_plan(harbor, second_upstream, tmp_path)
     harbor.clear_log()
 
     dry = run_setup(harbor, moved, dry_run=True)
     assert harbor.writes == []
-    assert "[registry] application-collection: would update (url)" in dry
+    assert "[registry] application-collection: would update (token, url)" in dry
 
     output = run_setup(harbor, moved)
     (registry,) = harbor.state.registries.values()
-    assert registry.url == second_upstream.url
-    assert "[registry] application-collection: updated (url, tested)" in output
-    assert [w.method for w in harbor.writes] == ["PUT"]
+    assert (registry.url, registry.access_secret) == (second_upstream.url, second_upstream.token)
+    assert "[registry] application-collection: updated (token, url, tested)" in output
+    [put] = harbor.writes
+    assert put.method == "PUT"
+    # Harbor's main clears the stored secret on a URL change without one (UpdateRegistry)
+    assert put.json()["access_secret"] == second_upstream.token
+
+
+def test_setup_new_upstream_url_without_token_is_refused(
+    harbor, upstream, second_upstream, tmp_path
+):
+    assert run_cli(harbor.url, upstream, tmp_path).returncode == 0
+    harbor.clear_log()
+    result = run_cli(harbor.url, second_upstream, tmp_path, HARBOR_MIRROR_UPSTREAM_TOKEN="")
+    assert_one_line_error(
+        result, 2, "moving registry endpoint 'application-collection' to "
+        f"{second_upstream.url} needs the upstream access token again",
+    )
+    assert harbor.writes == []
+    assert result.stdout.count("[registry]") == 0
 
 
 def test_setup_new_token_updates_the_endpoint_and_the_same_token_does_not(
@@ -381,6 +412,26 @@ def test_setup_reads_the_password_from_stdin(harbor, upstream, tmp_path):
     result = subprocess.run(command[:-1], env=env, stdin=subprocess.DEVNULL, capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert_one_line_error(result, 2, "no Harbor password", "--password-stdin")
+
+
+def test_a_bad_ca_file_is_reported_before_the_password_prompt(harbor_tls, upstream, tmp_path):
+    # In a terminal setup asks for the password; a typo in --ca-file must not cost a typed secret.
+    env = cli_env(tmp_path, upstream)
+    del env["HARBOR_MIRROR_HARBOR_PASSWORD"]
+    missing = tmp_path / "no-such-ca.pem"
+    main, terminal = os.openpty()
+    try:
+        result = subprocess.run(
+            [str(HARBOR_MIRROR), "setup", "--harbor-url", harbor_tls.url, "--upstream-url",
+             upstream.url, "--ca-file", str(missing)],
+            env=env, stdin=terminal, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    finally:
+        os.close(terminal)
+        os.close(main)
+    assert_one_line_error(result, 2, f"--ca-file {missing}: no such file")
+    assert "password" not in result.stderr.lower()
+    assert harbor_tls.requests == []
 
 
 # -- concurrency -------------------------------------------------------------------------------
@@ -697,3 +748,39 @@ def test_a_failed_execution_with_a_multi_line_status_text_is_still_a_one_line_er
         "replication execution 5 of policy 'application-collection' ended Failed with 1 of 1 "
         "tasks failed: pull failed: 401 Unauthorized (task logs above)"
     )
+
+
+def test_replicate_stops_following_a_run_that_outlasts_the_replicate_timeout():
+    # A run that never ends used to be polled forever; now setup says where it goes on.
+    polls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/executions/7"):
+            polls.append(request.url.path)
+            return httpx.Response(200, json={"id": 7, "status": "InProgress", "total": 3,
+                                             "in_progress": 3})  # fmt: skip
+        return httpx.Response(200, json=[{"id": 7, "status": "InProgress"}])  # running: join it
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    client = connect(Connection("https://harbor.test", "admin", "pw"),
+                     transport=httpx.MockTransport(handler))  # fmt: skip
+    rule = Replication("containers/etcd", poll_interval=2.0, wait=60.0)
+    with pytest.raises(ReplicationFailed) as caught:
+        replicate(client, Policy(1, "application-collection", {}), rule, dry_run=False,
+                  out=io.StringIO(), sleep=sleep, clock=lambda: now[0])  # fmt: skip
+    assert str(caught.value).startswith(
+        "replication execution 7 of policy 'application-collection' is still running after 60 s"
+        " (--replicate-timeout); it goes on in Harbor"
+    )
+    assert len(polls) == 31  # one at the start, then every 2 s up to the 60 s mark
+
+
+def test_a_replicate_timeout_that_is_not_positive_is_bad_input(harbor, upstream, tmp_path):
+    result = run_cli(harbor.url, upstream, tmp_path, "--mode", "replication", "--filter-name",
+                     "containers/etcd", "--replicate-timeout", "0")  # fmt: skip
+    assert_one_line_error(result, 2, "--replicate-timeout must be a positive number of seconds")
+    assert harbor.requests == []

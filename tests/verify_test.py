@@ -66,22 +66,40 @@ def _manifest(tmp_path, *references):
     return path
 
 
+SUSE_BUSYBOX = "registry.suse.com/bci/bci-busybox:15.6"  # the fixture chart's log shipper
+
+
 def test_verify_reports_every_reference_of_fixture_chart_ok(mirror, run):
+    """The first verify, with nothing cached: Harbor's GET by tag of an index names no digest."""
     done = run("verify", *_render_args(mirror), *_target(mirror), "--output", "json")
     assert done.returncode == 0, done.stderr
     results = {entry["reference"]: entry for entry in json.loads(done.stdout)}
     prefix = f"{mirror.host}/application-collection/containers"
     images = mirror.upstream.images
-    assert set(results) == {
-        f"{prefix}/etcd:3.5.17-1.2",
-        f"{prefix}/kubectl:1.33.4",
-        f"{prefix}/bci-busybox:15.6@{busybox_digest(mirror)}",
+    assert {reference: entry["result"] for reference, entry in results.items()} == {
+        f"{prefix}/etcd:3.5.17-1.2": "ok",
+        f"{prefix}/kubectl:1.33.4": "ok",
+        f"{prefix}/bci-busybox:15.6@{busybox_digest(mirror)}": "ok",
+        SUSE_BUSYBOX: "not mirrored",
     }
-    assert {entry["result"] for entry in results.values()} == {"ok"}
     etcd = results[f"{prefix}/etcd:3.5.17-1.2"]
     assert etcd["digest"] == images["containers/etcd:3.5.17-1.2"].digest
     assert etcd["mediaType"] == "application/vnd.oci.image.index.v1+json"
     assert etcd["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert results[SUSE_BUSYBOX]["detail"].startswith(
+        "registry.suse.com is neither Harbor nor the upstream"
+    )
+
+
+def test_verify_strict_fails_on_images_harbor_does_not_serve(mirror, run):
+    done = run("verify", *_render_args(mirror), *_target(mirror), "--strict")
+    assert done.returncode == 1
+    [row] = [line for line in done.stdout.splitlines() if line.startswith(SUSE_BUSYBOX + " ")]
+    assert row.split()[1:3] == ["not", "mirrored"]
+    assert done.stderr.count("\n") == 1
+    assert f"1 of 4 references do not resolve through Harbor; first: {SUSE_BUSYBOX}: " in (
+        done.stderr
+    )
 
 
 @pytest.mark.parametrize("ca_from", ["option", "environment"])
@@ -105,8 +123,10 @@ def test_verify_table_checks_the_chart_given_to_helm_template(mirror, run, ca_fr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["REFERENCE", "RESULT", "DIGEST", "MEDIA", "TYPE", "PLATFORMS"]
     assert lines[1].startswith(f"{chart}:0.1.0 ")
-    assert len(lines) == 5
-    assert all(line.split()[1] == "ok" for line in lines[1:])
+    assert len(lines) == 7
+    assert all(line.split()[1] == "ok" for line in lines[1:5])
+    assert lines[5].split()[:3] == [SUSE_BUSYBOX, "not", "mirrored"]
+    assert lines[6].startswith(f"{SUSE_BUSYBOX}: registry.suse.com is neither Harbor nor")
 
 
 def test_verify_reads_stdin_and_reports_missing_with_nonzero_exit(mirror, run, tmp_path):
@@ -125,16 +145,40 @@ def test_verify_reads_stdin_and_reports_missing_with_nonzero_exit(mirror, run, t
     assert "Traceback" not in done.stderr
 
 
-def test_verify_reports_revoked_endpoint_token_unauthorized(mirror, run, tmp_path):
+def test_verify_says_harbor_may_not_sign_in_to_the_upstream_when_its_token_is_revoked(
+    mirror, run, tmp_path
+):
+    """Harbor answers an upstream 401 on a manifest from its cache alone: 404 when uncached."""
     registry_id = add_proxy_project(mirror.harbor, mirror.upstream, "appco-revoked")
     mirror.harbor.state.registries[registry_id].access_secret = "revoked-token"
     path = _manifest(tmp_path, "dp.apps.rancher.io/containers/kubectl:1.33.4")
     done = run("verify", path, *_target(mirror), "--project", "appco-revoked", "-o", "json")
     assert done.returncode == 1
     [entry] = json.loads(done.stdout)
-    assert entry["result"] == "unauthorized"
-    assert "endpoint credentials" in entry["detail"], done.stdout
+    assert entry["result"] == "missing"
+    assert "Harbor may also have failed to reach or sign in to the upstream" in entry["detail"]
+    assert "check the registry endpoint's health" in entry["detail"]
     assert "revoked-token" not in done.stdout + done.stderr
+
+
+def test_verify_alone_caches_nothing_harbor_can_serve_without_the_upstream(mirror, run):
+    """A manifest HEAD makes a proxy project store nothing, and an index GET only waits in
+    Redis for its children: without --warm an upstream outage leaves nothing to pull."""
+    assert run("verify", *_render_args(mirror), *_target(mirror)).returncode == 0
+    upstream = mirror.upstream.registry
+    upstream.stop()
+    try:
+        down = run("verify", *_render_args(mirror), *_target(mirror), "-o", "json")
+    finally:
+        upstream.start()
+    assert down.returncode == 1
+    results = {e["reference"].split("/")[-1]: e for e in json.loads(down.stdout)}
+    assert {name: e["result"] for name, e in results.items() if e["result"] != "not mirrored"} == {
+        "etcd:3.5.17-1.2": "missing",
+        "kubectl:1.33.4": "missing",
+        f"bci-busybox:15.6@{busybox_digest(mirror)}": "missing",
+    }
+    assert "failed to reach or sign in to the upstream" in results["kubectl:1.33.4"]["detail"]
 
 
 def test_warm_keeps_every_blob_available_when_the_upstream_is_down(mirror, run):
@@ -166,7 +210,11 @@ def test_warm_is_resumable_and_limited_to_the_platforms_asked(mirror, run):
 
     def warmed(done):
         assert done.returncode == 0, done.stderr
-        return {e["reference"].split("/")[-1]: e["warm"] for e in json.loads(done.stdout)}
+        return {
+            e["reference"].split("/")[-1]: e["warm"]
+            for e in json.loads(done.stdout)
+            if e["reference"].startswith(mirror.host)
+        }
 
     busybox = "bci-busybox:15.6@" + busybox_digest(mirror)
     first = warmed(run("verify", *args, "--platform", "linux/arm64"))
@@ -188,6 +236,21 @@ def test_warm_backs_off_on_429(mirror, run):
     assert done.returncode == 0, done.stderr
     assert "warming: 12/12 blobs" in done.stderr
     assert [e.response.status for e in mirror.harbor.exchanges].count(429) == 3
+
+
+def test_warm_outlasting_the_registry_token_signs_in_again(mirror, run):
+    """Harbor answers an expired token as anonymous, with `Basic realm="harbor"`."""
+    mirror.harbor.token_seconds = 1
+    # every HEAD takes 0.3 s: the first repository's token has expired before warming starts
+    mirror.harbor.inject_fault(method="HEAD", delay=0.3, count=1000)
+    done = run("verify", *_render_args(mirror), *_target(mirror), "--warm")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "warming: 12/12 blobs" in done.stderr
+    refused = [e for e in mirror.harbor.exchanges
+               if e.response.status == 401 and e.request.path.startswith("/v2/")
+               and ("www-authenticate", 'Basic realm="harbor"') in
+               [(k.lower(), v) for k, v in e.response.headers]]
+    assert refused, "no request outlasted its token"
 
 
 def test_chart_url_prints_the_harbor_url(run, mirror):
@@ -254,7 +317,30 @@ def test_verify_uses_the_robot_secret_setup_writes(mirror, run, tmp_path):
     refused = run("verify", path, *_target(mirror), extra_env=anonymous)
     assert refused.returncode == 1
     assert "unauthorized" in refused.stdout
-    assert "may not pull from the project" in refused.stdout
+    assert "Harbor refused an anonymous pull (a private project)" in refused.stdout
+
+
+def test_verify_with_a_wrong_robot_secret_blames_the_secret_not_the_upstream(
+    mirror, run, tmp_path
+):
+    """Harbor's token service grants nothing to bad credentials; the registry then refuses."""
+    from postrender.bootstrap.robot import secret_manifest
+
+    _robot_secret_file(mirror, tmp_path)  # the robot exists; its secret is not the one given
+    wrong = tmp_path / "wrong-secret.json"
+    name = f"robot${mirror.project}+ci-pull"
+    wrong.write_text(secret_manifest("harbor-pull", mirror.host, name, "not-the-secret"))
+    path = _manifest(tmp_path, "dp.apps.rancher.io/containers/kubectl:1.33.4")
+    anonymous = {"HARBOR_MIRROR_USERNAME": "", "HARBOR_MIRROR_HARBOR_PASSWORD": ""}
+    done = run("verify", path, *_target(mirror), "--secret-file", wrong, "-o", "json",
+               extra_env=anonymous)
+    assert done.returncode == 1
+    [entry] = json.loads(done.stdout)
+    assert entry["result"] == "unauthorized"
+    assert "Harbor refused these credentials, or they may not pull from the project" in (
+        entry["detail"]
+    )
+    assert "upstream" not in entry["detail"]
 
 
 @pytest.mark.parametrize(
@@ -285,7 +371,8 @@ def test_help_names_every_option(run, command):
     for option in ("--harbor-host", "--project", "--upstream", "--config"):
         assert option in done.stdout
     if command == "verify":
-        for option in ("--warm", "--platform", "--output", "--secret-file", "--ca-file"):
+        for option in ("--warm", "--platform", "--output", "--secret-file", "--ca-file",
+                       "--strict"):
             assert option in done.stdout
 
 
@@ -313,9 +400,24 @@ def test_verify_chart_urls_without_version(mirror, run, tmp_path):
     assert done.returncode == 0, done.stderr
     results = {e["reference"]: (e["result"], e["detail"]) for e in json.loads(done.stdout)}
     assert results == {
-        charts: ("skipped", "no versions listed: a chart repository prefix?"),
+        charts: ("skipped", "no versions listed: a chart repository prefix"),
         f"{charts}/etcd-like": ("ok", "1 versions listed"),
     }
+
+
+def test_verify_a_misspelled_chart_url_without_version_is_missing(mirror, run, tmp_path):
+    """A proxy project lists no tags, with 200, for a repository the upstream lacks."""
+    path = tmp_path / "flux.yaml"
+    path.write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: OCIRepository\nmetadata:\n"
+        "  name: c\nspec:\n  url: oci://dp.apps.rancher.io/charts/etcd-lkie\n"
+    )
+    done = run("verify", path, *_target(mirror), "-o", "json")
+    assert done.returncode == 1
+    [entry] = json.loads(done.stdout)
+    assert entry["result"] == "missing"
+    assert entry["detail"].startswith("no versions listed: no chart here")
+    assert "charts/etcd-lkie: missing" in done.stderr
 
 
 def _secret_file(tmp_path, entry):

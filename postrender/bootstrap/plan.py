@@ -89,6 +89,8 @@ class Replication:
     policy_name: str = DEFAULT_NAME
     replicate: bool = False
     poll_interval: float = 2.0
+    # How long --replicate follows a run; the run goes on in Harbor after that.
+    wait: float = 3600.0
 
     def __post_init__(self) -> None:
         if not self.filter_name.strip():
@@ -97,6 +99,7 @@ class Replication:
             raise ConfigError("--filter-tag must not be empty when given")
         searchable_name("--policy-name", self.policy_name, 256)
         positive_seconds("--poll-interval", self.poll_interval)
+        positive_seconds("--replicate-timeout", self.wait)
 
     @property
     def lists_catalog(self) -> bool:
@@ -152,6 +155,15 @@ class Plan:
             self.post_renderer_settings(),
             {"harbor_host": "--harbor-url", "upstream": upstream_flag},
         )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What Harbor accepts but serves badly: Helm charts through a proxy-cache project
+        whose name has a `_` (a maintainer's note on goharbor/harbor#17355)."""
+        if self.mode == "proxy-cache" and "_" in self.project:
+            return [f"--project {self.project!r} has a '_': Harbor may not proxy Helm charts "
+                    "through such a project (goharbor/harbor#17355); prefer '-' or '.'"]
+        return []
 
     @property
     def harbor_host(self) -> str:

@@ -51,7 +51,8 @@ def _unhealthy_hint(plan: Plan) -> str:
 
 
 def _changes(existing: Registry, plan: Plan) -> dict[str, Any]:
-    """The flat RegistryUpdate fields that differ from what is wanted (secret only when new)."""
+    """The flat RegistryUpdate fields that differ from what is wanted (the secret only when
+    new, or with a new URL)."""
     if existing.type != REGISTRY_TYPE:
         raise HarborConflict(
             f"registry endpoint {existing.name!r} exists with type {existing.type!r}, and "
@@ -60,6 +61,12 @@ def _changes(existing: Registry, plan: Plan) -> dict[str, Any]:
         )
     changes: dict[str, Any] = {}
     if not _same_url(existing.url, plan.upstream_url):
+        if plan.upstream_token is None:
+            raise ConfigError(
+                f"moving registry endpoint {existing.name!r} to {plan.upstream_url} needs the "
+                "upstream access token again (HARBOR_MIRROR_UPSTREAM_TOKEN, or run in a terminal "
+                "to be asked): Harbor clears the stored token when the URL changes without one"
+            )
         changes["url"] = plan.upstream_url
     if existing.insecure:
         changes["insecure"] = False
@@ -69,7 +76,9 @@ def _changes(existing: Registry, plan: Plan) -> dict[str, Any]:
     if plan.upstream_token is not None:
         stored = _FINGERPRINT.search(existing.description)
         wanted = token_fingerprint(username, plan.upstream_token)
-        if stored is None or stored.group(1) != wanted:
+        # Harbor's `main` (handler/registry.go:UpdateRegistry) drops the stored secret when
+        # the URL changes and none is sent, so a new URL always goes with the token.
+        if "url" in changes or stored is None or stored.group(1) != wanted:
             changes.update(credential_type="basic", access_secret=plan.upstream_token)
             changes["description"] = _description(username, plan.upstream_token)
     return changes

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, Replication
-from postrender.errors import HarborError, ReplicationFailed
+from postrender.errors import HarborError, ReplicationFailed, redact_server_text
 from postrender.harbor import Execution, HarborClient, Policy, Registry
 
 NO_FLATTENING = 0  # dest_namespace_replace_count: keep containers/x and charts/x apart
@@ -121,6 +121,7 @@ def replicate(
     dry_run: bool,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Start the rule (or join a run in progress), follow it, and fail loudly on failed tasks."""
     if dry_run or policy is None:
@@ -133,11 +134,11 @@ def replicate(
     else:
         execution_id = client.start_execution(policy.id)
         report(out, "replicate", rule.policy_name, "started", f"execution {execution_id}")
-    final = _follow(client, execution_id, rule.poll_interval, out, sleep)
+    final = _follow(client, execution_id, rule, out, sleep, clock)
     if final.status == "Succeed" and final.failed == 0 and final.stopped == 0:
         return
     _print_failed_tasks(client, final, out)
-    status_text = " ".join(final.status_text.split())  # the error is one line
+    status_text = " ".join(redact_server_text(final.status_text).split())  # one line
     why = f": {status_text}" if status_text else ""
     raise ReplicationFailed(
         f"replication execution {final.id} of policy {rule.policy_name!r} ended {final.status}"
@@ -155,13 +156,16 @@ def _progress(execution: Execution) -> str:
 def _follow(
     client: HarborClient,
     execution_id: int,
-    interval: float,
+    rule: Replication,
     out: TextIO,
     sleep: Callable[[float], None],
+    clock: Callable[[], float],
 ) -> Execution:
-    """Poll until the execution ends; a terminal redraws one line, a pipe gets each change."""
+    """Poll until the execution ends or `rule.wait` runs out; a terminal redraws one line, a
+    pipe gets each change."""
     live = out.isatty()
     shown = ""
+    deadline = clock() + rule.wait
     while True:
         execution = client.get_execution(execution_id)
         line = f"[replicate] {_progress(execution)}"
@@ -173,7 +177,15 @@ def _follow(
             if live:
                 out.write("\n")
             return execution
-        sleep(interval)
+        if clock() >= deadline:
+            if live:
+                out.write("\n")
+            raise ReplicationFailed(
+                f"replication execution {execution_id} of policy {rule.policy_name!r} is still "
+                f"running after {rule.wait:g} s (--replicate-timeout); it goes on in Harbor: "
+                "run setup --replicate again to follow it, or watch it in Harbor's UI"
+            )
+        sleep(rule.poll_interval)
 
 
 def _print_failed_tasks(client: HarborClient, execution: Execution, out: TextIO) -> None:
@@ -186,5 +198,5 @@ def _print_failed_tasks(client: HarborClient, execution: Execution, out: TextIO)
                 log = client.task_log(execution.id, task.id)
             except HarborError as error:
                 log = f"(log unavailable: {error})"
-            out.write(log.rstrip("\n") + "\n")
+            out.write(redact_server_text(log).rstrip("\n") + "\n")
     out.flush()

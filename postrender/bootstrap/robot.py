@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, RobotPlan
-from postrender.errors import ConfigError, HarborResponseError
+from postrender.errors import ConfigError, HarborResponseError, keep_secret
 from postrender.files import atomic_write
 from postrender.harbor import HarborClient, Project, Robot
 from postrender.rewrite.rules import DOCKERCONFIG_TYPE
@@ -111,6 +111,7 @@ def ensure_robot(
 
 
 def _write_secret(plan: Plan, robot: RobotPlan, account: Robot, out: TextIO) -> None:
+    keep_secret(account.secret, username=account.name)
     if not account.secret:
         raise HarborResponseError(f"Harbor sent no secret for robot {account.name!r}")
     text = secret_manifest(robot.secret_name, plan.harbor_host, account.name, account.secret)

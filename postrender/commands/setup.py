@@ -17,7 +17,7 @@ from postrender.bootstrap.check import check_harbor, version_at_least
 from postrender.bootstrap.configfile import ensure_config
 from postrender.bootstrap.emit import check_emit, ensure_node_mirror
 from postrender.bootstrap.nodemirror import FORMATS as NODE_MIRROR_FORMATS
-from postrender.bootstrap.outcome import report
+from postrender.bootstrap.outcome import report, warn
 from postrender.bootstrap.plan import (
     DEFAULT_NAME,
     DEFAULT_UPSTREAM_URL,
@@ -32,8 +32,8 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
-from postrender.errors import ConfigError, HarborError
-from postrender.harbor import Connection, HarborClient, connect
+from postrender.errors import ConfigError, HarborError, keep_secret
+from postrender.harbor import Connection, HarborClient, connect, tls_verify
 from postrender.helm.paths import default_config_file
 
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
@@ -55,6 +55,8 @@ def setup(
             f"replication mode needs Harbor 2.3 or newer (for 'no flattening'); this is {version}"
         )
     registry = ensure_registry(client, plan, dry_run=dry_run, out=out)
+    for message in plan.warnings:
+        warn(out, message)
     project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
     policy = None
     if plan.replication is not None:
@@ -146,6 +148,7 @@ def _replication(options: Mapping[str, object]) -> Replication | None:
         policy_name=_opt_str(options["policy_name"]) or str(options["registry_name"]),
         replicate=bool(options["replicate"]),
         poll_interval=float(str(options["poll_interval"])),
+        wait=float(str(options["replicate_timeout"])),
     )
 
 
@@ -236,6 +239,9 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--replicate", is_flag=True, help="Replication: run the rule now and follow it.")
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, metavar="SECONDS",
               help="Replication: how often to check a running execution.")
+@click.option("--replicate-timeout", type=float, default=3600.0, show_default=True,
+              metavar="SECONDS", help="Replication: stop following a run after this long "
+              "(exit 1; the run goes on in Harbor).")
 @click.option("--robot", metavar="NAME", help="Ensure a pull-only robot account on the project.")
 @click.option("--pull-secret", metavar="NAME",
               help="Name of the Harbor pull Secret (written by --secret-out; used by the "
@@ -270,17 +276,14 @@ def cli(**options: object) -> int:
     emit = options["emit"] if isinstance(options["emit"], tuple) else None
     check_emit(plan, emit, bool(options["emit_credentials"]))
     timeout = positive_seconds("--timeout", float(str(options["timeout"])))
-    password = _password(bool(options["password_stdin"]), environ)
-    plan = replace(plan, upstream_token=_token(environ))
-    connection = Connection(
-        url=plan.harbor_url,
-        username=str(options["username"]),
-        password=password,
-        ca_file=options["ca_file"] if isinstance(options["ca_file"], Path) else None,
-        insecure_skip_tls_verify=bool(options["insecure_skip_tls_verify"]),
-        timeout=timeout,
-    )
-    if connection.insecure_skip_tls_verify:
+    ca_file = options["ca_file"] if isinstance(options["ca_file"], Path) else None
+    verify = tls_verify(ca_file, bool(options["insecure_skip_tls_verify"]))
+    username = str(options["username"])
+    password = keep_secret(_password(bool(options["password_stdin"]), environ), username=username)
+    token = _token(environ)
+    plan = replace(plan, upstream_token=token and keep_secret(token))
+    connection = Connection(plan.harbor_url, username, password, verify, timeout)
+    if verify is False:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
     client = connect(connection)
     code = setup(client, plan, dry_run=bool(options["dry_run"]), out=sys.stdout)

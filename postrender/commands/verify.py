@@ -32,12 +32,16 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Table for people, JSON for pipelines (on stdout).")
 @click.option("--warm", is_flag=True,
-              help="Also pull every blob through Harbor so its cache holds them.")
+              help="Also GET every manifest by digest and pull every blob through Harbor, so "
+              "a proxy cache stores them.")
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="With --warm: only these platforms of a multi-platform image (repeatable); "
               "a single-platform image is pulled as it is.")
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="With --warm: blobs pulled at once.")
+@click.option("--strict", is_flag=True,
+              help="Also fail on images on other registries (not mirrored), which the cluster "
+              "pulls from there instead of through Harbor.")
 @click.option("--secret-file", type=_FILE, metavar="FILE",
               help="The robot's Secret manifest written by setup --secret-out "
               "[env HARBOR_MIRROR_SECRET_FILE; default: the one setup wrote]; helm template "
@@ -52,7 +56,7 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
 @mirror_options
 def cli(
     inputs: tuple[str, ...], output: str, warm: bool, platforms: tuple[str, ...],
-    concurrency: int, secret_file: Path | None, ca_file: Path | None,
+    concurrency: int, strict: bool, secret_file: Path | None, ca_file: Path | None,
     insecure_skip_tls_verify: bool, plain_http: bool, **given: Any,
 ) -> int:
     """Check that every rewritten image and chart reference resolves through Harbor.
@@ -61,9 +65,13 @@ def cli(
     `helm template` (NAME CHART --version ... -f ...), rendered with the helm in $HELM_BIN or
     on PATH. The stream goes through the post-renderer's rewrite, then every distinct Harbor
     reference (and an oci:// chart given to helm template) is asked for with
-    HEAD /v2/<project>/<path>/manifests/<tag or digest>; through a proxy cache that makes Harbor
-    fetch it from the upstream. Exits 1 when any reference is missing, unauthorized or hit an
-    upstream error.
+    HEAD /v2/<project>/<path>/manifests/<tag or digest>, and an index is fetched with GET to
+    list its platforms. Through a proxy cache a HEAD only makes Harbor ask the upstream and
+    stores nothing; a GET stores the manifest (an index once its platforms are stored); --warm
+    GETs every manifest and blob, so Harbor keeps serving them when the upstream is down.
+    Images on other registries are listed as not mirrored. Exits 1 when any reference is
+    missing, unauthorized or hit an upstream error (with --strict, also when one is not
+    mirrored).
     """
     from postrender import registry
     from postrender.rewrite.rules import Rules
@@ -95,7 +103,7 @@ def cli(
     if not checks:
         click.echo(f"harbor-mirror: no reference to {rules.mirror.target_prefix} found", err=True)
     click.echo(_json(checks) if output == "json" else _table(checks, warm))
-    registry.require_resolved(checks)
+    registry.require_resolved(checks, strict=strict)
     return 0
 
 
@@ -148,5 +156,5 @@ def _table(checks: Sequence[Check], warm: bool) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
-    lines += [f"{c.target.reference}: {c.detail}" for c in checks if c.failed]
+    lines += [f"{c.target.reference}: {c.detail}" for c in checks if c.noted]
     return "\n".join(lines)

@@ -19,8 +19,9 @@ _RENDERING = """The post-renderer is attached in the form the running Helm takes
 Helm 4, this executable on Helm 3; a --post-renderer of yours is refused, your
 --post-renderer-args go to it). On Helm 3, which never post-renders hooks, a chart with
 global.imageRegistry gets it set to Harbor (and global.imagePullSecrets to the Harbor pull
-secret). --verify (ours, not Helm's provenance check) makes the post-renderer check every
-reference through Harbor and fail before anything is installed. """
+secret). --verify (ours, not Helm's provenance check) checks every rendered reference
+through Harbor and fails before anything is installed (Helm 3: hooks too, for install and
+template, by rendering first). """
 
 
 def _command(name: str) -> click.Command:
@@ -40,9 +41,19 @@ def _command(name: str) -> click.Command:
     def cli(helm_args: tuple[str, ...]) -> int:
         from postrender.helm.wrap import run
 
-        return run(name, helm_args, settings.resolve([], os.environ))
+        config = settings.resolve([], os.environ)
+        return run(name, helm_args, config, check=lambda text: _verify(text, config))
 
     return cli
+
+
+def _verify(text: str, config: settings.Settings) -> None:
+    """--verify on Helm 3: every Harbor reference of the rendered stream, hooks included."""
+    from postrender.registry.gate import verify_or_fail
+    from postrender.rewrite.rules import Rules
+
+    verify_or_fail(text, Rules.from_settings(config).mirror,
+                   settings.files_environ(config, os.environ))  # fmt: skip
 
 
 install = _command("install")

@@ -20,13 +20,16 @@ API_PREFIX = "/api/v2.0"
 
 @dataclass(frozen=True)
 class Connection:
-    """Where Harbor is and how to trust it; the password is kept out of repr."""
+    """Where Harbor is and how to trust it; the password is kept out of repr.
+
+    `verify` is `tls_verify()`'s answer, built by the caller before it asks for a password, so a
+    bad --ca-file is reported before anyone types a secret.
+    """
 
     url: str  # https://core.harbor.domain[:port], no trailing slash
     username: str
     password: str = field(default="", repr=False)
-    ca_file: Path | None = None
-    insecure_skip_tls_verify: bool = False
+    verify: ssl.SSLContext | bool = True
     timeout: float = 30.0
 
 
@@ -57,7 +60,7 @@ def connect(
     client = httpx.Client(
         base_url=connection.url.rstrip("/") + API_PREFIX,
         auth=httpx.BasicAuth(connection.username, connection.password),
-        verify=tls_verify(connection.ca_file, connection.insecure_skip_tls_verify),
+        verify=connection.verify,
         timeout=httpx.Timeout(connection.timeout, connect=min(10.0, connection.timeout)),
         transport=transport,
         follow_redirects=False,

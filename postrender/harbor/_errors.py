@@ -7,7 +7,7 @@ import ssl
 
 import httpx
 
-from postrender.errors import HarborAPIError, HarborUnreachable
+from postrender.errors import HarborAPIError, HarborUnreachable, redact_server_text
 
 _MAX_DETAIL = 300
 # Failures before the request left: Harbor never saw it.
@@ -46,7 +46,7 @@ def error_detail(response: httpx.Response) -> str:
         text = response.text.strip()
         looks_like_page = text.startswith("<") or not text
         detail = response.reason_phrase if looks_like_page else text
-    detail = " ".join(detail.split())
+    detail = " ".join(redact_server_text(detail).split())
     return detail if len(detail) <= _MAX_DETAIL else detail[: _MAX_DETAIL - 1] + "…"
 
 

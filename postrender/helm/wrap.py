@@ -12,7 +12,9 @@ The arguments are helm's own and go to `$HELM_BIN` (else helm on PATH) unchanged
   and, with a Harbor pull secret configured, `global.imagePullSecrets[0]`; these come before the
   user's own `--set`s, which therefore still win;
 - `--verify` is taken out and becomes the post-renderer's `--verify`: every reference it
-  rewrites is checked through Harbor before Helm creates anything.
+  rewrites is checked through Harbor before Helm creates anything. On Helm 3, whose
+  post-renderer never sees hooks, install and template are first rendered with `helm template`
+  and the whole stream checked (`check`); upgrade keeps the post-renderer's check only.
 
 Refused (exit 2): `--post-renderer` (this command attaches its own; use plain helm to run
 another), `--registry-config` (helm would read the login from there instead of the robot's).
@@ -22,8 +24,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError, HarborMirrorError
@@ -34,6 +37,7 @@ from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
 _POST_RENDERED = ("install", "upgrade", "template")
+_HOOKS_RENDERED = ("install", "template")  # `helm template` takes every install flag
 POST_RENDERER_PLUGIN = "harbor-mirror"  # postrender/plugin.yaml's name
 _REFUSED = {
     "--post-renderer": "this command attaches the harbor-mirror post-renderer itself; run plain "
@@ -175,27 +179,52 @@ def show_values(
         return None
 
 
+Check = Callable[[str], None]
+"""Raises when a reference in the rendered stream does not resolve through Harbor."""
+
+
 def run(
     subcommand: str,
     args: Sequence[str],
     settings: Settings,
     environ: Mapping[str, str] = os.environ,
+    *,
+    check: Check | None = None,
 ) -> int:
     """Run the wrapped helm command; its stdout is the user's, its stderr becomes one line on
-    failure (naming the Harbor chart URL) and passes through on success."""
+    failure (naming the Harbor chart URL) and passes through on success.
+
+    `check` is how `--verify` sees what Helm 3 never post-renders: for install and template
+    the stream is rendered first (hooks included) and checked before anything else runs.
+    """
     if subcommand not in WRAPPED:
         raise ConfigError(f"{subcommand!r} is not one of {', '.join(WRAPPED)}")
     args, verify = split_verify(args)
     refuse(subcommand, args)
     harbor = Harbor.from_settings(settings)
     major = helm_major(environ) if subcommand in _POST_RENDERED else 4
-    command = build(subcommand, args, harbor, settings, major=major, verify=verify,
-                    environ=environ)
+    preflight = verify and major == 3 and check is not None and subcommand in _HOOKS_RENDERED
+    command = build(subcommand, args, harbor, settings, major=major,
+                    verify=verify and not preflight, environ=environ)  # fmt: skip
     with harbor.helm_environ(environ) as env:
+        if preflight:
+            assert check is not None
+            done = run_helm(["template", *command.args[1:]], env)  # install's flags all fit
+            _raise_on_failure(subcommand, done, command.charts)
+            check(done.stdout.decode("utf-8", "replace"))
+            if subcommand == "template":  # already rendered: show it, do not render twice
+                sys.stdout.buffer.write(done.stdout)
+                sys.stdout.flush()
+                sys.stderr.buffer.write(done.stderr or b"")
+                return 0
         done = run_helm(command.args, env, stdout_to_user=True)
-    if done.returncode != 0:
-        raise HarborMirrorError(
-            failure(f"helm {subcommand}", done.returncode, done.stderr, command.charts)
-        )
+    _raise_on_failure(subcommand, done, command.charts)
     sys.stderr.buffer.write(done.stderr or b"")
     return 0
+
+
+def _raise_on_failure(
+    subcommand: str, done: subprocess.CompletedProcess[bytes], charts: Sequence[str]
+) -> None:
+    if done.returncode != 0:
+        raise HarborMirrorError(failure(f"helm {subcommand}", done.returncode, done.stderr, charts))

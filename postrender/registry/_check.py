@@ -1,10 +1,20 @@
 """Ask Harbor whether one reference resolves, and say so in the words a person acts on.
 
-ok: Harbor has (or, through a proxy cache, just fetched) the manifest. missing: Harbor or its
-upstream says not found. unauthorized: Harbor refused our credentials, or the upstream refused
-the endpoint's. upstream error: anything else (rate limits after retries, 5xx, a 200 that is
-no manifest). skipped: an oci:// URL with no version that lists none, i.e. a repository
-prefix, not a chart.
+ok: Harbor serves the manifest. missing: Harbor has no such manifest and got none from its
+upstream (through a proxy cache that is also what an unreachable upstream or an expired upstream
+token looks like: Harbor then answers from its cache alone). unauthorized: Harbor refused our
+credentials, or (on a blob) the upstream refused the endpoint's. upstream error: anything else
+(rate limits after retries, 5xx, a 200 that is no manifest). skipped: an oci:// repository
+prefix with no version, not a chart. not mirrored: an image on another registry, which Harbor
+is never asked for.
+
+What Harbor does for each request (goharbor/harbor `src/`): a manifest HEAD through a proxy
+project only HEADs the upstream and stores nothing (`controller/proxy/controller.go:
+HeadManifest`); a GET stores the manifest (`ProxyManifest`), but by tag it answers with an
+empty `Docker-Content-Digest` (`server/middleware/repoproxy/proxy.go:proxyManifestGet`), so an
+index's digest is the one its HEAD named. The index is still fetched by its tag: that is what
+makes Harbor remember the tag once the index is stored (`manifestcache.go:
+ManifestListCache.push`), so the tag keeps resolving when the upstream is down.
 """
 
 from __future__ import annotations
@@ -24,6 +34,14 @@ MISSING = "missing"
 UNAUTHORIZED = "unauthorized"
 UPSTREAM_ERROR = "upstream error"
 SKIPPED = "skipped"
+NOT_MIRRORED = "not mirrored"
+
+UPSTREAM_HINT = (
+    "if the project is a proxy cache, Harbor may also have failed to reach or sign in to the "
+    "upstream (an outage or an expired upstream token): check the registry endpoint's health "
+    "in Harbor (Administration > Registries), or run setup again with a new "
+    "HARBOR_MIRROR_UPSTREAM_TOKEN"
+)
 
 
 @dataclass
@@ -42,6 +60,12 @@ class Check:
 
     @property
     def failed(self) -> bool:
+        """Harbor will not serve it; a reference that is not Harbor's is only noted."""
+        return self.result not in (OK, SKIPPED, NOT_MIRRORED)
+
+    @property
+    def noted(self) -> bool:
+        """Its detail is worth a line of its own: a failure, or an image Harbor does not serve."""
         return self.result not in (OK, SKIPPED)
 
     def fail(self, result: str, detail: str) -> None:
@@ -60,68 +84,125 @@ class Check:
         }
 
 
-def classify(response: httpx.Response) -> tuple[str, str]:
+def classify(response: httpx.Response, *, anonymous: bool) -> tuple[str, str]:
     """(result, detail) for an error answer; a HEAD has no body, so its status speaks."""
     status = response.status_code
     body = error_detail(response) if response.request.method != "HEAD" else ""
     detail = f"{status} {body}".strip()
     if status == 404:
-        return MISSING, detail
+        return MISSING, f"{detail}: not in Harbor's project nor its upstream; {UPSTREAM_HINT}"
     if status in (401, 403):
-        if "insufficient_scope" in response.headers.get("www-authenticate", ""):
-            return UNAUTHORIZED, f"{detail}: these credentials may not pull from the project"
-        return UNAUTHORIZED, f"{detail}: the upstream refused Harbor's endpoint credentials"
+        return UNAUTHORIZED, f"{detail}: {_refused_by(response, anonymous)}"
     return UPSTREAM_ERROR, detail
 
 
+def _refused_by(response: httpx.Response, anonymous: bool) -> str:
+    """Who refused. Harbor refuses with a challenge (`Basic realm="harbor"` once a token was
+    sent: `server/middleware/v2auth/auth.go:getChallenge`), and an upstream refusal of a
+    manifest or tag list never reaches us (Harbor falls back to its cache, `repoproxy/proxy.go:
+    handleManifest`); only a blob's is passed on as it is, with no challenge
+    (`controller/proxy/controller.go:ProxyBlob`)."""
+    if "/blobs/" in response.request.url.path and "www-authenticate" not in response.headers:
+        return ("the upstream refused Harbor's endpoint credentials: give setup a new "
+                "HARBOR_MIRROR_UPSTREAM_TOKEN")
+    if anonymous:
+        return ("Harbor refused an anonymous pull (a private project): give the robot's Secret "
+                "with --secret-file or HARBOR_MIRROR_SECRET_FILE")
+    return ("Harbor refused these credentials, or they may not pull from the project (a wrong "
+            "or rotated robot secret, or an account without pull on it)")
+
+
 def check(client: RegistryClient, target: Target) -> Check:
-    """HEAD the manifest through Harbor (a proxy cache fetches it); list platforms of an index."""
+    """HEAD the manifest through Harbor; GET an index to list its platforms."""
     reference = target.manifest
     try:
         if reference is None:
             return _check_versions(client, target)
         response = client.head_manifest(target.repository, reference)
+        digest = response.headers.get("docker-content-digest", "")
         if response.status_code == 200 and response.headers.get("content-type") in INDEX_TYPES:
             response = client.get_manifest(target.repository, reference)
+            digest = response.headers.get("docker-content-digest") or digest
     except TokenRefused as refused:
         return Check(target, UNAUTHORIZED, detail=str(refused))
     if response.status_code != 200:
-        return _failed(target, response)
+        return _failed(client, target, response)
     media_type = response.headers.get("content-type", "")
-    digest = response.headers.get("docker-content-digest", "")
     if not digest:  # every registry names the manifest it serves; a web page does not
         detail = f"200 {media_type or 'without Content-Type'}, not a manifest: is the host Harbor?"
         return Check(target, UPSTREAM_ERROR, detail=detail)
     result = Check(target, OK, digest, media_type)
     if media_type in INDEX_TYPES:
-        result.platforms = platforms(response.content)
+        listed = platforms(response.content)
+        if listed is None:
+            return Check(target, UPSTREAM_ERROR, digest, media_type,
+                         detail=f"200 {media_type}, but {digest} is no JSON index")
+        result.platforms = listed
     return result
 
 
-def _failed(target: Target, response: httpx.Response) -> Check:
-    result, detail = classify(response)
+def _failed(client: RegistryClient, target: Target, response: httpx.Response) -> Check:
+    result, detail = classify(response, anonymous=client.anonymous)
     return Check(target, result, detail=detail)
 
 
 def _check_versions(client: RegistryClient, target: Target) -> Check:
-    """A chart URL without a version: a chart lists its versions; a URL that lists none is
-    taken for a repository prefix (a Flux HelmRepository) and skipped, not failed."""
+    """A chart URL without a version: a chart lists its versions.
+
+    A proxy project lists local and upstream tags and answers 200 with none for a repository
+    the upstream lacks (`server/middleware/repoproxy/tag.go:TagsListMiddleware`); a plain
+    project answers 404. Either way no versions means a repository prefix (`target.prefix`,
+    as a Flux HelmRepository names one: skipped) or no chart there (missing).
+    """
     response = client.tags(target.repository)
-    if response.status_code == 404:
-        return Check(target, SKIPPED, detail="no versions listed: a chart repository prefix?")
-    if response.status_code != 200:
-        return _failed(target, response)
-    tags = response.json().get("tags") or []
-    return Check(target, OK, detail=f"{len(tags)} versions listed")
+    if response.status_code not in (200, 404):
+        return _failed(client, target, response)
+    tags: list[Any] = []
+    if response.status_code == 200:
+        body = json_object(response.content)
+        listed = body.get("tags") if body is not None else None
+        if body is None or not isinstance(listed, list | None):
+            return Check(target, UPSTREAM_ERROR,
+                         detail="200, but the tag list is not a JSON object with a tags list")
+        tags = listed or []
+    if tags:
+        return Check(target, OK, detail=f"{len(tags)} versions listed")
+    if target.prefix:
+        return Check(target, SKIPPED, detail="no versions listed: a chart repository prefix")
+    return Check(target, MISSING, detail=f"no versions listed: no chart here; {UPSTREAM_HINT}")
 
 
-def platforms(index: bytes) -> list[str]:
-    """`os/arch[/variant]` of every manifest an index lists."""
-    return [platform_of(entry) for entry in json.loads(index).get("manifests", [])]
+def not_mirrored(target: Target) -> Check:
+    """An image on a registry that is neither Harbor nor the upstream: nobody asks Harbor."""
+    registry = target.repository.partition("/")[0]
+    return Check(target, NOT_MIRRORED, detail=(
+        f"{registry} is neither Harbor nor the upstream: the cluster pulls it from there, "
+        "not through Harbor (--strict fails on it)"
+    ))
+
+
+def json_object(content: bytes) -> dict[str, Any] | None:
+    """`content` as a JSON object, or None when it is not one (a proxy's page, a cut body)."""
+    try:
+        value = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def platforms(index: bytes) -> list[str] | None:
+    """`os/arch[/variant]` of every manifest an index lists; None when it is not an index."""
+    body = json_object(index)
+    entries = body.get("manifests") if body is not None else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return None
+    return [platform_of(entry) for entry in entries]
 
 
 def platform_of(entry: dict[str, Any]) -> str:
     """`os/arch[/variant]` of one entry of an index."""
-    platform = entry.get("platform") or {}
+    platform = entry.get("platform")
+    if not isinstance(platform, dict):
+        return ""
     parts = [platform.get("os"), platform.get("architecture"), platform.get("variant")]
-    return "/".join(part for part in parts if part)
+    return "/".join(part for part in parts if isinstance(part, str) and part)

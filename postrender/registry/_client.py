@@ -2,9 +2,12 @@
 
 Harbor answers an unauthenticated `/v2/` request with 401 and `WWW-Authenticate: Bearer
 realm=…,service=…`; the client then asks that token service for the repository's pull scope
-(with basic credentials, sent only to Harbor's own host and never in clear text to an
-HTTPS Harbor) and repeats the request with the token.
-Tokens are cached per repository, and the client is safe to share between threads.
+(with basic credentials) and repeats the request with the token. A realm anywhere but Harbor's
+own scheme, host and port is refused: the robot's secret goes nowhere else.
+Tokens are cached per repository, and the client is safe to share between threads. Harbor
+answers an expired token (30 minutes by default) with a `Basic realm="harbor"` challenge, not
+a Bearer one (`security/v2_token.go`, `v2auth/auth.go:getChallenge`), so any 401 to a request
+that carried a token drops it and signs in once more with the first challenge's realm.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from contextlib import contextmanager
 
 import httpx
 
+from postrender.errors import HarborError
 from postrender.harbor import RetryPolicy, error_detail, may_retry_status, unreachable
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -52,7 +56,12 @@ class RegistryClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._tokens: dict[str, str] = {}
+        self._challenge = ""  # the first Bearer challenge: its realm and service sign in again
         self._lock = threading.Lock()
+
+    @property
+    def anonymous(self) -> bool:
+        return self._credentials is None
 
     def close(self) -> None:
         self._http.close()
@@ -97,8 +106,8 @@ class RegistryClient:
             return self._http.send(request, stream=True, follow_redirects=True)
 
         response = self._retrying(method, send, self._http.base_url, headers["X-Request-Id"])
-        challenge = response.headers.get("www-authenticate", "")
-        if response.status_code == 401 and challenge.startswith("Bearer "):
+        challenge = self._challenge_to_answer(response)
+        if challenge:
             response.close()
             self._authenticate(repository, challenge)
             response = self._retrying(method, send, self._http.base_url, headers["X-Request-Id"])
@@ -106,6 +115,23 @@ class RegistryClient:
             yield response
         finally:
             response.close()
+
+    def _challenge_to_answer(self, response: httpx.Response) -> str:
+        """The challenge to sign in with for this 401, or "" to take the answer as it is.
+
+        A Bearer challenge is answered (and remembered); a 401 to a request that carried a
+        token means the token expired or grants nothing, so the remembered one is answered
+        once more: a fresh token either works or gets the same refusal.
+        """
+        if response.status_code != 401:
+            return ""
+        challenge = str(response.headers.get("www-authenticate", ""))
+        if challenge.startswith("Bearer "):
+            with self._lock:
+                self._challenge = self._challenge or challenge
+            return challenge
+        sent_token = response.request.headers.get("authorization", "").startswith("Bearer ")
+        return self._challenge if sent_token else ""
 
     def _retrying(
         self, method: str, send: Callable[[], httpx.Response], url: httpx.URL, request_id: str
@@ -132,10 +158,10 @@ class RegistryClient:
 
     def _authenticate(self, repository: str, challenge: str) -> None:
         params = dict(_CHALLENGE_PARAM.findall(challenge))
-        realm = httpx.URL(params.pop("realm", ""))
+        realm = self._harbors_own(params.pop("realm", ""))
         params.pop("error", None)
-        params.setdefault("scope", f"repository:{repository}:pull")
-        auth = self._credentials if self._may_send_credentials(realm) else None
+        params["scope"] = f"repository:{repository}:pull"
+        auth = self._credentials
         request_id = uuid.uuid4().hex
 
         def send() -> httpx.Response:
@@ -157,8 +183,18 @@ class RegistryClient:
         with self._lock:
             self._tokens[repository] = token
 
-    def _may_send_credentials(self, realm: httpx.URL) -> bool:
-        """Only to Harbor's own host, and never over plain HTTP when Harbor speaks HTTPS."""
+    def _harbors_own(self, realm: str) -> httpx.URL:
+        """The token service's URL when it is on Harbor's scheme, host and port; else refuse."""
         base = self._http.base_url
-        downgrade = realm.scheme != "https" and base.scheme == "https"
-        return self._credentials is not None and realm.host == base.host and not downgrade
+        try:
+            url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            url = httpx.URL()
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            harbor = f"{base.scheme}://{base.netloc.decode('ascii')}"
+            raise HarborError(
+                f"Harbor at {harbor} names the token service {realm[:200]!r}, which is not on "
+                "Harbor's own scheme, host and port: refusing to sign in there (check Harbor's "
+                "external URL, ext_endpoint)"
+            )
+        return url

@@ -2,7 +2,8 @@
 
 A reference is `HARBOR_HOST/PROJECT/path[:tag][@digest]` wherever it stands (an image field,
 an env value, a script) or `oci://HARBOR_HOST/PROJECT/path[:tag]` (a chart). Each is kept once,
-in order of first appearance.
+in order of first appearance. `image:` fields naming any other registry are found too: Harbor
+will not serve them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from postrender.rewrite.rules import MirrorRule
 _RUN = re.compile(r"[A-Za-z0-9._:/@\[\]-]+")
 _TRAILING = ".:/@-"
 _OCI = "oci://"
+# The value of a block-style `image:` key, as Kubernetes pod specs (and Helm's output) write it.
+_IMAGE_FIELD = re.compile(r"""^[ \t]*(?:-[ \t]+)?["']?image["']?[ \t]*:[ \t]*["']?([^\s"'#]+)""",
+                          re.MULTILINE)
+DOCKER_HUB = "docker.io"
 
 
 class Target(NamedTuple):
@@ -27,6 +32,7 @@ class Target(NamedTuple):
     tag: str | None
     digest: str | None
     chart: bool
+    prefix: bool = False  # an oci:// URL one level below the project: a repository prefix
 
     @property
     def manifest(self) -> str | None:
@@ -42,7 +48,7 @@ class Target(NamedTuple):
 def find(text: str, rule: MirrorRule) -> list[Target]:
     """Every distinct Harbor reference in `text` under `rule`'s project."""
     targets: dict[str, Target] = {}
-    prefix = rule.project + "/"
+    project = rule.project + "/"
     for offset in imageref.find_host(text, rule.harbor_host):
         run = _RUN.match(text, offset)
         if run is None:
@@ -52,13 +58,33 @@ def find(text: str, rule: MirrorRule) -> list[Target]:
             parsed = imageref.parse(candidate)
         except ValueError:
             continue
-        if not parsed.path.startswith(prefix):
+        if not parsed.path.startswith(project):
             continue
         chart = text[max(0, offset - len(_OCI)) : offset] == _OCI
         shown = _OCI + candidate if chart else candidate
+        below = parsed.path.removeprefix(project)
+        top = chart and parsed.tag is None and parsed.digest is None and "/" not in below
         targets.setdefault(
-            shown, Target(shown, parsed.path, parsed.tag, parsed.digest, chart)
+            shown, Target(shown, parsed.path, parsed.tag, parsed.digest, chart, top)
         )
+    return list(targets.values())
+
+
+def unmirrored(text: str, rule: MirrorRule) -> list[Target]:
+    """Every distinct `image:` value on a registry that is neither Harbor nor the upstream
+    (no registry means Docker Hub); `repository` starts with that registry."""
+    mirrored = {rule.harbor_host.lower(), rule.upstream.lower()}
+    targets: dict[str, Target] = {}
+    for match in _IMAGE_FIELD.finditer(text):
+        value = match.group(1)
+        try:
+            parsed = imageref.parse(value)
+        except ValueError:
+            continue
+        registry = parsed.domain or DOCKER_HUB
+        if registry.lower() not in mirrored:
+            repository = f"{registry}/{parsed.path}"
+            targets.setdefault(value, Target(value, repository, parsed.tag, parsed.digest, False))
     return list(targets.values())
 
 

@@ -1,4 +1,5 @@
-"""The whole check: find the references in a rewritten stream, ask Harbor for each, warm."""
+"""The whole check: find the references in a rewritten stream, ask Harbor for each, warm;
+images on other registries are listed as not mirrored."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from collections.abc import Sequence
 
 from postrender.errors import VerifyFailed
 from postrender.registry._access import Access
-from postrender.registry._check import Check, check
-from postrender.registry._references import Target, find
+from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
+from postrender.registry._references import Target, find, unmirrored
 from postrender.registry._warm import warm
 from postrender.rewrite.rules import MirrorRule
 
@@ -22,7 +23,8 @@ def verify(
     platforms: frozenset[str] = frozenset(),
     concurrency: int = 4,
 ) -> list[Check]:
-    """One Check per distinct reference (the given charts first), in order of appearance."""
+    """One Check per distinct reference (the given charts first), in order of appearance,
+    then one per image Harbor will not serve."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
     client = access.client()
     try:
@@ -31,12 +33,13 @@ def verify(
             warm(client, checks, platforms, concurrency=concurrency)
     finally:
         client.close()
-    return checks
+    return checks + [not_mirrored(target) for target in unmirrored(text, rule)]
 
 
-def require_resolved(checks: Sequence[Check]) -> None:
-    """Raise VerifyFailed naming the first failure when any reference does not resolve."""
-    failed = [c for c in checks if c.failed]
+def require_resolved(checks: Sequence[Check], *, strict: bool = False) -> None:
+    """Raise VerifyFailed naming the first failure when any reference does not resolve
+    (with `strict`, also when one is not mirrored)."""
+    failed = [c for c in checks if c.failed or (strict and c.result == NOT_MIRRORED)]
     if failed:
         first = failed[0]
         raise VerifyFailed(

@@ -1,4 +1,5 @@
-"""Pull every blob behind the verified references through Harbor, so its cache holds them.
+"""Pull every manifest (by digest) and blob behind the verified references through Harbor, so
+its cache holds them: only a GET makes a proxy project store anything.
 
 Resumable: each blob is asked for with HEAD first (Harbor answers it from its cache alone) and
 skipped when present. Bounded concurrency; 429 and 5xx are retried by the client with backoff.
@@ -7,7 +8,6 @@ skipped when present. Bounded concurrency; 429 and 5xx are retried by the client
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import threading
 from collections.abc import Iterable
@@ -16,10 +16,12 @@ from typing import Any, NamedTuple, TextIO
 
 from postrender.registry._check import (
     MISSING,
+    OK,
     UNAUTHORIZED,
     UPSTREAM_ERROR,
     Check,
     classify,
+    json_object,
     platform_of,
 )
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
@@ -81,7 +83,7 @@ def warm(
     """
     owners: dict[Blob, list[Check]] = {}
     for check in checks:
-        if not check.failed:
+        if check.result == OK:
             for blob in _blobs(client, check, platforms):
                 owners.setdefault(blob, []).append(check)
     progress = Progress(sum(blob.size for blob in owners), len(owners), stream or sys.stderr)
@@ -109,8 +111,9 @@ def _blobs(client: RegistryClient, check: Check, platforms: frozenset[str]) -> l
         if check.media_type in INDEX_TYPES:
             children = [
                 entry["digest"]
-                for entry in manifest.get("manifests", [])
-                if not platforms or platform_of(entry) in platforms
+                for entry in _items(manifest, "manifests")
+                if isinstance(entry.get("digest"), str)
+                and (not platforms or platform_of(entry) in platforms)
             ]
             if not children:
                 check.fail(MISSING, f"no manifest for {', '.join(sorted(platforms))}")
@@ -121,19 +124,33 @@ def _blobs(client: RegistryClient, check: Check, platforms: frozenset[str]) -> l
         check.fail(UNAUTHORIZED, str(refused))
         return []
     return [
-        Blob(repository, item["digest"], int(item.get("size", 0)))
+        Blob(repository, item["digest"], _blob_size(item))
         for m in manifests
-        for item in [m.get("config", {}), *m.get("layers", [])]
-        if item.get("digest")
+        for item in [m.get("config"), *_items(m, "layers")]
+        if isinstance(item, dict) and isinstance(item.get("digest"), str)
     ]
 
 
+def _items(manifest: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The objects of the list `key` (an index's manifests, an image's layers)."""
+    value = manifest.get(key)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _blob_size(item: dict[str, Any]) -> int:
+    size = item.get("size")
+    return size if isinstance(size, int) else 0
+
+
 def _manifest(client: RegistryClient, check: Check, digest: str) -> dict[str, Any] | None:
+    """GET a manifest by digest, which is what makes a proxy project store it."""
     response = client.get_manifest(check.target.repository, digest)
     if response.status_code != 200:
-        check.fail(*classify(response))
+        check.fail(*classify(response, anonymous=client.anonymous))
         return None
-    manifest: dict[str, Any] = json.loads(response.content)
+    manifest = json_object(response.content)
+    if manifest is None:
+        check.fail(UPSTREAM_ERROR, f"manifest {digest}: 200, but not a JSON object")
     return manifest
 
 
@@ -148,7 +165,7 @@ def _pull(client: RegistryClient, blob: Blob, progress: Progress) -> tuple[
         with client.stream_blob(blob.repository, blob.digest) as response:
             if response.status_code != 200:
                 response.read()
-                return classify(response), False
+                return classify(response, anonymous=client.anonymous), False
             digest = hashlib.sha256()
             for chunk in response.iter_bytes():
                 digest.update(chunk)

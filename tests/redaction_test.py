@@ -1,0 +1,132 @@
+"""No secret reaches a message, whatever a server sends back: a proxy that echoes requests into
+its error bodies is the worst case, since it returns the very credentials we sent."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from postrender.bootstrap.plan import Replication
+from postrender.bootstrap.replication import replicate
+from postrender.errors import ReplicationFailed, keep_secret
+from postrender.harbor import Connection, Policy, connect
+
+HARBOR_MIRROR = Path(sys.executable).parent / "harbor-mirror"
+PASSWORD = "adm1n-Pa55word"
+TOKEN = "upstream-t0ken-5f3a9c"
+
+
+class EchoingHarbor(BaseHTTPRequestHandler):
+    """Answers setup's first reads as an admin's Harbor would, then echoes what it was sent back
+    as the message of a 400: the JSON body's `credential` and the Authorization header, first
+    as they came, then once more in a `token=` form no key name announces."""
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        if path == "/api/v2.0/users/current":
+            self._json(200, {"username": "admin", "sysadmin_flag": True})
+        elif path == "/api/v2.0/systeminfo":
+            self._json(200, {"harbor_version": "v2.15.2"})
+        elif path == "/api/v2.0/registries":
+            self._json(200, [])
+        else:
+            self._echo()
+
+    def do_POST(self) -> None:
+        self._echo()
+
+    def _echo(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or "{}")
+        credential = body.get("credential", {})
+        echoed = [
+            json.dumps(credential),
+            f"Authorization: {self.headers.get('Authorization')}",
+            f"you sent {credential.get('access_secret')} as {credential.get('access_key')}",
+        ]
+        self._json(400, {"errors": [{"code": "BAD_REQUEST", "message": m} for m in echoed]})
+
+    def _json(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echoing_harbor() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoingHarbor)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_setup_never_prints_the_credentials_an_echoing_server_sends_back(
+    echoing_harbor: str, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+        "HELM_CONFIG_HOME": str(tmp_path / "helm"), "HELM_CACHE_HOME": str(tmp_path / "cache"),
+        "HARBOR_MIRROR_HARBOR_PASSWORD": PASSWORD, "HARBOR_MIRROR_UPSTREAM_TOKEN": TOKEN,
+    }  # fmt: skip
+    result = subprocess.run(
+        [str(HARBOR_MIRROR), "setup", "--harbor-url", echoing_harbor, "--upstream-username",
+         "svc-mirror", "--timeout", "5"],
+        env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    # The echo really came back (the endpoint create was refused with the request in it) ...
+    assert line.startswith("harbor-mirror: error: Harbor refused POST /registries: 400 {")
+    assert '"access_key": "svc-mirror", "access_secret": ***' in line
+    assert "you sent *** as svc-mirror" in line
+    # ... and neither the admin password, its Basic form, nor the upstream token is in it.
+    basic = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    for secret in (PASSWORD, basic, TOKEN):
+        assert secret not in result.stderr + result.stdout
+    assert "Authorization: Basic ***" in line
+
+
+def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
+    # Harbor's task logs quote upstream answers; one that echoes a token must not reach stdout.
+    keep_secret(TOKEN)
+    log = f"pull failed: sent 'Authorization: Bearer eyJhbGciOi.JIUzI1NiJ9x' and token={TOKEN}\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "POST":
+            return httpx.Response(201, headers={"Location": "/api/v2.0/replication/executions/3"})
+        if path.endswith("/executions/3"):
+            return httpx.Response(200, json={"id": 3, "status": "Failed", "total": 1, "failed": 1})
+        if path.endswith("/tasks") and request.url.params.get("status") == "Failed":
+            return httpx.Response(200, json=[{"id": 9, "status": "Failed"}])
+        if path.endswith("/tasks/9/log"):
+            return httpx.Response(200, text=log)
+        return httpx.Response(200, json=[])
+
+    out = io.StringIO()
+    client = connect(Connection("https://harbor.test", "admin", "pw"),
+                     transport=httpx.MockTransport(handler))  # fmt: skip
+    with pytest.raises(ReplicationFailed):
+        replicate(client, Policy(1, "p", {}), Replication("containers/etcd"), dry_run=False,
+                  out=out, sleep=lambda _: None)  # fmt: skip
+    printed = out.getvalue()
+    assert "pull failed: sent 'Authorization: Bearer ***' and token=***" in printed
+    assert TOKEN not in printed and "eyJhbGciOi" not in printed
