@@ -59,8 +59,9 @@ def test_overlay_through_helm_equals_the_bare_cli(
 def test_overlay_in_the_air_gap_renders_from_harbor_and_names_harbors_chart(
     airgap: Airgap, helm4: Path, kubectl: Path, tmp_path: Path
 ) -> None:
-    """After setup, with no flags: the chart comes from Harbor as the robot, and the Fleet and
-    Flux files name Harbor's chart, the robot's Secret and the CA; kustomize builds them."""
+    """After setup, with no flags: the chart comes from Harbor as the robot (the proxy-cache
+    project, or the replication destination with the upstream down), and the Fleet and Flux
+    files name Harbor's chart, the robot's Secret and the CA; kustomize builds them."""
     before = airgap.user_registry_config.read_bytes()
     values = (
         f"images:\n  volumePermissions:\n    digest: {busybox_digest(airgap.mirror)}\n"
@@ -81,10 +82,10 @@ def test_overlay_in_the_air_gap_renders_from_harbor_and_names_harbors_chart(
 
     requests = airgap.mirror.harbor.requests
     assert [r for r in requests if r.method == "GET" and r.path ==
-            f"/v2/{airgap.mirror.project}/charts/etcd-like/manifests/{CHART_VERSION}"]
+            f"/v2/{airgap.project}/charts/etcd-like/manifests/{CHART_VERSION}"]
     tokens = {basic_user(r.headers.get("authorization", "")) for r in requests
               if r.path == "/service/token"}
-    assert tokens == {robot_username(airgap.mirror)}
+    assert tokens == {robot_username(airgap)}
     assert airgap.user_registry_config.read_bytes() == before
 
     fleet = read_yaml(tmp_path / "fleet" / "fleet.yaml")
