@@ -1,5 +1,6 @@
 """The overlay written out for one engine: a plain kustomize directory, a Fleet bundle, or a Flux
-`HelmRelease` patch; and the comparison `overlay --check` runs against what is committed.
+`HelmRelease` patch with its source in Harbor; and the comparison `overlay --check` runs against
+what is committed.
 """
 
 from __future__ import annotations
