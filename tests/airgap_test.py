@@ -265,7 +265,8 @@ def test_readme_quick_start_runs_as_written(
         f"logShipper:\n  image: {UPSTREAM_HOST}/containers/bci-busybox:15.6\n"
     )
     put_in = {
-        "https://core.harbor.domain": mirror.harbor.url, "harbor-ca.pem": mirror.harbor.ca_file,
+        "https://core.harbor.domain": mirror.harbor.url,
+        "harbor-ca.pem": str(mirror.harbor.ca_file),
         "my-service-account": registry.username, "pull-secret.json": str(tmp_path / "s.json"),
         "oci://dp.apps.rancher.io/charts/etcd": CHART_URL, "1.2.3": CHART_VERSION,
         "values.yaml": str(values),
