@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint venv bench clean upstream-registry demo
+.PHONY: test lint venv bench clean upstream-registry demo wheelhouse
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -32,6 +32,17 @@ test: lint upstream-registry
 # rendered through --post-renderer harbor-mirror, image references before and after.
 demo: venv
 	PYTHON=$(BIN)/python sh scripts/demo.sh
+
+# Everything the plugin's install hook needs from pip, as wheels, for an offline install
+# (README, "Offline install"): the runtime dependencies, this project, and the build backend
+# (setuptools, wheel) that pip's build isolation fetches to build the plugin from its source.
+# The compiled ruamel.yaml.clib wheel is for this Python version and platform: build it with the
+# Python (PYTHON=...) the air-gapped machine runs.
+WHEELHOUSE ?= wheelhouse
+wheelhouse: venv
+	rm -rf $(WHEELHOUSE)
+	$(BIN)/python -m pip wheel -q --wheel-dir $(WHEELHOUSE) . setuptools wheel
+	@echo "$(WHEELHOUSE): $$(ls $(WHEELHOUSE) | wc -l) wheels; offline install: PIP_NO_INDEX=1 PIP_FIND_LINKS=\"$$(cd $(WHEELHOUSE) && pwd)\" helm plugin install ..."
 
 bench: venv
 	$(BIN)/python -m bench

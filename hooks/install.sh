@@ -4,7 +4,8 @@
 # Why the layout looks like this: docs/plugin-design.md.
 #
 # Environment: HARBOR_MIRROR_PYTHON picks the interpreter; pip's own PIP_INDEX_URL,
-# PIP_FIND_LINKS, PIP_NO_INDEX ... are honoured (an offline wheelhouse works).
+# PIP_FIND_LINKS, PIP_NO_INDEX ... are honoured: offline, PIP_NO_INDEX=1 with PIP_FIND_LINKS at
+# the wheelhouse `make wheelhouse` collects (the dependencies and the build backend).
 set -eu
 
 PLUGIN_DIR=${HELM_PLUGIN_DIR:?"is not set: run this through helm plugin install"}
@@ -12,20 +13,34 @@ EVENT=${1:-install}
 VENV=$PLUGIN_DIR/.venv
 POSTRENDERER=harbor-mirror
 step="starting"
+reason=""
 venv_built=no
+linked=no
+pip_log=""
 
+# Every failure ends in on_exit, which prints the one line the user sees.
 fail() {
-    printf 'harbor-mirror: %s\n' "$*" >&2
+    reason="$*"
     exit 1
 }
 
+# A failed install leaves nothing behind: no environment, no plugin directory (a copy, or the
+# link to the user's checkout, never the checkout itself), no post-renderer link. A failed
+# update keeps the plugin directory, so the user can see what is there.
 on_exit() {
     status=$?
-    if [ "$status" -ne 0 ]; then
-        [ "$venv_built" = started ] && rm -rf "$VENV"
-        printf 'harbor-mirror: %s hook failed while %s (exit %s); fix that, then run "helm plugin uninstall %s" and install again\n' \
-            "$EVENT" "$step" "$status" "${HELM_PLUGIN_NAME:-harbor-mirror}" >&2
+    [ -n "$pip_log" ] && rm -f "$pip_log"
+    [ "$status" -eq 0 ] && return 0
+    [ "$venv_built" = started ] && rm -rf "$VENV"
+    if [ "$EVENT" = install ]; then
+        [ "$linked" = yes ] && rm -f "$(dirname "$PLUGIN_DIR")/$POSTRENDERER"
+        rm -rf "$PLUGIN_DIR" "$PLUGIN_DIR.harbor-mirror-copy"
+        next="removed the half-installed plugin; fix that and run helm plugin install again"
+    else
+        next="fix that, then run \"helm plugin uninstall ${HELM_PLUGIN_NAME:-harbor-mirror}\" and install again"
     fi
+    printf 'harbor-mirror: %s failed while %s: %s; %s\n' \
+        "$EVENT" "$step" "${reason:-exit status $status}" "$next" >&2
 }
 
 # A local-directory install is a symlink to the user's checkout. Copy it into the plugins dir
@@ -39,6 +54,7 @@ materialise_local_install() {
     mkdir "$staging"
     (cd "$source_dir" && tar -cf - \
         --exclude=./.git --exclude=./.venv --exclude=./.demo --exclude=./build --exclude=./dist \
+        --exclude=./wheelhouse \
         --exclude=__pycache__ --exclude='*.egg-info' --exclude=.mypy_cache \
         --exclude=.pytest_cache --exclude=.ruff_cache --exclude=.hypothesis .) |
         (cd "$staging" && tar -xf -)
@@ -57,18 +73,19 @@ helm_major() {
     if [ -n "${HELM_BIN:-}" ]; then echo 3; else echo 4; fi
 }
 
+# Sets `python`; not run in a subshell, so its failure reaches on_exit with the reason.
 find_python() {
     for candidate in ${HARBOR_MIRROR_PYTHON:-} python3 python3.14 python3.13 python3.12 \
         python3.11 python3.10 python; do
         command -v "$candidate" >/dev/null 2>&1 || continue
         if "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' \
             >/dev/null 2>&1; then
-            command -v "$candidate"
+            python=$(command -v "$candidate")
             return 0
         fi
     done
-    fail "needs Python >= 3.10 with venv and ensurepip (Debian/Ubuntu: apt-get install python3-venv);" \
-        "set HARBOR_MIRROR_PYTHON=/path/to/python3 if it is not on PATH"
+    fail "needs Python >= 3.10 with venv and ensurepip (Debian/Ubuntu: apt-get install python3-venv)," \
+        "or HARBOR_MIRROR_PYTHON=/path/to/python3 if it is not on PATH"
 }
 
 source_version() {
@@ -80,6 +97,22 @@ installed_version() {
         'import importlib.metadata as m; print(m.version("helm-harbor-mirror"))' 2>/dev/null || true
 }
 
+# pip's own output is many lines; keep it aside and show the line that names the cause.
+pip_install() {
+    pip_log=$(mktemp "${TMPDIR:-/tmp}/harbor-mirror-pip.XXXXXX")
+    if PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install --quiet "$PLUGIN_DIR" \
+        >"$pip_log" 2>&1; then
+        return 0
+    fi
+    cause=$(sed -n 's/^[[:space:]]*ERROR: //p' "$pip_log" | tail -n 1)
+    [ -n "$cause" ] || cause=$(sed '/^[[:space:]]*$/d' "$pip_log" | tail -n 1)
+    where="PIP_INDEX_URL ${PIP_INDEX_URL:-(pip's default index)}"
+    if [ -n "${PIP_NO_INDEX:-}" ]; then
+        where="PIP_NO_INDEX: only the wheelhouse in PIP_FIND_LINKS=${PIP_FIND_LINKS:-(unset)}, which must hold what make wheelhouse collects"
+    fi
+    fail "${cause:-pip did not succeed} ($where)"
+}
+
 # install keeps an environment that already holds this version; update always rebuilds it.
 build_venv() {
     version=$1
@@ -89,13 +122,13 @@ build_venv() {
         return 0
     fi
     step="looking for Python >= 3.10"
-    python=$(find_python)
+    find_python
     step="creating the Python environment with $python"
     venv_built=started
     rm -rf "$VENV"
-    "$python" -m venv "$VENV"
-    step="installing helm-harbor-mirror $version with pip (PIP_INDEX_URL/PIP_FIND_LINKS apply)"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install --quiet "$PLUGIN_DIR"
+    "$python" -m venv "$VENV" || fail "$python -m venv $VENV did not succeed"
+    step="installing helm-harbor-mirror $version with pip"
+    pip_install
     venv_built=yes
     venv_action="built"
 }
@@ -114,6 +147,7 @@ use_helm4_layout() {
     keep_git_checkout_updatable
     cp "$PLUGIN_DIR/hooks/helm4-cli.yaml" "$PLUGIN_DIR/plugin.yaml"
     ln -sfn "$target" "$link"
+    linked=yes
 }
 
 # `helm plugin update` refuses a checkout with modified tracked files and git refuses to merge

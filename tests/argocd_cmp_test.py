@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 
+from postrender.bootstrap.robot import secret_manifest
 from tests.fixtures_charts_test import CHARTS
+from tests.fixtures_registry import Mirror
+from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.kustomize_emulation import comparable, load_as_kubernetes, read_yaml
 from tests.rewrite_oracle import (
     HARBOR_HOST,
@@ -57,10 +60,18 @@ def test_plugin_manifest_has_only_documented_fields() -> None:
 
 
 def _argocd_env(tmp_path: Path, helm4: Path, **app_env: str) -> dict[str, str]:
-    """What the sidecar's exec sees: its own env, Argo CD's build env, the app's plugin env."""
+    """What the sidecar's exec sees: its own env, Argo CD's build env, the app's plugin env.
+
+    PATH is the image's: helm, harbor-mirror, and cmp.sh as harbor-mirror-cmp (the Dockerfile
+    copies it there)."""
+    image_bin = tmp_path / "image-bin"
+    image_bin.mkdir(exist_ok=True)
+    if not (image_bin / "harbor-mirror-cmp").exists():
+        (image_bin / "harbor-mirror-cmp").symlink_to(ARGOCD / "cmp.sh")
     env = {
         "PATH": os.pathsep.join(
-            [str(helm4.parent), str(Path(sys.executable).parent), "/usr/bin", "/bin"]
+            [str(image_bin), str(helm4.parent), str(Path(sys.executable).parent), "/usr/bin",
+             "/bin"]
         ),
         "HOME": str(tmp_path / "home"),
         "HELM_CACHE_HOME": str(tmp_path / "helm" / "cache"),
@@ -277,6 +288,16 @@ def test_repo_server_patch_adds_the_sidecar_argo_cd_expects(
     assert mounts["/var/run/argocd"] == "var-files"
     assert mounts["/home/argocd/cmp-server/plugins"] == "plugins"
     assert {volume["name"] for volume in pod["volumes"]} >= set(mounts.values())
+    # Helm in the sidecar signs in to Harbor as the robot and trusts Harbor's CA.
+    env = {item["name"]: item["value"] for item in sidecar["env"]}
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    for variable, volume, source in (
+        ("HARBOR_MIRROR_SECRET_FILE", "harbor-mirror-robot", ("secret", "secretName")),
+        ("HARBOR_MIRROR_CA_FILE", "harbor-mirror-ca", ("configMap", "name")),
+    ):
+        directory = os.path.dirname(env[variable])
+        assert mounts[directory] == volume
+        assert volumes[volume][source[0]][source[1]] == volume
 
 
 def test_sidecar_image_recipe_bakes_the_plugin_where_argo_cd_reads_it() -> None:
@@ -288,3 +309,99 @@ def test_sidecar_image_recipe_bakes_the_plugin_where_argo_cd_reads_it() -> None:
     assert "ARG HELM_VERSION=v4." in dockerfile
     assert "sha256sum -c" in dockerfile
     assert "pip install --no-cache-dir /src" in dockerfile
+    # plugin.yaml's steps run harbor-mirror-cmp, which is cmp.sh on the image's PATH.
+    assert "COPY --chmod=0755 integrations/argocd/cmp.sh /usr/local/bin/harbor-mirror-cmp" in (
+        dockerfile
+    )
+    spec = read_yaml(PLUGIN)["spec"]
+    assert spec["init"]["command"] == ["harbor-mirror-cmp", "init"]
+    assert spec["generate"]["command"] == ["harbor-mirror-cmp", "generate"]
+
+
+UPSTREAM_CHARTS = "oci://dp.apps.rancher.io/charts"
+NO_UPSTREAM_SECRET = "upstreamPullSecret:\n  create: false\n"
+
+
+def _sidecar_through_harbor(mirror: Mirror, tmp_path: Path, helm4: Path, **app_env: str):
+    """The sidecar as repo-server-patch.yaml sets it up: Harbor host, the mounted Secret file
+    (the admin stands in for setup's robot) and CA; no route to the upstream."""
+    secret_file = tmp_path / "robot" / "pull-secret.json"
+    secret_file.parent.mkdir()
+    secret_file.write_text(
+        secret_manifest("application-collection", mirror.host, ADMIN_USERNAME, ADMIN_PASSWORD)
+    )
+    env = _argocd_env(tmp_path, helm4, **app_env)
+    env.update(
+        HARBOR_MIRROR_HARBOR_HOST=mirror.host,
+        HARBOR_MIRROR_SECRET_FILE=str(secret_file),
+        HARBOR_MIRROR_CA_FILE=str(mirror.harbor.ca_file),
+        TMPDIR=str(tmp_path / "tmp"),
+    )
+    (tmp_path / "tmp").mkdir()
+    return env
+
+
+def _chart_pulls(mirror: Mirror) -> list[str]:
+    return [r.path for r in mirror.harbor.requests
+            if r.path == "/v2/application-collection/charts/etcd-like/manifests/0.1.0"]
+
+
+def test_init_fetches_upstream_dependencies_through_harbor(
+    mirror: Mirror, helm4: Path, tmp_path: Path
+) -> None:
+    app = tmp_path / "umbrella"
+    app.mkdir()
+    chart_yaml = (
+        "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n"
+        f"- name: etcd-like\n  version: 0.1.0\n  repository: {UPSTREAM_CHARTS}\n"
+    )
+    (app / "Chart.yaml").write_text(chart_yaml)
+    (app / "values.yaml").write_text("etcd-like:\n  upstreamPullSecret:\n    create: false\n")
+    env = _sidecar_through_harbor(mirror, tmp_path, helm4)
+
+    init = _run_step("init", app, env)
+
+    assert init.returncode == 0, init.stderr
+    assert [path.name for path in (app / "charts").iterdir()] == ["etcd-like-0.1.0.tgz"]
+    assert (app / "Chart.yaml").read_text() == chart_yaml  # the app's Chart.yaml is not edited
+    assert _chart_pulls(mirror)
+    generated = _run_step("generate", app, env)
+    assert generated.returncode == 0, generated.stderr
+    assert upstream_mentions(generated.stdout) == []
+    assert f"image: {mirror.host}/application-collection/containers/etcd:" in generated.stdout
+
+
+def test_generate_pulls_the_apps_chart_through_harbor(
+    mirror: Mirror, helm4: Path, tmp_path: Path
+) -> None:
+    app = tmp_path / "values-only"
+    app.mkdir()
+    (app / "values.yaml").write_text(NO_UPSTREAM_SECRET)
+    env = _sidecar_through_harbor(
+        mirror, tmp_path, helm4, CHART=f"{UPSTREAM_CHARTS}/etcd-like", CHART_VERSION="0.1.0",
+        VALUES_FILES="values.yaml",
+    )
+
+    generated = _run_step("generate", app, env)
+
+    assert generated.returncode == 0, generated.stderr
+    assert _chart_pulls(mirror)
+    assert upstream_mentions(generated.stdout) == []
+    documents = [doc for doc in load_as_kubernetes(generated.stdout) if doc]
+    assert not [doc for doc in documents if doc["kind"] == "Secret"]  # the values file applied
+    hook = next(
+        doc for doc in documents if "helm.sh/hook" in (doc["metadata"].get("annotations") or {})
+    )
+    image = hook["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith(f"{mirror.host}/application-collection/")
+    assert list((tmp_path / "tmp").iterdir()) == []  # the pulled chart is not left behind
+
+
+def test_generate_refuses_a_chart_that_is_not_oci(app: Path, helm4: Path, tmp_path: Path) -> None:
+    env = _argocd_env(tmp_path, helm4, HARBOR_HOST=HARBOR_HOST, CHART="https://charts.example/x")
+    generated = _run_step("generate", app, env)
+    assert generated.returncode == 2
+    assert generated.stdout == ""
+    assert generated.stderr == (
+        "harbor-mirror CMP: CHART 'https://charts.example/x' must be an oci:// chart URL\n"
+    )

@@ -56,11 +56,15 @@ def git_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory, git_source: Path) -> Path:
-    """The plugin's dependencies and build backend as wheels, so each install hook runs offline."""
-    wheels = tmp_path_factory.mktemp("wheelhouse")
+    """What `make wheelhouse` collects in a fresh clone, so each install hook runs offline.
+
+    It runs with this session's own environment (`-o` keeps make from rebuilding it there).
+    """
+    wheels = tmp_path_factory.mktemp("wheelhouse") / "wheelhouse"
+    venv = Path(sys.executable).parent.parent
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "-w", wheels, "setuptools", "wheel",
-         git_source],
+        ["make", "-C", git_source, "wheelhouse", f"VENV={venv}", f"WHEELHOUSE={wheels}",
+         "-o", f"{venv}/.installed"],
         capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr

@@ -77,6 +77,7 @@ def overlay_cli(
     helm: Path | None = None,
     stdin: str | None = None,
     extra_env: dict[str, str] | None = None,
+    harbor_host: str = HARBOR_HOST,
 ) -> subprocess.CompletedProcess[str]:
     """The real `harbor-mirror overlay` with no config file and no HARBOR_MIRROR_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARBOR_MIRROR_", "HELM_"))}
@@ -86,6 +87,6 @@ def overlay_cli(
         env["HELM_BIN"] = str(helm)
     env.update(extra_env or {})
     return subprocess.run(
-        [str(CLI), "overlay", "--harbor-host", HARBOR_HOST, *map(str, args)],
+        [str(CLI), "overlay", "--harbor-host", harbor_host, *map(str, args)],
         input=stdin, capture_output=True, text=True, env=env, check=False, timeout=300,
     )

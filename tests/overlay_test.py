@@ -16,11 +16,18 @@ from typing import Any
 
 import pytest
 
+from postrender.bootstrap.robot import secret_manifest
+from postrender.commands.overlay import harbor_chart, overlay
 from postrender.errors import ConfigError
-from postrender.gitops import layouts
+from postrender.gitops import flux, layouts
+from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import Overlay
 from postrender.helm.args import Release
+from postrender.helm.args import parse as parse_release
+from postrender.settings import Settings
 from tests.fixtures_charts_test import CHART_NAMES, CHARTS
+from tests.fixtures_registry import Mirror
+from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.kustomize_emulation import (
     comparable,
     kustomize_build,
@@ -33,6 +40,7 @@ from tests.rewrite_oracle import (
     CORPUS,
     HARBOR_HOST,
     HARBOR_SECRET,
+    TARGET,
     postrender_ok,
     upstream_mentions,
 )
@@ -366,3 +374,203 @@ def test_overlay_help_names_the_layouts(tmp_path: Path) -> None:
     for word in ("--layout", "fleet", "flux", "--check", "--from-stdin", "--pull-secret"):
         assert word in result.stdout
     assert HARBOR_HOST not in result.stdout
+
+
+# The chart as the user names it, and where an air-gapped engine must fetch it instead.
+UPSTREAM_CHART = "oci://dp.apps.rancher.io/charts/etcd-like"
+HARBOR_CHART = f"oci://{TARGET}/charts/etcd-like"
+
+
+def _overlay_of_upstream_chart(
+    helm4: Path, out: Path, layout: str, *extra: str
+) -> tuple[str, str]:
+    """`overlay --layout LAYOUT demo oci://UPSTREAM/charts/etcd-like --version 1.0.0 -n demo-ns`
+    on the stream Helm renders for it (the local copy of that chart: no registry needed)."""
+    rendered = _render(helm4, CHARTS / "etcd-like", *NO_SECRET["etcd-like"])
+    release = parse_release(
+        ["demo", UPSTREAM_CHART, "--version", "1.0.0", "-n", "demo-ns", *extra], {}
+    )
+    config = Settings(harbor_host=HARBOR_HOST, pull_secret=HARBOR_SECRET)
+    said = overlay(rendered, config, layout=layout, release=release, out_dir=out, check=False)
+    return rendered, said
+
+
+def test_fleet_yaml_names_harbors_chart_and_says_what_helm_secret_name_holds(
+    helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle"
+    rendered, said = _overlay_of_upstream_chart(helm4, bundle, "fleet")
+
+    helm = read_yaml(bundle / "fleet.yaml")["helm"]
+    assert helm["chart"] == HARBOR_CHART  # what an air-gapped Fleet agent can pull
+    assert helm["version"] == "1.0.0"
+    assert upstream_mentions((bundle / "fleet.yaml").read_text(encoding="utf-8")) == []
+    (note,) = said.splitlines()[1:]
+    assert f"Fleet pulls {HARBOR_CHART}: the GitRepo's helmSecretName must name a Secret" in note
+    assert "username and password of" in note
+    assert "helmRepoURLRegex: ^oci://harbor\\.example\\.com/ so only Harbor" in note
+    _assert_same_as_postrender(
+        kubectl, rendered, read_yaml(bundle / "harbor-mirror" / "kustomization.yaml"),
+        tmp_path / "k", "--pull-secret", HARBOR_SECRET,
+    )
+
+
+def test_flux_layout_writes_harbors_ocirepository_and_points_the_helmrelease_at_it(
+    helm4: Path, kubectl: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "flux"
+    rendered, said = _overlay_of_upstream_chart(helm4, out, "flux")
+
+    source = read_yaml(out / "ocirepository.yaml")
+    assert source["apiVersion"] == "source.toolkit.fluxcd.io/v1"
+    assert source["kind"] == "OCIRepository"
+    assert source["metadata"] == {"name": "demo"}
+    assert source["spec"]["url"] == HARBOR_CHART
+    assert source["spec"]["ref"] == {"tag": "1.0.0"}
+    assert source["spec"]["layerSelector"] == {
+        "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "operation": "copy",
+    }
+    assert source["spec"]["secretRef"] == {"name": HARBOR_SECRET}  # the robot Secret setup writes
+    assert "certSecretRef" not in source["spec"]  # no private CA configured
+    assert upstream_mentions((out / "ocirepository.yaml").read_text(encoding="utf-8")) == []
+    assert f"Flux pulls {HARBOR_CHART}: put Secret {HARBOR_SECRET} in the HelmRelease's" in said
+
+    # The README's recipe: the user's HelmRelease (still on an upstream HelmRepository), the
+    # patch and the source, built by the real kustomize as Flux's kustomize-controller does.
+    (out / "helmrelease.yaml").write_text(
+        FLUX_HELMRELEASE.replace("widget-operator", "etcd-like"), encoding="utf-8"
+    )
+    (out / "kustomization.yaml").write_text(
+        "namespace: flux-system\nresources: [helmrelease.yaml, ocirepository.yaml]\n"
+        "patches:\n  - path: helmrelease-postrenderers.yaml\n"
+        "    target: {kind: HelmRelease, name: demo}\n",
+        encoding="utf-8",
+    )
+    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
+                           text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    by_kind = {doc["kind"]: doc for doc in load_as_kubernetes(built.stdout)}
+    release = by_kind["HelmRelease"]
+    assert "chart" not in release["spec"]  # Flux takes chart or chartRef, never both
+    assert release["spec"]["chartRef"] == {"kind": "OCIRepository", "name": "demo"}
+    assert by_kind["OCIRepository"]["metadata"] == {"name": "demo", "namespace": "flux-system"}
+    (post_renderer,) = release["spec"]["postRenderers"]
+    _assert_same_as_postrender(
+        kubectl, rendered, post_renderer["kustomize"], tmp_path / "k",
+        "--pull-secret", HARBOR_SECRET,
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "ref"),
+    [
+        ("1.0.0", {"tag": "1.0.0"}),
+        ("1.0.0+build.7", {"tag": "1.0.0_build.7"}),  # how helm push tags build metadata
+        ("2.1.0-rc.1", {"tag": "2.1.0-rc.1"}),
+        ("~1.0", {"semver": "~1.0"}),
+        (">=1.2.0 <2.0.0", {"semver": ">=1.2.0 <2.0.0"}),
+        (None, {"semver": "*"}),
+    ],
+)
+def test_flux_source_pins_the_version_as_helm_would(
+    version: str | None, ref: dict[str, str]
+) -> None:
+    release = Release("demo", UPSTREAM_CHART, None, version, None, [], [])
+    chart = HarborChart(HARBOR_CHART, HARBOR_HOST, HARBOR_SECRET, None, "/etc/harbor-ca.pem")
+    source = flux.files(Overlay([], []), release, chart)["ocirepository.yaml"]
+    assert source["spec"]["ref"] == ref
+    assert source["spec"]["certSecretRef"] == {"name": "harbor-mirror-ca"}
+
+
+def test_flux_layout_of_a_local_chart_keeps_the_users_chart_source(
+    helm4: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "flux"
+    made = overlay_cli(
+        "--layout", "flux", "--out", out, "demo", CHARTS / "widget-operator",
+        tmp_path=tmp_path, helm=helm4,
+    )
+    assert made.returncode == 0, made.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["helmrelease-postrenderers.yaml"]
+    assert set(read_yaml(out / "helmrelease-postrenderers.yaml")["spec"]) == {"postRenderers"}
+    assert "no ocirepository.yaml: the chart is not an oci:// chart Harbor serves" in made.stdout
+
+
+def test_overlay_of_the_upstream_chart_renders_it_from_harbor_and_names_harbor(
+    mirror: Mirror, kubectl: Path, helm4: Path, tmp_path: Path
+) -> None:
+    """No route to the upstream: the chart comes from Harbor's private proxy-cache project,
+    signed in with the Secret file and trusting the CA that setup remembers in the config."""
+    secret_file = tmp_path / "pull-secret.json"  # the admin stands in for setup's robot here
+    secret_file.write_text(
+        secret_manifest(HARBOR_SECRET, mirror.host, ADMIN_USERNAME, ADMIN_PASSWORD)
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"harborHost: {mirror.host}\ncaFile: {mirror.harbor.ca_file}\n"
+        f"secretFile: {secret_file}\npullSecret: {HARBOR_SECRET}\n"
+    )
+    harbor_chart = f"oci://{mirror.host}/application-collection/charts/etcd-like"
+    outputs: dict[str, str] = {}
+    for layout in ("fleet", "flux"):
+        bundle = tmp_path / layout
+        bundle.mkdir()
+        (bundle / "values.yaml").write_text(NO_SECRET_VALUES, encoding="utf-8")
+        made = overlay_cli(
+            "--layout", layout, "--out", bundle, "demo", UPSTREAM_CHART, "--version", "0.1.0",
+            "-n", "demo-ns", "-f", bundle / "values.yaml", tmp_path=tmp_path, helm=helm4,
+            harbor_host=mirror.host, extra_env={"HARBOR_MIRROR_CONFIG": str(config)},
+        )
+        assert made.returncode == 0, made.stderr
+        outputs[layout] = made.stdout
+    manifests = [r.path for r in mirror.harbor.requests if "/manifests/" in r.path]
+    assert "/v2/application-collection/charts/etcd-like/manifests/0.1.0" in manifests
+
+    assert read_yaml(tmp_path / "fleet" / "fleet.yaml")["helm"]["chart"] == harbor_chart
+    assert f"with username and password of the robot in {secret_file}" in outputs["fleet"]
+    assert f"cacerts: the CA in {mirror.harbor.ca_file}" in outputs["fleet"]
+    source = read_yaml(tmp_path / "flux" / "ocirepository.yaml")["spec"]
+    assert source["url"] == harbor_chart
+    assert source["ref"] == {"tag": "0.1.0"}
+    assert source["secretRef"] == {"name": HARBOR_SECRET}
+    assert source["certSecretRef"] == {"name": "harbor-mirror-ca"}
+    assert f"--from-file=ca.crt={mirror.harbor.ca_file}" in outputs["flux"]
+    assert f"kubectl apply -n NAMESPACE -f {secret_file}" in outputs["flux"]
+    for layout in outputs:
+        assert ADMIN_PASSWORD not in "".join(
+            path.read_text(encoding="utf-8") for path in (tmp_path / layout).rglob("*.yaml")
+        )
+
+    # What the engine renders from that chart, then the overlay: every image through Harbor.
+    rendered = _render(helm4, CHARTS / "etcd-like", "-f", str(tmp_path / "fleet" / "values.yaml"))
+    kustomization = read_yaml(tmp_path / "fleet" / "harbor-mirror" / "kustomization.yaml")
+    built = kustomize_build(kubectl, rendered, transformers_of(kustomization), tmp_path / "k")
+    assert built.returncode == 0, built.stderr
+    assert upstream_mentions(built.stdout) == []
+    assert f"image: {mirror.host}/application-collection/containers/etcd:" in built.stdout
+
+
+@pytest.mark.parametrize(
+    ("chart", "project", "expected"),
+    [
+        (UPSTREAM_CHART, "application-collection", HARBOR_CHART),
+        # replication: the destination namespace is where Harbor holds the copy
+        (UPSTREAM_CHART, "appco-mirror", f"oci://{HARBOR_HOST}/appco-mirror/charts/etcd-like"),
+        (HARBOR_CHART, "application-collection", HARBOR_CHART),  # already Harbor's
+        ("oci://registry.suse.com/charts/etcd-like", "application-collection", None),
+        ("oci://notdp.apps.rancher.io/charts/etcd-like", "application-collection", None),
+        ("./charts/etcd-like", "application-collection", None),
+    ],
+)
+def test_harbor_chart_is_harbors_copy_of_an_upstream_oci_chart(
+    chart: str, project: str, expected: str | None
+) -> None:
+    release = Release("demo", chart, None, "1.0.0", None, [], [])
+    config = Settings(harbor_host=HARBOR_HOST, project=project, ca_file="/ca.pem",
+                      secret_file="/s.json")
+    found = harbor_chart(release, config)
+    if expected is None:
+        assert found is None
+    else:
+        assert found == HarborChart(expected, HARBOR_HOST, "application-collection", "/s.json",
+                                    "/ca.pem")

@@ -6,6 +6,7 @@ environment with pip from a wheelhouse made once per session, so an install take
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -89,9 +90,74 @@ def test_install_without_python_says_what_to_do(fresh: tuple[HelmEnv, int], tmp_
     done = install(env, major, str(REPO))
 
     assert done.returncode != 0
-    assert "harbor-mirror: needs Python >= 3.10" in done.stderr
-    assert "install hook failed while looking for Python >= 3.10" in done.stderr
+    (line,) = _hook_lines(done.stderr)
+    assert line.startswith("harbor-mirror: install failed while looking for Python >= 3.10: needs")
+    assert "removed the half-installed plugin" in line
     assert "Traceback" not in done.stderr
+    assert list(env.plugins_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("source", ["git", "checkout"])
+def test_install_from_an_empty_wheelhouse_fails_in_one_line_and_leaves_no_plugin(
+    fresh: tuple[HelmEnv, int], git_source: Path, wheelhouse: Path, tmp_path: Path, source: str
+) -> None:
+    env, major = fresh
+    empty = tmp_path / "empty-wheelhouse"
+    empty.mkdir()
+    env.env.update(PIP_FIND_LINKS=str(empty), PIP_CONFIG_FILE=os.devnull)  # no machine config
+    url = git_source.as_uri() if source == "git" else str(REPO)
+    root_manifest = (REPO / "plugin.yaml").read_bytes()
+
+    done = install(env, major, url)
+
+    assert done.returncode != 0
+    (line,) = _hook_lines(done.stderr)
+    assert line.startswith(f"harbor-mirror: install failed while installing helm-harbor-mirror "
+                           f"{VERSION} with pip: No matching distribution found for setuptools")
+    assert f"PIP_FIND_LINKS={empty}, which must hold what make wheelhouse collects" in line
+    assert line.endswith("removed the half-installed plugin; fix that and run helm plugin "
+                         "install again")
+    assert "Traceback" not in done.stderr
+    assert list(env.plugins_dir.iterdir()) == []
+    assert _listed(env) == {}
+    assert (REPO / "plugin.yaml").read_bytes() == root_manifest  # the checkout is untouched
+
+    env.env["PIP_FIND_LINKS"] = str(wheelhouse)  # nothing left in the way of the retry
+    again = install(env, major, url)
+    assert again.returncode == 0, again.stderr
+    assert _listed(env) == {name: VERSION for name in LISTED[major]}
+
+
+def test_readme_offline_install_line_installs_from_the_checkouts_wheelhouse(
+    fresh: tuple[HelmEnv, int], git_source: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """The README's line, run as written inside a checkout that holds `make wheelhouse`."""
+    env, major = fresh
+    (line,) = [text for text in (REPO / "README.md").read_text().splitlines()
+               if text.startswith("PIP_NO_INDEX=1 ")]
+    checkout = tmp_path / "helm-harbor-mirror"
+    shutil.copytree(git_source, checkout, ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(wheelhouse, checkout / "wheelhouse")
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "helm").symlink_to(env.binary)
+    for name in ("PIP_NO_INDEX", "PIP_FIND_LINKS"):
+        env.env.pop(name)
+    env.env.update(
+        PATH=f"{tools}{os.pathsep}{env.env['PATH']}",
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_INDEX_URL="http://127.0.0.1:9/simple",  # no index answers: offline or nothing
+    )
+
+    done = subprocess.run(["sh", "-c", line], cwd=checkout, env=env.env, capture_output=True,
+                          text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr
+    assert f"harbor-mirror {VERSION}: built" in done.stdout
+    assert _listed(env) == {name: VERSION for name in LISTED[major]}
+    installed = env.plugins_dir / "helm-harbor-mirror"
+    assert not (installed / "wheelhouse").exists()  # the wheelhouse is not copied in
+    assert env.run("harbor-mirror", "--help").returncode == 0
 
 
 def test_git_install_update_uninstall_keep_other_plugins_working(
@@ -250,6 +316,11 @@ def test_missing_harbor_host_fails_helm_and_says_why(plugin: Plugin, tmp_path: P
 
 
 # helpers -------------------------------------------------------------------------------------
+
+
+def _hook_lines(stderr: str) -> list[str]:
+    """What the install hook itself printed (Helm adds its own `Error:` line)."""
+    return [line for line in stderr.splitlines() if line.startswith("harbor-mirror:")]
 
 
 def _listed(env: HelmEnv) -> dict[str, str]:

@@ -13,6 +13,7 @@ from postrender import settings
 from postrender.commands.mirror_options import SettingsOptions
 from postrender.errors import ConfigError, StaleOverlayError
 from postrender.gitops import layouts
+from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import build
 from postrender.helm.args import Release
 from postrender.helm.args import parse as parse_release
@@ -38,9 +39,10 @@ def overlay(
     out_dir: Path,
     check: bool,
 ) -> str:
-    """Write (or with `check`, compare) the layout's files; returns the line to show the user."""
+    """Write (or with `check`, compare) the layout's files; returns the lines to show the user."""
     built = build(text, Rules.from_settings(config), strict=config.strict)
-    generated = layouts.files(layout, built, release, out_dir)
+    chart = harbor_chart(release, config)
+    generated = layouts.files(layout, built, release, out_dir, chart)
     if check:
         differing = layouts.stale(out_dir, generated)
         if differing:
@@ -50,9 +52,29 @@ def overlay(
             )
         return f"{out_dir}: up to date ({len(built.images)} images, {len(built.patches)} patches)"
     layouts.write(out_dir, generated)
-    return (
+    wrote = (
         f"wrote {', '.join(str(out_dir / name) for name in generated)}: "
         f"{len(built.images)} images, {len(built.patches)} patches"
+    )
+    return "\n".join([wrote, *layouts.instructions(layout, chart)])
+
+
+def harbor_chart(release: Release | None, config: settings.Settings) -> HarborChart | None:
+    """Harbor's copy of the release's chart: the upstream's `oci://` URL mapped, or a chart
+    already on Harbor; None for a local chart or another repository."""
+    if release is None or not release.chart:
+        return None
+    url = Rules.from_settings(config).mirror.chart_url(release.chart)
+    if url is None and release.chart.startswith(f"oci://{config.harbor_host}/"):
+        url = release.chart
+    if url is None:
+        return None
+    return HarborChart(
+        url=url,
+        harbor_host=config.harbor_host,
+        pull_secret=config.pull_secret or config.upstream_pull_secret,
+        secret_file=config.secret_file,
+        ca_file=config.ca_file,
     )
 
 
@@ -67,8 +89,9 @@ def overlay(
 )
 @click.option(
     "--layout", type=click.Choice(layouts.LAYOUTS), default="overlay", show_default=True,
-    help="overlay: kustomization.yaml only; fleet: fleet.yaml + harbor-mirror/ overlay; "
-    f"flux: {layouts.FLUX_FILE}, a HelmRelease patch with spec.postRenderers.",
+    help="overlay: kustomization.yaml only; fleet: fleet.yaml (Harbor's chart URL) + "
+    f"harbor-mirror/ overlay; flux: {layouts.FLUX_FILE}, a HelmRelease patch with "
+    "spec.postRenderers (and chartRef to Harbor's chart in ocirepository.yaml).",
 )
 @click.option(
     "--check", is_flag=True, help="Exit 1 when the files in --out are stale; write nothing."
@@ -90,6 +113,10 @@ def cli(
     kustomization.yaml: an `images:` entry per upstream repository and exact JSON6902 patches
     for every other rewrite. Applied to the rendered chart it gives what `--post-renderer
     harbor-mirror` gives. Harbor options as for the post-renderer (config file, HARBOR_MIRROR_*).
+
+    A chart given as oci://UPSTREAM/charts/NAME is rendered from Harbor (signed in with the
+    robot's Secret file, trusting the CA setup remembered), and the fleet and flux layouts name
+    Harbor's chart URL, so the engine pulls it from Harbor too.
     """
     environ = os.environ
     config = _rule_options.resolve(given)

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The harbor-mirror Config Management Plugin's steps, `harbor-mirror-cmp init|generate`, run by
+# plugin.yaml in the application's source directory. Everything the chart needs comes through
+# Harbor: its dependencies (`harbor-mirror dependency build`), a chart named by the app's CHART
+# (`harbor-mirror pull`), and every image reference in the output (`harbor-mirror postrender`).
+set -euo pipefail
+shopt -s inherit_errexit
+
+fail() {
+    echo "harbor-mirror CMP: $*" >&2
+    exit 2
+}
+
+# The app's ARGOCD_ENV_<NAME> overrides the sidecar's HARBOR_MIRROR_<NAME> default.
+harbor_settings() {
+    local name app_value
+    for name in HARBOR_HOST PROJECT PULL_SECRET UPSTREAM UPSTREAM_PULL_SECRET; do
+        app_value="ARGOCD_ENV_$name"
+        if [ -n "${!app_value:-}" ]; then export "HARBOR_MIRROR_$name=${!app_value}"; fi
+    done
+}
+
+# Vendored dependencies (charts/) are used as they are; otherwise fetch them once, through
+# Harbor for those on oci://UPSTREAM/charts, without editing the app's Chart.yaml.
+init() {
+    if grep -qs '^dependencies:' Chart.yaml && [ ! -d charts ]; then
+        harbor-mirror dependency build . >&2
+    fi
+}
+
+# CHART (an oci:// chart: the upstream's URL or Harbor's) pulled through Harbor into `$1`.
+pull_chart() {
+    case "$ARGOCD_ENV_CHART" in
+        oci://*) ;;
+        *) fail "CHART '$ARGOCD_ENV_CHART' must be an oci:// chart URL" ;;
+    esac
+    harbor-mirror pull "$ARGOCD_ENV_CHART" \
+        ${ARGOCD_ENV_CHART_VERSION:+--version "$ARGOCD_ENV_CHART_VERSION"} \
+        --untar --untardir "$1" >&2
+}
+
+generate() {
+    local chart=. file
+    local -a helm_args values_files
+    if [ -n "${ARGOCD_ENV_CHART:-}" ]; then
+        work=$(mktemp -d "${TMPDIR:-/tmp}/harbor-mirror-cmp.XXXXXX")  # global: the trap needs it
+        trap 'rm -rf "$work"' EXIT
+        pull_chart "$work"
+        chart="$work/${ARGOCD_ENV_CHART##*/}"
+    fi
+    helm_args=(template "${ARGOCD_ENV_RELEASE_NAME:-$ARGOCD_APP_NAME}" "$chart"
+               --namespace "$ARGOCD_APP_NAMESPACE" --include-crds)
+    if [ -n "${KUBE_VERSION:-}" ]; then helm_args+=(--kube-version "$KUBE_VERSION"); fi
+    if [ -n "${KUBE_API_VERSIONS:-}" ]; then helm_args+=(--api-versions "$KUBE_API_VERSIONS"); fi
+    IFS=',' read -r -a values_files <<< "${ARGOCD_ENV_VALUES_FILES:-}"
+    for file in "${values_files[@]}"; do
+        case "$file" in
+            /* | .. | ../* | */.. | */../*) fail "values file '$file' must be a path inside the application" ;;
+        esac
+        [ -f "$file" ] || fail "values file '$file' does not exist in the application"
+        helm_args+=(--values "$file")
+    done
+    # Piped, not --post-renderer: hook Jobs are rewritten on any Helm, errors reach the UI.
+    helm "${helm_args[@]}" | harbor-mirror postrender
+}
+
+harbor_settings
+case "${1:-}" in
+    init) init ;;
+    generate) generate ;;
+    *) fail "usage: harbor-mirror-cmp init|generate" ;;
+esac
