@@ -27,7 +27,22 @@ PASSWORD = "adm1n-Pa55word"
 TOKEN = "upstream-t0ken-5f3a9c"
 
 
-class EchoingHarbor(BaseHTTPRequestHandler):
+class JSONAnswers(BaseHTTPRequestHandler):
+    """A loopback test server's answers: JSON bodies, no access log on stderr."""
+
+    def _json(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class EchoingHarbor(JSONAnswers):
     """Answers setup's first reads as an admin's Harbor would, then echoes what it was sent back
     as the message of a 400: the JSON body's `credential` and the Authorization header, first
     as they came, then once more in a `token=` form no key name announces."""
@@ -56,19 +71,8 @@ class EchoingHarbor(BaseHTTPRequestHandler):
         ]
         self._json(400, {"errors": [{"code": "BAD_REQUEST", "message": m} for m in echoed]})
 
-    def _json(self, status: int, payload: object) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class EchoingTokenService(BaseHTTPRequestHandler):
+class EchoingTokenService(JSONAnswers):
     """A registry whose token service (on its own host and port, as Harbor's is) quotes the
     password it was sent back in its refusal."""
 
@@ -86,16 +90,8 @@ class EchoingTokenService(BaseHTTPRequestHandler):
             return
         sent = base64.b64decode(self.headers["Authorization"].split()[1]).decode()
         password = sent.partition(":")[2]
-        data = json.dumps({"errors": [{"code": "UNAUTHORIZED",
-                                       "message": f"{password} is not the password"}]}).encode()
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        message = f"{password} is not the password"
+        self._json(401, {"errors": [{"code": "UNAUTHORIZED", "message": message}]})
 
 
 def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
