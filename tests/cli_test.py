@@ -64,11 +64,11 @@ def test_postrender_help_lists_every_option(tmp_path: Path) -> None:
     ("stdin", "args", "message"),
     [
         (MANIFEST, [], b"no Harbor host configured: run `helm harbor-mirror setup`"),
-        (b"image: dp.apps.rancher.io/c/x\n  bad: [\n", ["--harbor-host=h"], b"invalid YAML"),
-        (b"\x7fELF\x00\x01binary", ["--harbor-host=h"], b"binary data"),
-        (b"image: \xe9t\xe9\n", ["--harbor-host=h"], b"not UTF-8 text"),
-        (MANIFEST, ["--harbor-host=h", "--nope"], b"unknown option '--nope'"),
-        (b"data:\n  r: dp.apps.rancher.io\n", ["--harbor-host=h", "--strict"], b"--strict"),
+        (b"image: dp.apps.rancher.io/c/x\n  bad: [\n", ["--harbor-host=h.io"], b"invalid YAML"),
+        (b"\x7fELF\x00\x01binary", ["--harbor-host=h.io"], b"binary data"),
+        (b"image: \xe9t\xe9\n", ["--harbor-host=h.io"], b"not UTF-8 text"),
+        (MANIFEST, ["--harbor-host=h.io", "--nope"], b"unknown option '--nope'"),
+        (b"data:\n  r: dp.apps.rancher.io\n", ["--harbor-host=h.io", "--strict"], b"--strict"),
     ],
 )
 def test_failure_prints_one_line_and_nothing_on_stdout(

@@ -29,8 +29,20 @@ class MirrorRule(NamedTuple):
         """Every reference to the upstream inside `text`, wherever it is embedded."""
         return imageref.replace_host(text, self.upstream, self.target_prefix)
 
-    def count(self, text: str) -> int:
-        return len(imageref.find_host(text, self.upstream))
+    def overlong(self, text: str) -> bool:
+        """Would a reference in `text` (already rewritten) have a path over the grammar's limit?"""
+        start = len(self.harbor_host) + 1
+        return any(
+            len(imageref.path_after(text, offset + start)) > imageref.NAME_MAX
+            for offset in imageref.find_host(text, self.harbor_host)
+        )
+
+    @property
+    def overlong_problem(self) -> str:
+        return (
+            f"the rewritten reference's path under {self.target_prefix} would be longer than "
+            f"the {imageref.NAME_MAX} characters an image reference may have"
+        )
 
     def mentions(self, text: str) -> bool:
         """Would --strict complain: the upstream host still stands in `text` as a host name."""
@@ -84,7 +96,8 @@ class Rules(NamedTuple):
         secret = None
         if settings.pull_secret and settings.pull_secret != settings.upstream_pull_secret:
             secret = SecretRule(settings.upstream_pull_secret, settings.pull_secret)
-        return cls(MirrorRule(settings.upstream, settings.harbor_host, settings.project), secret)
+        upstream = settings.upstream.lower()  # matched in any case, as DNS does
+        return cls(MirrorRule(upstream, settings.harbor_host, settings.project), secret)
 
     @property
     def needles(self) -> tuple[str, ...]:
