@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 from postrender.errors import ManifestError
 
@@ -62,100 +72,45 @@ class Sequence(Collection):
         super().__init__(start, flow, anchor)
         self.items: list[Node] = []
 
+    def add(self, node: Node, alias: tuple[int, int] | None) -> None:
+        if alias is not None:
+            self.aliases[len(self.items)] = alias
+        self.items.append(node)
+
 
 class Mapping(Collection):
     """Pairs in order; alias positions count values only (aliased keys are never changed).
     `merges` holds the values of `<<` keys, whose mappings lend their keys to this one."""
 
-    __slots__ = ("_key", "merges", "pairs")
+    __slots__ = ("_index", "_key", "merges", "pairs")
 
     def __init__(self, start: int, flow: bool, anchor: str | None):
         super().__init__(start, flow, anchor)
         self.pairs: list[tuple[Node, Node]] = []
         self.merges: list[Node] = []
+        self._index: dict[str, int] = {}
         self._key: Node | None = None
 
     def add(self, node: Node, alias: tuple[int, int] | None) -> None:
-        if self._key is None:
+        key = self._key
+        if key is None:
             self._key = node
             return
+        self._key = None
         if alias is not None:
             self.aliases[len(self.pairs)] = alias
-        key = self._key
-        if isinstance(key, Scalar) and key.value == "<<" and key.style is None:
-            self.merges.append(node)
+        if isinstance(key, Scalar):
+            self._index.setdefault(key.value, len(self.pairs))
+            if key.value == "<<" and key.style is None:
+                self.merges.append(node)
         self.pairs.append((key, node))
-        self._key = None
 
     def local(self, key: str) -> int | None:
-        """The position of `key` among this mapping's own pairs."""
-        for position, (key_node, _) in enumerate(self.pairs):
-            if isinstance(key_node, Scalar) and key_node.value == key:
-                return position
-        return None
+        """The position of `key` among this mapping's own pairs (the first, if repeated)."""
+        return self._index.get(key)
 
 
 Node = Scalar | Sequence | Mapping
-
-
-def _add(parent: Collection, node: Node, alias: tuple[int, int] | None) -> None:
-    node.refs += 1
-    if isinstance(parent, Mapping):
-        parent.add(node, alias)
-    else:
-        assert isinstance(parent, Sequence)
-        if alias is not None:
-            parent.aliases[len(parent.items)] = alias
-        parent.items.append(node)
-
-
-def _build(events: Iterator[Any], restore: bool) -> Node | None:
-    """The first document's root; an alias reuses its anchor's node (the latest definition)."""
-    anchors: dict[str, Node] = {}
-    stack: list[Collection] = []
-    root: Node | None = None
-    documents = 0
-    for event in events:
-        kind = type(event).__name__
-        node: Node | None = None
-        alias = None
-        if kind == "ScalarEvent":
-            value = event.value.replace(_STAND_IN, ":") if restore else event.value
-            node = Scalar(value, event.start_mark.index, event.end_mark.index, event.style,
-                          event.anchor)
-        elif kind in ("SequenceStartEvent", "MappingStartEvent"):
-            cls = Sequence if kind == "SequenceStartEvent" else Mapping
-            collection = cls(event.start_mark.index, bool(event.flow_style), event.anchor)
-            if event.anchor is not None:
-                anchors[event.anchor] = collection
-            if stack:
-                _add(stack[-1], collection, None)
-            else:
-                collection.refs, root = 1, collection
-            stack.append(collection)
-            continue
-        elif kind in ("SequenceEndEvent", "MappingEndEvent"):
-            stack.pop().end = event.end_mark.index
-            continue
-        elif kind == "AliasEvent":
-            node = anchors.get(event.anchor)
-            if node is None:
-                raise _Problem(f"found undefined alias {event.anchor!r}", event.start_mark.line)
-            alias = (event.start_mark.index, event.end_mark.index)
-        elif kind == "DocumentStartEvent":
-            documents += 1
-            if documents > 1:
-                raise _Problem("expected a single document", event.start_mark.line)
-            continue
-        else:
-            continue
-        if isinstance(node, Scalar) and node.anchor is not None and alias is None:
-            anchors[node.anchor] = node
-        if stack:
-            _add(stack[-1], node, alias)
-        else:
-            node.refs, root = 1, node
-    return root
 
 
 class _Problem(Exception):
@@ -165,24 +120,71 @@ class _Problem(Exception):
         self.line = line
 
 
-def _c_events(text: str) -> Iterator[Any]:
+def _build(next_event: Callable[[], Any], restore: bool) -> Node | None:
+    """The first document's root; an alias reuses its anchor's node (the latest definition)."""
+    anchors: dict[str, Node] = {}
+    stack: list[Sequence | Mapping] = []
+    top: Sequence | Mapping | None = None
+    root: Node | None = None
+    documents = 0
+    while True:
+        event = next_event()
+        kind = event.__class__
+        node: Node
+        alias = None
+        if kind is ScalarEvent:
+            value = event.value.replace(_STAND_IN, ":") if restore else event.value
+            node = Scalar(value, event.start_mark.index, event.end_mark.index, event.style,
+                          event.anchor)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            cls = Mapping if kind is MappingStartEvent else Sequence
+            node = cls(event.start_mark.index, bool(event.flow_style), event.anchor)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            stack.pop().end = event.end_mark.index
+            top = stack[-1] if stack else None
+            continue
+        elif kind is AliasEvent:
+            found = anchors.get(event.anchor)
+            if found is None:
+                raise _Problem(f"found undefined alias {event.anchor!r}", event.start_mark.line)
+            node, alias = found, (event.start_mark.index, event.end_mark.index)
+        elif kind is DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _Problem("expected a single document", event.start_mark.line)
+            continue
+        elif kind is StreamEndEvent:
+            return root
+        else:
+            continue
+        node.refs += 1
+        if top is None:
+            root = node
+        else:
+            top.add(node, alias)
+        if alias is None and not isinstance(node, Scalar):
+            stack.append(node)
+            top = node
+
+
+def _c_build(text: str, restore: bool) -> Node | None:
     parser = CParser(text)
     try:
-        while True:
-            event = parser.get_event()
-            yield event
-            if type(event).__name__ == "StreamEndEvent":
-                return
+        return _build(parser.get_event, restore)
     finally:
         parser.dispose()
 
 
-def _pure_events(text: str) -> Iterator[Any]:
+def _pure_build(text: str) -> Node | None:
     from ruamel.yaml import YAML
 
     with warnings.catch_warnings():  # a success must leave stderr empty
         warnings.simplefilter("ignore")
-        yield from YAML(typ="safe", pure=True).parse(text)
+        return _build(iter(YAML(typ="safe", pure=True).parse(text)).__next__, False)
 
 
 def compose(doc: str, number: int, first_line: int) -> Node | None:
@@ -194,11 +196,11 @@ def compose(doc: str, number: int, first_line: int) -> Node | None:
             attempts.append((stood_in, True))
     for text, restore in attempts:
         try:
-            return _build(_c_events(text), restore)
+            return _c_build(text, restore)
         except (YAMLError, _Problem):
             pass
     try:
-        return _build(_pure_events(doc), False)
+        return _pure_build(doc)
     except _Problem as exc:
         raise ManifestError(f"invalid YAML: {exc.problem}", document=number,
                             line=first_line + exc.line) from None
@@ -212,7 +214,7 @@ def compose(doc: str, number: int, first_line: int) -> Node | None:
 def scalar_value(text: str) -> str | None:
     """What `text`, read alone as a YAML scalar, means (None: not a lone scalar)."""
     try:
-        root = _build(_c_events(text), False)
+        root = _c_build(text, False)
     except (YAMLError, _Problem):
         return None
     return root.value if isinstance(root, Scalar) else None

@@ -11,7 +11,7 @@ Turning a change into text is splice.py's job.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Literal, NamedTuple
 
 from postrender.rewrite.compose import Mapping, Node, Scalar, Sequence
@@ -182,37 +182,44 @@ class _Walk:
         if isinstance(root, Scalar):
             self.add_slot(root, _Slot((0, 0), (), None, None))
             return
+        mentions = self.mentions
         seen = {id(root)}
         stack: list[tuple[Sequence | Mapping, Path]] = [(root, ())]
         while stack:
             node, path = stack.pop()
             pending: list[tuple[Sequence | Mapping, Path]] = []
-            for position, child, child_path in self.places(node, path):
+            if isinstance(node, Sequence):
+                places: Iterable[tuple[int, str | int, Node]] = (
+                    (index, index, item) for index, item in enumerate(node.items)
+                )
+            else:
+                self.mapping_rules(node, path)
+                places = (
+                    (position, key.value if isinstance(key, Scalar) else "?", value)
+                    for position, (key, value) in enumerate(node.pairs)
+                )
+            for position, step, child in places:
                 if isinstance(child, Scalar):
-                    key = (id(node), position)
-                    if child.refs > 1 or self.mentions(child.value):
-                        self.add_slot(child, _Slot(key, child_path, node.aliases.get(position),
-                                                   None))
-                elif id(child) not in seen:
+                    if child.refs > 1 or mentions(child.value):
+                        slot = _Slot((id(node), position), (*path, step),
+                                     node.aliases.get(position), None)
+                        self.add_slot(child, slot)
+                    continue
+                if step == "imagePullSecrets" and isinstance(child, Sequence):
+                    self.image_pull_secrets(child, (*path, step))
+                if id(child) not in seen:
                     seen.add(id(child))
-                    pending.append((child, child_path))
+                    pending.append((child, (*path, step)))
             stack.extend(reversed(pending))
 
-    def places(self, node: Sequence | Mapping, path: Path) -> Iterator[tuple[int, Node, Path]]:
-        if isinstance(node, Sequence):
-            for index, item in enumerate(node.items):
-                yield index, item, (*path, index)
-            return
-        self.split_form(node, path)
-        if self.rules.secret is not None:
-            self.pull_secret_env(node, path)
+    def mapping_rules(self, node: Mapping, path: Path) -> None:
+        """The rules that read a mapping's own keys (merged ones included)."""
         if node.merges:
             self.merged_places(node, path)
-        for position, (key_node, value) in enumerate(node.pairs):
-            key = key_node.value if isinstance(key_node, Scalar) else "?"
-            if key == "imagePullSecrets" and isinstance(value, Sequence):
-                self.image_pull_secrets(value, (*path, key))
-            yield position, value, (*path, key)
+        if node.local("registry") is not None or node.merges:
+            self.split_form(node, path)
+        if self.rules.secret is not None and (node.local("name") is not None or node.merges):
+            self.pull_secret_env(node, path)
 
     def merged_places(self, node: Mapping, path: Path) -> None:
         """Every scalar a `<<` merge lends to `node` is one more place of that scalar."""
