@@ -255,9 +255,10 @@ class _Walk:
         if name is None or "PULL_SECRET" not in name[0].value.upper():
             return
         value = self.lookup(node, "value", path)
-        if value is not None:
+        if value is not None:  # names renamed, and any image reference in it moved as anywhere
             assert self.rules.secret is not None
-            self.request(*value, self.rules.secret.rename_list(value[0].value))
+            moved = self.free(value[0], value[1].path)
+            self.request(*value, self.rules.secret.rename_list(moved))
 
     def image_pull_secrets(self, sequence: Sequence, path: Path) -> None:
         """Rename `{name: old}` and bare `old` entries; drop the duplicates that creates."""
