@@ -80,6 +80,15 @@ def test_removing_an_anchored_duplicate_that_an_alias_still_uses_is_refused() ->
     assert "spec.imagePullSecrets[1]" in message and "*n" in message
 
 
+def test_removing_an_anchored_duplicate_entry_that_an_alias_still_uses_is_refused() -> None:
+    source = (
+        "kind: Pod\nspec:\n  imagePullSecrets:\n  - harbor-pull\n"
+        "  - &s {name: application-collection}\n  other: [*s]\n"
+    )
+    message = refused(source, *RENAME)
+    assert "spec.imagePullSecrets[1]" in message and "*s" in message
+
+
 def test_a_secret_name_aliased_outside_the_pull_secrets_keeps_its_meaning_there() -> None:
     source = (
         "kind: Pod\nmetadata:\n  name: &n application-collection\n"

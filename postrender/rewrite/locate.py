@@ -315,8 +315,21 @@ class _Walk:
         for node, path in self.renamed:
             places = (self.secret_lists if isinstance(node, Sequence) else self.secret_entries)
             if places.get(id(node), 0) != node.refs:
-                raise Refusal(path, "the pull-secret rename would also change this list where "
-                              "an alias uses it outside imagePullSecrets; expand the alias")
+                raise Refusal(path, "the pull-secret rename would also change this list or "
+                              "entry where an alias uses it outside imagePullSecrets; write it "
+                              "out there")
+
+    def check_drops(self) -> None:
+        """Removing an anchored entry is only safe if every alias of it goes too."""
+        removed: dict[int, int] = {}
+        for drop in self.drops:
+            item = drop.sequence.items[drop.position]
+            removed[id(item)] = removed.get(id(item), 0) + 1
+        for drop in self.drops:
+            item = drop.sequence.items[drop.position]
+            if drop.position not in drop.sequence.aliases and item.refs > removed[id(item)]:
+                raise Refusal(drop.path, f"removing this duplicate pull secret would leave "
+                              f"its alias *{item.anchor} undefined")
 
     def free(self, node: Scalar, path: Path) -> str:
         """The value wherever no rule of the place asks otherwise: image references moved."""
@@ -330,6 +343,7 @@ class _Walk:
 
     def decide(self) -> Findings:
         self.check_shared_lists()
+        self.check_drops()
         found = Findings([], self.drops, [])
         for ident, slots in self.slots.items():
             node = self.scalars[ident]
@@ -355,11 +369,7 @@ class _Walk:
         textual = [slot for slot in slots if slot.via is None]
         definition = next((slot for slot in textual if slot.alias is None), None)
         if definition is None or definition.key not in wants:
-            if any(slot.alias for slot in textual if slot.key in wants):
-                where = definition.path if definition else textual[0].path
-                raise Refusal(where, f"removing this duplicate pull secret would leave its "
-                              f"alias *{node.anchor} undefined")
-            return
+            return  # removed, with every alias of it (check_drops)
         held = wants[definition.key]
         if held != node.value:
             how: Literal["mirror", "value"] = (

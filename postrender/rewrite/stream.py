@@ -1,7 +1,8 @@
 """The stream engine: split into documents, skip those with nothing to rewrite, compose, splice.
 
-Only documents whose text could hold something to rewrite (Rules.needles, or an escape that
-could spell one) are parsed at all; every other byte goes out as it came in.
+Only documents whose text could hold something to rewrite (Rules.needles, the upstream host in
+another letter case, or an escape that could spell one) are parsed at all; every other byte
+goes out as it came in.
 """
 
 from __future__ import annotations
