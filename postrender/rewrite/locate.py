@@ -11,7 +11,7 @@ Turning a change into text is splice.py's job.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 from postrender.rewrite.compose import Mapping, Node, Scalar, Sequence
@@ -182,35 +182,42 @@ class _Walk:
         if isinstance(root, Scalar):
             self.add_slot(root, _Slot((0, 0), (), None, None))
             return
-        mentions = self.mentions
         seen = {id(root)}
         stack: list[tuple[Sequence | Mapping, Path]] = [(root, ())]
         while stack:
             node, path = stack.pop()
             pending: list[tuple[Sequence | Mapping, Path]] = []
             if isinstance(node, Sequence):
-                places: Iterable[tuple[int, str | int, Node]] = (
-                    (index, index, item) for index, item in enumerate(node.items)
-                )
+                for index, item in enumerate(node.items):
+                    self.visit(node, index, index, item, path, seen, pending)
             else:
                 self.mapping_rules(node, path)
-                places = (
-                    (position, key.value if isinstance(key, Scalar) else "?", value)
-                    for position, (key, value) in enumerate(node.pairs)
-                )
-            for position, step, child in places:
-                if isinstance(child, Scalar):
-                    if child.refs > 1 or mentions(child.value):
-                        slot = _Slot((id(node), position), (*path, step),
-                                     node.aliases.get(position), None)
-                        self.add_slot(child, slot)
-                    continue
-                if step == "imagePullSecrets" and isinstance(child, Sequence):
-                    self.image_pull_secrets(child, (*path, step))
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    pending.append((child, (*path, step)))
+                for position, (key, value) in enumerate(node.pairs):
+                    step = key.value if isinstance(key, Scalar) else "?"
+                    if step == "imagePullSecrets" and isinstance(value, Sequence):
+                        self.image_pull_secrets(value, (*path, step))
+                    self.visit(node, position, step, value, path, seen, pending)
             stack.extend(reversed(pending))
+
+    def visit(
+        self,
+        parent: Sequence | Mapping,
+        position: int,
+        step: str | int,
+        child: Node,
+        path: Path,
+        seen: set[int],
+        pending: list[tuple[Sequence | Mapping, Path]],
+    ) -> None:
+        """Record a scalar's place if it may matter; queue a collection not seen before."""
+        if isinstance(child, Scalar):
+            if child.refs > 1 or self.mentions(child.value):
+                slot = _Slot((id(parent), position), (*path, step), parent.aliases.get(position),
+                             None)
+                self.add_slot(child, slot)
+        elif id(child) not in seen:
+            seen.add(id(child))
+            pending.append((child, (*path, step)))
 
     def mapping_rules(self, node: Mapping, path: Path) -> None:
         """The rules that read a mapping's own keys (merged ones included)."""

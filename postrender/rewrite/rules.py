@@ -31,6 +31,8 @@ class MirrorRule(NamedTuple):
 
     def overlong(self, text: str) -> bool:
         """Would a reference in `text` (already rewritten) have a path over the grammar's limit?"""
+        if len(text) <= imageref.NAME_MAX:
+            return False  # no path in it can be longer than the whole text
         start = len(self.harbor_host) + 1
         return any(
             len(imageref.path_after(text, offset + start)) > imageref.NAME_MAX
