@@ -182,42 +182,33 @@ class _Walk:
         if isinstance(root, Scalar):
             self.add_slot(root, _Slot((0, 0), (), None, None))
             return
+        mentions = self.mentions
         seen = {id(root)}
         stack: list[tuple[Sequence | Mapping, Path]] = [(root, ())]
         while stack:
             node, path = stack.pop()
             pending: list[tuple[Sequence | Mapping, Path]] = []
+            steps: range | list[str | int]
             if isinstance(node, Sequence):
-                for index, item in enumerate(node.items):
-                    self.visit(node, index, index, item, path, seen, pending)
+                steps, children = range(len(node.items)), node.items
             else:
                 self.mapping_rules(node, path)
-                for position, (key, value) in enumerate(node.pairs):
-                    step = key.value if isinstance(key, Scalar) else "?"
-                    if step == "imagePullSecrets" and isinstance(value, Sequence):
-                        self.image_pull_secrets(value, (*path, step))
-                    self.visit(node, position, step, value, path, seen, pending)
+                steps = [key.value if isinstance(key, Scalar) else "?" for key, _ in node.pairs]
+                children = [value for _, value in node.pairs]
+            for position, child in enumerate(children):
+                if isinstance(child, Scalar):
+                    if child.refs > 1 or mentions(child.value):
+                        slot = _Slot((id(node), position), (*path, steps[position]),
+                                     node.aliases.get(position), None)
+                        self.add_slot(child, slot)
+                    continue
+                step = steps[position]
+                if step == "imagePullSecrets" and isinstance(child, Sequence):
+                    self.image_pull_secrets(child, (*path, step))
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    pending.append((child, (*path, step)))
             stack.extend(reversed(pending))
-
-    def visit(
-        self,
-        parent: Sequence | Mapping,
-        position: int,
-        step: str | int,
-        child: Node,
-        path: Path,
-        seen: set[int],
-        pending: list[tuple[Sequence | Mapping, Path]],
-    ) -> None:
-        """Record a scalar's place if it may matter; queue a collection not seen before."""
-        if isinstance(child, Scalar):
-            if child.refs > 1 or self.mentions(child.value):
-                slot = _Slot((id(parent), position), (*path, step), parent.aliases.get(position),
-                             None)
-                self.add_slot(child, slot)
-        elif id(child) not in seen:
-            seen.add(id(child))
-            pending.append((child, (*path, step)))
 
     def mapping_rules(self, node: Mapping, path: Path) -> None:
         """The rules that read a mapping's own keys (merged ones included)."""
@@ -355,6 +346,9 @@ class _Walk:
         for ident, slots in self.slots.items():
             node = self.scalars[ident]
             free = self.free(node, slots[0].path)
+            if len(slots) == 1 and node.refs == 1 and slots[0].via is None:
+                self.place_single(node, slots[0], free, found)
+                continue
             wants: dict[SlotKey, str] = {
                 slot.key: self.requests.get(slot.key, free)
                 for slot in slots
@@ -369,6 +363,18 @@ class _Walk:
                                       "key out in this mapping")
             self.place_changes(node, slots, wants, found)
         return found
+
+    def place_single(self, node: Scalar, slot: _Slot, free: str, found: Findings) -> None:
+        """The common case: a value with one place."""
+        if slot.key in self.dropped:
+            return
+        requested = self.requests.get(slot.key)
+        after = free if requested is None else requested
+        if after != node.value:
+            how: Literal["mirror", "value"] = "mirror" if requested is None else "value"
+            found.changes.append(Change(node, slot.path, node.value, after, how))
+        if self.strict and self.mentions(after) and self.rules.mirror.mentions(after):
+            found.leftovers.append(Leftover(slot.path, after))
 
     def place_changes(
         self, node: Scalar, slots: list[_Slot], wants: dict[SlotKey, str], found: Findings
