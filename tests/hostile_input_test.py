@@ -164,6 +164,20 @@ def test_a_document_nested_500_levels_deep_is_rewritten(source: str) -> None:
     assert result.stdout == source.replace("dp.apps.rancher.io", TARGET)
 
 
+def test_a_document_nested_deeper_than_helm_reads_is_refused_quickly(tmp_path: Path) -> None:
+    source = "a: " + "[" * 200_000 + "dp.apps.rancher.io/c/x:1" + "]" * 200_000 + "\n"
+    try:  # libyaml slows down with depth: this many levels took minutes
+        result = subprocess.run(
+            [str(CLI), "postrender", "--harbor-host", HARBOR_HOST], input=source,
+            capture_output=True, text=True, env=isolated_env(tmp_path), timeout=60, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("200,000 nested levels were not refused in 60 s")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.count("\n") == 1
+    assert "document 1, line 1: invalid YAML: nested more than 10000 levels" in result.stderr
+
+
 def test_an_alias_bomb_is_rewritten_without_expanding_it(tmp_path: Path) -> None:
     lines = ["kind: ConfigMap", "data:", "  image: &a0 dp.apps.rancher.io/c/x:1"]
     lines += [f"  a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 11)]

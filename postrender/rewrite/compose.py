@@ -35,6 +35,7 @@ from postrender.errors import ManifestError
 # text at full speed with every mark unchanged, and the values get their colon back.
 _INNER_COLON = re.compile(r"(?<=[^\s\"':])(:)(?=[^\s,\[\]{}])")
 _STAND_IN = "\ue000"
+MAX_DEPTH = 10_000  # go-yaml's limit on nested collections, which Helm reads the output with
 
 
 class Scalar:
@@ -120,6 +121,10 @@ class _Problem(Exception):
         self.line = line
 
 
+class _TooDeep(_Problem):
+    """Final: no other parser would read it either (and libyaml slows down with depth)."""
+
+
 def _build(next_event: Callable[[], Any], restore: bool) -> Node | None:
     """The first document's root; an alias reuses its anchor's node (the latest definition)."""
     anchors: dict[str, Node] = {}
@@ -167,6 +172,9 @@ def _build(next_event: Callable[[], Any], restore: bool) -> Node | None:
         else:
             top.add(node, alias)
         if alias is None and not isinstance(node, Scalar):
+            if len(stack) == MAX_DEPTH:
+                raise _TooDeep(f"nested more than {MAX_DEPTH} levels deep (Helm's own YAML "
+                               "parser refuses that too)", event.start_mark.line)
             stack.append(node)
             top = node
 
@@ -194,12 +202,14 @@ def compose(doc: str, number: int, first_line: int) -> Node | None:
         stood_in = _INNER_COLON.sub(_STAND_IN, doc)
         if stood_in != doc:
             attempts.append((stood_in, True))
-    for text, restore in attempts:
-        try:
-            return _c_build(text, restore)
-        except (YAMLError, _Problem):
-            pass
     try:
+        for text, restore in attempts:
+            try:
+                return _c_build(text, restore)
+            except _TooDeep:
+                raise
+            except (YAMLError, _Problem):
+                pass
         return _pure_build(doc)
     except _Problem as exc:
         raise ManifestError(f"invalid YAML: {exc.problem}", document=number,
