@@ -54,24 +54,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     message = redact(message)
     sys.stderr.write(f"harbor-mirror: {message}\n")
     if postrendering:
-        _record_last_error(message)
+        from postrender.commands.postrender import record_last_error
+
+        record_last_error(message)
     raise SystemExit(code)
-
-
-def _record_last_error(message: str) -> None:
-    """Keep a post-renderer failure where `helm harbor-mirror` shows it (Helm 4 hides stderr)."""
-    from datetime import datetime, timezone
-
-    from postrender.helm.paths import last_error_file
-
-    path = last_error_file()
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(f"{stamp} {message}\n")
-    except OSError:
-        pass  # the message already went to stderr; a read-only cache must not mask it
 
 
 if __name__ == "__main__":

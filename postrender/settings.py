@@ -27,6 +27,13 @@ _PROJECT = re.compile(rf"^{_PROJECT_COMPONENT}(?:/{_PROJECT_COMPONENT})*$")
 _SECRET_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
 
 
+def reads_as_registry_host(first: str) -> bool:
+    """Whether a reference's first component is its registry host (distribution's
+    `splitDockerDomain`): with a `.` or `:`, as `localhost`, or with upper case; otherwise the
+    reference means Docker Hub."""
+    return "." in first or ":" in first or first == "localhost" or first != first.lower()
+
+
 class Option(NamedTuple):
     """One post-renderer option; `key` is its name in the config file (None: not in the file)."""
 
@@ -205,7 +212,12 @@ def validate(settings: Settings, flags: Mapping[str, str] | None = None) -> None
         host = getattr(settings, field)
         if not _HOST.match(host):
             raise ConfigError(f"{flag[field]} {host!r} is not HOST[:PORT] (no scheme, no path)")
-    if settings.harbor_host == settings.upstream:
+        if not reads_as_registry_host(host):
+            raise ConfigError(
+                f"{flag[field]} {host!r} would not read as a registry host: image references "
+                f"{host}/… mean Docker Hub unless the host has a dot or a port or is localhost"
+            )
+    if settings.harbor_host.lower() == settings.upstream.lower():
         raise ConfigError(f"{flag['harbor_host']} {settings.harbor_host!r} is the upstream itself")
     if not _PROJECT.match(settings.project):
         raise ConfigError(f"{flag['project']} {settings.project!r} is not a valid Harbor project")

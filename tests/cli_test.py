@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -64,11 +66,11 @@ def test_postrender_help_lists_every_option(tmp_path: Path) -> None:
     ("stdin", "args", "message"),
     [
         (MANIFEST, [], b"no Harbor host configured: run `helm harbor-mirror setup`"),
-        (b"image: dp.apps.rancher.io/c/x\n  bad: [\n", ["--harbor-host=h"], b"invalid YAML"),
-        (b"\x7fELF\x00\x01binary", ["--harbor-host=h"], b"binary data"),
-        (b"image: \xe9t\xe9\n", ["--harbor-host=h"], b"not UTF-8 text"),
-        (MANIFEST, ["--harbor-host=h", "--nope"], b"unknown option '--nope'"),
-        (b"data:\n  r: dp.apps.rancher.io\n", ["--harbor-host=h", "--strict"], b"--strict"),
+        (b"image: dp.apps.rancher.io/c/x\n  bad: [\n", ["--harbor-host=h.io"], b"invalid YAML"),
+        (b"\x7fELF\x00\x01binary", ["--harbor-host=h.io"], b"binary data"),
+        (b"image: \xe9t\xe9\n", ["--harbor-host=h.io"], b"not UTF-8 text"),
+        (MANIFEST, ["--harbor-host=h.io", "--nope"], b"unknown option '--nope'"),
+        (b"data:\n  r: dp.apps.rancher.io\n", ["--harbor-host=h.io", "--strict"], b"--strict"),
     ],
 )
 def test_failure_prints_one_line_and_nothing_on_stdout(
@@ -114,3 +116,68 @@ def test_unknown_subcommand_is_a_usage_error(tmp_path: Path) -> None:
     result = run(["frobnicate"], b"", tmp_path)
     assert result.returncode == 2
     assert b"No such command 'frobnicate'" in result.stderr
+
+
+DOCKERCONFIG = base64.b64encode(
+    json.dumps({"auths": {"dp.apps.rancher.io": {"auth": "Y2hhcnQ6czNjcjN0"}}}).encode()
+).decode()
+CHART_SECRET = (
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: chart-pull\n"
+    f"type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {DOCKERCONFIG}\n"
+).encode()
+
+
+def test_report_is_owner_only_and_holds_no_registry_credentials(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text("[]")
+    report.chmod(0o644)  # an older run's file: its mode must not survive
+    result = run(["postrender", "--harbor-host=h.example.com", f"--report={report}"],
+                 CHART_SECRET, tmp_path)
+    assert result.returncode == 0
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    [entry] = json.loads(report.read_text())
+    assert entry["path"] == "data['.dockerconfigjson']"  # the change is listed ...
+    written = report.read_text()
+    moved = result.stdout.decode().split(".dockerconfigjson: ")[1].strip()
+    assert DOCKERCONFIG not in written and moved not in written  # ... its credentials are not
+
+
+def test_last_error_file_is_owner_only(tmp_path: Path) -> None:
+    run(["postrender"], MANIFEST, tmp_path)
+    path = tmp_path / "cache" / "harbor-mirror" / "last-error"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_strict_never_quotes_secret_data(tmp_path: Path) -> None:
+    stdin = b"kind: Secret\nmetadata:\n  name: s\nstringData:\n  token: dp.apps.rancher.io s3cr3t\n"
+    result = run(["postrender", "--harbor-host=h.example.com", "--strict"], stdin, tmp_path)
+    assert result.returncode == 1
+    assert b"stringData.token" in result.stderr
+    assert b"s3cr3t" not in result.stderr and "s3cr3t" not in last_error(tmp_path)
+
+
+def test_strict_cuts_a_long_value_short(tmp_path: Path) -> None:
+    stdin = b"data:\n  r: dp.apps.rancher.io " + b"x" * 5_000_000 + b"\n"
+    result = run(["postrender", "--harbor-host=h.example.com", "--strict"], stdin, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count(b"\n") == 1 and len(result.stderr) < 500
+    assert "5000019 characters" in result.stderr.decode()
+    assert len(last_error(tmp_path)) < 500
+
+
+@pytest.mark.parametrize("host", ["harbor", "core-harbor"])
+def test_a_harbor_host_that_reads_as_docker_hub_is_refused(host: str, tmp_path: Path) -> None:
+    result = run(["postrender", f"--harbor-host={host}"], MANIFEST, tmp_path)
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr.count(b"\n") == 1
+    assert f"--harbor-host '{host}' would not read as a registry host".encode() in result.stderr
+    assert b"Docker Hub" in result.stderr
+
+
+@pytest.mark.parametrize("host", ["localhost", "harbor:8443", "harbor.lan", "[::1]:5000"])
+def test_harbor_hosts_the_grammar_reads_as_registries_are_accepted(
+    host: str, tmp_path: Path
+) -> None:
+    result = run(["postrender", f"--harbor-host={host}"], MANIFEST, tmp_path)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert f"{host}/application-collection/containers/etcd".encode() in result.stdout

@@ -16,10 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml.error import YAMLError
 
+from postrender.errors import RewriteError
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import rewrite_stream
 from postrender.settings import Settings
@@ -30,6 +31,7 @@ from tests.rewrite_oracle import (
     TARGET,
     UPSTREAM,
     UPSTREAM_SECRET,
+    expected_document,
     load_all,
 )
 
@@ -597,3 +599,120 @@ def test_property_escaped_double_quoted_references_are_rewritten(
     source = f'kind: Pod\nimage: "{escape_some(ref.before, picks)}"\n'
     out = rewrite_stream(source, rules_for(rename=False)).text
     assert load_all(out) == [{"kind": "Pod", "image": ref.after}]
+
+
+# --- aliases, anchors and merge keys -----------------------------------------------------------
+#
+# One document defines anchored values (strings, pull-secret entries, `registry`/`repository`
+# bases) and then uses them, by alias or literally, in every role the rules know: image
+# values, imagePullSecrets entries, pull-secret env values, split registry/repository pairs,
+# `<<` merges and plain notes. The expected result is the product's rules applied to the
+# parsed document (aliases and merges expanded, as a cluster sees it) by the independent
+# oracle; the engine must give exactly that, or refuse.
+
+SHARED_VALUES = (
+    f"{UPSTREAM}/containers/etcd:1",
+    UPSTREAM,
+    "docker.io",
+    "containers/a",
+    "containers/b",
+    UPSTREAM_SECRET,
+    HARBOR_SECRET,
+    "corp",
+    f"{UPSTREAM_SECRET}, corp",
+)
+
+
+def _literal(value: str) -> str:
+    return value if re.fullmatch(r"[a-z0-9./-]+", value) else json.dumps(value)
+
+
+@st.composite
+def shared_use(draw: st.DrawFn, anchors: int) -> str:
+    """A value in some role: a literal, or an alias of one of the anchored strings."""
+    if anchors and draw(st.booleans()):
+        return f"*v{draw(st.integers(0, anchors - 1))}"
+    return _literal(draw(st.sampled_from(SHARED_VALUES)))
+
+
+@st.composite
+def aliased_document(draw: st.DrawFn, collections: bool) -> str:
+    """`collections`: also alias whole entries and merge `registry`/`repository` bases."""
+    anchors = draw(st.integers(1, 4))
+    lines = ["kind: Pod", "metadata:", "  name: demo", "lib:"]
+    for index in range(anchors):
+        lines.append(f"  v{index}: &v{index} {_literal(draw(st.sampled_from(SHARED_VALUES)))}")
+    entries = draw(st.integers(0, 2)) if collections else 0
+    bases = draw(st.integers(0, 2)) if collections else 0
+    for index in range(entries):
+        lines.append(f"  e{index}: &e{index} {{name: {draw(shared_use(anchors))}}}")
+    for index in range(bases):
+        registry, repository = draw(shared_use(anchors)), draw(shared_use(anchors))
+        lines.append(f"  b{index}: &b{index} {{registry: {registry}, repository: {repository}}}")
+    use = shared_use(anchors)
+    lines += ["spec:", "  imagePullSecrets:"]
+    for _ in range(draw(st.integers(1, 4))):
+        form = draw(st.integers(0, 2 if entries else 1))
+        if form == 0:
+            lines.append(f"  - {draw(use)}")
+        elif form == 1:
+            lines.append(f"  - name: {draw(use)}")
+        else:
+            lines.append(f"  - *e{draw(st.integers(0, entries - 1))}")
+    lines += ["  containers:", f"  - image: {draw(use)}", "    env:",
+              f"    - {{name: PULL_SECRET_NAME, value: {draw(use)}}}", "  images:"]
+    for _ in range(draw(st.integers(1, 3))):
+        if bases and draw(st.booleans()):
+            merged = [f"*b{n}" for n in range(bases) if draw(st.booleans())] or ["*b0"]
+            source = merged[0] if len(merged) == 1 else f"[{', '.join(merged)}]"
+            lines.append(f"  - <<: {source}")
+            if draw(st.booleans()):
+                lines.append(f"    repository: {draw(use)}")
+        else:
+            lines.append(f"  - registry: {draw(use)}")
+            lines.append(f"    repository: {draw(use)}")
+    lines.append(f"  notes: [{', '.join(draw(use) for _ in range(draw(st.integers(1, 3))))}]")
+    return "\n".join(lines) + "\n"
+
+
+def _expected(source: str, rename: bool) -> list[Any]:
+    """The oracle's answer; it also removes duplicate pull secrets the rename did not create,
+    which the engine keeps (README: only the duplicates the rename creates go), so such
+    inputs are left out."""
+    [document] = load_all(source)
+    entries = document["spec"]["imagePullSecrets"]
+    names = [entry["name"] if isinstance(entry, dict) else entry for entry in entries]
+    others = [name for name in names if name not in (UPSTREAM_SECRET, HARBOR_SECRET)]
+    untouched = UPSTREAM_SECRET not in names and names.count(HARBOR_SECRET) > 1
+    assume(not rename or (len(others) == len(set(others)) and not untouched))
+    return [expected_document(document, rename)]
+
+
+def _rewrite_or_refuse(source: str, rename: bool) -> str | None:
+    """The engine's output, or None when it refuses (a RewriteError, never anything else)."""
+    try:
+        return rewrite_stream(source, rules_for(rename)).text
+    except RewriteError:
+        return None
+
+
+@PROPERTY
+@given(aliased_document(collections=True), st.booleans())
+def test_property_aliases_and_merges_give_the_expected_values_or_a_refusal(
+    source: str, rename: bool
+) -> None:
+    expected = _expected(source, rename)
+    out = _rewrite_or_refuse(source, rename)
+    if out is not None:
+        assert load_all(out) == expected
+        assert rewrite_stream(out, rules_for(rename)).text == out
+
+
+@PROPERTY
+@given(aliased_document(collections=False), st.booleans())
+def test_property_scalar_aliases_are_never_refused(source: str, rename: bool) -> None:
+    """An alias of a string can always be written out where it must mean something else."""
+    expected = _expected(source, rename)
+    out = rewrite_stream(source, rules_for(rename)).text
+    assert load_all(out) == expected
+    assert rewrite_stream(out, rules_for(rename)).text == out

@@ -76,12 +76,12 @@ def test_missing_harbor_host_says_how_to_fix(tmp_path: Path) -> None:
     [
         (["--harbor-host", "https://h.example.com"], "not HOST"),
         (["--harbor-host", "h.example.com/path"], "not HOST"),
-        (["--harbor-host", "h", "--project", "Upper"], "not a valid Harbor project"),
-        (["--harbor-host", "h", "--pull-secret", "Bad_Name"], "not a valid Kubernetes secret"),
-        (["--harbor-host", "h", "--bogus"], "unknown option '--bogus'"),
+        (["--harbor-host", "h.io", "--project", "Upper"], "not a valid Harbor project"),
+        (["--harbor-host", "h.io", "--pull-secret", "Bad_Name"], "not a valid Kubernetes secret"),
+        (["--harbor-host", "h.io", "--bogus"], "unknown option '--bogus'"),
         (["--harbor-host", "dp.apps.rancher.io"], "is the upstream itself"),
         (["--harbor-host"], "needs a value"),
-        (["--harbor-host", "h", "--strict=yes"], "takes no value"),
+        (["--harbor-host", "h.io", "--strict=yes"], "takes no value"),
     ],
 )
 def test_bad_options_are_config_errors(tmp_path: Path, argv: list[str], message: str) -> None:
@@ -116,4 +116,4 @@ def test_validate_names_the_option_the_caller_took_the_value_from() -> None:
     with pytest.raises(ConfigError, match=r"^--harbor-url 'dp.apps.rancher.io' is the upstream"):
         validate(bad, {"harbor_host": "--harbor-url"})
     with pytest.raises(ConfigError, match=r"^--upstream-host 'a b' is not HOST"):
-        validate(Settings(harbor_host="h", upstream="a b"), {"upstream": "--upstream-host"})
+        validate(Settings(harbor_host="h.io", upstream="a b"), {"upstream": "--upstream-host"})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import IO
 
 from postrender import settings as settings_module
-from postrender.errors import ConfigError
+from postrender.errors import HarborMirrorError
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import decode, rewrite_stream
 from postrender.settings import Settings
@@ -32,14 +33,31 @@ def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
 
 
 def _write_report(settings: Settings, entries: list[dict[str, object]]) -> None:
+    """Owner-only, like every file that may name a release's secrets."""
     import json
+    from pathlib import Path
+
+    from postrender.files import atomic_write
 
     assert settings.report is not None
-    try:
-        with open(settings.report, "w", encoding="utf-8") as file:
-            file.write(json.dumps(entries, indent=2) + "\n")
-    except OSError as exc:
-        raise ConfigError(f"cannot write --report {settings.report}: {exc.strerror}") from None
+    data = (json.dumps(entries, indent=2) + "\n").encode("utf-8")
+    atomic_write(Path(settings.report), data, mode=0o600, option="--report")
+
+
+def record_last_error(message: str) -> None:
+    """Keep a post-renderer failure where `helm harbor-mirror` shows it (Helm 4 hides stderr);
+    owner-only, as the message names places in a release."""
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from postrender.files import atomic_write
+    from postrender.helm.paths import last_error_file
+
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The message already went to stderr; a read-only cache must not mask it.
+    with contextlib.suppress(HarborMirrorError):
+        atomic_write(Path(last_error_file()), f"{stamp} {message}\n".encode(), mode=0o600,
+                     option="last-error file")
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:

@@ -1,4 +1,4 @@
-"""The rewrite engine: reference grammar -> document walk -> rules -> splice -> stream.
+"""The rewrite engine: reference grammar -> compose -> document walk -> rules -> splice -> stream.
 
 Pure text in, text out; it imports nothing of the project but itself, `errors` and `settings`,
 and no `__init__` re-exports, so the post-renderer loads only the modules it uses.

@@ -10,6 +10,8 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
+from postrender.settings import reads_as_registry_host
+
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|-+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
@@ -25,6 +27,7 @@ _REFERENCE = re.compile(
     rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
 )
 _DOMAIN_ONLY = re.compile(_DOMAIN)
+_PATH = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 _SUPPORTED_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 NAME_MAX = 255
 
@@ -54,11 +57,7 @@ class Reference(NamedTuple):
 def _split_domain(name: str) -> tuple[str | None, str]:
     """The first component is a domain only with a `.` or `:`, as `localhost`, or in uppercase."""
     first, slash, rest = name.partition("/")
-    if (
-        slash
-        and ("." in first or ":" in first or first == "localhost" or first != first.lower())
-        and _DOMAIN_ONLY.fullmatch(first)
-    ):
+    if slash and reads_as_registry_host(first) and _DOMAIN_ONLY.fullmatch(first):
         return first, rest
     return None, name
 
@@ -87,14 +86,20 @@ def parse(text: str) -> Reference:
 
 @lru_cache(maxsize=16)
 def host_pattern(host: str) -> re.Pattern[str]:
-    """`host` as the domain of a reference (followed by `/` and a path component)."""
-    return re.compile(_LEFT_BOUNDARY + re.escape(host) + r"(?=/[a-z0-9])")
+    """`host`, in any case (DNS ignores it), as the domain of a reference (then `/` and a path)."""
+    return re.compile(_LEFT_BOUNDARY + f"(?i:{re.escape(host)})" + r"(?=/[a-z0-9])")
 
 
 @lru_cache(maxsize=16)
 def mention_pattern(host: str) -> re.Pattern[str]:
     """`host` standing alone as a host name anywhere (also with a port or bare): for --strict."""
-    return re.compile(_LEFT_BOUNDARY + re.escape(host) + r"(?![A-Za-z0-9.-])")
+    return re.compile(_LEFT_BOUNDARY + f"(?i:{re.escape(host)})" + r"(?![A-Za-z0-9.-])")
+
+
+def path_after(text: str, start: int) -> str:
+    """The reference path that starts at `text[start]` (empty if none)."""
+    match = _PATH.match(text, start)
+    return match[0] if match else ""
 
 
 def find_host(text: str, host: str) -> list[int]:

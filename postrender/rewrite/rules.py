@@ -35,8 +35,22 @@ class MirrorRule(NamedTuple):
             return None
         return self.rewrite(url)
 
-    def count(self, text: str) -> int:
-        return len(imageref.find_host(text, self.upstream))
+    def overlong(self, text: str) -> bool:
+        """Would a reference in `text` (already rewritten) have a path over the grammar's limit?"""
+        if len(text) <= imageref.NAME_MAX:
+            return False  # no path in it can be longer than the whole text
+        start = len(self.harbor_host) + 1
+        return any(
+            len(imageref.path_after(text, offset + start)) > imageref.NAME_MAX
+            for offset in imageref.find_host(text, self.harbor_host)
+        )
+
+    @property
+    def overlong_problem(self) -> str:
+        return (
+            f"the rewritten reference's path under {self.target_prefix} would be longer than "
+            f"the {imageref.NAME_MAX} characters an image reference may have"
+        )
 
     def mentions(self, text: str) -> bool:
         """Would --strict complain: the upstream host still stands in `text` as a host name."""
@@ -90,7 +104,8 @@ class Rules(NamedTuple):
         secret = None
         if settings.pull_secret and settings.pull_secret != settings.upstream_pull_secret:
             secret = SecretRule(settings.upstream_pull_secret, settings.pull_secret)
-        return cls(MirrorRule(settings.upstream, settings.harbor_host, settings.project), secret)
+        upstream = settings.upstream.lower()  # matched in any case, as DNS does
+        return cls(MirrorRule(upstream, settings.harbor_host, settings.project), secret)
 
     @property
     def needles(self) -> tuple[str, ...]:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
-
+from postrender.rewrite.compose import Mapping, Scalar, Sequence, scalar_value
 from postrender.rewrite.locate import Change, Drop
 from postrender.rewrite.rules import MirrorRule
 
@@ -49,21 +48,25 @@ def _quote(value: str, style: str | None) -> str:
 
 
 def render_change(text: str, change: Change, mirror: MirrorRule) -> tuple[int, int, str]:
-    """The span of `change.node` in `text` and the source text that replaces it."""
+    """The span of `change.node` (or of its alias) in `text` and the source text replacing it."""
+    if change.alias is not None:  # the alias now stands for another value: write that value
+        return change.alias[0], change.alias[1], _double_quoted(change.after)
     node = change.node
-    start, end = node.start_mark.index, node.end_mark.index
+    start, end = node.start, node.end
     span = text[start:end]
     cut = _PROPERTIES.match(span).end()  # type: ignore[union-attr]  # `*` always matches
     head, body = span[:cut], span[cut:]
-    style = node.style or None  # the C composer reports plain as ""
+    style = node.style
     quoted = style in ("'", '"')
     inner = body[1:-1] if quoted and len(body) >= 2 else body
     # The common case: the source holds the value verbatim, so only the content changes.
     if style in (None, "'", '"') and inner == change.before:
         return start, end, head + _quote(change.after, style)
-    # Folded, escaped or block text: edit the source in place when it holds the same matches.
-    if change.how == "mirror" and mirror.count(body) == mirror.count(change.before):
-        return start, end, head + mirror.rewrite(body)
+    # Folded, escaped or block text: edit the source in place if it then reads as the value.
+    if change.how == "mirror":
+        edited = mirror.rewrite(body)
+        if scalar_value(edited) == change.after:
+            return start, end, head + edited
     return start, end, head + _double_quoted(change.after)
 
 
@@ -76,28 +79,37 @@ def _line_end(text: str, index: int) -> int:
     return len(text) if newline < 0 else newline + 1
 
 
-def _last_scalar_end(node: Node) -> int:
-    """Where a node's last piece of text ends (block collections' end marks run past it)."""
-    while isinstance(node, (MappingNode, SequenceNode)) and node.value:
-        last = node.value[-1]
-        node = last[1] if isinstance(node, MappingNode) else last
-    return int(node.end_mark.index)
+def _slot_start(sequence: Sequence, position: int) -> int:
+    alias = sequence.aliases.get(position)
+    return alias[0] if alias else sequence.items[position].start
+
+
+def _slot_end(parent: Sequence | Mapping, position: int) -> int:
+    """Where the text at a child's place ends (block collections' end marks run past it)."""
+    while True:
+        alias = parent.aliases.get(position)
+        if alias:
+            return alias[1]
+        node = parent.items[position] if isinstance(parent, Sequence) else parent.pairs[position][1]
+        if isinstance(node, Scalar) or node.flow:
+            return node.end
+        parent = node
+        position = len(parent.items if isinstance(parent, Sequence) else parent.pairs) - 1
 
 
 def render_drop(text: str, drop: Drop) -> tuple[int, int, str] | None:
     """The span that removes one sequence item with its indicator, or None if unsure."""
-    items = drop.sequence.value
-    item = items[drop.position]
-    if drop.sequence.flow_style:
-        previous = items[drop.position - 1]  # a drop always follows the entry it duplicates
-        return previous.end_mark.index, item.end_mark.index, ""
-    start = _line_start(text, item.start_mark.index)
-    if text[start : item.start_mark.index].strip() != "-":
+    sequence, position = drop.sequence, drop.position
+    if sequence.flow:  # a drop always follows the entry it duplicates
+        return _slot_end(sequence, position - 1), _slot_end(sequence, position), ""
+    item_start = _slot_start(sequence, position)
+    start = _line_start(text, item_start)
+    if text[start:item_start].strip() != "-":
         return None
-    if drop.position + 1 < len(items):
-        end = _line_start(text, items[drop.position + 1].start_mark.index)
+    if position + 1 < len(sequence.items):
+        end = _line_start(text, _slot_start(sequence, position + 1))
     else:
-        end = _line_end(text, _last_scalar_end(item))
+        end = _line_end(text, _slot_end(sequence, position))
     return start, end, ""
 
 
@@ -107,7 +119,7 @@ def apply(text: str, edits: Iterable[tuple[int, int, str]]) -> str:
     position = 0
     for start, end, replacement in sorted(set(edits)):
         if start < position:
-            continue  # an alias's second visit of the same node
+            continue  # a change inside an entry that a drop removes
         pieces.append(text[position:start])
         pieces.append(replacement)
         position = end

@@ -1,7 +1,8 @@
 """The stream engine: split into documents, skip those with nothing to rewrite, compose, splice.
 
-Only documents whose text could hold something to rewrite (Rules.needles, or an escape that
-could spell one) are parsed at all; every other byte goes out as it came in.
+Only documents whose text could hold something to rewrite (Rules.needles, the upstream host in
+another letter case, or an escape that could spell one) are parsed at all; every other byte
+goes out as it came in.
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ import itertools
 import re
 from typing import NamedTuple, NoReturn
 
-from ruamel.yaml.cyaml import CBaseLoader
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.nodes import Node
-
 from postrender.errors import ManifestError, RewriteError
 from postrender.rewrite import locate, splice
+from postrender.rewrite.compose import compose
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.yamlpath import Path, dotted, pointer
 
@@ -25,6 +23,9 @@ _HIDING_ESCAPE = re.compile(r"\\(?:[xuU]|\r?\n)")
 # A document starts at a `---` line and ends after a `...` line (YAML forbids both at column 0
 # inside any scalar, so a text split is exact).
 _BOUNDARY = re.compile(r"^(?:(---)|\.\.\.)(?=[ \t\r\n]|\Z)[^\n]*\n?", re.M)
+# Lines that may stand before a document's `---`: directives, comments, blank lines.
+_PROLOGUE = re.compile(r"(?:[ \t]*(?:[%#][^\n]*)?\n)*")
+SHOWN_MAX = 200  # characters of a value a message quotes
 
 
 class Rewrite(NamedTuple):
@@ -51,8 +52,13 @@ class Result(NamedTuple):
     rewrites: list[Rewrite]
 
     def report(self) -> list[dict[str, object]]:
-        """The --report entries: one JSON object per changed or removed value."""
-        return [rewrite.as_dict() for rewrite in self.rewrites]
+        """The --report entries: one JSON object per changed or removed value; a Secret's data
+        (a chart's registry credentials) is named, never written out."""
+        entries = [rewrite.as_dict() for rewrite in self.rewrites]
+        for entry in entries:
+            if secret_value(entry["kind"], str(entry["pointer"])):  # type: ignore[arg-type]
+                entry["before"] = entry["after"] = "(Secret data, not shown)"
+        return entries
 
 
 def decode(data: bytes) -> str:
@@ -74,45 +80,39 @@ def _raise_at(data: bytes, offset: int, problem: str) -> NoReturn:
 
 
 def split_documents(text: str) -> list[tuple[int, int]]:
-    """`(start, end)` of each document; together they cover `text` exactly."""
+    """`(start, end)` of each document; together they cover `text` exactly. Directives and
+    comments before a `---` belong to the document it starts (a `%TAG` line is part of it)."""
     cuts = [0]
     for match in _BOUNDARY.finditer(text):
-        cuts.append(match.start() if match.group(1) else match.end())
+        cut = match.start() if match.group(1) else match.end()
+        if match.group(1) and _PROLOGUE.fullmatch(text, cuts[-1], cut):
+            continue  # the text since the last cut only leads into this document
+        cuts.append(cut)
     cuts.append(len(text))
     return [(start, end) for start, end in itertools.pairwise(cuts) if end > start]
 
 
-def _compose(doc: str, number: int, first_line: int) -> Node | None:
-    """Compose with libyaml; what libyaml rejects (it is stricter than YAML 1.2 in flow
-    collections) gets a second chance with ruamel's pure-Python composer."""
-    try:
-        return CBaseLoader(doc).get_single_node()  # type: ignore[no-any-return]
-    except YAMLError:
-        pass
-    from ruamel.yaml import YAML
-
-    try:
-        return YAML(typ="safe", pure=True).compose(doc)  # type: ignore[no-any-return]
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        line = first_line + mark.line if mark is not None else first_line
-        raise ManifestError(f"invalid YAML: {problem}", document=number, line=line) from None
-
-
 def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
-    """Rewrite every document of `text`; raises RewriteError under `strict` if mentions remain."""
+    """Rewrite every document of `text`; raises RewriteError if a change cannot be made safely
+    or (under `strict`) if upstream mentions remain."""
     rewrites: list[Rewrite] = []
     pieces: list[str] = []
     leftovers: list[str] = []
     first_line = 1
+    upstream = rules.mirror.upstream
     for number, (start, end) in enumerate(split_documents(text), start=1):
         doc = text[start:end]
-        if any(needle in doc for needle in rules.needles) or _HIDING_ESCAPE.search(doc):
-            root = _compose(doc, number, first_line)
-            found = locate.locate(root, rules, strict=strict)
-            doc = _splice(doc, found, rules)
+        hidden = _HIDING_ESCAPE.search(doc) is not None
+        folded = hidden or doc.count(upstream) != doc.lower().count(upstream)
+        if folded or any(needle in doc for needle in rules.needles):
+            root = compose(doc, number, first_line)
             ident = locate.identity(root)
+            try:
+                found = locate.locate(root, rules, strict=strict, folded=folded)
+            except locate.Refusal as refusal:
+                where = f"document {number} ({ident.kind}/{ident.name}) {dotted(refusal.path)}"
+                raise RewriteError(f"{where}: {refusal.problem}") from None
+            doc = _splice(doc, found, rules)
             edited: list[tuple[Path, str, str | None]]
             edited = [(c.path, c.before, c.after) for c in found.changes]
             edited += [(d.path, d.before, None) for d in found.drops]
@@ -121,7 +121,8 @@ def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
                 for path, before, after in edited
             )
             leftovers.extend(
-                f"document {number} ({ident.kind}/{ident.name}) {dotted(left.path)}: {left.value!r}"
+                f"document {number} ({ident.kind}/{ident.name}) {dotted(left.path)}: "
+                + _shown(ident.kind, left.path, left.value)
                 for left in found.leftovers
             )
         pieces.append(doc)
@@ -131,6 +132,22 @@ def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
             f"--strict: {len(leftovers)} upstream mention(s) would remain, first at {leftovers[0]}"
         )
     return Result("".join(pieces), rewrites)
+
+
+def secret_value(kind: str | None, path: Path | str) -> bool:
+    """A value under a Secret's `data` or `stringData` (a path, or its JSON pointer)."""
+    if isinstance(path, str):
+        return kind == "Secret" and path.startswith(("/data/", "/stringData/"))
+    return kind == "Secret" and bool(path) and path[0] in ("data", "stringData")
+
+
+def _shown(kind: str | None, path: Path, value: str) -> str:
+    """A value as a message may quote it: Secret data withheld, long values cut short."""
+    if secret_value(kind, path):
+        return "(Secret data, not shown)"
+    if len(value) > SHOWN_MAX:
+        return repr(value[:SHOWN_MAX]) + f"… ({len(value)} characters)"
+    return repr(value)
 
 
 def _splice(doc: str, found: locate.Findings, rules: Rules) -> str:
