@@ -141,8 +141,10 @@ def test_secret_names_kept_without_a_harbor_secret() -> None:
     assert rewrite(source, KEEP_NAMES) == source.replace("dp.apps.rancher.io", H)
 
 
-def test_dockerconfigjson_secret_moves_the_upstream_auth_to_harbor() -> None:
-    config = {"auths": {"dp.apps.rancher.io": {"auth": "dXNlcjp0b2tlbg=="}, "other.io": {}}}
+@pytest.mark.parametrize("key", ["dp.apps.rancher.io", "https://DP.Apps.Rancher.IO/v2/"])
+def test_dockerconfigjson_secret_moves_the_upstream_auth_to_harbor(key: str) -> None:
+    # A registry host is the same in any letter case, in an auths key as in an image.
+    config = {"auths": {key: {"auth": "dXNlcjp0b2tlbg=="}, "other.io": {}}}
     encoded = base64.b64encode(json.dumps(config).encode()).decode()
     source = (
         "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\n"

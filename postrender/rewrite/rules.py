@@ -58,8 +58,9 @@ class MirrorRule(NamedTuple):
 
     def auths_key(self, key: str) -> bool:
         """A dockerconfigjson `auths` key naming the upstream (`U`, `https://U`, `U/v2/`…)."""
-        bare = re.sub(r"^https?://", "", key).rstrip("/")
-        return bare == self.upstream or bare.startswith(self.upstream + "/")
+        bare = re.sub(r"^https?://", "", key, flags=re.IGNORECASE).rstrip("/").lower()
+        upstream = self.upstream.lower()
+        return bare == upstream or bare.startswith(upstream + "/")
 
 
 class SecretRule(NamedTuple):
