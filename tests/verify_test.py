@@ -230,6 +230,25 @@ def test_warm_is_resumable_and_limited_to_the_platforms_asked(mirror, run):
     }
 
 
+def test_warm_of_one_platform_keeps_the_tag_pullable_when_the_upstream_is_down(mirror, run):
+    """Harbor stores an index trimmed to the warmed platform; the tag stays on it only when the
+    index was fetched by digest (`manifestcache.go:cacheTrimmedDigest`, `EnsureTag`)."""
+    warm = run("verify", *_render_args(mirror), *_target(mirror), "--warm",
+               "--platform", "linux/arm64")  # fmt: skip
+    assert warm.returncode == 0, warm.stderr
+    mirror.harbor.settle()  # Harbor's wait for the other platforms ran out
+    upstream = mirror.upstream.registry
+    upstream.stop()
+    try:
+        down = run("verify", *_render_args(mirror), *_target(mirror), "-o", "json")
+    finally:
+        upstream.start()
+    assert down.returncode == 0, down.stdout + down.stderr
+    results = {e["reference"].split("/")[-1]: e for e in json.loads(down.stdout)}
+    for name in ("etcd:3.5.17-1.2", "kubectl:1.33.4"):
+        assert (results[name]["result"], results[name]["platforms"]) == ("ok", ["linux/arm64"])
+
+
 def test_warm_backs_off_on_429(mirror, run):
     mirror.harbor.inject_fault(status=429, retry_after=0, count=3, method="GET")
     done = run("verify", *_render_args(mirror), *_target(mirror), "--warm")

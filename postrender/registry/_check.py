@@ -10,11 +10,13 @@ is never asked for.
 
 What Harbor does for each request (goharbor/harbor `src/`): a manifest HEAD through a proxy
 project only HEADs the upstream and stores nothing (`controller/proxy/controller.go:
-HeadManifest`); a GET stores the manifest (`ProxyManifest`), but by tag it answers with an
-empty `Docker-Content-Digest` (`server/middleware/repoproxy/proxy.go:proxyManifestGet`), so an
-index's digest is the one its HEAD named. The index is still fetched by its tag: that is what
-makes Harbor remember the tag once the index is stored (`manifestcache.go:
-ManifestListCache.push`), so the tag keeps resolving when the upstream is down.
+HeadManifest`), but puts the tag on that digest once it is stored (`EnsureTag`, following an
+index's trimmed digest); a GET stores the manifest (`ProxyManifest`). An index is fetched by the
+digest its HEAD named, as a container runtime does: by tag Harbor answers with an empty
+`Docker-Content-Digest` (`server/middleware/repoproxy/proxy.go:proxyManifestGet`), stores the
+index under no tag, and keeps its trimmed digest where no `EnsureTag` looks
+(`manifestcache.go:ManifestListCache.push`, `cacheTrimmedDigest`), so after `--warm
+--platform` the tag would stop resolving when the upstream is down.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def _refused_by(response: httpx.Response, anonymous: bool) -> str:
 
 
 def check(client: RegistryClient, target: Target) -> Check:
-    """HEAD the manifest through Harbor; GET an index to list its platforms."""
+    """HEAD the manifest through Harbor; GET an index (by digest) to list its platforms."""
     reference = target.manifest
     try:
         if reference is None:
@@ -121,7 +123,7 @@ def check(client: RegistryClient, target: Target) -> Check:
         response = client.head_manifest(target.repository, reference)
         digest = response.headers.get("docker-content-digest", "")
         if response.status_code == 200 and response.headers.get("content-type") in INDEX_TYPES:
-            response = client.get_manifest(target.repository, reference)
+            response = client.get_manifest(target.repository, digest or reference)
             digest = response.headers.get("docker-content-digest") or digest
     except TokenRefused as refused:
         return Check(target, UNAUTHORIZED, detail=str(refused))
