@@ -102,6 +102,20 @@ def test_harbors_own_refusal_is_not_blamed_on_the_upstream(credentials, cause):
     assert CREDENTIALS[1] not in result.detail
 
 
+def test_a_project_harbor_does_not_have_is_named_not_blamed_on_the_credentials():
+    """`v2auth/auth.go:reqChecker.check`: `projectID` fails before any permission check, and
+    the 401 carries an empty `Www-Authenticate`."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "project appco not found"}]}
+        return httpx.Response(401, headers={"WWW-Authenticate": ""}, json=body)
+
+    result = check(_client(_signed_in(answer)), _image())
+    assert result.result == "unauthorized"
+    assert "Harbor has no project 'appco': check --project" in result.detail
+    assert "credentials" not in result.detail and "upstream" not in result.detail
+
+
 def test_a_missing_manifest_says_harbor_may_not_reach_the_upstream():
     """`repoproxy/proxy.go:handleManifest` falls back to the local registry on any upstream
     error but not-found and 429, so an expired upstream token looks like 404."""

@@ -339,6 +339,16 @@ def test_verify_uses_the_robot_secret_setup_writes(mirror, run, tmp_path):
     assert "Harbor refused an anonymous pull (a private project)" in refused.stdout
 
 
+def test_verify_names_a_project_harbor_does_not_have(mirror, run, tmp_path):
+    """A misspelt --project: Harbor refuses with an empty challenge, whoever asks."""
+    path = _manifest(tmp_path, "dp.apps.rancher.io/containers/kubectl:1.33.4")
+    done = run("verify", path, *_target(mirror), "--project", "appco-typo", "-o", "json")
+    assert done.returncode == 1
+    [entry] = json.loads(done.stdout)
+    assert entry["result"] == "unauthorized"
+    assert entry["detail"].startswith("401: Harbor has no project 'appco-typo': check --project")
+
+
 def test_verify_with_a_wrong_robot_secret_blames_the_secret_not_the_upstream(
     mirror, run, tmp_path
 ):

@@ -3,10 +3,10 @@
 ok: Harbor serves the manifest. missing: Harbor has no such manifest and got none from its
 upstream (through a proxy cache that is also what an unreachable upstream or an expired upstream
 token looks like: Harbor then answers from its cache alone). unauthorized: Harbor refused our
-credentials, or (on a blob) the upstream refused the endpoint's. upstream error: anything else
-(rate limits after retries, 5xx, a 200 that is no manifest). skipped: an oci:// repository
-prefix with no version, not a chart. not mirrored: an image on another registry, which Harbor
-is never asked for.
+credentials or has no such project, or (on a blob) the upstream refused the endpoint's.
+upstream error: anything else (rate limits after retries, 5xx, a 200 that is no manifest).
+skipped: an oci:// repository prefix with no version, not a chart. not mirrored: an image on
+another registry, which Harbor is never asked for.
 
 What Harbor does for each request (goharbor/harbor `src/`): a manifest HEAD through a proxy
 project only HEADs the upstream and stores nothing (`controller/proxy/controller.go:
@@ -103,7 +103,12 @@ def _refused_by(response: httpx.Response, anonymous: bool) -> str:
     sent: `server/middleware/v2auth/auth.go:getChallenge`), and an upstream refusal of a
     manifest or tag list never reaches us (Harbor falls back to its cache, `repoproxy/proxy.go:
     handleManifest`); only a blob's is passed on as it is, with no challenge
-    (`controller/proxy/controller.go:ProxyBlob`)."""
+    (`controller/proxy/controller.go:ProxyBlob`). A project Harbor cannot find is refused with
+    an empty challenge (`reqChecker.check`: `projectID` fails before any permission check)."""
+    if response.headers.get("www-authenticate") == "":
+        project = response.request.url.path.removeprefix("/v2/").partition("/")[0]
+        return (f"Harbor has no project {project!r}: check --project (or HARBOR_MIRROR_PROJECT, "
+                "or the config file setup wrote)")
     if "/blobs/" in response.request.url.path and "www-authenticate" not in response.headers:
         return ("the upstream refused Harbor's endpoint credentials: give setup a new "
                 "HARBOR_MIRROR_UPSTREAM_TOKEN")
