@@ -94,6 +94,32 @@ class EchoingTokenService(JSONAnswers):
         self._json(401, {"errors": [{"code": "UNAUTHORIZED", "message": message}]})
 
 
+class EchoingRegistry(JSONAnswers):
+    """A registry whose token service hands out REGISTRY_TOKEN and whose refusals quote the
+    Bearer token they were sent, bare, where no key name announces it."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/service/token"):
+            self._json(200, {"token": REGISTRY_TOKEN})
+            return
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme != "Bearer":
+            port = self.headers["Host"].rpartition(":")[2]
+            challenge = f'Bearer realm="http://127.0.0.1:{port}/service/token",service="h"'
+        else:
+            challenge = 'Basic realm="harbor"'
+        self.send_response(401)
+        self.send_header("Www-Authenticate", challenge)
+        message = f"{token} grants nothing here"
+        data = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": message}]}).encode()
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+REGISTRY_TOKEN = "reg1stry-t0ken-9d2e"
+
+
 def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -181,3 +207,23 @@ def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: 
     printed = result.stdout + result.stderr
     assert "*** is not the password" in printed  # the quote came back, blanked
     assert PASSWORD not in printed
+
+
+def test_verify_never_prints_the_registry_token_a_refusal_quotes_back(tmp_path: Path) -> None:
+    manifest = tmp_path / "rendered.yaml"
+    for host in serve(EchoingRegistry):
+        manifest.write_text(f"kind: HelmRepository\nspec:\n  url: oci://{host}/p/charts/etcd\n")
+        env = {
+            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+            "HELM_CONFIG_HOME": str(tmp_path / "helm"), "HELM_CACHE_HOME": str(tmp_path / "c"),
+            "HARBOR_MIRROR_USERNAME": "robot$p+ci", "HARBOR_MIRROR_HARBOR_PASSWORD": PASSWORD,
+        }  # fmt: skip
+        result = subprocess.run(
+            [str(HARBOR_MIRROR), "verify", "--harbor-host", host, "--project", "p",
+             "--plain-http", "-o", "json", str(manifest)],
+            env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    printed = result.stdout + result.stderr
+    assert "*** grants nothing here" in printed  # the quote came back, blanked
+    assert REGISTRY_TOKEN not in printed
