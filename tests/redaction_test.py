@@ -96,7 +96,18 @@ class EchoingTokenService(JSONAnswers):
 
 class EchoingRegistry(JSONAnswers):
     """A registry whose token service hands out REGISTRY_TOKEN and whose refusals quote the
-    Bearer token they were sent, bare, where no key name announces it."""
+    Bearer token they were sent, bare, where no key name announces it; a signed-in HEAD echoes
+    it in the Content-Type of a 200 that is no manifest."""
+
+    def do_HEAD(self) -> None:
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme != "Bearer":
+            self.do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", f"application/x-echo; echo={token}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_GET(self) -> None:
         if self.path.startswith("/service/token"):
@@ -212,7 +223,8 @@ def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: 
 def test_verify_never_prints_the_registry_token_a_refusal_quotes_back(tmp_path: Path) -> None:
     manifest = tmp_path / "rendered.yaml"
     for host in serve(EchoingRegistry):
-        manifest.write_text(f"kind: HelmRepository\nspec:\n  url: oci://{host}/p/charts/etcd\n")
+        manifest.write_text(f"kind: HelmRepository\nspec:\n  url: oci://{host}/p/charts/etcd\n"
+                            f"---\nkind: Pod\nspec:\n  containers:\n  - image: {host}/p/c/etcd:1\n")
         env = {
             "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
             "HELM_CONFIG_HOME": str(tmp_path / "helm"), "HELM_CACHE_HOME": str(tmp_path / "c"),
@@ -226,4 +238,5 @@ def test_verify_never_prints_the_registry_token_a_refusal_quotes_back(tmp_path: 
     assert result.returncode == 1, result.stderr
     printed = result.stdout + result.stderr
     assert "*** grants nothing here" in printed  # the quote came back, blanked
+    assert "application/x-echo; echo=***, not a manifest" in result.stdout  # so did the echo
     assert REGISTRY_TOKEN not in printed
