@@ -184,7 +184,8 @@ def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
         if path.endswith("/executions/3"):
             return httpx.Response(200, json={"id": 3, "status": "Failed", "total": 1, "failed": 1})
         if path.endswith("/tasks") and request.url.params.get("status") == "Failed":
-            return httpx.Response(200, json=[{"id": 9, "status": "Failed"}])
+            return httpx.Response(200, json=[{"id": 9, "status": "Failed",
+                                              "src_resource": f"containers/etcd@{TOKEN}"}])
         if path.endswith("/tasks/9/log"):
             return httpx.Response(200, text=log)
         return httpx.Response(200, json=[])
@@ -197,6 +198,7 @@ def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
                   out=out, sleep=lambda _: None)  # fmt: skip
     printed = out.getvalue()
     assert "pull failed: sent 'Authorization: Bearer ***' and token=***" in printed
+    assert "--- task 9 Failed: containers/etcd@*** → " in printed
     assert TOKEN not in printed and "eyJhbGciOi" not in printed
 
 
