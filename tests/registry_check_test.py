@@ -116,6 +116,16 @@ def test_a_project_harbor_does_not_have_is_named_not_blamed_on_the_credentials()
     assert "credentials" not in result.detail and "upstream" not in result.detail
 
 
+def test_a_pull_the_projects_policy_refuses_is_not_an_upstream_error():
+    """`server/registry/route.go` runs `vulnerable.Middleware` (and `contenttrust`) before the
+    local manifest handler; a violation is PROJECTPOLICYVIOLATION, 412 (`lib/http/error.go`)."""
+    result = check(_client(_signed_in(lambda _: httpx.Response(412))), _image())
+    assert result.result == "blocked by policy"
+    assert result.detail.startswith("412: the project's policy in Harbor refuses this pull")
+    with pytest.raises(VerifyFailed):
+        require_resolved([result])
+
+
 def test_a_missing_manifest_says_harbor_may_not_reach_the_upstream():
     """`repoproxy/proxy.go:handleManifest` falls back to the local registry on any upstream
     error but not-found and 429, so an expired upstream token looks like 404."""

@@ -70,8 +70,8 @@ def cli(
     stores nothing; a GET stores the manifest (an index once its platforms are stored); --warm
     GETs every manifest and blob, so Harbor keeps serving them when the upstream is down.
     Images on other registries are listed as not mirrored. Exits 1 when any reference is
-    missing, unauthorized or hit an upstream error (with --strict, also when one is not
-    mirrored).
+    missing, unauthorized, blocked by the project's policy or hit an upstream error (with
+    --strict, also when one is not mirrored).
     """
     from postrender import registry
     from postrender.rewrite.rules import Rules

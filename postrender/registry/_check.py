@@ -4,7 +4,8 @@ ok: Harbor serves the manifest. missing: Harbor has no such manifest and got non
 upstream (through a proxy cache that is also what an unreachable upstream or an expired upstream
 token looks like: Harbor then answers from its cache alone). unauthorized: Harbor refused our
 credentials or has no such project, or (on a blob) the upstream refused the endpoint's.
-upstream error: anything else (rate limits after retries, 5xx, a 200 that is no manifest).
+blocked by policy: the project's own rules refuse the pull (412). upstream error: anything
+else (rate limits after retries, 5xx, a 200 that is no manifest).
 skipped: an oci:// repository prefix with no version, not a chart. not mirrored: an image on
 another registry, which Harbor is never asked for.
 
@@ -36,6 +37,7 @@ MISSING = "missing"
 UNAUTHORIZED = "unauthorized"
 UPSTREAM_ERROR = "upstream error"
 SKIPPED = "skipped"
+BLOCKED = "blocked by policy"
 NOT_MIRRORED = "not mirrored"
 
 UPSTREAM_HINT = (
@@ -95,6 +97,10 @@ def classify(response: httpx.Response, *, anonymous: bool) -> tuple[str, str]:
         return MISSING, f"{detail}: not in Harbor's project nor its upstream; {UPSTREAM_HINT}"
     if status in (401, 403):
         return UNAUTHORIZED, f"{detail}: {_refused_by(response, anonymous)}"
+    if status == 412:  # PROJECTPOLICYVIOLATION: server/middleware/vulnerable, contenttrust
+        return BLOCKED, (f"{detail}: the project's policy in Harbor refuses this pull (prevent "
+                         "vulnerable images, or signed images only): see the project's "
+                         "Configuration in Harbor")
     return UPSTREAM_ERROR, detail
 
 
