@@ -202,10 +202,14 @@ def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
     assert TOKEN not in printed and "eyJhbGciOi" not in printed
 
 
-def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: Path) -> None:
-    manifest = tmp_path / "rendered.yaml"
-    for host in serve(EchoingTokenService):
-        manifest.write_text(f"kind: Pod\nspec:\n  containers:\n  - image: {host}/p/c/etcd:1\n")
+def verify_against(
+    handler: type[BaseHTTPRequestHandler], manifest: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """`verify -o json` of `manifest` (HOST stands for the server's address) against `handler`,
+    signed in as a robot with PASSWORD."""
+    path = tmp_path / "rendered.yaml"
+    for host in serve(handler):
+        path.write_text(manifest.replace("HOST", host))
         env = {
             "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
             "HELM_CONFIG_HOME": str(tmp_path / "helm"), "HELM_CACHE_HOME": str(tmp_path / "c"),
@@ -213,9 +217,17 @@ def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: 
         }  # fmt: skip
         result = subprocess.run(
             [str(HARBOR_MIRROR), "verify", "--harbor-host", host, "--project", "p",
-             "--plain-http", "-o", "json", str(manifest)],
+             "--plain-http", "-o", "json", str(path)],
             env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
         )  # fmt: skip
+    return result
+
+
+POD = "kind: Pod\nspec:\n  containers:\n  - image: HOST/p/c/etcd:1\n"
+
+
+def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: Path) -> None:
+    result = verify_against(EchoingTokenService, POD, tmp_path)
     assert result.returncode == 1, result.stderr
     printed = result.stdout + result.stderr
     assert "*** is not the password" in printed  # the quote came back, blanked
@@ -223,20 +235,8 @@ def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: 
 
 
 def test_verify_never_prints_the_registry_token_a_refusal_quotes_back(tmp_path: Path) -> None:
-    manifest = tmp_path / "rendered.yaml"
-    for host in serve(EchoingRegistry):
-        manifest.write_text(f"kind: HelmRepository\nspec:\n  url: oci://{host}/p/charts/etcd\n"
-                            f"---\nkind: Pod\nspec:\n  containers:\n  - image: {host}/p/c/etcd:1\n")
-        env = {
-            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-            "HELM_CONFIG_HOME": str(tmp_path / "helm"), "HELM_CACHE_HOME": str(tmp_path / "c"),
-            "HARBOR_MIRROR_USERNAME": "robot$p+ci", "HARBOR_MIRROR_HARBOR_PASSWORD": PASSWORD,
-        }  # fmt: skip
-        result = subprocess.run(
-            [str(HARBOR_MIRROR), "verify", "--harbor-host", host, "--project", "p",
-             "--plain-http", "-o", "json", str(manifest)],
-            env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
-        )  # fmt: skip
+    repository = "kind: HelmRepository\nspec:\n  url: oci://HOST/p/charts/etcd\n---\n"
+    result = verify_against(EchoingRegistry, repository + POD, tmp_path)
     assert result.returncode == 1, result.stderr
     printed = result.stdout + result.stderr
     assert "*** grants nothing here" in printed  # the quote came back, blanked

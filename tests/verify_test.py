@@ -66,6 +66,16 @@ def _manifest(tmp_path, *references):
     return path
 
 
+def _verify_with_the_upstream_down(mirror, run):
+    """`verify -o json` of the fixture chart while the upstream registry is stopped."""
+    upstream = mirror.upstream.registry
+    upstream.stop()
+    try:
+        return run("verify", *_render_args(mirror), *_target(mirror), "-o", "json")
+    finally:
+        upstream.start()
+
+
 SUSE_BUSYBOX = "registry.suse.com/bci/bci-busybox:15.6"  # the fixture chart's log shipper
 
 
@@ -165,12 +175,7 @@ def test_verify_alone_caches_nothing_harbor_can_serve_without_the_upstream(mirro
     """A manifest HEAD makes a proxy project store nothing, and an index GET only waits in
     Redis for its children: without --warm an upstream outage leaves nothing to pull."""
     assert run("verify", *_render_args(mirror), *_target(mirror)).returncode == 0
-    upstream = mirror.upstream.registry
-    upstream.stop()
-    try:
-        down = run("verify", *_render_args(mirror), *_target(mirror), "-o", "json")
-    finally:
-        upstream.start()
+    down = _verify_with_the_upstream_down(mirror, run)
     assert down.returncode == 1
     results = {e["reference"].split("/")[-1]: e for e in json.loads(down.stdout)}
     assert {name: e["result"] for name, e in results.items() if e["result"] != "not mirrored"} == {
@@ -237,12 +242,7 @@ def test_warm_of_one_platform_keeps_the_tag_pullable_when_the_upstream_is_down(m
                "--platform", "linux/arm64")  # fmt: skip
     assert warm.returncode == 0, warm.stderr
     mirror.harbor.settle()  # Harbor's wait for the other platforms ran out
-    upstream = mirror.upstream.registry
-    upstream.stop()
-    try:
-        down = run("verify", *_render_args(mirror), *_target(mirror), "-o", "json")
-    finally:
-        upstream.start()
+    down = _verify_with_the_upstream_down(mirror, run)
     assert down.returncode == 0, down.stdout + down.stderr
     results = {e["reference"].split("/")[-1]: e for e in json.loads(down.stdout)}
     for name in ("etcd:3.5.17-1.2", "kubectl:1.33.4"):
