@@ -94,6 +94,43 @@ class EchoingTokenService(JSONAnswers):
         self._json(401, {"errors": [{"code": "UNAUTHORIZED", "message": message}]})
 
 
+class EchoingRegistry(JSONAnswers):
+    """A registry whose token service hands out REGISTRY_TOKEN and whose refusals quote the
+    Bearer token they were sent, bare, where no key name announces it; a signed-in HEAD echoes
+    it in the Content-Type of a 200 that is no manifest."""
+
+    def do_HEAD(self) -> None:
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme != "Bearer":
+            self.do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", f"application/x-echo; echo={token}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/service/token"):
+            self._json(200, {"token": REGISTRY_TOKEN})
+            return
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme != "Bearer":
+            port = self.headers["Host"].rpartition(":")[2]
+            challenge = f'Bearer realm="http://127.0.0.1:{port}/service/token",service="h"'
+        else:
+            challenge = 'Basic realm="harbor"'
+        self.send_response(401)
+        self.send_header("Www-Authenticate", challenge)
+        message = f"{token} grants nothing here"
+        data = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": message}]}).encode()
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+REGISTRY_TOKEN = "reg1stry-t0ken-9d2e"
+
+
 def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -147,7 +184,8 @@ def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
         if path.endswith("/executions/3"):
             return httpx.Response(200, json={"id": 3, "status": "Failed", "total": 1, "failed": 1})
         if path.endswith("/tasks") and request.url.params.get("status") == "Failed":
-            return httpx.Response(200, json=[{"id": 9, "status": "Failed"}])
+            return httpx.Response(200, json=[{"id": 9, "status": "Failed",
+                                              "src_resource": f"containers/etcd@{TOKEN}"}])
         if path.endswith("/tasks/9/log"):
             return httpx.Response(200, text=log)
         return httpx.Response(200, json=[])
@@ -160,13 +198,18 @@ def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
                   out=out, sleep=lambda _: None)  # fmt: skip
     printed = out.getvalue()
     assert "pull failed: sent 'Authorization: Bearer ***' and token=***" in printed
+    assert "--- task 9 Failed: containers/etcd@*** → " in printed
     assert TOKEN not in printed and "eyJhbGciOi" not in printed
 
 
-def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: Path) -> None:
-    manifest = tmp_path / "rendered.yaml"
-    for host in serve(EchoingTokenService):
-        manifest.write_text(f"kind: Pod\nspec:\n  containers:\n  - image: {host}/p/c/etcd:1\n")
+def verify_against(
+    handler: type[BaseHTTPRequestHandler], manifest: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """`verify -o json` of `manifest` (HOST stands for the server's address) against `handler`,
+    signed in as a robot with PASSWORD."""
+    path = tmp_path / "rendered.yaml"
+    for host in serve(handler):
+        path.write_text(manifest.replace("HOST", host))
         env = {
             "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
             "HELM_CONFIG_HOME": str(tmp_path / "helm"), "HELM_CACHE_HOME": str(tmp_path / "c"),
@@ -174,10 +217,28 @@ def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: 
         }  # fmt: skip
         result = subprocess.run(
             [str(HARBOR_MIRROR), "verify", "--harbor-host", host, "--project", "p",
-             "--plain-http", "-o", "json", str(manifest)],
+             "--plain-http", "-o", "json", str(path)],
             env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
         )  # fmt: skip
+    return result
+
+
+POD = "kind: Pod\nspec:\n  containers:\n  - image: HOST/p/c/etcd:1\n"
+
+
+def test_verify_never_prints_the_password_a_token_service_quotes_back(tmp_path: Path) -> None:
+    result = verify_against(EchoingTokenService, POD, tmp_path)
     assert result.returncode == 1, result.stderr
     printed = result.stdout + result.stderr
     assert "*** is not the password" in printed  # the quote came back, blanked
     assert PASSWORD not in printed
+
+
+def test_verify_never_prints_the_registry_token_a_refusal_quotes_back(tmp_path: Path) -> None:
+    repository = "kind: HelmRepository\nspec:\n  url: oci://HOST/p/charts/etcd\n---\n"
+    result = verify_against(EchoingRegistry, repository + POD, tmp_path)
+    assert result.returncode == 1, result.stderr
+    printed = result.stdout + result.stderr
+    assert "*** grants nothing here" in printed  # the quote came back, blanked
+    assert "application/x-echo; echo=***, not a manifest" in result.stdout  # so did the echo
+    assert REGISTRY_TOKEN not in printed

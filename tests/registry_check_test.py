@@ -74,8 +74,8 @@ def test_a_multi_platform_tag_is_ok_on_the_first_verify():
     result = check(_client(_signed_in(answer)), _image())
     assert (result.result, result.digest, result.detail) == ("ok", INDEX_DIGEST, "")
     assert result.platforms == ["linux/amd64", "linux/arm64"]
-    # a GET by tag is what makes Harbor store the index under its tag
-    assert requests[-2:] == ["HEAD 3.5", "GET 3.5"]
+    # by digest, as a runtime does: the HEAD's EnsureTag then finds what Harbor stores
+    assert requests[-2:] == ["HEAD 3.5", f"GET {INDEX_DIGEST}"]
 
 
 def _basic_refusal(request: httpx.Request) -> httpx.Response:
@@ -100,6 +100,30 @@ def test_harbors_own_refusal_is_not_blamed_on_the_upstream(credentials, cause):
     assert cause in result.detail
     assert "upstream" not in result.detail
     assert CREDENTIALS[1] not in result.detail
+
+
+def test_a_project_harbor_does_not_have_is_named_not_blamed_on_the_credentials():
+    """`v2auth/auth.go:reqChecker.check`: `projectID` fails before any permission check, and
+    the 401 carries an empty `Www-Authenticate`."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {"errors": [{"code": "UNAUTHORIZED", "message": "project appco not found"}]}
+        return httpx.Response(401, headers={"WWW-Authenticate": ""}, json=body)
+
+    result = check(_client(_signed_in(answer)), _image())
+    assert result.result == "unauthorized"
+    assert "Harbor has no project 'appco': check --project" in result.detail
+    assert "credentials" not in result.detail and "upstream" not in result.detail
+
+
+def test_a_pull_the_projects_policy_refuses_is_not_an_upstream_error():
+    """`server/registry/route.go` runs `vulnerable.Middleware` (and `contenttrust`) before the
+    local manifest handler; a violation is PROJECTPOLICYVIOLATION, 412 (`lib/http/error.go`)."""
+    result = check(_client(_signed_in(lambda _: httpx.Response(412))), _image())
+    assert result.result == "blocked by policy"
+    assert result.detail.startswith("412: the project's policy in Harbor refuses this pull")
+    with pytest.raises(VerifyFailed):
+        require_resolved([result])
 
 
 def test_a_missing_manifest_says_harbor_may_not_reach_the_upstream():

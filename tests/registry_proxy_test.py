@@ -191,10 +191,12 @@ def test_a11_basic_credentials_work_directly_on_v2(mirror):
 
 
 def test_a12_an_index_is_stored_once_its_children_are_or_trimmed_when_the_wait_ends(mirror):
+    # What a runtime sends: HEAD the tag (its EnsureTag follows the trimmed digest), GET by digest.
     image = mirror.upstream.images["containers/kubectl:1.33.4"]
     with harbor_client(mirror.harbor) as client:
         auth = bearer(client, KUBECTL)
-        index = client.get(f"/v2/{KUBECTL}/manifests/1.33.4", headers=auth).json()
+        assert client.head(f"/v2/{KUBECTL}/manifests/1.33.4", headers=auth).status_code == 200
+        index = client.get(f"/v2/{KUBECTL}/manifests/{image.digest}", headers=auth).json()
         first, *others = [entry["digest"] for entry in index["manifests"]]
         assert client.get(f"/v2/{KUBECTL}/manifests/{first}", headers=auth).status_code == 200
         with upstream_down(mirror):  # in Redis only: the fallback finds nothing local
@@ -208,6 +210,24 @@ def test_a12_an_index_is_stored_once_its_children_are_or_trimmed_when_the_wait_e
     assert [entry["digest"] for entry in trimmed.json()["manifests"]] == [first]
     assert trimmed.headers["docker-content-digest"] != image.digest
     assert others and original.status_code == 404
+
+
+def test_a12_an_index_got_by_tag_is_stored_under_no_tag(mirror):
+    # ProxyManifest pushes an index by digest only, and keeps its trimmed digest under the
+    # request's digest (none for a tag), so the HEAD's EnsureTag never finds what was stored.
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, KUBECTL)
+        assert client.head(f"/v2/{KUBECTL}/manifests/1.33.4", headers=auth).status_code == 200
+        index = client.get(f"/v2/{KUBECTL}/manifests/1.33.4", headers=auth).json()
+        first = index["manifests"][0]["digest"]
+        assert client.get(f"/v2/{KUBECTL}/manifests/{first}", headers=auth).status_code == 200
+        mirror.harbor.settle()
+        with upstream_down(mirror):
+            by_tag = client.get(f"/v2/{KUBECTL}/manifests/1.33.4", headers=auth)
+    stored = mirror.harbor.state.store.content(PROJECT)
+    assert [m for m in stored.manifests.values() if m.is_index]  # stored, trimmed ...
+    assert "1.33.4" not in stored.tags.get("containers/kubectl", {})  # ... under no tag
+    assert by_tag.status_code == 404
 
 
 def test_a12_endpoint_health_is_checked_again(mirror):

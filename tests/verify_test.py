@@ -66,6 +66,16 @@ def _manifest(tmp_path, *references):
     return path
 
 
+def _verify_with_the_upstream_down(mirror, run):
+    """`verify -o json` of the fixture chart while the upstream registry is stopped."""
+    upstream = mirror.upstream.registry
+    upstream.stop()
+    try:
+        return run("verify", *_render_args(mirror), *_target(mirror), "-o", "json")
+    finally:
+        upstream.start()
+
+
 SUSE_BUSYBOX = "registry.suse.com/bci/bci-busybox:15.6"  # the fixture chart's log shipper
 
 
@@ -165,12 +175,7 @@ def test_verify_alone_caches_nothing_harbor_can_serve_without_the_upstream(mirro
     """A manifest HEAD makes a proxy project store nothing, and an index GET only waits in
     Redis for its children: without --warm an upstream outage leaves nothing to pull."""
     assert run("verify", *_render_args(mirror), *_target(mirror)).returncode == 0
-    upstream = mirror.upstream.registry
-    upstream.stop()
-    try:
-        down = run("verify", *_render_args(mirror), *_target(mirror), "-o", "json")
-    finally:
-        upstream.start()
+    down = _verify_with_the_upstream_down(mirror, run)
     assert down.returncode == 1
     results = {e["reference"].split("/")[-1]: e for e in json.loads(down.stdout)}
     assert {name: e["result"] for name, e in results.items() if e["result"] != "not mirrored"} == {
@@ -228,6 +233,20 @@ def test_warm_is_resumable_and_limited_to_the_platforms_asked(mirror, run):
         "kubectl:1.33.4": (4, 2),
         busybox: (0, 2),
     }
+
+
+def test_warm_of_one_platform_keeps_the_tag_pullable_when_the_upstream_is_down(mirror, run):
+    """Harbor stores an index trimmed to the warmed platform; the tag stays on it only when the
+    index was fetched by digest (`manifestcache.go:cacheTrimmedDigest`, `EnsureTag`)."""
+    warm = run("verify", *_render_args(mirror), *_target(mirror), "--warm",
+               "--platform", "linux/arm64")  # fmt: skip
+    assert warm.returncode == 0, warm.stderr
+    mirror.harbor.settle()  # Harbor's wait for the other platforms ran out
+    down = _verify_with_the_upstream_down(mirror, run)
+    assert down.returncode == 0, down.stdout + down.stderr
+    results = {e["reference"].split("/")[-1]: e for e in json.loads(down.stdout)}
+    for name in ("etcd:3.5.17-1.2", "kubectl:1.33.4"):
+        assert (results[name]["result"], results[name]["platforms"]) == ("ok", ["linux/arm64"])
 
 
 def test_warm_backs_off_on_429(mirror, run):
@@ -318,6 +337,16 @@ def test_verify_uses_the_robot_secret_setup_writes(mirror, run, tmp_path):
     assert refused.returncode == 1
     assert "unauthorized" in refused.stdout
     assert "Harbor refused an anonymous pull (a private project)" in refused.stdout
+
+
+def test_verify_names_a_project_harbor_does_not_have(mirror, run, tmp_path):
+    """A misspelt --project: Harbor refuses with an empty challenge, whoever asks."""
+    path = _manifest(tmp_path, "dp.apps.rancher.io/containers/kubectl:1.33.4")
+    done = run("verify", path, *_target(mirror), "--project", "appco-typo", "-o", "json")
+    assert done.returncode == 1
+    [entry] = json.loads(done.stdout)
+    assert entry["result"] == "unauthorized"
+    assert entry["detail"].startswith("401: Harbor has no project 'appco-typo': check --project")
 
 
 def test_verify_with_a_wrong_robot_secret_blames_the_secret_not_the_upstream(

@@ -191,12 +191,10 @@ def _follow(
 def _print_failed_tasks(client: HarborClient, execution: Execution, out: TextIO) -> None:
     for status in ("Failed", "Stopped"):
         for task in client.tasks(execution.id, status):
-            out.write(
-                f"--- task {task.id} {status}: {task.src_resource} → {task.dst_resource} ---\n"
-            )
             try:
                 log = client.task_log(execution.id, task.id)
             except HarborError as error:
                 log = f"(log unavailable: {error})"
-            out.write(redact_server_text(log).rstrip("\n") + "\n")
+            header = f"--- task {task.id} {status}: {task.src_resource} → {task.dst_resource} ---"
+            out.write(redact_server_text(f"{header}\n{log}").rstrip("\n") + "\n")
     out.flush()

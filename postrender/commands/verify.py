@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from postrender.commands.mirror_options import mirror_options, resolve
-from postrender.errors import ConfigError
+from postrender.errors import ConfigError, redact
 from postrender.helm.harbor import Harbor
 
 if TYPE_CHECKING:
@@ -70,8 +70,8 @@ def cli(
     stores nothing; a GET stores the manifest (an index once its platforms are stored); --warm
     GETs every manifest and blob, so Harbor keeps serving them when the upstream is down.
     Images on other registries are listed as not mirrored. Exits 1 when any reference is
-    missing, unauthorized or hit an upstream error (with --strict, also when one is not
-    mirrored).
+    missing, unauthorized, blocked by the project's policy or hit an upstream error (with
+    --strict, also when one is not mirrored).
     """
     from postrender import registry
     from postrender.rewrite.rules import Rules
@@ -102,7 +102,8 @@ def cli(
     )
     if not checks:
         click.echo(f"harbor-mirror: no reference to {rules.mirror.target_prefix} found", err=True)
-    click.echo(_json(checks) if output == "json" else _table(checks, warm))
+    # digests, media types and details are the server's words: no secret we hold goes out
+    click.echo(redact(_json(checks) if output == "json" else _table(checks, warm)))
     registry.require_resolved(checks, strict=strict)
     return 0
 

@@ -3,18 +3,21 @@
 ok: Harbor serves the manifest. missing: Harbor has no such manifest and got none from its
 upstream (through a proxy cache that is also what an unreachable upstream or an expired upstream
 token looks like: Harbor then answers from its cache alone). unauthorized: Harbor refused our
-credentials, or (on a blob) the upstream refused the endpoint's. upstream error: anything else
-(rate limits after retries, 5xx, a 200 that is no manifest). skipped: an oci:// repository
-prefix with no version, not a chart. not mirrored: an image on another registry, which Harbor
-is never asked for.
+credentials or has no such project, or (on a blob) the upstream refused the endpoint's.
+blocked by policy: the project's own rules refuse the pull (412). upstream error: anything
+else (rate limits after retries, 5xx, a 200 that is no manifest).
+skipped: an oci:// repository prefix with no version, not a chart. not mirrored: an image on
+another registry, which Harbor is never asked for.
 
 What Harbor does for each request (goharbor/harbor `src/`): a manifest HEAD through a proxy
 project only HEADs the upstream and stores nothing (`controller/proxy/controller.go:
-HeadManifest`); a GET stores the manifest (`ProxyManifest`), but by tag it answers with an
-empty `Docker-Content-Digest` (`server/middleware/repoproxy/proxy.go:proxyManifestGet`), so an
-index's digest is the one its HEAD named. The index is still fetched by its tag: that is what
-makes Harbor remember the tag once the index is stored (`manifestcache.go:
-ManifestListCache.push`), so the tag keeps resolving when the upstream is down.
+HeadManifest`), but puts the tag on that digest once it is stored (`EnsureTag`, following an
+index's trimmed digest); a GET stores the manifest (`ProxyManifest`). An index is fetched by the
+digest its HEAD named, as a container runtime does: by tag Harbor answers with an empty
+`Docker-Content-Digest` (`server/middleware/repoproxy/proxy.go:proxyManifestGet`), stores the
+index under no tag, and keeps its trimmed digest where no `EnsureTag` looks
+(`manifestcache.go:ManifestListCache.push`, `cacheTrimmedDigest`), so after `--warm
+--platform` the tag would stop resolving when the upstream is down.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ MISSING = "missing"
 UNAUTHORIZED = "unauthorized"
 UPSTREAM_ERROR = "upstream error"
 SKIPPED = "skipped"
+BLOCKED = "blocked by policy"
 NOT_MIRRORED = "not mirrored"
 
 UPSTREAM_HINT = (
@@ -93,6 +97,10 @@ def classify(response: httpx.Response, *, anonymous: bool) -> tuple[str, str]:
         return MISSING, f"{detail}: not in Harbor's project nor its upstream; {UPSTREAM_HINT}"
     if status in (401, 403):
         return UNAUTHORIZED, f"{detail}: {_refused_by(response, anonymous)}"
+    if status == 412:  # PROJECTPOLICYVIOLATION: server/middleware/vulnerable, contenttrust
+        return BLOCKED, (f"{detail}: the project's policy in Harbor refuses this pull (prevent "
+                         "vulnerable images, or signed images only): see the project's "
+                         "Configuration in Harbor")
     return UPSTREAM_ERROR, detail
 
 
@@ -101,7 +109,12 @@ def _refused_by(response: httpx.Response, anonymous: bool) -> str:
     sent: `server/middleware/v2auth/auth.go:getChallenge`), and an upstream refusal of a
     manifest or tag list never reaches us (Harbor falls back to its cache, `repoproxy/proxy.go:
     handleManifest`); only a blob's is passed on as it is, with no challenge
-    (`controller/proxy/controller.go:ProxyBlob`)."""
+    (`controller/proxy/controller.go:ProxyBlob`). A project Harbor cannot find is refused with
+    an empty challenge (`reqChecker.check`: `projectID` fails before any permission check)."""
+    if response.headers.get("www-authenticate") == "":
+        project = response.request.url.path.removeprefix("/v2/").partition("/")[0]
+        return (f"Harbor has no project {project!r}: check --project (or HARBOR_MIRROR_PROJECT, "
+                "or the config file setup wrote)")
     if "/blobs/" in response.request.url.path and "www-authenticate" not in response.headers:
         return ("the upstream refused Harbor's endpoint credentials: give setup a new "
                 "HARBOR_MIRROR_UPSTREAM_TOKEN")
@@ -113,7 +126,7 @@ def _refused_by(response: httpx.Response, anonymous: bool) -> str:
 
 
 def check(client: RegistryClient, target: Target) -> Check:
-    """HEAD the manifest through Harbor; GET an index to list its platforms."""
+    """HEAD the manifest through Harbor; GET an index (by digest) to list its platforms."""
     reference = target.manifest
     try:
         if reference is None:
@@ -121,7 +134,7 @@ def check(client: RegistryClient, target: Target) -> Check:
         response = client.head_manifest(target.repository, reference)
         digest = response.headers.get("docker-content-digest", "")
         if response.status_code == 200 and response.headers.get("content-type") in INDEX_TYPES:
-            response = client.get_manifest(target.repository, reference)
+            response = client.get_manifest(target.repository, digest or reference)
             digest = response.headers.get("docker-content-digest") or digest
     except TokenRefused as refused:
         return Check(target, UNAUTHORIZED, detail=str(refused))

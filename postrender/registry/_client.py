@@ -21,7 +21,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from postrender.errors import HarborError
+from postrender.errors import HarborError, keep_secret
 from postrender.harbor import RetryPolicy, error_detail, may_retry_status, unreachable
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
@@ -181,7 +181,7 @@ class RegistryClient:
         if not isinstance(token, str):
             raise TokenRefused("Harbor's token service sent no token")
         with self._lock:
-            self._tokens[repository] = token
+            self._tokens[repository] = keep_secret(token)  # a pull credential while it lasts
 
     def _harbors_own(self, realm: str) -> httpx.URL:
         """The token service's URL when it is on Harbor's scheme, host and port; else refuse."""

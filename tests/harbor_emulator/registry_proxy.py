@@ -197,7 +197,7 @@ def _get_upstream(
     manifest = manifest_of(fetch(endpoint, "GET", f"/v2/{repository}/manifests/{reference}"))
     by_digest = reference.startswith("sha256:")
     if manifest.is_index:
-        content.cache_list(repository, reference, manifest)
+        content.cache_list(repository, reference if by_digest else "", manifest)
     else:
         content.put_manifest(repository, manifest, None if by_digest else reference)
     return _serve(manifest, reference if by_digest else "", "GET")

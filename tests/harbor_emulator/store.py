@@ -8,6 +8,10 @@ into the Redis cache at once (`CacheContent`) and is pushed locally only once ev
 manifest is local (`push`, `updateManifestList`); when Harbor's wait runs out (20 x 20 s) it
 pushes the index trimmed to the children present, or nothing when none are. The emulator checks
 that condition whenever a manifest is stored, and `settle()` stands for the wait running out.
+The push is by digest, never under a tag: `controller.go:ProxyManifest` fills in the digest
+before `CacheContent`, and `push` is given `getReference`, which prefers it. The trimmed digest
+is remembered under the digest the *request* named (`cacheTrimmedDigest` reads the request's
+artifact info), so after a GET by tag it is under "" and no `EnsureTag` finds it.
 
 A proxied HEAD by tag caches nothing, but Harbor keeps trying for 10 minutes to put that tag
 on the digest the upstream named, once it is local (`repoproxy/proxy.go:proxyManifestHead`,
@@ -69,10 +73,11 @@ class Manifest:
 
 @dataclass
 class _Waiting:
-    """An index cached in Redis whose local push waits for its children."""
+    """An index cached in Redis whose local push waits for its children; `requested` is the
+    digest the request named ("" when it named a tag)."""
 
     repository: str
-    reference: str
+    requested: str
     index: Manifest
 
 
@@ -86,7 +91,7 @@ class Content:
     lists: dict[tuple[str, str], Manifest] = field(default_factory=dict)
     waiting: list[_Waiting] = field(default_factory=list)
     tagging: set[tuple[str, str, str]] = field(default_factory=set)  # (repository, digest, tag)
-    trimmed: dict[str, str] = field(default_factory=dict)  # an index's digest -> its trimmed one
+    trimmed: dict[str, str] = field(default_factory=dict)  # requested digest -> pushed digest
 
     def manifest(self, repository: str, reference: str) -> Manifest | None:
         """The local artifact for a tag or digest (`controller/proxy/local.go:GetManifest`)."""
@@ -121,10 +126,11 @@ class Content:
                 self.tags.setdefault(repository, {})[tag] = digest
                 self.tagging.discard(wanted)
 
-    def cache_list(self, repository: str, reference: str, index: Manifest) -> None:
-        """`ManifestListCache.CacheContent`: Redis at once, the local push once children exist."""
+    def cache_list(self, repository: str, requested: str, index: Manifest) -> None:
+        """`ManifestListCache.CacheContent`: Redis at once, the local push once children exist;
+        `requested` is the request's digest, "" for a tag."""
         self.lists[(repository, index.digest)] = index
-        self.waiting.append(_Waiting(repository, reference, index))
+        self.waiting.append(_Waiting(repository, requested, index))
         self._push_ready(timed_out=False)
 
     def settle(self) -> None:
@@ -143,10 +149,9 @@ class Content:
             else:
                 still.append(item)
                 continue
-            if pushed is not None:  # pushed by digest means under its own (trimmed) digest
-                self.trimmed[item.index.digest] = pushed.digest
-                tag = None if item.reference.startswith("sha256:") else item.reference
-                self._store(item.repository, pushed, tag)
+            if pushed is not None:  # under its own (trimmed) digest, with no tag
+                self.trimmed[item.requested] = pushed.digest  # cacheTrimmedDigest
+                self._store(item.repository, pushed, None)
         self.waiting = still
 
 
