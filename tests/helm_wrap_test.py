@@ -86,6 +86,17 @@ def test_verify_is_taken_out_of_helms_arguments() -> None:
     assert wrap.split_verify(["demo", "c"]) == (["demo", "c"], False)
 
 
+def test_verify_given_to_the_post_renderer_stays_its_argument() -> None:
+    """`--post-renderer-args --verify` is the post-renderer's own switch, as the README
+    allows; taking it out would leave helm a `--post-renderer-args` with no value."""
+    args = ["demo", "c", "--post-renderer-args", "--verify", "--set", "a=b"]
+    assert wrap.split_verify(args) == (args, False)
+    assert wrap.split_verify(["demo", "c", "--post-renderer-args=--strict", "--verify"]) == (
+        ["demo", "c", "--post-renderer-args=--strict"], True,
+    )
+    assert wrap.split_verify(["demo", "--", "--verify"]) == (["demo", "--", "--verify"], False)
+
+
 @pytest.mark.parametrize("flag", ["--post-renderer", "--registry-config"])
 def test_flags_the_wrapper_cannot_honour_are_refused(flag: str) -> None:
     with pytest.raises(ConfigError, match=f"install: {flag} is not allowed here"):

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError, HarborMirrorError
-from postrender.helm.args import flags_of, positional_indexes
+from postrender.helm.args import flags_of, positional_indexes, switch_indexes
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, run_helm
 from postrender.settings import Settings
@@ -81,10 +81,9 @@ def _post_renderer(major: int) -> list[str]:
 
 def split_verify(args: Sequence[str]) -> tuple[list[str], bool]:
     """The arguments without `--verify` (ours here, not Helm's provenance check), and whether
-    it was there."""
-    positional = set(positional_indexes(args))
-    kept = [arg for index, arg in enumerate(args) if arg != "--verify" or index in positional]
-    return kept, len(kept) != len(args)
+    it was there; a `--verify` that is another flag's value stays hers."""
+    ours = set(switch_indexes(args, "--verify"))
+    return [arg for index, arg in enumerate(args) if index not in ours], bool(ours)
 
 
 def refuse(subcommand: str, args: Sequence[str]) -> None:
