@@ -1,0 +1,53 @@
+"""`harbor-mirror dependency` on charts whose dependencies are not all upstream ones, with the
+real Helm binaries and no registry (the upstream and Harbor cases: tests/airgap_test.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_helm import isolated_helm_env
+
+CLI = Path(sys.executable).parent / "harbor-mirror"
+
+
+def _dependency(helm: Path, root: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = isolated_helm_env(helm, root / "helm").env
+    env.update(HELM_BIN=str(helm), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
+    return subprocess.run([str(CLI), "dependency", *map(str, args)], capture_output=True,
+                          text=True, env=env, check=False, timeout=300)  # fmt: skip
+
+
+@pytest.mark.parametrize("major", ["helm4", "helm3"])
+def test_a_file_dependency_beside_the_chart_is_found_and_locked_as_written(
+    major: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Helm reads `file://../sub` from the chart's own directory; the copy Helm runs on is
+    elsewhere, so the path must still lead to the user's subchart."""
+    helm: Path = request.getfixturevalue(major)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.2.0\n")
+    chart = tmp_path / "umbrella"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n"
+        "  - name: sub\n    version: 0.2.x\n    repository: file://../sub\n"
+    )
+
+    built = _dependency(helm, tmp_path, "build", chart)
+
+    assert built.returncode == 0, built.stderr
+    assert sorted(p.name for p in (chart / "charts").iterdir()) == ["sub-0.2.0.tgz"]
+    lock = (chart / "Chart.lock").read_text()
+    assert "repository: file://../sub\n" in lock
+    plain = subprocess.run([str(helm), "dependency", "build", str(chart)], capture_output=True,
+                           text=True, env=isolated_helm_env(helm, tmp_path / "plain").env)
+    assert plain.returncode == 0, plain.stderr  # plain Helm takes the lock as its own
+    assert (chart / "Chart.lock").read_text() == lock
+    (chart / "charts" / "sub-0.2.0.tgz").unlink()
+    again = _dependency(helm, tmp_path, "build", chart)  # with the lock: its versions
+    assert again.returncode == 0, again.stderr
+    assert (chart / "charts" / "sub-0.2.0.tgz").is_file()
