@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from postrender.errors import ConfigError
 from postrender.helm import wrap
 from postrender.helm.harbor import Harbor
 from postrender.settings import Settings
+from tests.fixtures_helm import isolated_helm_env
 
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "charts-fixtures" / "etcd-like"
@@ -101,3 +104,25 @@ def test_verify_given_to_the_post_renderer_stays_its_argument() -> None:
 def test_flags_the_wrapper_cannot_honour_are_refused(flag: str) -> None:
     with pytest.raises(ConfigError, match=f"install: {flag} is not allowed here"):
         wrap.refuse("install", ["demo", "chart", f"{flag}=x"])
+
+
+def test_helm3_users_own_set_and_post_renderer_args_still_apply(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """The README's promises for the wrapper on Helm 3: a `--set global.imageRegistry` of the
+    user's beats the one the wrapper adds for hooks, and `--post-renderer-args` reach the
+    post-renderer."""
+    env = isolated_helm_env(helm3, tmp_path / "helm").env
+    env.update(HELM_BIN=str(helm3), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
+    report = tmp_path / "report.json"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "harbor-mirror"), "template", "demo", str(CHART),
+         "--set", "global.imageRegistry=registry.example/own",
+         "--post-renderer-args", f"--report={report}"],
+        capture_output=True, text=True, env=env, check=False, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    (hook,) = [doc for doc in done.stdout.split("\n---\n") if "helm.sh/hook:" in doc]
+    assert '"registry.example/own/containers/kubectl:' in hook
+    assert isinstance(json.loads(report.read_text()), list)
