@@ -126,3 +126,25 @@ def test_helm3_users_own_set_and_post_renderer_args_still_apply(
     (hook,) = [doc for doc in done.stdout.split("\n---\n") if "helm.sh/hook:" in doc]
     assert '"registry.example/own/containers/kubectl:' in hook
     assert isinstance(json.loads(report.read_text()), list)
+
+
+def test_helm3_verify_is_refused_with_output_dir_whose_files_it_would_not_check(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """On Helm 3 `--verify` checks what `helm template` prints; with --output-dir it prints
+    nothing, so it would pass without checking a reference."""
+    env = isolated_helm_env(helm3, tmp_path / "helm").env
+    env.update(HELM_BIN=str(helm3), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "harbor-mirror"), "template", "demo", str(CHART),
+         "--verify", "--output-dir", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, check=False, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "harbor-mirror: error: template: --verify on Helm 3 checks the stream helm template "
+        "prints, and --output-dir writes it to files instead; drop one\n"
+    )
+    assert not (tmp_path / "out").exists()

@@ -207,6 +207,9 @@ def run(
     harbor = Harbor.from_settings(settings)
     major = helm_major(environ) if subcommand in _POST_RENDERED else 4
     preflight = verify and major == 3 and check is not None and subcommand in _HOOKS_RENDERED
+    if preflight and "--output-dir" in dict(flags_of(args)):
+        raise ConfigError(f"{subcommand}: --verify on Helm 3 checks the stream helm template "
+                          "prints, and --output-dir writes it to files instead; drop one")
     command = build(subcommand, args, harbor, settings, major=major,
                     verify=verify and not preflight, environ=environ)  # fmt: skip
     started = time.time()
