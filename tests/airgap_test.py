@@ -145,6 +145,7 @@ def test_verify_flag_refuses_a_reference_harbor_cannot_serve(airgap: Airgap) -> 
     assert failed.stdout == ""
     (line,) = _ours(failed.stderr)  # Helm 4 drops the post-renderer's stderr: it is kept
     assert f"{airgap.target}/containers/etcd:9.9.9: missing" in line
+    assert line.endswith(f"(chart through Harbor: {airgap.harbor_chart})")
 
 
 def test_pull_fetches_the_chart_archive_from_harbor(airgap: Airgap) -> None:

@@ -32,11 +32,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
-from postrender.errors import ConfigError, HarborMirrorError
+from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
 from postrender.helm.args import flags_of, positional_indexes, switch_indexes
 from postrender.helm.harbor import Harbor
 from postrender.helm.paths import last_error_file
-from postrender.helm.render import failure, run_helm
+from postrender.helm.render import failure, run_helm, through_harbor
 from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
@@ -218,7 +218,10 @@ def run(
             assert check is not None
             done = run_helm(["template", *command.args[1:]], env)  # install's flags all fit
             _raise_on_failure(subcommand, done, command.charts, started, environ)
-            check(done.stdout.decode("utf-8", "replace"))
+            try:
+                check(done.stdout.decode("utf-8", "replace"))
+            except VerifyFailed as error:  # one line naming the chart, as on Helm 4
+                raise VerifyFailed(f"{error}{through_harbor(command.charts)}") from None
             if subcommand == "template":  # already rendered: show it, do not render twice
                 sys.stdout.buffer.write(done.stdout)
                 sys.stdout.flush()
