@@ -14,11 +14,13 @@ from tests.fixtures_helm import isolated_helm_env
 CLI = Path(sys.executable).parent / "harbor-mirror"
 
 
-def _dependency(helm: Path, root: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+def _dependency(
+    helm: Path, root: Path, *args: str | Path, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = isolated_helm_env(helm, root / "helm").env
     env.update(HELM_BIN=str(helm), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
     return subprocess.run([str(CLI), "dependency", *map(str, args)], capture_output=True,
-                          text=True, env=env, check=False, timeout=300)  # fmt: skip
+                          text=True, env=env, cwd=cwd, check=False, timeout=300)  # fmt: skip
 
 
 @pytest.mark.parametrize("major", ["helm4", "helm3"])
@@ -43,11 +45,37 @@ def test_a_file_dependency_beside_the_chart_is_found_and_locked_as_written(
     assert sorted(p.name for p in (chart / "charts").iterdir()) == ["sub-0.2.0.tgz"]
     lock = (chart / "Chart.lock").read_text()
     assert "repository: file://../sub\n" in lock
-    plain = subprocess.run([str(helm), "dependency", "build", str(chart)], capture_output=True,
-                           text=True, env=isolated_helm_env(helm, tmp_path / "plain").env)
+    plain = isolated_helm_env(helm, tmp_path / "plain").run("dependency", "build", chart)
     assert plain.returncode == 0, plain.stderr  # plain Helm takes the lock as its own
     assert (chart / "Chart.lock").read_text() == lock
     (chart / "charts" / "sub-0.2.0.tgz").unlink()
     again = _dependency(helm, tmp_path, "build", chart)  # with the lock: its versions
     assert again.returncode == 0, again.stderr
     assert (chart / "charts" / "sub-0.2.0.tgz").is_file()
+
+
+def test_flags_before_the_chart_and_the_current_directory_work_as_with_helm(
+    helm4: Path, tmp_path: Path
+) -> None:
+    """`helm dependency build --skip-refresh CHART` and a bare `helm dependency build` in the
+    chart's directory are how helm is used; the wrapper takes them the same way."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.2.0\n")
+    chart = tmp_path / "app"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n"
+        "  - name: sub\n    version: 0.2.0\n    repository: file://" + str(tmp_path / "sub") + "\n"
+    )
+
+    flag_first = _dependency(helm4, tmp_path, "update", "--skip-refresh", chart)
+    assert flag_first.returncode == 0, flag_first.stderr
+    assert [p.name for p in (chart / "charts").iterdir()] == ["sub-0.2.0.tgz"]
+
+    here = _dependency(helm4, tmp_path, "build", cwd=chart)
+    assert here.returncode == 0, here.stderr
+
+    two = _dependency(helm4, tmp_path, "build", chart, tmp_path)
+    assert two.returncode == 2
+    assert two.stderr == (f"harbor-mirror: error: dependency build: one CHART_DIR, not 2 "
+                          f"({chart}, {tmp_path})\n")  # fmt: skip
