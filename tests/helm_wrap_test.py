@@ -22,6 +22,15 @@ HARBOR = Harbor.from_settings(SETTINGS)
 TARGET = "core.harbor.domain/application-collection"
 
 
+def _wrapper(helm: Path, root: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`harbor-mirror ARGS` with `helm` in a throw-away home and only a Harbor host set."""
+    env = isolated_helm_env(helm, root / "helm").env
+    env.update(HELM_BIN=str(helm), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
+    cli = Path(sys.executable).parent / "harbor-mirror"
+    return subprocess.run([str(cli), *map(str, args)], capture_output=True, text=True, env=env,
+                          check=False, timeout=300)  # fmt: skip
+
+
 def plain_chart(root: Path) -> Path:
     """A chart that does not take its registry from global.imageRegistry."""
     (root / "templates").mkdir(parents=True)
@@ -112,15 +121,10 @@ def test_helm3_users_own_set_and_post_renderer_args_still_apply(
     """The README's promises for the wrapper on Helm 3: a `--set global.imageRegistry` of the
     user's beats the one the wrapper adds for hooks, and `--post-renderer-args` reach the
     post-renderer."""
-    env = isolated_helm_env(helm3, tmp_path / "helm").env
-    env.update(HELM_BIN=str(helm3), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
     report = tmp_path / "report.json"
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "harbor-mirror"), "template", "demo", str(CHART),
-         "--set", "global.imageRegistry=registry.example/own",
-         "--post-renderer-args", f"--report={report}"],
-        capture_output=True, text=True, env=env, check=False, timeout=300,
-    )  # fmt: skip
+    done = _wrapper(helm3, tmp_path, "template", "demo", CHART,
+                    "--set", "global.imageRegistry=registry.example/own",
+                    "--post-renderer-args", f"--report={report}")  # fmt: skip
 
     assert done.returncode == 0, done.stderr
     (hook,) = [doc for doc in done.stdout.split("\n---\n") if "helm.sh/hook:" in doc]
@@ -133,13 +137,8 @@ def test_helm3_verify_is_refused_with_output_dir_whose_files_it_would_not_check(
 ) -> None:
     """On Helm 3 `--verify` checks what `helm template` prints; with --output-dir it prints
     nothing, so it would pass without checking a reference."""
-    env = isolated_helm_env(helm3, tmp_path / "helm").env
-    env.update(HELM_BIN=str(helm3), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "harbor-mirror"), "template", "demo", str(CHART),
-         "--verify", "--output-dir", str(tmp_path / "out")],
-        capture_output=True, text=True, env=env, check=False, timeout=300,
-    )  # fmt: skip
+    done = _wrapper(helm3, tmp_path, "template", "demo", CHART, "--verify", "--output-dir",
+                    tmp_path / "out")  # fmt: skip
 
     assert done.returncode == 2
     assert done.stdout == ""
@@ -148,3 +147,18 @@ def test_helm3_verify_is_refused_with_output_dir_whose_files_it_would_not_check(
         "prints, and --output-dir writes it to files instead; drop one\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_helm_short_flag_clusters_before_the_chart_reach_helm(helm3: Path, tmp_path: Path) -> None:
+    """`-fhooks.yaml` and `-nharbor` are helm's `-f hooks.yaml` and `-n harbor`; they must not
+    be read as a cluster of one-letter options holding `-h` (which printed help, exit 0)."""
+    values = tmp_path / "hooks.yaml"
+    values.write_text("replicaCount: 7\n")
+
+    done = _wrapper(helm3, tmp_path, "template", f"-f{values}", "-nharbor", "demo", CHART)
+
+    assert done.returncode == 0, done.stderr
+    assert "replicas: 7" in done.stdout
+    helped = _wrapper(helm3, tmp_path, "template", "--help")
+    assert helped.returncode == 0
+    assert helped.stdout.startswith("Usage: harbor-mirror template [HELM ARGS]...")

@@ -31,15 +31,21 @@ def _command(name: str) -> click.Command:
         name,
         help=_HELP.format(name=name, extra=extra),
         short_help=f"helm {name} through Harbor.",
-        context_settings={
-            "ignore_unknown_options": True,
-            "allow_interspersed_args": False,
-            "help_option_names": ["-h", "--help"],
-        },
+        # No options of ours: click would read a helm short-flag cluster such as `-fhooks.yaml`
+        # or `-nharbor` letter by letter and stop at its `h` for help. Help is `-h`/`--help`
+        # alone, as the first argument; anywhere else it is helm's.
+        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+        add_help_option=False,
+        options_metavar="",
     )
     @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM ARGS]...")
-    def cli(helm_args: tuple[str, ...]) -> int:
+    @click.pass_context
+    def cli(ctx: click.Context, helm_args: tuple[str, ...]) -> int:
         from postrender.helm.wrap import run
+
+        if helm_args[:1] in (("-h",), ("--help",)):
+            click.echo(ctx.get_help())
+            return 0
 
         config = settings.resolve([], os.environ)
         return run(name, helm_args, config, check=lambda text: _verify(text, config))
