@@ -159,6 +159,7 @@ def test_helm_short_flag_clusters_before_the_chart_reach_helm(helm3: Path, tmp_p
 
     assert done.returncode == 0, done.stderr
     assert "replicas: 7" in done.stdout
-    helped = _wrapper(helm3, tmp_path, "template", "--help")
-    assert helped.returncode == 0
-    assert helped.stdout.startswith("Usage: harbor-mirror template [HELM ARGS]...")
+    for flag in ("--help", "-h"):
+        helped = _wrapper(helm3, tmp_path, "template", flag)
+        assert helped.returncode == 0
+        assert helped.stdout.startswith("Usage: harbor-mirror template [HELM ARGS]...")

@@ -8,6 +8,8 @@ import os
 import click
 
 from postrender import settings
+from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
+from postrender.commands.helm_args import HelmArgsCommand
 
 _HELP = """Run `helm {name} ARGS` through Harbor; ARGS are helm's own, unchanged.
 
@@ -29,23 +31,15 @@ def _command(name: str) -> click.Command:
 
     @click.command(
         name,
+        cls=HelmArgsCommand,
         help=_HELP.format(name=name, extra=extra),
         short_help=f"helm {name} through Harbor.",
-        # No options of ours: click would read a helm short-flag cluster such as `-fhooks.yaml`
-        # or `-nharbor` letter by letter and stop at its `h` for help. Help is `-h`/`--help`
-        # alone, as the first argument; anywhere else it is helm's.
-        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-        add_help_option=False,
+        context_settings={**HELM_ARGS_CONTEXT, "allow_interspersed_args": False},
         options_metavar="",
     )
     @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM ARGS]...")
-    @click.pass_context
-    def cli(ctx: click.Context, helm_args: tuple[str, ...]) -> int:
+    def cli(helm_args: tuple[str, ...]) -> int:
         from postrender.helm.wrap import run
-
-        if helm_args[:1] in (("-h",), ("--help",)):
-            click.echo(ctx.get_help())
-            return 0
 
         config = settings.resolve([], os.environ)
         return run(name, helm_args, config, check=lambda text: _verify(text, config))
