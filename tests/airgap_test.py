@@ -258,6 +258,7 @@ def test_readme_quick_start_runs_as_written(
     install is a --dry-run (Helm 3's needs a cluster even then)."""
     readme = (REPO / "README.md").read_text()
     section = readme.split("## Air-gapped quick start", 1)[1].split("\n## ", 1)[0]
+    assert section.count("```") == 2, "every command block of the quick start must run here"
     block = section.split("```\n", 2)[1].replace("\\\n", " ")
     registry = mirror.upstream.registry
     values = tmp_path / "values.yaml"
