@@ -79,3 +79,37 @@ def test_flags_before_the_chart_and_the_current_directory_work_as_with_helm(
     assert two.returncode == 2
     assert two.stderr == (f"harbor-mirror: error: dependency build: one CHART_DIR, not 2 "
                           f"({chart}, {tmp_path})\n")  # fmt: skip
+
+
+def test_build_refuses_a_lock_out_of_sync_with_chart_yaml_as_helm_does(
+    helm4: Path, tmp_path: Path
+) -> None:
+    """Chart.yaml changed after its lock was written: plain `helm dependency build` refuses,
+    so must this one, instead of quietly vendoring what the old lock says."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.2.0\n")
+    chart = tmp_path / "app"
+    chart.mkdir()
+
+    def require(version: str) -> None:
+        (chart / "Chart.yaml").write_text(
+            "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: sub\n"
+            f"    version: \"{version}\"\n    repository: file://../sub\n"
+        )
+
+    require("0.2.x")
+    assert _dependency(helm4, tmp_path, "update", chart).returncode == 0
+    lock = (chart / "Chart.lock").read_text()
+    require(">=0.2.0")
+
+    built = _dependency(helm4, tmp_path, "build", chart)
+
+    assert built.returncode == 2
+    assert built.stdout == ""
+    assert built.stderr == (
+        f"harbor-mirror: error: {chart}/Chart.lock is out of sync with {chart}/Chart.yaml: "
+        "run `helm harbor-mirror dependency update`\n"
+    )
+    assert (chart / "Chart.lock").read_text() == lock
+    plain = isolated_helm_env(helm4, tmp_path / "plain").run("dependency", "build", chart)
+    assert "out of sync" in plain.stderr

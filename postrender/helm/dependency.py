@@ -7,7 +7,7 @@ relative one from the chart's directory, which the copy is not); the archives it
 then copied into `CHART_DIR/charts/` (replacing the ones it replaced). `Chart.lock`:
 
 - `build` with a Chart.lock fetches exactly the locked versions and leaves Chart.lock alone, as
-  `helm dependency build` does;
+  `helm dependency build` does (and, as it does, refuses a lock out of sync with Chart.yaml);
 - `update` (and `build` without a lock) writes Chart.lock as plain Helm would have on a machine
   that reaches the upstream: the upstream repository URLs, the versions resolved through
   Harbor, and Helm's digest of them. Should that digest not be reproducible for this Chart.yaml,
@@ -76,7 +76,16 @@ def dependency(
     chart = _load(chart_yaml)
     wanted = _dependencies(chart, chart_yaml)
     lock_path = chart_dir / "Chart.lock"
-    locked = _dependencies(_load(lock_path), lock_path) if lock_path.is_file() else None
+    locked = None
+    if lock_path.is_file():
+        lock = _load(lock_path)
+        locked = _dependencies(lock, lock_path)
+        digest = lock.get("digest") if isinstance(lock, dict) else None
+        if action == "build" and chartlock.digest(wanted, locked) != digest:
+            raise ConfigError(  # what `helm dependency build` refuses, too
+                f"{lock_path} is out of sync with {chart_yaml}: run `helm harbor-mirror "
+                "dependency update`"
+            )
     with tempfile.TemporaryDirectory(prefix="harbor-mirror-dependency-") as scratch:
         copy = Path(scratch) / chart_dir.resolve().name
         shutil.copytree(chart_dir, copy, symlinks=True)
