@@ -23,6 +23,19 @@ def _dependency(
                           text=True, env=env, cwd=cwd, check=False, timeout=300)  # fmt: skip
 
 
+def _umbrella(root: Path, version: str, repository: str = "file://../sub") -> Path:
+    """`root/sub` (a chart at 0.2.0) and `root/app`, whose one dependency is it."""
+    (root / "sub").mkdir(exist_ok=True)
+    (root / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.2.0\n")
+    chart = root / "app"
+    chart.mkdir(exist_ok=True)
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: sub\n"
+        f"    version: \"{version}\"\n    repository: {repository}\n"
+    )
+    return chart
+
+
 @pytest.mark.parametrize("major", ["helm4", "helm3"])
 def test_a_file_dependency_beside_the_chart_is_found_and_locked_as_written(
     major: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -30,14 +43,7 @@ def test_a_file_dependency_beside_the_chart_is_found_and_locked_as_written(
     """Helm reads `file://../sub` from the chart's own directory; the copy Helm runs on is
     elsewhere, so the path must still lead to the user's subchart."""
     helm: Path = request.getfixturevalue(major)
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.2.0\n")
-    chart = tmp_path / "umbrella"
-    chart.mkdir()
-    (chart / "Chart.yaml").write_text(
-        "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n"
-        "  - name: sub\n    version: 0.2.x\n    repository: file://../sub\n"
-    )
+    chart = _umbrella(tmp_path, "0.2.x")
 
     built = _dependency(helm, tmp_path, "build", chart)
 
@@ -59,14 +65,7 @@ def test_flags_before_the_chart_and_the_current_directory_work_as_with_helm(
 ) -> None:
     """`helm dependency build --skip-refresh CHART` and a bare `helm dependency build` in the
     chart's directory are how helm is used; the wrapper takes them the same way."""
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.2.0\n")
-    chart = tmp_path / "app"
-    chart.mkdir()
-    (chart / "Chart.yaml").write_text(
-        "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n"
-        "  - name: sub\n    version: 0.2.0\n    repository: file://" + str(tmp_path / "sub") + "\n"
-    )
+    chart = _umbrella(tmp_path, "0.2.0", f"file://{tmp_path / 'sub'}")
 
     flag_first = _dependency(helm4, tmp_path, "update", "--skip-refresh", chart)
     assert flag_first.returncode == 0, flag_first.stderr
@@ -86,21 +85,10 @@ def test_build_refuses_a_lock_out_of_sync_with_chart_yaml_as_helm_does(
 ) -> None:
     """Chart.yaml changed after its lock was written: plain `helm dependency build` refuses,
     so must this one, instead of quietly vendoring what the old lock says."""
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.2.0\n")
-    chart = tmp_path / "app"
-    chart.mkdir()
-
-    def require(version: str) -> None:
-        (chart / "Chart.yaml").write_text(
-            "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n  - name: sub\n"
-            f"    version: \"{version}\"\n    repository: file://../sub\n"
-        )
-
-    require("0.2.x")
+    chart = _umbrella(tmp_path, "0.2.x")
     assert _dependency(helm4, tmp_path, "update", chart).returncode == 0
     lock = (chart / "Chart.lock").read_text()
-    require(">=0.2.0")
+    _umbrella(tmp_path, ">=0.2.0")
 
     built = _dependency(helm4, tmp_path, "build", chart)
 
