@@ -371,16 +371,18 @@ def test_init_fetches_upstream_dependencies_through_harbor(
     assert f"image: {mirror.host}/application-collection/containers/etcd:" in generated.stdout
 
 
+@pytest.mark.parametrize(
+    "chart", [{"CHART": f"{UPSTREAM_CHARTS}/etcd-like", "CHART_VERSION": "0.1.0"},
+              {"CHART": f"{UPSTREAM_CHARTS}/etcd-like:0.1.0"}],  # a tag in the URL, as helm takes
+    ids=["version", "tag"],
+)  # fmt: skip
 def test_generate_pulls_the_apps_chart_through_harbor(
-    mirror: Mirror, helm4: Path, tmp_path: Path
+    mirror: Mirror, helm4: Path, tmp_path: Path, chart: dict[str, str]
 ) -> None:
     app = tmp_path / "values-only"
     app.mkdir()
     (app / "values.yaml").write_text(NO_UPSTREAM_SECRET)
-    env = _sidecar_through_harbor(
-        mirror, tmp_path, helm4, CHART=f"{UPSTREAM_CHARTS}/etcd-like", CHART_VERSION="0.1.0",
-        VALUES_FILES="values.yaml",
-    )
+    env = _sidecar_through_harbor(mirror, tmp_path, helm4, **chart, VALUES_FILES="values.yaml")
 
     generated = _run_step("generate", app, env)
 

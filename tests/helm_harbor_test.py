@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ from postrender.helm.harbor import REGISTRY_CONFIG_ENV, Harbor
 from postrender.settings import Settings
 
 HOST = "core.harbor.domain"
+CLI = Path(sys.executable).parent / "harbor-mirror"
 ROBOT = ("robot$application-collection+k8s-pull", "s3cr3t-robot-token")
 
 
@@ -102,3 +107,31 @@ def test_helm_environ_cleans_up_when_helm_fails(tmp_path: Path) -> None:
         directory = Path(env[REGISTRY_CONFIG_ENV]).parent
         raise RuntimeError("helm failed")
     assert not directory.exists()
+
+
+def test_sigterm_during_a_helm_run_leaves_no_login_on_disk(helm4: Path, tmp_path: Path) -> None:
+    """A CI job's timeout kills `helm harbor-mirror pull` while helm waits for a Harbor that
+    never answers: the robot's login must not outlive the run in TMPDIR."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    host = f"127.0.0.1:{silent.getsockname()[1]}"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("HARBOR_MIRROR_", "HELM_"))}  # fmt: skip
+    env.update(TMPDIR=str(scratch), HELM_BIN=str(helm4), HARBOR_MIRROR_HARBOR_HOST=host,
+               HARBOR_MIRROR_SECRET_FILE=str(secret_file(tmp_path, host)),
+               HELM_CONFIG_HOME=str(tmp_path / "config"), HELM_CACHE_HOME=str(tmp_path / "cache"))
+    with silent, subprocess.Popen(
+        [str(CLI), "pull", f"oci://{host}/application-collection/charts/etcd", "--plain-http",
+         "-d", str(tmp_path)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ) as running:  # fmt: skip
+        silent.settimeout(60)
+        connection, _ = silent.accept()  # helm is running, signed in from the file
+        assert [p.name[:19] for p in scratch.iterdir()] == ["harbor-mirror-helm-"]
+        running.send_signal(signal.SIGTERM)
+        running.wait(timeout=60)
+        connection.close()
+
+    assert list(scratch.iterdir()) == []
+    assert running.returncode == 128 + signal.SIGTERM

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,12 +13,22 @@ from postrender.errors import ConfigError
 from postrender.helm import wrap
 from postrender.helm.harbor import Harbor
 from postrender.settings import Settings
+from tests.fixtures_helm import isolated_helm_env
 
 REPO = Path(__file__).resolve().parent.parent
 CHART = REPO / "charts-fixtures" / "etcd-like"
 SETTINGS = Settings(harbor_host="core.harbor.domain", ca_file="/etc/harbor-ca.pem")
 HARBOR = Harbor.from_settings(SETTINGS)
 TARGET = "core.harbor.domain/application-collection"
+
+
+def _wrapper(helm: Path, root: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`harbor-mirror ARGS` with `helm` in a throw-away home and only a Harbor host set."""
+    env = isolated_helm_env(helm, root / "helm").env
+    env.update(HELM_BIN=str(helm), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
+    cli = Path(sys.executable).parent / "harbor-mirror"
+    return subprocess.run([str(cli), *map(str, args)], capture_output=True, text=True, env=env,
+                          check=False, timeout=300)  # fmt: skip
 
 
 def plain_chart(root: Path) -> Path:
@@ -86,7 +98,68 @@ def test_verify_is_taken_out_of_helms_arguments() -> None:
     assert wrap.split_verify(["demo", "c"]) == (["demo", "c"], False)
 
 
+def test_verify_given_to_the_post_renderer_stays_its_argument() -> None:
+    """`--post-renderer-args --verify` is the post-renderer's own switch, as the README
+    allows; taking it out would leave helm a `--post-renderer-args` with no value."""
+    args = ["demo", "c", "--post-renderer-args", "--verify", "--set", "a=b"]
+    assert wrap.split_verify(args) == (args, False)
+    assert wrap.split_verify(["demo", "c", "--post-renderer-args=--strict", "--verify"]) == (
+        ["demo", "c", "--post-renderer-args=--strict"], True,
+    )
+    assert wrap.split_verify(["demo", "--", "--verify"]) == (["demo", "--", "--verify"], False)
+
+
 @pytest.mark.parametrize("flag", ["--post-renderer", "--registry-config"])
 def test_flags_the_wrapper_cannot_honour_are_refused(flag: str) -> None:
     with pytest.raises(ConfigError, match=f"install: {flag} is not allowed here"):
         wrap.refuse("install", ["demo", "chart", f"{flag}=x"])
+
+
+def test_helm3_users_own_set_and_post_renderer_args_still_apply(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """The README's promises for the wrapper on Helm 3: a `--set global.imageRegistry` of the
+    user's beats the one the wrapper adds for hooks, and `--post-renderer-args` reach the
+    post-renderer."""
+    report = tmp_path / "report.json"
+    done = _wrapper(helm3, tmp_path, "template", "demo", CHART,
+                    "--set", "global.imageRegistry=registry.example/own",
+                    "--post-renderer-args", f"--report={report}")  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    (hook,) = [doc for doc in done.stdout.split("\n---\n") if "helm.sh/hook:" in doc]
+    assert '"registry.example/own/containers/kubectl:' in hook
+    assert isinstance(json.loads(report.read_text()), list)
+
+
+def test_helm3_verify_is_refused_with_output_dir_whose_files_it_would_not_check(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """On Helm 3 `--verify` checks what `helm template` prints; with --output-dir it prints
+    nothing, so it would pass without checking a reference."""
+    done = _wrapper(helm3, tmp_path, "template", "demo", CHART, "--verify", "--output-dir",
+                    tmp_path / "out")  # fmt: skip
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "harbor-mirror: error: template: --verify on Helm 3 checks the stream helm template "
+        "prints, and --output-dir writes it to files instead; drop one\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_helm_short_flag_clusters_before_the_chart_reach_helm(helm3: Path, tmp_path: Path) -> None:
+    """`-fhooks.yaml` and `-nharbor` are helm's `-f hooks.yaml` and `-n harbor`; they must not
+    be read as a cluster of one-letter options holding `-h` (which printed help, exit 0)."""
+    values = tmp_path / "hooks.yaml"
+    values.write_text("replicaCount: 7\n")
+
+    done = _wrapper(helm3, tmp_path, "template", f"-f{values}", "-nharbor", "demo", CHART)
+
+    assert done.returncode == 0, done.stderr
+    assert "replicas: 7" in done.stdout
+    for flag in ("--help", "-h"):
+        helped = _wrapper(helm3, tmp_path, "template", flag)
+        assert helped.returncode == 0
+        assert helped.stdout.startswith("Usage: harbor-mirror template [HELM ARGS]...")

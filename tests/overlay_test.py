@@ -376,6 +376,23 @@ def test_overlay_help_names_the_layouts(tmp_path: Path) -> None:
     assert HARBOR_HOST not in result.stdout
 
 
+def test_helm_short_flag_clusters_reach_helm_template(helm4: Path, tmp_path: Path) -> None:
+    """`-fhooks.yaml` is helm's `-f hooks.yaml`: read as one-letter options it held `-h` and
+    printed help (exit 0) instead of writing the overlay; `-h` first is still help."""
+    values = tmp_path / "hooks.yaml"
+    values.write_text(NO_SECRET_VALUES)
+    out = tmp_path / "out"
+
+    made = overlay_cli("--out", out, f"-f{values}", "demo", CHARTS / "etcd-like",
+                       tmp_path=tmp_path, helm=helm4)  # fmt: skip
+
+    assert made.returncode == 0, made.stderr
+    assert (out / "kustomization.yaml").is_file()
+    helped = overlay_cli("-h", tmp_path=tmp_path)
+    assert helped.returncode == 0
+    assert helped.stdout.startswith("Usage: harbor-mirror overlay [OPTIONS]")
+
+
 # The chart as the user names it, and where an air-gapped engine must fetch it instead.
 UPSTREAM_CHART = "oci://dp.apps.rancher.io/charts/etcd-like"
 HARBOR_CHART = f"oci://{TARGET}/charts/etcd-like"

@@ -41,12 +41,14 @@ pull_chart() {
 
 generate() {
     local chart=. file
-    local -a helm_args values_files
+    local -a found helm_args values_files
     if [ -n "${ARGOCD_ENV_CHART:-}" ]; then
         work=$(mktemp -d "${TMPDIR:-/tmp}/harbor-mirror-cmp.XXXXXX")  # global: the trap needs it
         trap 'rm -rf "$work"' EXIT
         pull_chart "$work"
-        chart="$work/${ARGOCD_ENV_CHART##*/}"
+        # Where helm untarred it: the chart's name, not the URL's last part (`etcd:1.0.0`).
+        found=("$work"/*/Chart.yaml)
+        chart=${found[0]%/Chart.yaml}
     fi
     helm_args=(template "${ARGOCD_ENV_RELEASE_NAME:-$ARGOCD_APP_NAME}" "$chart"
                --namespace "$ARGOCD_APP_NAMESPACE" --include-crds)

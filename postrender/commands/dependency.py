@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from postrender import settings
+from postrender.errors import ConfigError
 
 
 @click.command(
@@ -15,10 +16,14 @@ from postrender import settings
     context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
 )
 @click.argument("action", type=click.Choice(["build", "update"]))
-@click.argument("chart_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM FLAGS]...")
-def cli(action: str, chart_dir: Path, helm_args: tuple[str, ...]) -> int:
-    """`helm dependency build|update CHART_DIR` with upstream subcharts fetched from Harbor.
+@click.argument(
+    "helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[CHART_DIR] [HELM FLAGS]..."
+)
+def cli(action: str, helm_args: tuple[str, ...]) -> int:
+    """`helm dependency build|update [CHART_DIR]` with upstream subcharts fetched from Harbor.
+
+    As with helm, CHART_DIR defaults to the current directory and the flags may stand before
+    or after it.
 
     Dependencies whose repository is oci://dp.apps.rancher.io/... are fetched from Harbor's
     mirror, signed in as setup's robot and trusting setup's CA; Chart.yaml is not edited (Helm
@@ -26,8 +31,15 @@ def cli(action: str, chart_dir: Path, helm_args: tuple[str, ...]) -> int:
     fetches exactly the locked versions and leaves it alone; update (or build without a lock)
     writes it with the upstream URLs, as plain Helm would where the upstream is reachable.
     """
+    from postrender.helm.args import positional_indexes
     from postrender.helm.dependency import dependency
     from postrender.helm.harbor import Harbor
 
+    positional = positional_indexes(helm_args)
+    if len(positional) > 1:
+        given = ", ".join(helm_args[index] for index in positional)
+        raise ConfigError(f"dependency {action}: one CHART_DIR, not {len(positional)} ({given})")
+    chart_dir = Path(helm_args[positional[0]]) if positional else Path(".")
+    flags = [arg for index, arg in enumerate(helm_args) if index not in positional]
     harbor = Harbor.from_settings(settings.resolve([], os.environ))
-    return dependency(action, chart_dir, helm_args, harbor)
+    return dependency(action, chart_dir, flags, harbor)

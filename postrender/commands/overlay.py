@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from postrender import settings
+from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
+from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import SettingsOptions
 from postrender.errors import ConfigError, StaleOverlayError
 from postrender.gitops import layouts
@@ -78,10 +80,7 @@ def harbor_chart(release: Release | None, config: settings.Settings) -> HarborCh
     )
 
 
-@click.command(
-    "overlay",
-    context_settings={"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]},
-)
+@click.command("overlay", cls=HelmArgsCommand, context_settings=HELM_ARGS_CONTEXT)
 @click.option(
     "--out", "out_dir", required=True, metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),

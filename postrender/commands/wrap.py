@@ -8,6 +8,8 @@ import os
 import click
 
 from postrender import settings
+from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
+from postrender.commands.helm_args import HelmArgsCommand
 
 _HELP = """Run `helm {name} ARGS` through Harbor; ARGS are helm's own, unchanged.
 
@@ -29,13 +31,11 @@ def _command(name: str) -> click.Command:
 
     @click.command(
         name,
+        cls=HelmArgsCommand,
         help=_HELP.format(name=name, extra=extra),
         short_help=f"helm {name} through Harbor.",
-        context_settings={
-            "ignore_unknown_options": True,
-            "allow_interspersed_args": False,
-            "help_option_names": ["-h", "--help"],
-        },
+        context_settings={**HELM_ARGS_CONTEXT, "allow_interspersed_args": False},
+        options_metavar="",
     )
     @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM ARGS]...")
     def cli(helm_args: tuple[str, ...]) -> int:

@@ -83,6 +83,12 @@ def flags_of(args: Sequence[str]) -> list[tuple[str, str | None]]:
     return [(flag, value) for _, flag, value in _scan(args) if flag]
 
 
+def switch_indexes(args: Sequence[str], switch: str) -> list[int]:
+    """Where `switch` stands as a flag of its own: not as another flag's value
+    (`--post-renderer-args --verify`), not after `--`."""
+    return [index for index, flag, value in _scan(args) if flag == switch and value is None]
+
+
 def parse(args: Sequence[str], environ: Mapping[str, str]) -> Release:
     """Read `helm template [NAME] CHART [flags]`; refuses flags the overlay cannot work with.
 

@@ -2,11 +2,12 @@
 from Harbor, and the user's Chart.yaml stays as it is.
 
 Helm runs on a temporary copy of the chart whose Chart.yaml names Harbor instead of the
-upstream (`Harbor.chart_url`); the archives it fetched are then copied into `CHART_DIR/charts/`
-(replacing the ones it replaced). `Chart.lock`:
+upstream (`Harbor.chart_url`), and `file://` dependencies by their absolute path (Helm reads a
+relative one from the chart's directory, which the copy is not); the archives it fetched are
+then copied into `CHART_DIR/charts/` (replacing the ones it replaced). `Chart.lock`:
 
 - `build` with a Chart.lock fetches exactly the locked versions and leaves Chart.lock alone, as
-  `helm dependency build` does;
+  `helm dependency build` does (and, as it does, refuses a lock out of sync with Chart.yaml);
 - `update` (and `build` without a lock) writes Chart.lock as plain Helm would have on a machine
   that reaches the upstream: the upstream repository URLs, the versions resolved through
   Harbor, and Helm's digest of them. Should that digest not be reproducible for this Chart.yaml,
@@ -75,13 +76,22 @@ def dependency(
     chart = _load(chart_yaml)
     wanted = _dependencies(chart, chart_yaml)
     lock_path = chart_dir / "Chart.lock"
-    locked = _dependencies(_load(lock_path), lock_path) if lock_path.is_file() else None
+    locked = None
+    if lock_path.is_file():
+        lock = _load(lock_path)
+        locked = _dependencies(lock, lock_path)
+        digest = lock.get("digest") if isinstance(lock, dict) else None
+        if action == "build" and chartlock.digest(wanted, locked) != digest:
+            raise ConfigError(  # what `helm dependency build` refuses, too
+                f"{lock_path} is out of sync with {chart_yaml}: run `helm harbor-mirror "
+                "dependency update`"
+            )
     with tempfile.TemporaryDirectory(prefix="harbor-mirror-dependency-") as scratch:
         copy = Path(scratch) / chart_dir.resolve().name
         shutil.copytree(chart_dir, copy, symlinks=True)
-        mapped, charts = _through_harbor(wanted, harbor)
+        mapped, charts = _for_the_copy(wanted, harbor, chart_dir)
         if action == "build" and locked is not None:
-            _pin(mapped, locked, harbor)  # `update` of the locked versions = Helm's build
+            _pin(mapped, locked, harbor, chart_dir)  # `update` of the locked versions = build
         (copy / "Chart.lock").unlink(missing_ok=True)
         _write_yaml(copy / "Chart.yaml", {**chart, "dependencies": mapped})
         command = ["dependency", "update", str(copy), *harbor.tls_flags(), *helm_args]
@@ -99,24 +109,37 @@ def dependency(
     return 0
 
 
-def _through_harbor(
-    wanted: list[dict[str, Any]], harbor: Harbor
+def _repository(entry: dict[str, Any], harbor: Harbor, chart_dir: Path) -> object:
+    """The repository the copy's Chart.yaml names for `entry`: Harbor's URL of an upstream
+    one, the absolute path of a relative `file://` one, else the user's as it is."""
+    repository = entry.get("repository")
+    url = harbor.chart_url(str(repository or ""))
+    if url is not None:
+        return url
+    if isinstance(repository, str) and repository.startswith("file://"):
+        return "file://" + str((chart_dir / repository.removeprefix("file://")).resolve())
+    return repository
+
+
+def _for_the_copy(
+    wanted: list[dict[str, Any]], harbor: Harbor, chart_dir: Path
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The dependencies with upstream repositories pointed at Harbor, and those Harbor URLs."""
+    """The dependencies as the copy names them (`_repository`), and the Harbor chart URLs."""
     mapped, charts = [], []
     for entry in wanted:
-        url = harbor.chart_url(str(entry.get("repository") or ""))
-        if url is not None:
-            charts.append(f"{url}/{entry.get('name')}")
-            entry = {**entry, "repository": url}
-        mapped.append(entry)
+        repository = _repository(entry, harbor, chart_dir)
+        if harbor.chart_url(str(entry.get("repository") or "")) is not None:
+            charts.append(f"{repository}/{entry.get('name')}")
+        mapped.append({**entry, "repository": repository})
     return mapped, charts
 
 
-def _pin(mapped: list[dict[str, Any]], locked: list[dict[str, Any]], harbor: Harbor) -> None:
+def _pin(
+    mapped: list[dict[str, Any]], locked: list[dict[str, Any]], harbor: Harbor, chart_dir: Path
+) -> None:
     """Each dependency's version range replaced by the version Chart.lock holds for it."""
-    versions = {(e.get("name"), harbor.chart_url(str(e.get("repository"))) or e.get("repository")):
-                e.get("version") for e in locked}  # fmt: skip
+    versions = {(e.get("name"), _repository(e, harbor, chart_dir)): e.get("version")
+                for e in locked}  # fmt: skip
     for entry in mapped:
         version = versions.get((entry.get("name"), entry.get("repository")))
         if version is None:

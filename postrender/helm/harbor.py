@@ -16,6 +16,7 @@ the robot `setup` made. The API (the wrappers, `verify`, `overlay`, `dependency`
   `HELM_REGISTRY_CONFIG` names a temporary registry config (mode 0600 in a private directory,
   removed on exit) holding only the robot's login to Harbor; the user's own
   `registry/config.json` is neither read for Harbor nor written, and no password is on argv.
+  A SIGTERM meanwhile (a CI job's timeout, `kill`) unwinds like Ctrl-C, so the file goes too.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import base64
 import json
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from postrender.helm.args import positional_indexes
 from postrender.rewrite.rules import MirrorRule
@@ -107,13 +110,34 @@ class Harbor:
         if self.credentials is None:
             yield env
             return
-        directory = tempfile.mkdtemp(prefix="harbor-mirror-helm-")  # mode 0700
-        try:
-            path = os.path.join(directory, "config.json")
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                file.write(self.registry_config())
-            env[REGISTRY_CONFIG_ENV] = path
-            yield env
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
+        with _sigterm_unwinds():
+            directory = tempfile.mkdtemp(prefix="harbor-mirror-helm-")  # mode 0700
+            try:
+                path = os.path.join(directory, "config.json")
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                    file.write(self.registry_config())
+                env[REGISTRY_CONFIG_ENV] = path
+                yield env
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+
+
+def _exit(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises SystemExit while the robot's login is on disk, so `finally` removes it
+    (Python's default for SIGTERM ends the process on the spot). Only the main thread can
+    set a handler; elsewhere nothing changes."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _exit)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

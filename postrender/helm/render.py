@@ -54,8 +54,14 @@ def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -
     ours = [line for line in lines if line.startswith("harbor-mirror: ")]
     errors = [line for line in lines if line.startswith("Error: ")]
     reason = ours[0].removeprefix("harbor-mirror: ") if ours else (errors or lines[-1:])[0]
-    through = f" (chart through Harbor: {', '.join(charts)})" if charts else ""
-    return f"{what} failed (exit {code}): {_URL_CREDENTIALS.sub('***@', reason)}{through}"
+    return f"{what} failed (exit {code}): {_URL_CREDENTIALS.sub('***@', reason)}" + (
+        through_harbor(charts)
+    )
+
+
+def through_harbor(charts: Sequence[str]) -> str:
+    """The end of an error line: the chart URLs tried through Harbor, if any."""
+    return f" (chart through Harbor: {', '.join(charts)})" if charts else ""
 
 
 def render(helm_args: Sequence[str], environ: Mapping[str, str], harbor: Harbor) -> str:

@@ -15,6 +15,8 @@ The arguments are helm's own and go to `$HELM_BIN` (else helm on PATH) unchanged
   rewrites is checked through Harbor before Helm creates anything. On Helm 3, whose
   post-renderer never sees hooks, install and template are first rendered with `helm template`
   and the whole stream checked (`check`); upgrade keeps the post-renderer's check only.
+- a failure is one line; when Helm 4 reports only that the post-renderer failed (it drops the
+  post-renderer's stderr), the reason is the line the post-renderer kept in its last-error file.
 
 Refused (exit 2): `--post-renderer` (this command attaches its own; use plain helm to run
 another), `--registry-config` (helm would read the login from there instead of the robot's).
@@ -26,13 +28,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
-from postrender.errors import ConfigError, HarborMirrorError
-from postrender.helm.args import flags_of, positional_indexes
+from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
+from postrender.helm.args import flags_of, positional_indexes, switch_indexes
 from postrender.helm.harbor import Harbor
-from postrender.helm.render import failure, run_helm
+from postrender.helm.paths import last_error_file
+from postrender.helm.render import failure, run_helm, through_harbor
 from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
@@ -81,10 +85,9 @@ def _post_renderer(major: int) -> list[str]:
 
 def split_verify(args: Sequence[str]) -> tuple[list[str], bool]:
     """The arguments without `--verify` (ours here, not Helm's provenance check), and whether
-    it was there."""
-    positional = set(positional_indexes(args))
-    kept = [arg for index, arg in enumerate(args) if arg != "--verify" or index in positional]
-    return kept, len(kept) != len(args)
+    it was there; a `--verify` that is another flag's value stays hers."""
+    ours = set(switch_indexes(args, "--verify"))
+    return [arg for index, arg in enumerate(args) if index not in ours], bool(ours)
 
 
 def refuse(subcommand: str, args: Sequence[str]) -> None:
@@ -204,27 +207,61 @@ def run(
     harbor = Harbor.from_settings(settings)
     major = helm_major(environ) if subcommand in _POST_RENDERED else 4
     preflight = verify and major == 3 and check is not None and subcommand in _HOOKS_RENDERED
+    if preflight and "--output-dir" in dict(flags_of(args)):
+        raise ConfigError(f"{subcommand}: --verify on Helm 3 checks the stream helm template "
+                          "prints, and --output-dir writes it to files instead; drop one")
     command = build(subcommand, args, harbor, settings, major=major,
                     verify=verify and not preflight, environ=environ)  # fmt: skip
+    started = time.time()
     with harbor.helm_environ(environ) as env:
         if preflight:
             assert check is not None
             done = run_helm(["template", *command.args[1:]], env)  # install's flags all fit
-            _raise_on_failure(subcommand, done, command.charts)
-            check(done.stdout.decode("utf-8", "replace"))
+            _raise_on_failure(subcommand, done, command.charts, started, environ)
+            try:
+                check(done.stdout.decode("utf-8", "replace"))
+            except VerifyFailed as error:  # one line naming the chart, as on Helm 4
+                raise VerifyFailed(f"{error}{through_harbor(command.charts)}") from None
             if subcommand == "template":  # already rendered: show it, do not render twice
                 sys.stdout.buffer.write(done.stdout)
                 sys.stdout.flush()
                 sys.stderr.buffer.write(done.stderr or b"")
                 return 0
         done = run_helm(command.args, env, stdout_to_user=True)
-    _raise_on_failure(subcommand, done, command.charts)
+    _raise_on_failure(subcommand, done, command.charts, started, environ)
     sys.stderr.buffer.write(done.stderr or b"")
     return 0
 
 
 def _raise_on_failure(
-    subcommand: str, done: subprocess.CompletedProcess[bytes], charts: Sequence[str]
+    subcommand: str,
+    done: subprocess.CompletedProcess[bytes],
+    charts: Sequence[str],
+    started: float,
+    environ: Mapping[str, str],
 ) -> None:
-    if done.returncode != 0:
-        raise HarborMirrorError(failure(f"helm {subcommand}", done.returncode, done.stderr, charts))
+    if done.returncode == 0:
+        return
+    stderr = done.stderr or b""
+    said = _post_renderer_said(stderr, started, environ)
+    if said:
+        stderr += b"\nharbor-mirror: " + said.encode("utf-8")
+    raise HarborMirrorError(failure(f"helm {subcommand}", done.returncode, stderr, charts))
+
+
+def _post_renderer_said(
+    stderr: bytes, started: float, environ: Mapping[str, str]
+) -> str | None:
+    """Why the post-renderer failed, when Helm 4 dropped its stderr: the line it kept in its
+    last-error file, if this run wrote that file (an older one is another run's)."""
+    if b"post-renderer plugin" not in stderr:
+        return None
+    path = last_error_file(environ)
+    try:
+        if os.stat(path).st_mtime < started - 0.05:  # file times are a clock tick coarse
+            return None
+        with open(path, encoding="utf-8", errors="replace") as file:
+            recorded = file.read().strip()
+    except OSError:
+        return None
+    return recorded.partition(" ")[2] or None  # without its time stamp
