@@ -112,6 +112,20 @@ def test_verify_strict_fails_on_images_harbor_does_not_serve(mirror, run):
     )
 
 
+def test_verify_passes_helm_short_flag_clusters_to_helm_template(mirror, run, tmp_path):
+    """`-nharbor` and `-fo.yaml` are helm's `-n harbor` and `-f o.yaml`; read as clusters of
+    one-letter options they printed help (the `h`) or took `-o` (verify's output format)."""
+    values = tmp_path / "o.yaml"
+    values.write_text('images:\n  kubectl:\n    tag: "9.9.9"\n')
+    done = run("verify", "-nharbor", *_render_args(mirror), f"-f{values}", *_target(mirror),
+               "-o", "json")  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    results = {entry["reference"]: entry["result"] for entry in json.loads(done.stdout)}
+    kubectl = f"{mirror.host}/application-collection/containers/kubectl"
+    assert results[f"{kubectl}:9.9.9"] == "missing"  # the values file reached helm template
+    assert f"{kubectl}:1.33.4" not in results
+
+
 @pytest.mark.parametrize("ca_from", ["option", "environment"])
 def test_verify_table_checks_the_chart_given_to_helm_template(mirror, run, ca_from):
     login = run.helm.run(

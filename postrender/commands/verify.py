@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
+from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
 from postrender.errors import ConfigError, redact
 from postrender.helm.harbor import Harbor
@@ -23,10 +25,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
 
 
-@click.command(
-    "verify",
-    context_settings={"help_option_names": ["-h", "--help"], "ignore_unknown_options": True},
-)
+@click.command("verify", cls=HelmArgsCommand, context_settings=HELM_ARGS_CONTEXT)
 @click.argument("inputs", nargs=-1, type=click.UNPROCESSED,
                 metavar="[FILE | - | HELM TEMPLATE ARGS]...")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
