@@ -331,6 +331,9 @@ def test_setup_tls_fails_without_the_ca_and_works_with_it(harbor_tls, upstream, 
     result = run_cli(harbor_tls.url, upstream, tmp_path, "--ca-file", harbor_tls.ca_file)
     assert result.returncode == 0, result.stderr
     assert "[project] application-collection: created" in result.stdout
+    # No robot, a private project: the login line it prints must trust the same CA to work.
+    login = f"  helm registry login {host_of(harbor_tls.url)} --ca-file {harbor_tls.ca_file}   #"
+    assert login in result.stdout
 
 
 def test_setup_rides_out_a_short_429_storm(harbor, upstream, tmp_path):

@@ -89,9 +89,10 @@ def _next_steps(plan: Plan, dry_run: bool, out: TextIO) -> None:
     if plan.robot is not None:
         out.write(f"  kubectl apply -n <namespace> -f {plan.robot.secret_out}\n")
     elif not plan.public:
+        ca = f" --ca-file {plan.ca_file}" if plan.ca_file else ""
         out.write(
-            f"  helm registry login {plan.harbor_host}   # private project: Helm needs a login "
-            "(or re-run setup with --robot NAME --secret-out FILE)\n"
+            f"  helm registry login {plan.harbor_host}{ca}   # private project: Helm needs a "
+            "login (or re-run setup with --robot NAME --secret-out FILE)\n"
         )
     out.write(f"  {install_command(plan)}\n")
     out.flush()
