@@ -183,17 +183,6 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Set
     return settings
 
 
-def files_environ(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` with the CA and Secret file paths of `settings` in their HARBOR_MIRROR_*
-    variables, for code that reads them from the environment only (the registry check)."""
-    merged = dict(environ)
-    for flag, path in (("--ca-file", settings.ca_file), ("--secret-file", settings.secret_file)):
-        env = _BY_FLAG[flag].env
-        if path and env:
-            merged[env] = path
-    return merged
-
-
 def validate(settings: Settings, flags: Mapping[str, str] | None = None) -> None:
     """Reject values that would produce invalid image references or secret names.
 

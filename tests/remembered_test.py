@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 from dataclasses import replace
 from pathlib import Path
 
 from postrender import settings
 from postrender.bootstrap.configfile import ensure_config
 from postrender.bootstrap.plan import Plan, RobotPlan
+from postrender.registry import access
 
 
 def _plan(tmp_path: Path, **changes: object) -> Plan:
@@ -41,19 +44,21 @@ def test_setup_records_absolute_paths_and_a_rerun_without_them_keeps_them(
 
 
 def test_settings_take_the_remembered_paths_unless_told_otherwise(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text('harborHost: "h.test"\ncaFile: "/ca.pem"\nsecretFile: "/s.json"\n')
+    config, secret = tmp_path / "config.yaml", tmp_path / "s.json"
+    config.write_text(f'harborHost: "h.test"\ncaFile: "/ca.pem"\nsecretFile: "{secret}"\n')
     environ = {"HARBOR_MIRROR_CONFIG": str(config)}
 
     remembered = settings.resolve([], environ)
     from_env = settings.resolve([], {**environ, "HARBOR_MIRROR_SECRET_FILE": "/env.json"})
     from_option = settings.resolve(["--ca-file=/opt.pem"], environ)
 
-    assert (remembered.ca_file, remembered.secret_file) == ("/ca.pem", "/s.json")
+    assert (remembered.ca_file, remembered.secret_file) == ("/ca.pem", str(secret))
     assert from_env.secret_file == "/env.json"
     assert from_option.ca_file == "/opt.pem"
-    assert settings.files_environ(remembered, {"PATH": "/bin"}) == {
-        "PATH": "/bin",
-        "HARBOR_MIRROR_CA_FILE": "/ca.pem",
-        "HARBOR_MIRROR_SECRET_FILE": "/s.json",
-    }
+    # The registry check (verify, --verify) trusts and signs in with exactly those files.
+    auth = base64.b64encode(b"robot$p+ci:pw-1234").decode()
+    dockerconfig = json.dumps({"auths": {"h.test": {"auth": auth}}}).encode()
+    secret.write_text(json.dumps({"data": {".dockerconfigjson": base64.b64encode(
+        dockerconfig).decode()}}))  # fmt: skip
+    found = access(remembered, {"PATH": "/bin"})
+    assert (found.ca_file, found.credentials) == (Path("/ca.pem"), ("robot$p+ci", "pw-1234"))

@@ -476,16 +476,19 @@ def _secret_file(tmp_path, entry):
 def test_secret_file_with_a_bad_auth_field_is_a_config_error(tmp_path, auth):
     from postrender.errors import ConfigError
     from postrender.registry import access
+    from postrender.settings import Settings
 
     path = _secret_file(tmp_path, {"auth": auth})
     with pytest.raises(ConfigError, match="has no username and password"):
-        access("h.example", {}, secret_file=path)
+        access(Settings("h.example", secret_file=str(path)), {})
 
 
 def test_secret_file_comes_from_the_environment_too(tmp_path):
+    from postrender import settings
     from postrender.registry import access
 
     path = _secret_file(tmp_path, {"username": "robot$appco+pull", "password": "s3cret"})
-    found = access("h.example", {"HARBOR_MIRROR_SECRET_FILE": str(path)})
+    environ = {"HARBOR_MIRROR_SECRET_FILE": str(path), "HELM_CONFIG_HOME": str(tmp_path)}
+    found = access(settings.resolve(["--harbor-host=h.example"], environ), environ)
     assert found.credentials == ("robot$appco+pull", "s3cret")
     assert "s3cret" not in repr(found)

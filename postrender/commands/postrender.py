@@ -25,8 +25,7 @@ def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
     if settings.verify:  # imports httpx: only when asked for
         from postrender.registry.gate import verify_or_fail
 
-        environ = settings_module.files_environ(settings, os.environ)  # setup's CA and robot
-        verify_or_fail(result.text, rules.mirror, environ)
+        verify_or_fail(result.text, rules.mirror, settings)
     stdout.write(result.text.encode("utf-8"))
     stdout.flush()
     return 0

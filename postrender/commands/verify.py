@@ -83,10 +83,8 @@ def cli(
         ca_file=str(ca_file) if ca_file else config.ca_file,
     )
     access = registry.access(
-        config.harbor_host, os.environ,
-        secret_file=Path(config.secret_file) if config.secret_file else None,
-        ca_file=Path(config.ca_file) if config.ca_file else None,
-        insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http,
+        config, os.environ, insecure_skip_tls_verify=insecure_skip_tls_verify,
+        plain_http=plain_http,
     )
     harbor = Harbor.from_settings(
         config, insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http

@@ -52,8 +52,7 @@ def _verify(text: str, config: settings.Settings) -> None:
     from postrender.registry.gate import verify_or_fail
     from postrender.rewrite.rules import Rules
 
-    verify_or_fail(text, Rules.from_settings(config).mirror,
-                   settings.files_environ(config, os.environ))  # fmt: skip
+    verify_or_fail(text, Rules.from_settings(config).mirror, config)
 
 
 install = _command("install")

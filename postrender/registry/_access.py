@@ -1,8 +1,9 @@
 """Where Harbor's registry is and who we are to it; secrets come from the environment or a file.
 
 Credentials, first found wins: the Secret manifest `setup` writes for the robot account
-(`--secret-file`, `HARBOR_MIRROR_SECRET_FILE`), then `HARBOR_MIRROR_USERNAME` with
-`HARBOR_MIRROR_HARBOR_PASSWORD`; with neither the requests are anonymous (public projects).
+(`--secret-file`, `HARBOR_MIRROR_SECRET_FILE` or the one setup remembered, as `settings`
+resolves them), then `HARBOR_MIRROR_USERNAME` with `HARBOR_MIRROR_HARBOR_PASSWORD`; with neither
+the requests are anonymous (public projects).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from postrender.errors import ConfigError, keep_secret
 from postrender.harbor import cookie_jar_that_keeps_nothing, tls_verify
 from postrender.registry._client import RegistryClient
 from postrender.secretfile import read_credentials
+from postrender.settings import Settings
 
 USERNAME_ENV = "HARBOR_MIRROR_USERNAME"
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
-SECRET_FILE_ENV = "HARBOR_MIRROR_SECRET_FILE"
-CA_FILE_ENV = "HARBOR_MIRROR_CA_FILE"
 
 
 @dataclass(frozen=True)
@@ -45,33 +45,27 @@ class Access:
 
 
 def access(
-    harbor_host: str,
+    settings: Settings,
     environ: Mapping[str, str] = os.environ,
     *,
-    secret_file: Path | None = None,
-    ca_file: Path | None = None,
     insecure_skip_tls_verify: bool = False,
     plain_http: bool = False,
 ) -> Access:
-    """Access to `harbor_host` from options, falling back to the environment for secrets/CA."""
-    ca_env = environ.get(CA_FILE_ENV)
+    """Access to the settings' Harbor: its CA and robot Secret file as `settings` resolved them
+    (option, HARBOR_MIRROR_*, then what setup remembered), else the username/password pair."""
     return Access(
-        harbor_host,
-        credentials(harbor_host, secret_file, environ),
-        ca_file or (Path(ca_env) if ca_env else None),
+        settings.harbor_host,
+        credentials(settings, environ),
+        Path(settings.ca_file) if settings.ca_file else None,
         insecure_skip_tls_verify,
         plain_http,
     )
 
 
-def credentials(
-    harbor_host: str, secret_file: Path | None, environ: Mapping[str, str] = os.environ
-) -> tuple[str, str] | None:
+def credentials(settings: Settings, environ: Mapping[str, str]) -> tuple[str, str] | None:
     """The credentials to present to Harbor's token service (see the module docstring)."""
-    if secret_file is None and environ.get(SECRET_FILE_ENV):
-        secret_file = Path(environ[SECRET_FILE_ENV])
-    if secret_file is not None:
-        return read_credentials(secret_file, harbor_host)
+    if settings.secret_file:
+        return read_credentials(Path(settings.secret_file), settings.harbor_host)
     password = environ.get(PASSWORD_ENV)
     username = environ.get(USERNAME_ENV)
     if password and username:

@@ -1,8 +1,8 @@
 """The post-renderer's `--verify`: fail the install before the cluster meets a missing image.
 
-Credentials and trust come from the environment only (the post-renderer takes no secrets on
-its command line): HARBOR_MIRROR_SECRET_FILE, or HARBOR_MIRROR_USERNAME with
-HARBOR_MIRROR_HARBOR_PASSWORD; HARBOR_MIRROR_CA_FILE for a private CA.
+Trust and credentials are what `settings` resolved (the CA and robot Secret file setup
+remembered, or HARBOR_MIRROR_CA_FILE / HARBOR_MIRROR_SECRET_FILE), else HARBOR_MIRROR_USERNAME
+with HARBOR_MIRROR_HARBOR_PASSWORD: the post-renderer takes no secrets on its command line.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from postrender.registry._access import access
 from postrender.registry._verify import require_resolved, verify
 from postrender.rewrite.rules import MirrorRule
+from postrender.settings import Settings
 
 
-def verify_or_fail(text: str, rule: MirrorRule, environ: Mapping[str, str] = os.environ) -> None:
+def verify_or_fail(
+    text: str, rule: MirrorRule, settings: Settings, environ: Mapping[str, str] = os.environ
+) -> None:
     """Raise VerifyFailed (nothing reaches stdout) when a rewritten reference does not resolve."""
-    require_resolved(verify(text, rule, access(rule.harbor_host, environ)))
+    require_resolved(verify(text, rule, access(settings, environ)))
