@@ -145,6 +145,25 @@ def test_escaped_line_break_and_newline_escape_rewrite_the_right_reference() -> 
     assert doc == {"a": f"\n{TARGET}/c/x xdp.apps.rancher.io/c/y"}
 
 
+@pytest.mark.parametrize(
+    ("source", "args", "key", "expected"),
+    [
+        ("spec:\n  x: |2\n      dp.apps.rancher.io/c/x:1\n  y: after\n", (), "x",
+         f"  {TARGET}/c/x:1\n"),
+        ("spec:\n  imagePullSecrets:\n  - name: >-\n      application-collection\n"
+         "  y: after\n", RENAME, "imagePullSecrets", [{"name": HARBOR_SECRET}]),
+    ],
+    ids=["indentation-indicator", "folded-secret-name"],
+)
+def test_a_block_scalar_written_out_quoted_keeps_the_next_key_on_its_own_line(
+    source: str, args: tuple[str, ...], key: str, expected: object
+) -> None:
+    # A block scalar that cannot be edited in place (its indentation indicator counts from the
+    # parent's indentation; a renamed secret is written as a value) is replaced by a quoted one.
+    [doc] = rewritten(source, *args)
+    assert doc["spec"] == {key: expected, "y": "after"}
+
+
 # --- 4, 5. deep nesting and alias bombs ----------------------------------------------------------
 
 
