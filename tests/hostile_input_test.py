@@ -104,6 +104,25 @@ def test_a_pull_secret_list_shared_with_another_key_is_refused() -> None:
     assert "spec.imagePullSecrets" in refused(source, *RENAME)
 
 
+def test_a_secret_name_aliased_as_a_mapping_key_is_refused_not_renamed_there() -> None:
+    source = (
+        "kind: Pod\nspec:\n  imagePullSecrets:\n  - name: &n application-collection\n"
+        "metadata:\n  annotations:\n    *n : keep\n"
+    )
+    message = refused(source, *RENAME)
+    assert "spec.imagePullSecrets[0].name" in message and "*n" in message
+
+
+def test_an_image_anchored_on_a_mapping_key_is_rewritten_where_an_alias_uses_it() -> None:
+    source = (
+        "kind: Pod\nmetadata:\n  annotations:\n    &i dp.apps.rancher.io/c/x:1 : a\n"
+        "spec:\n  containers:\n  - image: *i\n"
+    )
+    [pod] = rewritten(source)
+    assert pod["spec"]["containers"] == [{"image": f"{TARGET}/c/x:1"}]
+    assert pod["metadata"]["annotations"] == {"dp.apps.rancher.io/c/x:1": "a"}
+
+
 # --- 2. split registry/repository through merge keys and aliases ---------------------------------
 
 
