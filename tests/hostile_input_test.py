@@ -302,3 +302,23 @@ def test_flow_style_documents_do_not_need_the_pure_python_parser(
     rules = Rules.from_settings(Settings(harbor_host=HARBOR_HOST))
     out = rewrite_stream(source, rules).text
     assert load_all(out) == load_all(source.replace("dp.apps.rancher.io", TARGET))
+
+
+def test_a_block_style_document_is_parsed_once_without_the_colon_stand_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from postrender.rewrite import compose
+
+    built: list[bool] = []
+    c_build = compose._c_build
+
+    def counting(text: str, restore: bool) -> object:
+        built.append(restore)
+        return c_build(text, restore)
+
+    monkeypatch.setattr(compose, "_c_build", counting)
+    monkeypatch.setattr(compose, "_INNER_COLON", None)  # any use of the stand-in fails
+    source = "kind: Pod\nspec:\n  containers:\n  - image: dp.apps.rancher.io/c/x:1\n"
+    rules = Rules.from_settings(Settings(harbor_host=HARBOR_HOST))
+    assert rewrite_stream(source, rules).text == source.replace("dp.apps.rancher.io", TARGET)
+    assert built == [False]
