@@ -71,22 +71,20 @@ def test_an_aliased_duplicate_mapping_entry_leaves_valid_yaml_with_one_entry() -
     assert pod["spec"]["imagePullSecrets"] == [{"name": HARBOR_SECRET}]
 
 
-def test_removing_an_anchored_duplicate_that_an_alias_still_uses_is_refused() -> None:
-    source = (
-        "kind: Pod\nmetadata:\n  name: web\nspec:\n  imagePullSecrets:\n  - harbor-pull\n"
-        "  - &n application-collection\n  note: *n\n"
-    )
+@pytest.mark.parametrize(
+    ("entry", "use"),
+    [
+        ("&n application-collection", "note: *n"),
+        ("&n {name: application-collection}", "other: [*n]"),
+    ],
+    ids=["name", "entry"],
+)
+def test_removing_an_anchored_duplicate_that_an_alias_still_uses_is_refused(
+    entry: str, use: str
+) -> None:
+    source = f"kind: Pod\nspec:\n  imagePullSecrets:\n  - harbor-pull\n  - {entry}\n  {use}\n"
     message = refused(source, *RENAME)
     assert "spec.imagePullSecrets[1]" in message and "*n" in message
-
-
-def test_removing_an_anchored_duplicate_entry_that_an_alias_still_uses_is_refused() -> None:
-    source = (
-        "kind: Pod\nspec:\n  imagePullSecrets:\n  - harbor-pull\n"
-        "  - &s {name: application-collection}\n  other: [*s]\n"
-    )
-    message = refused(source, *RENAME)
-    assert "spec.imagePullSecrets[1]" in message and "*s" in message
 
 
 def test_a_secret_name_aliased_outside_the_pull_secrets_keeps_its_meaning_there() -> None:
