@@ -265,6 +265,16 @@ def test_the_upstream_host_is_matched_in_any_case() -> None:
     assert doc == {"image": f"{TARGET}/containers/etcd:1"}
 
 
+@pytest.mark.parametrize("lookalike", ["dp.app\u017f.rancher.io", "dp.apps.rancher.\u0131o"])
+def test_a_host_that_only_unicode_case_folding_equates_with_the_upstream_is_left_alone(
+    lookalike: str,
+) -> None:
+    # Python's case-insensitive matching reads U+017F as `s` and U+0131 as `i`; DNS does not.
+    source = f'args: "--a=dp.apps.rancher.io/c/x:1 --b={lookalike}/c/y:1"\n'
+    [doc] = rewritten(source)
+    assert doc == {"args": f"--a={TARGET}/c/x:1 --b={lookalike}/c/y:1"}
+
+
 def test_strict_flags_an_upper_case_mention_of_the_upstream() -> None:
     assert "DP.Apps.Rancher.IO" in refused("data:\n  r: DP.Apps.Rancher.IO\n", "--strict")
 
