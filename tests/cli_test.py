@@ -165,12 +165,16 @@ def test_strict_cuts_a_long_value_short(tmp_path: Path) -> None:
     assert len(last_error(tmp_path)) < 500
 
 
-@pytest.mark.parametrize("host", ["harbor", "core-harbor"])
-def test_a_harbor_host_that_reads_as_docker_hub_is_refused(host: str, tmp_path: Path) -> None:
-    result = run(["postrender", f"--harbor-host={host}"], MANIFEST, tmp_path)
+@pytest.mark.parametrize(
+    ("flag", "host"),
+    [("--harbor-host", "harbor"), ("--harbor-host", "core-harbor"), ("--upstream", "mirror")],
+)
+def test_a_host_that_reads_as_docker_hub_is_refused(flag: str, host: str, tmp_path: Path) -> None:
+    others = [] if flag == "--harbor-host" else ["--harbor-host=h.example.com"]
+    result = run(["postrender", f"{flag}={host}", *others], MANIFEST, tmp_path)
     assert (result.returncode, result.stdout) == (2, b"")
     assert result.stderr.count(b"\n") == 1
-    assert f"--harbor-host '{host}' would not read as a registry host".encode() in result.stderr
+    assert f"{flag} '{host}' would not read as a registry host".encode() in result.stderr
     assert b"Docker Hub" in result.stderr
 
 

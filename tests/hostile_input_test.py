@@ -71,22 +71,20 @@ def test_an_aliased_duplicate_mapping_entry_leaves_valid_yaml_with_one_entry() -
     assert pod["spec"]["imagePullSecrets"] == [{"name": HARBOR_SECRET}]
 
 
-def test_removing_an_anchored_duplicate_that_an_alias_still_uses_is_refused() -> None:
-    source = (
-        "kind: Pod\nmetadata:\n  name: web\nspec:\n  imagePullSecrets:\n  - harbor-pull\n"
-        "  - &n application-collection\n  note: *n\n"
-    )
+@pytest.mark.parametrize(
+    ("entry", "use"),
+    [
+        ("&n application-collection", "note: *n"),
+        ("&n {name: application-collection}", "other: [*n]"),
+    ],
+    ids=["name", "entry"],
+)
+def test_removing_an_anchored_duplicate_that_an_alias_still_uses_is_refused(
+    entry: str, use: str
+) -> None:
+    source = f"kind: Pod\nspec:\n  imagePullSecrets:\n  - harbor-pull\n  - {entry}\n  {use}\n"
     message = refused(source, *RENAME)
     assert "spec.imagePullSecrets[1]" in message and "*n" in message
-
-
-def test_removing_an_anchored_duplicate_entry_that_an_alias_still_uses_is_refused() -> None:
-    source = (
-        "kind: Pod\nspec:\n  imagePullSecrets:\n  - harbor-pull\n"
-        "  - &s {name: application-collection}\n  other: [*s]\n"
-    )
-    message = refused(source, *RENAME)
-    assert "spec.imagePullSecrets[1]" in message and "*s" in message
 
 
 def test_a_secret_name_aliased_outside_the_pull_secrets_keeps_its_meaning_there() -> None:
@@ -102,6 +100,25 @@ def test_a_secret_name_aliased_outside_the_pull_secrets_keeps_its_meaning_there(
 def test_a_pull_secret_list_shared_with_another_key_is_refused() -> None:
     source = "kind: Pod\nkeep: &l\n- application-collection\nspec:\n  imagePullSecrets: *l\n"
     assert "spec.imagePullSecrets" in refused(source, *RENAME)
+
+
+def test_a_secret_name_aliased_as_a_mapping_key_is_refused_not_renamed_there() -> None:
+    source = (
+        "kind: Pod\nspec:\n  imagePullSecrets:\n  - name: &n application-collection\n"
+        "metadata:\n  annotations:\n    *n : keep\n"
+    )
+    message = refused(source, *RENAME)
+    assert "spec.imagePullSecrets[0].name" in message and "*n" in message
+
+
+def test_an_image_anchored_on_a_mapping_key_is_rewritten_where_an_alias_uses_it() -> None:
+    source = (
+        "kind: Pod\nmetadata:\n  annotations:\n    &i dp.apps.rancher.io/c/x:1 : a\n"
+        "spec:\n  containers:\n  - image: *i\n"
+    )
+    [pod] = rewritten(source)
+    assert pod["spec"]["containers"] == [{"image": f"{TARGET}/c/x:1"}]
+    assert pod["metadata"]["annotations"] == {"dp.apps.rancher.io/c/x:1": "a"}
 
 
 # --- 2. split registry/repository through merge keys and aliases ---------------------------------
@@ -143,6 +160,25 @@ def test_escaped_line_break_and_newline_escape_rewrite_the_right_reference() -> 
     source = 'a: "\\ndp.apps.rancher.io/c/x x\\\n  dp.apps.rancher.io/c/y"\n'
     [doc] = rewritten(source)
     assert doc == {"a": f"\n{TARGET}/c/x xdp.apps.rancher.io/c/y"}
+
+
+@pytest.mark.parametrize(
+    ("source", "args", "key", "expected"),
+    [
+        ("spec:\n  x: |2\n      dp.apps.rancher.io/c/x:1\n  y: after\n", (), "x",
+         f"  {TARGET}/c/x:1\n"),
+        ("spec:\n  imagePullSecrets:\n  - name: >-\n      application-collection\n"
+         "  y: after\n", RENAME, "imagePullSecrets", [{"name": HARBOR_SECRET}]),
+    ],
+    ids=["indentation-indicator", "folded-secret-name"],
+)
+def test_a_block_scalar_written_out_quoted_keeps_the_next_key_on_its_own_line(
+    source: str, args: tuple[str, ...], key: str, expected: object
+) -> None:
+    # A block scalar that cannot be edited in place (its indentation indicator counts from the
+    # parent's indentation; a renamed secret is written as a value) is replaced by a quoted one.
+    [doc] = rewritten(source, *args)
+    assert doc["spec"] == {key: expected, "y": "after"}
 
 
 # --- 4, 5. deep nesting and alias bombs ----------------------------------------------------------
@@ -229,6 +265,16 @@ def test_the_upstream_host_is_matched_in_any_case() -> None:
     assert doc == {"image": f"{TARGET}/containers/etcd:1"}
 
 
+@pytest.mark.parametrize("lookalike", ["dp.app\u017f.rancher.io", "dp.apps.rancher.\u0131o"])
+def test_a_host_that_only_unicode_case_folding_equates_with_the_upstream_is_left_alone(
+    lookalike: str,
+) -> None:
+    # Python's case-insensitive matching reads U+017F as `s` and U+0131 as `i`; DNS does not.
+    source = f'args: "--a=dp.apps.rancher.io/c/x:1 --b={lookalike}/c/y:1"\n'
+    [doc] = rewritten(source)
+    assert doc == {"args": f"--a={TARGET}/c/x:1 --b={lookalike}/c/y:1"}
+
+
 def test_strict_flags_an_upper_case_mention_of_the_upstream() -> None:
     assert "DP.Apps.Rancher.IO" in refused("data:\n  r: DP.Apps.Rancher.IO\n", "--strict")
 
@@ -264,3 +310,23 @@ def test_flow_style_documents_do_not_need_the_pure_python_parser(
     rules = Rules.from_settings(Settings(harbor_host=HARBOR_HOST))
     out = rewrite_stream(source, rules).text
     assert load_all(out) == load_all(source.replace("dp.apps.rancher.io", TARGET))
+
+
+def test_a_block_style_document_is_parsed_once_without_the_colon_stand_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from postrender.rewrite import compose
+
+    built: list[bool] = []
+    c_build = compose._c_build
+
+    def counting(text: str, restore: bool) -> object:
+        built.append(restore)
+        return c_build(text, restore)
+
+    monkeypatch.setattr(compose, "_c_build", counting)
+    monkeypatch.setattr(compose, "_INNER_COLON", None)  # any use of the stand-in fails
+    source = "kind: Pod\nspec:\n  containers:\n  - image: dp.apps.rancher.io/c/x:1\n"
+    rules = Rules.from_settings(Settings(harbor_host=HARBOR_HOST))
+    assert rewrite_stream(source, rules).text == source.replace("dp.apps.rancher.io", TARGET)
+    assert built == [False]

@@ -637,7 +637,8 @@ def shared_use(draw: st.DrawFn, anchors: int) -> str:
 
 @st.composite
 def aliased_document(draw: st.DrawFn, collections: bool) -> str:
-    """`collections`: also alias whole entries and merge `registry`/`repository` bases."""
+    """`collections`: also alias whole entries, merge `registry`/`repository` bases and use an
+    anchored string as a mapping key."""
     anchors = draw(st.integers(1, 4))
     lines = ["kind: Pod", "metadata:", "  name: demo", "lib:"]
     for index in range(anchors):
@@ -672,6 +673,8 @@ def aliased_document(draw: st.DrawFn, collections: bool) -> str:
             lines.append(f"  - registry: {draw(use)}")
             lines.append(f"    repository: {draw(use)}")
     lines.append(f"  notes: [{', '.join(draw(use) for _ in range(draw(st.integers(1, 3))))}]")
+    if collections and draw(st.booleans()):  # a key never changes, whatever its anchor means
+        lines.append(f"  labels: {{*v{draw(st.integers(0, anchors - 1))} : x}}")
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
@@ -195,15 +195,20 @@ def _pure_build(text: str) -> Node | None:
         return _build(iter(YAML(typ="safe", pure=True).parse(text)).__next__, False)
 
 
-def compose(doc: str, number: int, first_line: int) -> Node | None:
-    """Compose with libyaml, then libyaml with flow colons stood in for, then pure Python."""
-    attempts: list[tuple[str, bool]] = [(doc, False)]
+def _c_attempts(doc: str) -> Iterator[tuple[str, bool]]:
+    """The texts libyaml is given, and whether values get their colon back: the stand-in text
+    is only made if the document as written is refused (most are not)."""
+    yield doc, False
     if _STAND_IN not in doc:
         stood_in = _INNER_COLON.sub(_STAND_IN, doc)
         if stood_in != doc:
-            attempts.append((stood_in, True))
+            yield stood_in, True
+
+
+def compose(doc: str, number: int, first_line: int) -> Node | None:
+    """Compose with libyaml, then libyaml with flow colons stood in for, then pure Python."""
     try:
-        for text, restore in attempts:
+        for text, restore in _c_attempts(doc):
             try:
                 return _c_build(text, restore)
             except _TooDeep:

@@ -86,14 +86,15 @@ def parse(text: str) -> Reference:
 
 @lru_cache(maxsize=16)
 def host_pattern(host: str) -> re.Pattern[str]:
-    """`host`, in any case (DNS ignores it), as the domain of a reference (then `/` and a path)."""
-    return re.compile(_LEFT_BOUNDARY + f"(?i:{re.escape(host)})" + r"(?=/[a-z0-9])")
+    """`host` in any ASCII letter case (DNS folds no other letters), as the domain of a
+    reference (then `/` and a path): a long s or a dotless i makes another host."""
+    return re.compile(_LEFT_BOUNDARY + f"(?ai:{re.escape(host)})" + r"(?=/[a-z0-9])")
 
 
 @lru_cache(maxsize=16)
 def mention_pattern(host: str) -> re.Pattern[str]:
     """`host` standing alone as a host name anywhere (also with a port or bare): for --strict."""
-    return re.compile(_LEFT_BOUNDARY + f"(?i:{re.escape(host)})" + r"(?![A-Za-z0-9.-])")
+    return re.compile(_LEFT_BOUNDARY + f"(?ai:{re.escape(host)})" + r"(?![A-Za-z0-9.-])")
 
 
 def path_after(text: str, start: int) -> str:

@@ -380,15 +380,25 @@ class _Walk:
         self, node: Scalar, slots: list[_Slot], wants: dict[SlotKey, str], found: Findings
     ) -> None:
         textual = [slot for slot in slots if slot.via is None]
+        in_keys = node.refs - len(textual)  # places in mapping keys, which are never rewritten
         definition = next((slot for slot in textual if slot.alias is None), None)
-        if definition is None or definition.key not in wants:
+        if definition is None:
+            if not in_keys:
+                return  # removed, with every alias of it (check_drops)
+            held = node.value  # anchored on a key: each alias that wants more is expanded
+        elif definition.key not in wants:
             return  # removed, with every alias of it (check_drops)
-        held = wants[definition.key]
-        if held != node.value:
-            how: Literal["mirror", "value"] = (
-                "value" if definition.key in self.requests else "mirror"
-            )
-            found.changes.append(Change(node, definition.path, node.value, held, how))
+        else:
+            held = wants[definition.key]
+            if held != node.value:
+                if in_keys:
+                    raise Refusal(definition.path, "changing this value would also change the "
+                                  f"mapping key its alias *{node.anchor} stands for; write the "
+                                  "key out")
+                how: Literal["mirror", "value"] = (
+                    "value" if definition.key in self.requests else "mirror"
+                )
+                found.changes.append(Change(node, definition.path, node.value, held, how))
         for slot in textual:
             if slot.alias is not None and slot.key in wants and wants[slot.key] != held:
                 want = wants[slot.key]

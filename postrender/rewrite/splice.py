@@ -67,7 +67,16 @@ def render_change(text: str, change: Change, mirror: MirrorRule) -> tuple[int, i
         edited = mirror.rewrite(body)
         if scalar_value(edited) == change.after:
             return start, end, head + edited
-    return start, end, head + _double_quoted(change.after)
+    return start, end, head + _double_quoted(change.after) + _block_tail(body, style)
+
+
+def _block_tail(body: str, style: str | None) -> str:
+    """A block scalar's span runs past its last line break, into the next line's indentation:
+    a value written in its place must keep that, or the next key joins its line."""
+    if style not in ("|", ">"):
+        return ""
+    tail = body[body.rfind("\n"):] if "\n" in body else ""
+    return tail if not tail.strip() else ""
 
 
 def _line_start(text: str, index: int) -> int:
