@@ -51,7 +51,7 @@ def check_emit(
             f"--emit-credentials: {formats[0]} has no place for credentials (only rke2 has; "
             "CRI-O and podman read the node auth file: --emit auth FILE)"
         )
-    needs = "--emit-credentials" if embed_credentials else "--emit auth" if "auth" in formats else ""
+    needs = "--emit-credentials" if embed_credentials else "--emit auth" * ("auth" in formats)
     if needs and _secret_file(plan) is None:
         raise ConfigError(
             f"{needs} needs --robot NAME --secret-out FILE: the credentials are the robot's, "
@@ -83,7 +83,7 @@ def _ensure_file(
     plan: Plan, fmt: str, path: Path, node: nodemirror.Node, holds: bool, dry_run: bool,
     out: TextIO,
 ) -> None:  # fmt: skip
-    note = f"{fmt}, {'robot credentials' if holds else 'no credentials'}"
+    note = f"{fmt}, {'robot credentials embedded' if holds else 'no credentials'}"
     if node.ca_file and fmt != "auth":
         note += f", CA {node.ca_file}"
     if holds and node.robot is None:

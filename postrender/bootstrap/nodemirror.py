@@ -47,6 +47,9 @@ class Node(NamedTuple):
     robot: Robot | None = None
 
 
+BARE = Node()  # neither CA nor credentials
+
+
 def _ca_note(fmt: str, rule: MirrorRule, ca_file: str | None) -> str:
     if ca_file is None:
         return "# Harbor's certificate must chain to a CA the node already trusts.\n"
@@ -73,7 +76,7 @@ def _quoted(value: str) -> str:
     return json.dumps(value)
 
 
-def rke2(rule: MirrorRule, node: Node) -> str:
+def rke2(rule: MirrorRule, node: Node = BARE) -> str:
     """RKE2/K3s `registries.yaml`: a mirror for the upstream whose rewrite inserts the project;
     Harbor's CA and credentials under `configs.<harbor>`, which RKE2 applies to that endpoint
     (k3s pkg/agent/containerd/config.go: getHostConfigs, configForHost)."""
@@ -108,7 +111,7 @@ def rke2(rule: MirrorRule, node: Node) -> str:
     return "".join(lines)
 
 
-def containerd(rule: MirrorRule, node: Node) -> str:
+def containerd(rule: MirrorRule, node: Node = BARE) -> str:
     """containerd `hosts.toml` for the upstream: Harbor's project path first, upstream last."""
     _no_credentials("containerd", node, "hosts.toml has no place for them")
     mirror = f"https://{rule.harbor_host}/v2/{rule.project}"
@@ -128,7 +131,16 @@ def containerd(rule: MirrorRule, node: Node) -> str:
     )
 
 
-def crio(rule: MirrorRule, node: Node) -> str:
+# containers/image drops explicitly given credentials (CRI-O's pull Secret) for a mirror on
+# another host, and then reads only the auth file (docker/docker_image_src.go:
+# newImageSourceAttempt).
+_CRIO_CREDENTIALS = (
+    "CRI-O gives a mirror no pull-Secret credentials, only those of the node auth file "
+    "(write it with --emit auth FILE)"
+)
+
+
+def crio(rule: MirrorRule, node: Node = BARE) -> str:
     """CRI-O (containers-registries.conf) drop-in: the upstream prefix mirrored by the project."""
     _no_credentials("crio", node, _CRIO_CREDENTIALS)
     note = (
@@ -146,16 +158,7 @@ def crio(rule: MirrorRule, node: Node) -> str:
     )
 
 
-# containers/image drops explicitly given credentials (CRI-O's pull Secret) for a mirror on
-# another host, and then reads only the auth file (docker/docker_image_src.go:
-# newImageSourceAttempt).
-_CRIO_CREDENTIALS = (
-    "CRI-O gives a mirror no pull-Secret credentials, only those of the node auth file "
-    "(write it with --emit auth FILE)"
-)
-
-
-def auth(rule: MirrorRule, node: Node) -> str:
+def auth(rule: MirrorRule, node: Node = BARE) -> str:
     """The node auth file (containers-auth.json, the format of a dockerconfigjson) with the
     robot's credentials for Harbor's host: what CRI-O and podman send to the mirror."""
     if node.robot is None:
