@@ -397,3 +397,17 @@ def test_rke2_registries_yaml_as_rke2_writes_it_sends_ctr_to_harbor(
     done = containerd.pull(hosts, reference, "--user", user)
     assert done.returncode == 0, done.stderr + done.stdout
     assert containerd.digest(reference) == node.digest(BUSYBOX)
+
+
+def test_crio_gives_the_mirror_no_explicit_credentials_only_the_auth_files(
+    node: Node, tmp_path: Path
+) -> None:
+    """Credentials given for the pull itself, as CRI-O passes a pod's pull Secret, stay with
+    the upstream's name: Harbor sees an anonymous pull of its private project and refuses."""
+    skopeo = _tool("skopeo", "skopeo")
+    source = f"docker://{node.upstream_host}/{BUSYBOX}"
+    done = _as_node(node, skopeo, "copy", "--src-creds", ":".join(node.robot), source,
+                    f"oci:{tmp_path / 'out'}")  # fmt: skip
+    assert done.returncode != 0
+    error = done.stderr.lower()
+    assert "mirrors also failed" in error and "unauthorized" in error, done.stderr
