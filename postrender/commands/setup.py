@@ -190,7 +190,8 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               "0600): RKE2/K3s registries.yaml, containerd hosts.toml, CRI-O registries.conf "
               "drop-in, or auth: the node auth file with the robot's credentials.")
 @click.option("--emit-credentials", is_flag=True,
-              help="With --emit rke2: embed the robot's credentials from --secret-out.")
+              help="With --emit rke2: embed the robot's credentials (from --secret-out, or "
+              "the Secret file the config remembers).")
 @click.option("--node-ca-file", type=_FILE, metavar="PATH",
               help="Where the nodes keep Harbor's CA, named in the --emit files "
               "(default: the absolute path of --ca-file).")
