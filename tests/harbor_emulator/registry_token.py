@@ -1,6 +1,7 @@
 """Harbor's registry auth: the token service, who a `/v2/` request acts as, and its refusals.
 
-- `/service/token` (`core/service/token/token.go:Handler.Get`, `creator.go:generalCreator.Create`):
+- `/service/token` (`core/service/token/token.go:Handler.Get`, `creator.go:generalCreator.Create`;
+  any other method is beego's 405, e.g. containerd's OAuth POST):
   wrong credentials silently mean anonymous (the `server/middleware/security/` generators return
   nil). Anonymous without a scope is 401 with an empty body; otherwise the answer is 200 with a
   token granting, per named project, every action the caller may do there
@@ -89,6 +90,11 @@ class Tokens:
 
     def issue(self, request: Request, state: State) -> Response:
         """GET /service/token: a token for the requested scopes, within the caller's rights."""
+        if request.method != "GET":
+            # token.Handler has only Get; beego answers any other method 405, which
+            # containerd's OAuth POST relies on to fall back to GET
+            # (core/middlewares/middlewares.go: readonlySkippers' comment on /service/token).
+            return Response(405, [("Content-Type", "text/plain")], b"Method Not Allowed")
         service = request.arg("service") or ""
         if service != SERVICE:  # no token creator for it: beego's CustomAbort, plain text
             return Response(400, [("Content-Type", "text/plain")],
