@@ -57,16 +57,17 @@ class User:
         kind on that namespace, or on all (`*`), granting the resource and action."""
         if self.robot is None:
             return False
-        return any(
-            permission.get("kind") == kind
-            and permission.get("namespace") in (namespace, "*")
-            and any(
-                isinstance(access, dict)
-                and (access.get("resource"), access.get("action")) == (resource, action)
-                for access in permission.get("access") or []  # type: ignore[union-attr]
-            )
-            for permission in self.robot.permissions
-        )
+        wanted = (resource, action)
+        for permission in self.robot.permissions:
+            accesses = permission.get("access")
+            if (
+                permission.get("kind") == kind
+                and permission.get("namespace") in (namespace, "*")
+                and isinstance(accesses, list)
+                and any((a.get("resource"), a.get("action")) == wanted for a in accesses)
+            ):
+                return True
+        return False
 
 
 @dataclass
