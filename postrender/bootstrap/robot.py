@@ -120,7 +120,6 @@ def ensure_robot(
     *,
     dry_run: bool,
     out: TextIO,
-    repair: bool = False,
     now: Callable[[], float] = time.time,
 ) -> None:
     """Create the robot, or check the existing one (repairing it only when asked), then make
@@ -143,7 +142,7 @@ def ensure_robot(
         existing = _reread(client, project, robot.name)
     problems = robot_problems(existing, plan.project, now())
     if problems:
-        if not repair:
+        if not robot.repair:
             raise HarborConflict(
                 f"robot {existing.name!r} exists, but {'; '.join(problems)}, and setup puts only "
                 "an enabled, unexpired, pull-only robot into the pull Secret: re-run with "
