@@ -261,6 +261,7 @@ class HarborEmulator:
                 incoming.read(),
             )
             response = self.handle(request)
+            response.sent()
             return httpx.Response(response.status, headers=response.headers, content=response.body)
 
         return httpx.MockTransport(handler)

@@ -209,6 +209,11 @@ class State:
     store: Store = field(default_factory=Store)
     version: str = "v2.15.2"
     auth_mode: str = "db_auth"  # /systeminfo; "oidc_auth" limits OIDC users' CLI secrets
+    # How long a blob takes to stream from the upstream through a proxy project, and core's
+    # UPSTREAM_REGISTRY_LIMIT_ON_PROJECT (one max_upstream_conn count per project, not per
+    # blob): see `registry_proxy.UpstreamLimit`.
+    upstream_blob_seconds: float = 0.0
+    upstream_limit_on_project: bool = False
     health_checked_at: float | None = None
     _ids: dict[str, Iterator[int]] = field(default_factory=dict)
 

@@ -56,6 +56,16 @@ class Response:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # A body that takes this long to send (a proxied blob streaming from the upstream), and
+    # what to do once it has gone out; the server calls both outside the emulator's lock.
+    body_seconds: float = 0.0
+    after: Callable[[], None] | None = None
+
+    def sent(self) -> None:
+        """The body has gone out (or the client hung up): run `after` once."""
+        after, self.after = self.after, None
+        if after is not None:
+            after()
 
     def header(self, name: str) -> str | None:
         """The first header of that name (case-insensitive), or None."""
