@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from postrender.errors import HarborResponseError
+from postrender.errors import HarborAPIError, HarborResponseError
 from postrender.harbor._errors import origin
 from postrender.harbor._http import HarborHTTP, Params, decode_json
 from postrender.harbor._models import (
@@ -71,10 +71,23 @@ class HarborClient:
     # -- projects -------------------------------------------------------------------------
     def get_project(self, name: str) -> Project | None:
         path = f"/projects/{name}"
-        response = self.http.request("GET", path, headers=_BY_NAME, allow=_NOT_FOUND)
+        try:
+            response = self.http.request("GET", path, headers=_BY_NAME, allow=_NOT_FOUND)
+        except HarborAPIError as error:
+            # A robot asking for a project that does not exist is refused, not told 404
+            # (`handler/base.go:RequireProjectAccess` checks project 0); HEAD tells which.
+            if error.status == 403 and not self._project_exists(name):
+                return None
+            raise
         if response.status_code == 404:
             return None
         return Project.parse(decode_json(response, "GET", path))
+
+    def _project_exists(self, name: str) -> bool:
+        """`HEAD /projects?project_name=`: 200 or 404 for anyone signed in (`HeadProject`)."""
+        params = {"project_name": name}
+        response = self.http.request("HEAD", "/projects", params=params, allow=_NOT_FOUND)
+        return response.status_code != 404
 
     def create_project(self, body: Mapping[str, Any]) -> int:
         return self.http.create("/projects", body)

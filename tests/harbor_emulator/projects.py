@@ -99,11 +99,13 @@ def _lookup(call: Call) -> Project | None:
 
 
 def _visible(call: Call, *, write: bool = False) -> Project:
-    """A missing project is 404 for an admin, 403 for other users, 401 for anonymous."""
+    """A missing project is 404 for an admin, 403 for other users and for robots (whatever
+    they may do: `handler/base.go:RequireProjectAccess` checks project 0), 401 for anonymous."""
     project = _lookup(call)
     if project is not None and (_manages if write else _readable)(project, call.user):
         return project
-    call.require_admin()
+    if not call.require_login().admin:
+        raise forbidden()
     raise not_found(f"project {call.params['name_or_id']} not found")
 
 
