@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,20 +17,15 @@ from postrender.harbor import NEVER_EXPIRES, HarborClient, Project, Robot
 from postrender.rewrite.rules import DOCKERCONFIG_TYPE
 from postrender.secretfile import read_credentials
 
+_PULL = ("repository", "pull")
+REPAIR_OPTION = "--repair-robot"
+
 
 def pull_only(project: str) -> list[dict[str, Any]]:
     """The one permission the robot of the pull Secret holds."""
-    return [
-        {
-            "kind": "project",
-            "namespace": project,
-            "access": [{"resource": "repository", "action": "pull"}],
-        }
-    ]
-
-
-_PULL = ("repository", "pull")
-REPAIR_OPTION = "--repair-robot"
+    resource, action = _PULL
+    access = [{"resource": resource, "action": action}]
+    return [{"kind": "project", "namespace": project, "access": access}]
 
 
 def robot_body(robot: RobotPlan, project: str) -> dict[str, Any]:
@@ -67,8 +61,6 @@ def robot_problems(existing: Robot, project: str, now: float) -> list[str]:
         problems.append("it is disabled")
     if existing.expired(now):
         problems.append(f"it expired on {_day(existing.expires_at)}")
-    if existing.level != "project":
-        problems.append(f"it is a {existing.level} robot")
     held = {
         (permission.kind, permission.namespace, resource, action)
         for permission in existing.permissions
@@ -120,7 +112,6 @@ def ensure_robot(
     *,
     dry_run: bool,
     out: TextIO,
-    now: Callable[[], float] = time.time,
 ) -> None:
     """Create the robot, or check the existing one (repairing it only when asked), then make
     sure the pull Secret file holds credentials Harbor accepts, rotating only when asked."""
@@ -140,7 +131,7 @@ def ensure_robot(
             _write_secret(plan, robot, created, out)
             return
         existing = _reread(client, project, robot.name)
-    problems = robot_problems(existing, plan.project, now())
+    problems = robot_problems(existing, plan.project, time.time())
     if problems:
         if not robot.repair:
             raise HarborConflict(
@@ -202,9 +193,13 @@ def _keep_secret_file(
             f"robot {existing.name!r} exists and Harbor shows a robot's secret only when it is "
             f"created, so {robot.secret_out} cannot be written: copy the Secret file setup "
             "wrote on the first workstation to this path (setup keeps it), or re-run with "
-            f"--rotate-robot-secret, which invalidates every existing copy of the secret"
+            "--rotate-robot-secret, which invalidates every existing copy of the secret"
         )
-    if checkable and not client.registry_accepts(*credentials):
+    if not checkable:
+        note = "not checked: Harbor refuses it until the robot is repaired"
+        report(out, "pull-secret", str(robot.secret_out), Outcome.UNCHANGED, note)
+        return
+    if not client.registry_accepts(*credentials):
         raise ConfigError(
             f"Harbor refuses the credentials of robot {existing.name!r} in {robot.secret_out}: "
             "its secret was changed since that file was written (in Harbor's UI, or by a "

@@ -191,6 +191,17 @@ def test_repair_robot_makes_it_enabled_never_expiring_and_pull_only(harbor, upst
     assert [w.method for w in harbor.writes] == ["PUT"]
 
 
+def test_a_dry_run_of_repair_robot_changes_nothing(harbor, upstream, tmp_path):
+    plan, robot = _made(harbor, upstream, tmp_path)
+    robot.disable = True
+    assert plan.robot is not None
+    harbor.clear_log()
+    output = run_setup(harbor, replace(plan, robot=replace(plan.robot, repair=True)), dry_run=True)
+    assert f"[robot] {ROBOT}: would update (enabled, never expires, pull-only" in output
+    assert "unchanged (not checked: Harbor refuses it until the robot is repaired)" in output
+    assert (harbor.writes, robot.disable) == ([], True)
+
+
 # -- the Secret file: proven, kept, and what rotation means (second workstation) --------------
 
 
