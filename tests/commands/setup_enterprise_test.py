@@ -17,7 +17,14 @@ from postrender.bootstrap.replication import lists_catalog
 from postrender.commands.setup import setup
 from postrender.errors import ConfigError, HarborAPIError, HarborConflict, ReplicationFailed
 from postrender.harbor import Connection, RetryPolicy, connect
-from tests.commands.setup_test import lines_of, make_plan, replication_plan, run_setup
+from tests.commands.setup_test import (
+    assert_one_line_error,
+    lines_of,
+    make_plan,
+    replication_plan,
+    run_cli,
+    run_setup,
+)
 from tests.harbor_emulator import FakeUpstream, HarborEmulator
 
 ROBOT = "robot$application-collection+k8s-pull"
@@ -314,3 +321,20 @@ def test_names_with_plus_or_a_leading_backslash_are_found_again(
     assert f"[registry] {name}: unchanged" in again
     assert f"[policy] {name}-rule: unchanged" in again
     assert [r.name for r in harbor.state.registries.values()] == [name]
+
+
+def test_the_cli_refuses_a_push_robot_in_one_line_and_repairs_it_when_asked(
+    harbor, upstream, tmp_path
+):
+    robot_args = ("--robot", "k8s-pull", "--secret-out", str(tmp_path / "pull.json"))
+    assert run_cli(harbor.url, upstream, tmp_path, *robot_args).returncode == 0
+    (robot,) = harbor.state.robots.values()
+    robot.permissions[0]["access"].append({"resource": "repository", "action": "push"})
+
+    refused = run_cli(harbor.url, upstream, tmp_path, *robot_args)
+    assert_one_line_error(refused, 1, "it can do more than pull (repository:push)",
+                          "re-run with --repair-robot")  # fmt: skip
+    repaired = run_cli(harbor.url, upstream, tmp_path, *robot_args, "--repair-robot")
+    assert repaired.returncode == 0, repaired.stderr
+    assert robot.permissions == PULL_ONLY
+    assert robot.secret not in repaired.stdout + repaired.stderr
