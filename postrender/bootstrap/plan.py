@@ -57,18 +57,10 @@ def positive_seconds(option: str, value: float) -> float:
 
 
 def searchable_name(option: str, value: str, max_length: int) -> str:
-    """A name setup finds again with Harbor's `q=name=<value>`, which splits on `,`, unescapes
-    `%` once more and reads a value wrapped in [ ], { } or ( ) as a range or a list."""
-    if (
-        not value.strip()
-        or len(value) > max_length
-        or any(c in value for c in ",%")
-        or value.startswith(("[", "{", "("))
-    ):
-        raise ConfigError(
-            f"{option} {value!r} must be 1 to {max_length} characters, without , or % and not "
-            "starting with [ { or ( (Harbor's search syntax)"
-        )
+    """A registry endpoint or policy name: Harbor takes any 1 to `max_length` characters, and
+    setup finds each again by a part its `q` parser leaves alone (`harbor.name_search`)."""
+    if not value.strip() or len(value) > max_length:
+        raise ConfigError(f"{option} {value!r} must be 1 to {max_length} characters")
     return value
 
 

@@ -307,7 +307,7 @@ def test_setup_warns_of_a_comma_outside_braces(harbor, upstream, tmp_path):
 # -- names Harbor's q parser changes (item 6) --------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["suse+appco", "\\appco", "Suse+AppCo 1"])
+@pytest.mark.parametrize("name", ["suse+appco", "\\appco", "Suse+AppCo 1", "a,b%2C[c", "{x}"])
 def test_names_with_plus_or_a_leading_backslash_are_found_again(
     harbor, upstream, tmp_path, name
 ):
