@@ -17,7 +17,7 @@ from postrender.harbor import OIDC_AUTH, HarborClient
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
 # `handler/user.go:GetCurrentUserInfo` has no user to show for a robot's security context.
 _ROBOT_CALLER = 412
-ROBOT_PERMISSIONS = (
+_ROBOT_PERMISSIONS = (
     "system: registry list/read/create/update, project create, replication-policy "
     "list/read/create/update, replication list/read/create; on the project (or all projects): "
     "project read/update, robot list/read/create/update, repository pull"
@@ -49,7 +49,7 @@ def check_harbor(client: HarborClient, harbor_url: str, out: TextIO) -> str:
     version = client.system_info().harbor_version
     shown = f"Harbor {version}" if version else "Harbor (version not reported)"
     if user is None:
-        who = f"signed in as a robot account, which needs {ROBOT_PERMISSIONS}"
+        who = f"signed in as a robot account, which needs {_ROBOT_PERMISSIONS}"
     else:
         who = f"signed in as {user.username}, system admin"
         if not user.sysadmin_flag:
@@ -68,8 +68,9 @@ def _refused_hint(client: HarborClient) -> str:
         auth_mode = ""
     if auth_mode == OIDC_AUTH:
         return (
-            "Harbor did not accept these credentials; it signs users in with OIDC, and takes an "
-            "OIDC user's CLI secret on none of the API paths setup uses: " + _WAYS_IN
+            "Harbor did not accept these credentials: a wrong password, or an OIDC user's CLI "
+            "secret, which this Harbor (it signs users in with OIDC) takes on none of the API "
+            "paths setup uses: " + _WAYS_IN
         )
     return (
         "Harbor did not accept the username and password (it treats wrong credentials "

@@ -70,7 +70,7 @@ def test_an_oidc_users_cli_secret_is_refused_with_the_ways_in(harbor, upstream, 
     with pytest.raises(HarborAPIError) as refused:
         setup_as(harbor, make_plan(harbor, upstream, tmp_path), "olga", "Cli-Secret-1")
     message = str(refused.value)
-    assert "it signs users in with OIDC" in message
+    assert "this Harbor (it signs users in with OIDC) takes on none of the API paths" in message
     assert "use Harbor's local admin account" in message
     assert "or a system robot account (--username 'robot$NAME')" in message
     assert "check --username and the password" not in message
