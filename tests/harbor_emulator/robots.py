@@ -168,7 +168,6 @@ def create(call: Call) -> Response:
         secret=new_secret(),
         creator_ref=user.robot.id if user.robot else user.user_id,
         expires_at=-1 if duration == -1 else int(time.time()) + duration * 86400,
-        created_at=time.time(),
     )
     call.state.robots[robot.id] = robot
     return created(
