@@ -132,13 +132,15 @@ def ensure_robot(
             return
         existing = _reread(client, project, robot.name)
     problems = robot_problems(existing, plan.project, time.time())
-    if problems:
-        if not robot.repair:
-            raise HarborConflict(
-                f"robot {existing.name!r} exists, but {'; '.join(problems)}, and setup puts only "
-                "an enabled, unexpired, pull-only robot into the pull Secret: re-run with "
-                f"{REPAIR_OPTION} to make it so, fix it in Harbor, or choose another --robot"
-            )
+    if problems and not robot.repair:
+        raise HarborConflict(
+            f"robot {existing.name!r} exists, but {'; '.join(problems)}, and setup puts only "
+            "an enabled, unexpired, pull-only robot into the pull Secret: re-run with "
+            f"{REPAIR_OPTION} to make it so, fix it in Harbor, or choose another --robot"
+        )
+    # A robot that expires later is usable, and --repair-robot is how it stops expiring.
+    repairing = bool(problems) or (robot.repair and existing.expires_at != NEVER_EXPIRES)
+    if repairing:
         repaired = "enabled, never expires, pull-only on " + plan.project
         if dry_run:
             report(out, "robot", existing.name, Outcome.WOULD_UPDATE, repaired)
@@ -148,7 +150,7 @@ def ensure_robot(
     if robot.rotate:
         _rotate(client, plan, existing, dry_run=dry_run, out=out)
         return
-    if not problems:
+    if not repairing:
         report(out, "robot", existing.name, Outcome.UNCHANGED)
         if existing.expires_at != NEVER_EXPIRES:
             warn(

@@ -198,6 +198,27 @@ def test_repair_robot_makes_it_enabled_never_expiring_and_pull_only(harbor, upst
     assert [w.method for w in harbor.writes] == ["PUT"]
 
 
+def test_a_robot_that_expires_later_is_kept_with_a_warning_that_repair_robot_follows(
+    harbor, upstream, tmp_path
+):
+    """Harbor's UI makes expiring robots by default: usable now, dead on a date. The warning
+    names --repair-robot as the way to stop that, so that flag must do it."""
+    plan, robot = _made(harbor, upstream, tmp_path)
+    robot.duration, robot.expires_at = 30, int(time.time()) + 86400
+    assert plan.robot is not None
+
+    kept = run_setup(harbor, plan)
+    assert lines_of(kept, "robot") == [f"[robot] {ROBOT}: unchanged"]
+    assert "pulls with it fail after that (--repair-robot makes it never expire)" in kept
+
+    repaired = run_setup(harbor, replace(plan, robot=replace(plan.robot, repair=True)))
+    assert lines_of(repaired, "robot") == [
+        f"[robot] {ROBOT}: updated (enabled, never expires, pull-only on application-collection)"
+    ]
+    assert robot.expires_at == -1
+    assert "expires on" not in run_setup(harbor, plan)
+
+
 def test_a_dry_run_of_repair_robot_changes_nothing(harbor, upstream, tmp_path):
     plan, robot = _made(harbor, upstream, tmp_path)
     robot.disable = True
