@@ -1026,3 +1026,38 @@ def test_f8_a_system_robot_uses_its_permissions_and_has_no_current_user(
         assert missing.status_code == 403  # not 404: RequireProjectAccess checks project 0
         assert robot.head("/projects", params={"project_name": "nothing-here"}).status_code \
             == 404
+
+
+def test_a_robot_refused_on_a_projects_robots_gets_a_bare_forbidden(
+    harbor: HarborEmulator, client: httpx.Client
+) -> None:
+    """`handler/robot.go:requireAccess` checks a project robot with `RequireProjectAccess`,
+    whose 403 carries no message of its own (only `RequireSystemAccess` names the caller)."""
+    project_id = create(client, "/projects", {"project_name": "p"})
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "project", "namespace": "*",
+        "access": [{"resource": "project", "action": "read"}]}])  # fmt: skip
+    with api(harbor, ("robot$ci", "Robot-Secret-1")) as robot:
+        listed = robot.get("/robots", params={"q": f"Level=project,ProjectID={project_id}"})
+    assert (listed.status_code, listed.json()["errors"][0]["message"]) == (403, "forbidden")
+
+
+def test_listing_robots_wants_a_level_and_a_project_as_list_robot_does(
+    harbor: HarborEmulator, client: httpx.Client
+) -> None:
+    """`handler/robot.go:ListRobot`: no Level means the system robots only."""
+    project_id = create(client, "/projects", {"project_name": "p"})
+    create(client, "/robots", {"name": "pull", "level": "project", "duration": -1,
+        "permissions": [{"kind": "project", "namespace": "p",
+                         "access": [{"resource": "repository", "action": "pull"}]}]})  # fmt: skip
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "system", "namespace": "/",
+        "access": [{"resource": "registry", "action": "list"}]}])  # fmt: skip
+    assert [r["name"] for r in client.get("/robots").json()] == ["robot$ci"]
+    listed = client.get("/robots", params={"q": f"Level=project,ProjectID={project_id}"})
+    assert [r["name"] for r in listed.json()] == ["robot$p+pull"]
+    for q, message in [
+        ("Level=project", "must with project ID when to query project robots"),
+        ("Level=project,ProjectID=0", "ProjectID must be a positive integer"),
+        ("Level=team", "bad request error level input"),
+    ]:
+        refused = client.get("/robots", params={"q": q})
+        assert (refused.status_code, refused.json()["errors"][0]["message"]) == (400, message)

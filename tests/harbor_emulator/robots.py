@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 import time
@@ -22,6 +23,7 @@ from .wire import (
     not_found,
     paginate,
     query_filter,
+    query_keywords,
     sort_items,
 )
 
@@ -84,13 +86,14 @@ def to_json(robot: Robot) -> dict[str, JSON]:
 
 def _may_manage(call: Call, project_id: int, action: str) -> None:
     """System admins manage every robot; a project's owner manages that project's robots; a
-    robot needs `robot` `action` on the project (`handler/robot.go:requireAccess`)."""
+    robot needs `robot` `action` on the project (`handler/robot.go:requireAccess`), else the
+    bare 403 of `RequireProjectAccess` (only `RequireSystemAccess` names the caller)."""
     user = call.require_login()
     project = call.state.projects.get(project_id)
     if user.admin or (project is not None and project.owner is user):
         return
     if project is None or not user.may("project", project.name, "robot", action):
-        raise forbidden(user.username if user.robot else "forbidden")
+        raise forbidden()
 
 
 def _permissions(
@@ -202,16 +205,28 @@ def _robot(call: Call, action: str) -> Robot:
 
 
 def list_robots(call: Call) -> Response:
-    """`q=Level=project,ProjectID=N` (case-sensitive keys) is how a project's robots are found."""
+    """`handler/robot.go:ListRobot`: `q=Level=project,ProjectID=N` lists that project's robots
+    once `robot` `list` is allowed there (N must be a positive integer, else 400); without
+    `Level`, or with `Level=system`, the system robots, checked as a system permission. The
+    check comes first, so a refused caller learns nothing, even that there are no robots."""
     call.require_login()
-    items = query_filter(
-        call.request,
-        list(call.state.robots.values()),
-        {"Level": lambda r: r.level, "ProjectID": lambda r: r.project_id, "name": lambda r: r.name},
-    )
-    project_ids = {r.project_id for r in items}
-    for project_id in project_ids:
+    keywords = query_keywords(call.request)
+    level = keywords.get("Level", "system")
+    if level not in ("system", "project"):
+        raise bad_request("bad request error level input")
+    project_id = 0
+    if level == "project":
+        if "ProjectID" not in keywords:
+            raise bad_request("must with project ID when to query project robots")
+        given = keywords["ProjectID"]  # strconv.ParseInt
+        project_id = int(given) if re.fullmatch(r"[+-]?[0-9]+", given) else 0
+        if project_id <= 0:
+            raise bad_request("ProjectID must be a positive integer")
         _may_manage(call, project_id, "list")
+    else:
+        call.require_admin(("robot", "list"))
+    items = [r for r in call.state.robots.values() if r.project_id == project_id]
+    items = query_filter(call.request, items, {"name": lambda r: r.name})
     return paginate(call.request, sort_items(call.request, [to_json(r) for r in items]))
 
 
