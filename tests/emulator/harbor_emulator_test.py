@@ -1061,3 +1061,16 @@ def test_listing_robots_wants_a_level_and_a_project_as_list_robot_does(
     ]:
         refused = client.get("/robots", params={"q": q})
         assert (refused.status_code, refused.json()["errors"][0]["message"]) == (400, message)
+
+
+def test_a_robot_needs_replication_list_for_tasks_and_create_to_stop(
+    harbor: HarborEmulator,
+) -> None:
+    """`handler/replication.go`: ListReplicationTasks checks `replication` list and
+    StopReplication create, both before looking the execution up; read is not enough."""
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "system", "namespace": "/",
+        "access": [{"resource": "replication", "action": "read"}]}])  # fmt: skip
+    with api(harbor, ("robot$ci", "Robot-Secret-1")) as robot:
+        assert robot.get("/replication/executions/9").status_code == 404
+        assert robot.get("/replication/executions/9/tasks").status_code == 403
+        assert robot.put("/replication/executions/9").status_code == 403
