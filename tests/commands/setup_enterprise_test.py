@@ -5,6 +5,7 @@ or OIDC, system robots, robots made by hand, replication that copied nothing, na
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from dataclasses import replace
@@ -17,6 +18,7 @@ from postrender.bootstrap.replication import lists_catalog
 from postrender.commands.setup import setup
 from postrender.errors import ConfigError, HarborAPIError, HarborConflict, ReplicationFailed
 from postrender.harbor import Connection, RetryPolicy, connect
+from postrender.secretfile import read_credentials
 from tests.commands.setup_test import (
     assert_one_line_error,
     lines_of,
@@ -258,6 +260,35 @@ def test_a_second_workstation_keeps_the_copied_secret_file_and_rotates_nothing(
     assert f"[pull-secret] {copied}: unchanged (Harbor accepts it)" in output
     assert (robot.secret, copied.stat().st_mtime_ns) == (secret, mtime)
     assert harbor.writes == []
+
+
+def test_a_copied_secret_file_takes_the_secret_name_this_workstation_asks_for(
+    harbor, upstream, tmp_path
+):
+    """The first workstation chose --pull-secret harbor-pull; the second asks for another
+    name, which its config gives the post-renderer. A kept file still naming harbor-pull
+    would create a Secret no pod refers to: the same credentials are written under the name
+    asked for, and nothing is rotated."""
+    plan, robot = _made(harbor, upstream, tmp_path)
+    assert plan.robot is not None
+    secret = robot.secret
+    second = replace(plan, robot=replace(plan.robot, secret_name="application-collection"))
+    before = plan.robot.secret_out.read_bytes()
+    dry = run_setup(harbor, second, dry_run=True)
+    assert plan.robot.secret_out.read_bytes() == before
+    assert lines_of(dry, "pull-secret") == [
+        f"[pull-secret] {plan.robot.secret_out}: would write (Secret application-collection)"
+    ]
+
+    output = run_setup(harbor, second)
+
+    manifest = json.loads(plan.robot.secret_out.read_text())
+    assert manifest["metadata"]["name"] == "application-collection"
+    assert read_credentials(plan.robot.secret_out, plan.harbor_host) == (ROBOT, secret)
+    assert lines_of(output, "pull-secret") == [
+        f"[pull-secret] {plan.robot.secret_out}: updated (Secret application-collection)"
+    ]
+    assert robot.secret == secret
 
 
 def test_a_second_workstation_without_the_file_is_told_to_copy_it(harbor, upstream, tmp_path):
