@@ -131,6 +131,31 @@ def test_a_system_robot_missing_a_permission_gets_harbors_403_naming_it(
     assert "robot$setup-bot" in str(refused.value)
 
 
+def test_a_system_robot_refused_on_the_project_is_told_what_setup_needs(
+    harbor, upstream, tmp_path
+):
+    """Item 2: on a project Harbor's 403 is a bare "forbidden" (`RequireProjectAccess` names
+    nothing), so setup says which permissions a robot needs."""
+    robot_rights = [
+        {"resource": "robot", "action": a} for a in ("list", "read", "create", "update")
+    ]
+    without_robots = [SETUP_PERMISSIONS[0], dict(SETUP_PERMISSIONS[1], access=[
+        a for a in SETUP_PERMISSIONS[1]["access"] if a not in robot_rights
+    ])]  # fmt: skip
+    harbor.add_system_robot("setup-bot", "Robot-Secret-1", without_robots)
+    with pytest.raises(HarborAPIError) as refused:
+        setup_as(harbor, robot_plan(harbor, upstream, tmp_path), "robot$setup-bot",
+                 "Robot-Secret-1")  # fmt: skip
+    message = str(refused.value)
+    assert message.startswith("Harbor refused GET /robots: 403 forbidden")
+    assert message.endswith(
+        ": a robot account needs these permissions for setup: system: registry "
+        "list/read/create/update, project create, replication-policy list/read/create/update, "
+        "replication list/read/create; on the project (or all projects): project read/update, "
+        "robot list/read/create/update, repository pull"
+    )
+
+
 # -- robots made by hand (items 3 and 4) --------------------------------------------------------
 
 
