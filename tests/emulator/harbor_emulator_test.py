@@ -635,9 +635,11 @@ def test_robot_secret_is_shown_once_and_on_refresh(client: httpx.Client, registr
     refreshed = client.patch(f"/robots/{robot['id']}", json={"secret": ""}).json()["secret"]
     assert refreshed != robot["secret"]
     assert client.patch(f"/robots/{robot['id']}", json={"secret": "weak"}).status_code == 400
-    assert client.patch(f"/robots/{robot['id']}", json={"secret": "Str0ngEnough"}).json() == {
-        "secret": "Str0ngEnough"
-    }
+    # RefreshSec takes a given secret and answers with an empty one
+    given = client.patch(f"/robots/{robot['id']}", json={"secret": "Str0ngEnough"})
+    assert (given.status_code, given.json()) == (200, {"secret": ""})
+    with httpx.Client(base_url=client.base_url.copy_with(path="/")) as registry:
+        assert registry.get("/v2/", auth=(robot["name"], "Str0ngEnough")).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -1074,3 +1076,17 @@ def test_a_robot_needs_replication_list_for_tasks_and_create_to_stop(
         assert robot.get("/replication/executions/9").status_code == 404
         assert robot.get("/replication/executions/9/tasks").status_code == 403
         assert robot.put("/replication/executions/9").status_code == 403
+
+
+def test_a_new_robot_is_enabled_whatever_the_body_says(
+    harbor: HarborEmulator, client: httpx.Client
+) -> None:
+    """`handler/robot.go:CreateRobot` copies name, description, duration and permissions,
+    never `disable`."""
+    create(client, "/projects", {"project_name": "application-collection"})
+    made = client.post("/robots", json={**ROBOT, "disable": True})
+    assert made.status_code == 201, made.text
+    assert client.get(f"/robots/{made.json()['id']}").json()["disable"] is False
+    credentials = (made.json()["name"], made.json()["secret"])
+    with httpx.Client(base_url=harbor.url) as registry:
+        assert registry.get("/v2/", auth=credentials).status_code == 200

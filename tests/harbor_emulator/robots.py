@@ -166,7 +166,7 @@ def create(call: Call) -> Response:
         level=level,
         project_id=project_id,
         duration=duration,
-        disable=bool(body.get("disable")),
+        disable=False,  # CreateRobot copies no `disable` from the body: new robots are enabled
         permissions=permissions,
         secret=new_secret(),
         creator_ref=user.robot.id if user.robot else user.user_id,
@@ -255,7 +255,9 @@ def update(call: Call) -> Response:
 
 
 def refresh(call: Call) -> Response:
-    """PATCH `{"secret": ""}` makes Harbor generate a secret; a given one must pass its rule."""
+    """`handler/robot.go:RefreshSec`: PATCH `{"secret": ""}` makes Harbor generate a secret,
+    which it answers with; a given one must pass its rule, and the answer's secret is then
+    empty."""
     robot = _robot(call, "update")
     body = body_object(call.request, "robotSec", {"secret": str})
     wanted = body.get("secret") or ""
@@ -266,7 +268,7 @@ def refresh(call: Call) -> Response:
         )
     robot.secret = wanted or new_secret()
     robot.update_time = iso_now()
-    return json_response(200, {"secret": robot.secret})
+    return json_response(200, {"secret": "" if wanted else robot.secret})
 
 
 def delete(call: Call) -> Response:
