@@ -123,8 +123,7 @@ def ensure_robot(
     dry_run: bool,
     out: TextIO,
 ) -> None:
-    """Create the robot, or check the existing one (repairing it only when asked), then make
-    sure the pull Secret file holds credentials Harbor accepts, rotating only when asked."""
+    """Create the robot and write its Secret file, or reuse the one that exists (`_reuse`)."""
     robot = plan.robot
     assert robot is not None
     existing = client.find_project_robot(project.id, robot.name) if project else None
@@ -141,6 +140,16 @@ def ensure_robot(
             _write_secret(plan, robot, created, out)
             return
         existing = _reread(client, project, robot.name)
+    _reuse(client, plan, existing, dry_run=dry_run, out=out)
+
+
+def _reuse(
+    client: HarborClient, plan: Plan, existing: Robot, *, dry_run: bool, out: TextIO
+) -> None:
+    """An existing robot: refuse one unfit for the pull Secret unless asked to repair it, then
+    rotate its secret when asked, else keep the Secret file that works."""
+    robot = plan.robot
+    assert robot is not None
     problems = robot_problems(existing, plan.project, time.time())
     if problems and not robot.repair:
         raise HarborConflict(
