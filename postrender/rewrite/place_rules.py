@@ -19,7 +19,6 @@ tests/place_rules_test.py. Rules read nodes and ask for values through `Scope.pl
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 from postrender.rewrite.compose import Mapping, Scalar, Sequence
 from postrender.rewrite.imageref import NAME_MAX
@@ -28,13 +27,17 @@ from postrender.rewrite.rules import DOCKERCONFIG_TYPE, Rules
 from postrender.rewrite.yamlpath import Path
 
 
-class Scope(NamedTuple):
+class Scope:
     """What the rules of one document share: the string rules, the places, and which values
-    could hold the upstream host at all (any letter case, if the document spells it so)."""
+    could hold the upstream host at all (any letter case, if the document spells it so).
+    A plain class: a NamedTuple costs several times as much to define at start-up."""
 
-    rules: Rules
-    places: Places
-    mentions: Callable[[str], bool]
+    __slots__ = ("mentions", "places", "rules")
+
+    def __init__(self, rules: Rules, places: Places, mentions: Callable[[str], bool]):
+        self.rules = rules
+        self.places = places
+        self.mentions = mentions
 
     def free(self, node: Scalar, path: Path) -> str:
         """The value wherever no place rule asks otherwise: the value rules applied."""
