@@ -6,14 +6,14 @@ tests/place_rules_test.py. Rules read nodes and ask for values through `Scope.pl
 (places.py), which settles what shared values and aliases get; the string work is rules.py's.
 
 - a value rule says what a value becomes wherever it stands, `(value, path, rules) -> value`,
-  applied in order to each value that mentions the upstream host (a whole-value rule, such as
-  a bare registry host, goes here; a place rule's request overrides it);
+  applied in order to each value `Scope.mentions` lets through (today: those that name the
+  upstream host); a place rule's request at a place overrides it. A whole-value rule (a bare
+  registry host) is one; so is a rule that renames pull secrets inside text that is JSON or
+  YAML, which also widens `mentions` to values that name the upstream secret;
 - a document rule reads the whole document (its kind and type) before the walk;
 - a mapping rule reads a mapping's own and merged keys, called where the mapping holds its
   trigger key or merges anything in, before the walk reads the mapping's values;
-- a key rule reads the collection under its key, at each place that collection stands there
-  (a rule for text that is itself JSON or YAML reads such a value the same way and asks for
-  the whole new text at its place).
+- a key rule reads the collection under its key, at each place that collection stands there.
 """
 
 from __future__ import annotations
