@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError
-from postrender.helm.paths import default_config_file
+from postrender.helmhome import default_config_file
 
 DEFAULT_UPSTREAM = "dp.apps.rancher.io"
 DEFAULT_PROJECT = "application-collection"

@@ -9,31 +9,29 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "postrender"
 
 # unit -> the units it may import (besides itself). A unit is a subpackage or a top-level module;
-# helm/paths.py is its own unit because settings reads Helm's homes from it and it imports nothing.
+# helmhome is Helm's homes, a stdlib-only leaf settings reads.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "helm.paths": set(),
-    "settings": {"errors", "helm.paths"},
+    "helmhome": set(),
+    "settings": {"errors", "helmhome"},
     "files": {"errors"},
     "secretfile": {"errors"},
     "rewrite": {"errors", "settings"},
-    "helm": {"rewrite", "secretfile", "errors", "settings", "helm.paths"},
+    "helm": {"rewrite", "secretfile", "errors", "settings", "helmhome"},
     "harbor": {"errors"},
     "registry": {"harbor", "rewrite", "secretfile", "errors", "settings"},
-    "gitops": {"rewrite", "helm", "helm.paths", "files", "errors", "settings"},
-    "bootstrap": {"harbor", "rewrite", "helm", "helm.paths", "files", "secretfile", "settings",
+    "gitops": {"rewrite", "helm", "helmhome", "files", "errors", "settings"},
+    "bootstrap": {"harbor", "rewrite", "helm", "helmhome", "files", "secretfile", "settings",
                   "errors"},
     "commands": {"*"},
-    "cli": {"commands", "helm.paths", "errors"},
+    "cli": {"commands", "helmhome", "errors"},
     "__init__": set(),
 }
 
 
 def unit_of(module: str) -> str:
-    """`postrender.helm.paths` -> `helm.paths`, `postrender.rewrite.stream` -> `rewrite`."""
+    """`postrender.settings` -> `settings`, `postrender.rewrite.stream` -> `rewrite`."""
     parts = module.split(".")[1:] or ["__init__"]
-    if parts[:2] == ["helm", "paths"]:
-        return "helm.paths"
     return parts[0]
 
 

@@ -34,7 +34,7 @@ from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
 from postrender.errors import ConfigError, HarborError, keep_secret
 from postrender.harbor import Connection, HarborClient, connect, tls_verify
-from postrender.helm.paths import default_config_file
+from postrender.helmhome import default_config_file
 
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"

@@ -35,8 +35,8 @@ from typing import NamedTuple
 from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
 from postrender.helm.args import flags_of, positional_indexes, switch_indexes
 from postrender.helm.harbor import Harbor
-from postrender.helm.paths import last_error_file
 from postrender.helm.render import failure, run_helm, through_harbor
+from postrender.helmhome import last_error_file
 from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
