@@ -140,8 +140,18 @@ def read_config_file(path: str) -> dict[str, str]:
 
 
 def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Settings:
-    """Merge the four sources in precedence order and validate the result."""
-    given = parse_argv(argv)
+    """The post-renderer's settings from its command line (see `resolve_given`)."""
+    return resolve_given(parse_argv(argv), environ)
+
+
+def resolve_given(
+    given: Mapping[str, str | bool | None], environ: Mapping[str, str] = os.environ
+) -> Settings:
+    """Merge the four sources in precedence order and validate the result.
+
+    `given` maps flags (`--harbor-host`) to the values the user gave, as `parse_argv` or click
+    hands them over; None or False stands for an option not given.
+    """
 
     def pick(flag: str) -> str | None:
         value = given.get(flag)

@@ -45,10 +45,10 @@ def secret_file(tmp_path: Path, host: str = HOST) -> Path:
     ],
 )
 def test_chart_url_maps_the_upstream_chart_into_the_project(project: str, expected: str) -> None:
-    harbor = Harbor.from_settings(Settings(harbor_host=HOST, project=project))
-    assert harbor.chart_url("oci://dp.apps.rancher.io/charts/etcd") == expected
-    assert harbor.chart_url("oci://registry.suse.com/charts/etcd") is None
-    assert harbor.chart_url("./charts/etcd") is None
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST, project=project), {})
+    assert harbor.rule.chart_url("oci://dp.apps.rancher.io/charts/etcd") == expected
+    assert harbor.rule.chart_url("oci://registry.suse.com/charts/etcd") is None
+    assert harbor.rule.chart_url("./charts/etcd") is None
 
 
 def test_map_charts_rewrites_the_chart_argument_only() -> None:
@@ -94,7 +94,7 @@ def test_a_secret_file_for_another_harbor_is_refused(tmp_path: Path) -> None:
 def test_tls_flags_trust_the_remembered_ca_unless_one_is_given() -> None:
     remembered = Settings(harbor_host=HOST, ca_file="/etc/harbor-ca.pem")
     assert Harbor.from_settings(remembered).tls_flags() == ["--ca-file=/etc/harbor-ca.pem"]
-    given = Harbor.from_settings(remembered, ca_file="ca.pem", plain_http=True)
+    given = Harbor.from_settings(remembered._replace(ca_file="ca.pem"), {}, plain_http=True)
     assert given.tls_flags() == ["--ca-file=ca.pem", "--plain-http"]
     assert Harbor.from_settings(Settings(harbor_host=HOST)).tls_flags() == []
 

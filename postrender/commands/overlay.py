@@ -127,7 +127,7 @@ def cli(
         if not helm_args:
             raise ConfigError("give the helm template arguments (NAME CHART ...) or --from-stdin")
         release = parse_release(helm_args, environ)
-        text = render(helm_args, environ, Harbor.from_settings(config))
+        text = render(helm_args, environ, Harbor.from_settings(config, environ))
     click.echo(
         overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)
     )

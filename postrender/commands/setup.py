@@ -32,8 +32,9 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
+from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, HarborError, keep_secret
-from postrender.harbor import Connection, HarborClient, connect, tls_verify
+from postrender.harbor import HarborClient, connect
 from postrender.helmhome import default_config_file
 
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
@@ -278,15 +279,18 @@ def cli(**options: object) -> int:
     check_emit(plan, emit, bool(options["emit_credentials"]))
     timeout = positive_seconds("--timeout", float(str(options["timeout"])))
     ca_file = options["ca_file"] if isinstance(options["ca_file"], Path) else None
-    verify = tls_verify(ca_file, bool(options["insecure_skip_tls_verify"]))
+    endpoint = Endpoint.at_url(
+        plan.harbor_url, project=plan.project, ca_file=str(ca_file) if ca_file else None,
+        insecure_skip_tls_verify=bool(options["insecure_skip_tls_verify"]),
+    )
+    endpoint.tls_verify()  # a bad --ca-file is reported before anyone types a secret
     username = str(options["username"])
     password = keep_secret(_password(bool(options["password_stdin"]), environ), username=username)
     token = _token(environ)
     plan = replace(plan, upstream_token=token and keep_secret(token))
-    connection = Connection(plan.harbor_url, username, password, verify, timeout)
-    if verify is False:
+    if endpoint.insecure_skip_tls_verify:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
-    client = connect(connection)
+    client = connect(replace(endpoint, credentials=(username, password)), timeout=timeout)
     code = setup(client, plan, dry_run=bool(options["dry_run"]), out=sys.stdout)
     if emit is not None:
         ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=bool(

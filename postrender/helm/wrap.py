@@ -204,7 +204,7 @@ def run(
         raise ConfigError(f"{subcommand!r} is not one of {', '.join(WRAPPED)}")
     args, verify = split_verify(args)
     refuse(subcommand, args)
-    harbor = Harbor.from_settings(settings)
+    harbor = Harbor.from_settings(settings, environ)
     major = helm_major(environ) if subcommand in _POST_RENDERED else 4
     preflight = verify and major == 3 and check is not None and subcommand in _HOOKS_RENDERED
     if preflight and "--output-dir" in dict(flags_of(args)):
