@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV
 from postrender.errors import ConfigError
 from postrender.helm.harbor import REGISTRY_CONFIG_ENV, Harbor
 from postrender.settings import Settings
@@ -79,8 +80,21 @@ def test_helm_environ_holds_the_robot_login_in_a_private_file_removed_afterwards
     assert ROBOT[1] not in repr(harbor)
 
 
+@pytest.mark.parametrize("with_secret_file", [False, True])
+def test_helm_environ_follows_the_credential_rule(tmp_path: Path, with_secret_file: bool) -> None:
+    """The Secret file first, else the HARBOR_MIRROR_USERNAME/_HARBOR_PASSWORD pair: Helm signs
+    in as the /v2/ checks do."""
+    pair = {USERNAME_ENV: "admin", PASSWORD_ENV: "pw-5678"}
+    secret = str(secret_file(tmp_path)) if with_secret_file else None
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST, secret_file=secret), pair)
+    with harbor.helm_environ({}) as env:
+        auth = json.loads(Path(env[REGISTRY_CONFIG_ENV]).read_text())["auths"][HOST]["auth"]
+    expected = ":".join(ROBOT) if with_secret_file else "admin:pw-5678"
+    assert base64.b64decode(auth).decode() == expected
+
+
 def test_helm_environ_without_a_secret_file_leaves_the_environment_alone() -> None:
-    harbor = Harbor.from_settings(Settings(harbor_host=HOST))
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST), {})
     with harbor.helm_environ({"PATH": "/bin"}) as env:
         assert env == {"PATH": "/bin"}
 
