@@ -9,18 +9,20 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "postrender"
 
 # unit -> the units it may import (besides itself). A unit is a subpackage or a top-level module;
-# helmhome is Helm's homes, a stdlib-only leaf settings reads.
+# rewrite/imageref.py (the reference grammar) is its own unit, a stdlib-only leaf settings
+# validates hosts and projects with.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "helmhome": set(),
-    "settings": {"errors", "helmhome"},
+    "rewrite.imageref": set(),
+    "settings": {"errors", "helmhome", "rewrite.imageref"},
     "files": {"errors"},
     "secretfile": {"errors"},
     "endpoint": {"errors", "secretfile", "settings"},
-    "rewrite": {"errors", "settings"},
+    "rewrite": {"rewrite.imageref", "errors", "settings"},
     "helm": {"rewrite", "endpoint", "errors", "settings", "helmhome"},
     "harbor": {"endpoint", "errors"},
-    "registry": {"harbor", "endpoint", "rewrite", "errors", "settings"},
+    "registry": {"harbor", "endpoint", "rewrite", "rewrite.imageref", "errors", "settings"},
     "gitops": {"rewrite", "helm", "helmhome", "files", "errors", "settings"},
     "bootstrap": {"harbor", "rewrite", "helm", "helmhome", "files", "secretfile", "settings",
                   "errors"},
@@ -33,7 +35,15 @@ ALLOWED: dict[str, set[str]] = {
 def unit_of(module: str) -> str:
     """`postrender.settings` -> `settings`, `postrender.rewrite.stream` -> `rewrite`."""
     parts = module.split(".")[1:] or ["__init__"]
+    if parts[:2] == ["rewrite", "imageref"]:
+        return "rewrite.imageref"
     return parts[0]
+
+
+def is_module(name: str) -> bool:
+    """Whether `postrender.x.y` names a module or package of ours (not a function in one)."""
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def imports_of(path: Path) -> set[str]:
@@ -44,9 +54,9 @@ def imports_of(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names if alias.name.startswith("postrender"))
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("postrender"):
             module = node.module or ""
-            # `from postrender import settings` imports the module postrender.settings.
-            found.update(f"{module}.{alias.name}" if module == "postrender" else module
-                         for alias in node.names)
+            # `from postrender.rewrite import imageref` imports the module …rewrite.imageref.
+            found.update(f"{module}.{alias.name}" if is_module(f"{module}.{alias.name}")
+                         else module for alias in node.names)  # fmt: skip
     return found
 
 
@@ -71,7 +81,9 @@ def test_every_import_points_down_the_layers() -> None:
 
 def test_the_rewrite_engine_depends_on_nothing_but_errors_and_settings() -> None:
     engine = {target for path in (PACKAGE / "rewrite").glob("*.py") for target in imports_of(path)}
-    assert {unit_of(target) for target in engine} <= {"rewrite", "errors", "settings"}
+    assert {unit_of(target) for target in engine} <= {
+        "rewrite", "rewrite.imageref", "errors", "settings"
+    }
     assert "postrender.rewrite.rules" in engine  # the walk above really read the engine
 
 
