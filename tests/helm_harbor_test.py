@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV
+from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError
 from postrender.helm.harbor import REGISTRY_CONFIG_ENV, Harbor
+from postrender.rewrite.rules import MirrorRule
 from postrender.settings import Settings
 
 HOST = "core.harbor.domain"
@@ -108,8 +109,10 @@ def test_a_secret_file_for_another_harbor_is_refused(tmp_path: Path) -> None:
 def test_tls_flags_trust_the_remembered_ca_unless_one_is_given() -> None:
     remembered = Settings(harbor_host=HOST, ca_file="/etc/harbor-ca.pem")
     assert Harbor.from_settings(remembered).tls_flags() == ["--ca-file=/etc/harbor-ca.pem"]
-    given = Harbor.from_settings(remembered._replace(ca_file="ca.pem"), {}, plain_http=True)
-    assert given.tls_flags() == ["--ca-file=ca.pem", "--plain-http"]
+    given = Endpoint.from_settings(remembered._replace(ca_file="ca.pem"), {}, plain_http=True)
+    assert Harbor(MirrorRule("u.example", HOST, "p"), given).tls_flags() == [
+        "--ca-file=ca.pem", "--plain-http"
+    ]
     assert Harbor.from_settings(Settings(harbor_host=HOST)).tls_flags() == []
 
 

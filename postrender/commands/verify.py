@@ -15,6 +15,7 @@ import click
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
+from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, redact
 from postrender.helm.harbor import Harbor
 
@@ -82,15 +83,16 @@ def cli(
         secret_file=str(secret_file) if secret_file else config.secret_file,
         ca_file=str(ca_file) if ca_file else config.ca_file,
     )
-    harbor = Harbor.from_settings(  # the /v2/ checks and helm template: one endpoint
+    endpoint = Endpoint.from_settings(  # the /v2/ checks and helm template sign in alike
         config, os.environ, insecure_skip_tls_verify=insecure_skip_tls_verify,
         plain_http=plain_http,
     )
+    harbor = Harbor(rules.mirror, endpoint)
     text, helm_args = _read(inputs, harbor, os.environ)
     chart, version = _chart_argument(helm_args)
     chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
     checks = registry.verify(
-        rewrite_stream(text, rules).text, rules.mirror, harbor.endpoint,
+        rewrite_stream(text, rules).text, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
     )

@@ -5,7 +5,8 @@ the endpoint says (`postrender.endpoint`: the robot's Secret file, else the
 HARBOR_MIRROR_USERNAME/HARBOR_MIRROR_HARBOR_PASSWORD pair, else anonymous). The API (the
 wrappers, `verify`, `overlay`, `dependency` use it):
 
-- `Harbor.from_settings(settings)`: the settings' mirror rule and `Endpoint`.
+- `Harbor.from_settings(settings)`: the settings' mirror rule and `Endpoint` (or
+  `Harbor(rule, endpoint)` for an endpoint with TLS switches of its own).
 - `harbor.map_charts(args)`: the chart arguments of a helm command line mapped by
   `MirrorRule.chart_url` (replication: the destination namespace is the project).
 - `harbor.tls_flags()`: `--ca-file=…` (or the insecure/plain-http switches) for Helm's own
@@ -46,20 +47,10 @@ class Harbor:
     endpoint: Endpoint
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        environ: Mapping[str, str] = os.environ,
-        *,
-        insecure_skip_tls_verify: bool = False,
-        plain_http: bool = False,
-    ) -> Harbor:
+    def from_settings(cls, settings: Settings, environ: Mapping[str, str] = os.environ) -> Harbor:
         """From the resolved settings and the environment (the credential rule's pair)."""
-        endpoint = Endpoint.from_settings(
-            settings, environ, insecure_skip_tls_verify=insecure_skip_tls_verify,
-            plain_http=plain_http,
-        )
-        return cls(MirrorRule(settings.upstream, settings.harbor_host, settings.project), endpoint)
+        rule = MirrorRule(settings.upstream, settings.harbor_host, settings.project)
+        return cls(rule, Endpoint.from_settings(settings, environ))
 
     @property
     def host(self) -> str:
