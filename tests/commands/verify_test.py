@@ -504,3 +504,14 @@ def test_verify_signs_helm_template_in_with_the_username_password_pair(mirror, r
     harbor_chart = f"oci://{mirror.host}/application-collection/charts/etcd-like:0.1.0"
     assert done.stdout.splitlines()[1].split()[:2] == [harbor_chart, "ok"]
     assert "Harbor12345" not in done.stdout + done.stderr
+
+
+def test_a_wrapper_signs_helm_in_with_the_username_password_pair(mirror, run, tmp_path):
+    """`harbor-mirror pull` of a private project's chart with only the pair: the wrappers follow
+    the same credential rule as verify (Helm's own registry config holds no login)."""
+    env = {"HARBOR_MIRROR_HARBOR_HOST": mirror.host, "HARBOR_MIRROR_CA_FILE": mirror.harbor.ca_file}
+    done = run("pull", "oci://dp.apps.rancher.io/charts/etcd-like", "--version", "0.1.0",
+               "-d", tmp_path, extra_env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "etcd-like-0.1.0.tgz").is_file()
+    assert "Harbor12345" not in done.stdout + done.stderr
