@@ -30,12 +30,11 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
-from postrender.endpoint import Endpoint
+from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError, HarborError, keep_secret
 from postrender.harbor import HarborClient, connect
 from postrender.helmhome import default_config_file
 
-PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
 
 
@@ -139,7 +138,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 )
 @click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
               metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
-@click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
+@click.option("--username", default="admin", show_default=True, envvar=USERNAME_ENV,
               show_envvar=True, help=f"Harbor system admin. Password: ${PASSWORD_ENV}, "
               "--password-stdin, or a hidden prompt.")
 @click.option("--password-stdin", is_flag=True, help="Read the Harbor password from stdin.")
