@@ -1091,3 +1091,19 @@ def test_a_new_robot_is_enabled_whatever_the_body_says(
     credentials = (made.json()["name"], made.json()["secret"])
     with httpx.Client(base_url=harbor.url) as registry:
         assert registry.get("/v2/", auth=credentials).status_code == 200
+
+
+def test_a_robot_updating_a_system_robot_needs_robot_update_not_create(
+    harbor: HarborEmulator,
+) -> None:
+    """`handler/robot.go:updateV2Robot` checks `requireAccess(r, update)`: for a system robot,
+    RequireSystemAccess on robot update."""
+    target = harbor.add_system_robot("target", "Robot-Secret-2", [{"kind": "system",
+        "namespace": "/", "access": [{"resource": "registry", "action": "list"}]}])  # fmt: skip
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "system", "namespace": "/",
+        "access": [{"resource": "robot", "action": "update"}]}])  # fmt: skip
+    body = {"name": "robot$target", "level": "system", "duration": -1, "disable": True,
+            "permissions": target.permissions}  # fmt: skip
+    with api(harbor, ("robot$ci", "Robot-Secret-1")) as robot:
+        assert robot.put(f"/robots/{target.id}", json=body).status_code == 200
+    assert target.disable is True

@@ -108,8 +108,9 @@ def _permissions(
         raise bad_request("bad request empty permission")
     if any(not p.get("access") for p in permissions):
         raise bad_request("bad request empty access")
+    action = "create" if call.request.method == "POST" else "update"  # requireAccess's
     if level == "system":
-        call.require_admin(("robot", "create"))
+        call.require_admin(("robot", action))
         return permissions, 0
     if len(permissions) != 1:
         raise bad_request("bad request permission")
@@ -120,7 +121,7 @@ def _permissions(
     if project is None:
         call.require_login()
         raise not_found(f"project {namespace} not found")
-    _may_manage(call, project.project_id, "create" if call.request.method == "POST" else "update")
+    _may_manage(call, project.project_id, action)
     checked = call.state.release() >= (2, 10, 0)  # handler/robot.go:robotAPI.validate
     for access in permissions[0].get("access") or []:
         pair = (access.get("resource"), access.get("action"))
@@ -200,7 +201,10 @@ def _robot(call: Call, action: str) -> Robot:
     call.require_login()
     robot_id = call.int_param("robot_id")
     robot = found(call.state.robots.get(robot_id), f"robot {robot_id} not found")
-    _may_manage(call, robot.project_id, action)
+    if robot.level == "system":  # `handler/robot.go:requireAccess`
+        call.require_admin(("robot", action))
+    else:
+        _may_manage(call, robot.project_id, action)
     return robot
 
 
