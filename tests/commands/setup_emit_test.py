@@ -92,6 +92,9 @@ def test_emit_dry_run_writes_nothing(
     [
         (["--emit-credentials"], "--emit-credentials needs --emit rke2"),
         (["--emit", "crio", "x.conf", "--emit-credentials"], "crio has no place for credentials"),
+        # auth holds the credentials without the flag: the refusal names a format that cannot
+        (["--emit", "auth", "a", "--emit", "crio", "c", "--emit-credentials"], "crio has no place"),
+        (["--emit", "auth", "a", "--emit-credentials"], "--emit-credentials needs --emit rke2"),
         (["--emit", "rke2", "r.yaml", "--emit-credentials"], "needs --robot NAME --secret-out"),
         (["--emit", "auth", "a.json"], "--emit auth needs --robot NAME --secret-out FILE"),
         (["--node-ca-file", "/ca.pem"], "--node-ca-file needs --emit FORMAT FILE"),
