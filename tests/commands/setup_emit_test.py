@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.commands.setup_test import assert_one_line_error, host_of, run_cli
 from tests.harbor_emulator import FakeUpstream, HarborEmulator
+from tests.support.setup_runs import assert_one_line_error, host_of, run_cli
 
 tomllib = pytest.importorskip("tomllib", reason="TOML parsing needs Python 3.11's tomllib")
 
