@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "helm": {"rewrite", "secretfile", "errors", "settings", "helm.paths"},
     "harbor": {"errors"},
     "trust": {"errors"},
-    "registry": {"harbor", "trust", "rewrite", "secretfile", "errors", "settings"},
+    "registry": {"harbor", "trust", "rewrite", "secretfile", "files", "errors", "settings"},
     "gitops": {"rewrite", "helm", "helm.paths", "files", "errors", "settings"},
     "bootstrap": {"harbor", "trust", "rewrite", "helm", "helm.paths", "files", "secretfile",
                   "settings", "errors"},
