@@ -164,7 +164,7 @@ def default_kubectl() -> str | None:
     """The pinned, checksum-verified kubectl the tests use, so figures compare across machines;
     whatever is on PATH when it cannot be had (offline)."""
     try:
-        from tests import helmbin
+        from tests.support import helmbin
 
         return str(helmbin.kubectl_binary())
     except Exception as exc:  # any failure to fetch just means: use PATH

@@ -3,7 +3,7 @@
 # bootstrap the bundled Harbor emulator with `helm harbor-mirror setup`, and show every fixture
 # chart's image references before and after --post-renderer harbor-mirror.
 #
-# Environment: PYTHON (the project's venv Python: runs tests.helmbin and the Harbor emulator),
+# Environment: PYTHON (the project's venv Python: runs tests.support.helmbin and the Harbor emulator),
 # HELM (a Helm 4 binary; default: the pinned test binary, fetched once).
 set -eu
 
@@ -83,7 +83,7 @@ show_chart() {
 
 main() {
     trap on_exit EXIT
-    HELM=${HELM:-$("$PYTHON" -m tests.helmbin helm4)}
+    HELM=${HELM:-$("$PYTHON" -m tests.support.helmbin helm4)}
     fresh_helm_home
     install_plugin
     configure_harbor

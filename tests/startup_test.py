@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bench.startup import SMALL_MANIFEST, postrender_probe
-from tests.rewrite_oracle import TARGET
+from tests.support.rewrite_oracle import TARGET
 
 
 def test_postrender_never_imports_httpx_click_or_cryptography(tmp_path: Path) -> None:

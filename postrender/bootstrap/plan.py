@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -182,3 +183,102 @@ class Plan:
             upstream=self.upstream_host,
             pull_secret=self.pull_secret,
         )
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """`setup`'s options that shape the plan, typed as click passes them (same names), so a
+    missing or extra option fails at once instead of being read back with casts."""
+
+    harbor_url: str
+    upstream_url: str
+    upstream_host: str | None
+    upstream_username: str | None
+    registry_name: str
+    project: str
+    public: bool
+    mode: Mode
+    filter_name: str | None
+    filter_tag: str | None
+    dest_namespace: str | None
+    policy_name: str | None
+    replicate: bool
+    poll_interval: float
+    replicate_timeout: float
+    robot: str | None
+    pull_secret: str | None
+    secret_out: Path | None
+    rotate_robot_secret: bool
+    config: Path | None
+    ca_file: Path | None
+
+
+def plan_from_options(options: PlanOptions, environ: Mapping[str, str]) -> Plan:
+    """Turn parsed options into a validated Plan, still without the upstream token; bad input
+    raises one ConfigError naming the option."""
+    project = options.project
+    if options.mode == "replication":
+        project = options.dest_namespace or project
+    return Plan(
+        harbor_url=options.harbor_url,
+        upstream_username=options.upstream_username or None,
+        upstream_url=options.upstream_url,
+        upstream_host_override=options.upstream_host or None,
+        registry_name=options.registry_name,
+        project=project,
+        public=options.public,
+        mode=options.mode,
+        replication=_replication(options),
+        robot=_robot(options),
+        pull_secret=options.pull_secret or None,
+        config_path=options.config or Path(default_config_file(environ)),
+        ca_file=options.ca_file,
+    )
+
+
+def _replication(options: PlanOptions) -> Replication | None:
+    if options.mode != "replication":
+        only = {
+            "--filter-name": options.filter_name,
+            "--filter-tag": options.filter_tag,
+            "--dest-namespace": options.dest_namespace,
+            "--policy-name": options.policy_name,
+            "--replicate": options.replicate or None,
+        }
+        given = [flag for flag, value in only.items() if value is not None]
+        if given:
+            raise ConfigError(f"{given[0]} only applies to --mode replication")
+        return None
+    if not options.filter_name:
+        raise ConfigError(
+            "--mode replication needs --filter-name (e.g. containers/etcd or "
+            "'containers/{etcd,redis}')"
+        )
+    return Replication(
+        filter_name=options.filter_name,
+        filter_tag=options.filter_tag or None,
+        policy_name=options.policy_name or options.registry_name,
+        replicate=options.replicate,
+        poll_interval=options.poll_interval,
+        wait=options.replicate_timeout,
+    )
+
+
+def _robot(options: PlanOptions) -> RobotPlan | None:
+    if not options.robot:
+        if options.secret_out is not None:
+            raise ConfigError("--secret-out needs --robot NAME")
+        if options.rotate_robot_secret:
+            raise ConfigError("--rotate-robot-secret needs --robot NAME")
+        return None
+    if options.secret_out is None:
+        raise ConfigError(
+            "--robot needs --secret-out FILE: Harbor shows a robot's secret only once, so it "
+            "goes straight into a pull Secret manifest"
+        )
+    return RobotPlan(
+        name=options.robot,
+        secret_out=options.secret_out,
+        secret_name=options.pull_secret or settings.DEFAULT_UPSTREAM_PULL_SECRET,
+        rotate=options.rotate_robot_secret,
+    )

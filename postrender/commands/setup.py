@@ -8,11 +8,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
-from postrender import settings
 from postrender.bootstrap.check import check_harbor, version_at_least
 from postrender.bootstrap.configfile import ensure_config
 from postrender.bootstrap.emit import check_emit, ensure_node_mirror
@@ -22,10 +21,9 @@ from postrender.bootstrap.plan import (
     DEFAULT_NAME,
     DEFAULT_UPSTREAM_URL,
     MODES,
-    Mode,
     Plan,
-    Replication,
-    RobotPlan,
+    PlanOptions,
+    plan_from_options,
     positive_seconds,
 )
 from postrender.bootstrap.project import ensure_project
@@ -130,80 +128,6 @@ def _token(environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _replication(options: Mapping[str, object]) -> Replication | None:
-    only = ("filter_name", "filter_tag", "dest_namespace", "policy_name", "replicate")
-    if options["mode"] != "replication":
-        given = [name for name in only if options[name] not in (None, False)]
-        if given:
-            flag = "--" + given[0].replace("_", "-")
-            raise ConfigError(f"{flag} only applies to --mode replication")
-        return None
-    if not options["filter_name"]:
-        raise ConfigError(
-            "--mode replication needs --filter-name (e.g. containers/etcd or "
-            "'containers/{etcd,redis}')"
-        )
-    return Replication(
-        filter_name=str(options["filter_name"]),
-        filter_tag=_opt_str(options["filter_tag"]),
-        policy_name=_opt_str(options["policy_name"]) or str(options["registry_name"]),
-        replicate=bool(options["replicate"]),
-        poll_interval=float(str(options["poll_interval"])),
-        wait=float(str(options["replicate_timeout"])),
-    )
-
-
-def _robot(options: Mapping[str, object]) -> RobotPlan | None:
-    robot, secret_out = _opt_str(options["robot"]), options["secret_out"]
-    if robot is None:
-        if secret_out is not None:
-            raise ConfigError("--secret-out needs --robot NAME")
-        if options["rotate_robot_secret"]:
-            raise ConfigError("--rotate-robot-secret needs --robot NAME")
-        return None
-    if not isinstance(secret_out, Path):
-        raise ConfigError(
-            "--robot needs --secret-out FILE: Harbor shows a robot's secret only once, so it "
-            "goes straight into a pull Secret manifest"
-        )
-    return RobotPlan(
-        name=robot,
-        secret_out=secret_out,
-        secret_name=_opt_str(options["pull_secret"]) or settings.DEFAULT_UPSTREAM_PULL_SECRET,
-        rotate=bool(options["rotate_robot_secret"]),
-    )
-
-
-def _opt_str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def plan_from_options(options: Mapping[str, object], environ: Mapping[str, str]) -> Plan:
-    """Turn parsed options into a validated Plan, still without the upstream token."""
-    mode: Mode = "replication" if options["mode"] == "replication" else "proxy-cache"
-    project = str(options["project"])
-    if mode == "replication":
-        project = _opt_str(options["dest_namespace"]) or project
-    config = options["config"]
-    if not isinstance(config, Path):
-        config = Path(default_config_file(environ))
-    return Plan(
-        harbor_url=str(options["harbor_url"]),
-        upstream_username=_opt_str(options["upstream_username"]),
-        upstream_url=str(options["upstream_url"]),
-        upstream_host_override=_opt_str(options["upstream_host"]),
-        registry_name=str(options["registry_name"]),
-        project=project,
-        public=bool(options["public"]),
-        mode=mode,
-        replication=_replication(options),
-        robot=_robot(options),
-        pull_secret=_opt_str(options["pull_secret"]),
-        config_path=config,
-        ca_file=ca_file if isinstance(ca_file := options.get("ca_file"), Path) else None,
-    )
-
-
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -265,7 +189,10 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               "registries.yaml, containerd hosts.toml or CRI-O registries.conf (mode 0600).")
 @click.option("--emit-credentials", is_flag=True,
               help="With --emit rke2: embed the robot's credentials from --secret-out.")
-def cli(**options: object) -> int:
+def cli(
+    username: str, password_stdin: bool, timeout: float, insecure_skip_tls_verify: bool,
+    dry_run: bool, emit: tuple[str, Path] | None, emit_credentials: bool, **plan_options: Any,
+) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
 
     Ensures the registry endpoint, the proxy-cache project (or a pull replication rule),
@@ -273,22 +200,20 @@ def cli(**options: object) -> int:
     post-renderer reads. Every step prints created / updated / unchanged.
     """
     environ = os.environ
-    plan = plan_from_options(options, environ)  # bad input fails before any prompt
-    emit = options["emit"] if isinstance(options["emit"], tuple) else None
-    check_emit(plan, emit, bool(options["emit_credentials"]))
-    timeout = positive_seconds("--timeout", float(str(options["timeout"])))
-    ca_file = options["ca_file"] if isinstance(options["ca_file"], Path) else None
-    verify = tls_verify(ca_file, bool(options["insecure_skip_tls_verify"]))
-    username = str(options["username"])
-    password = keep_secret(_password(bool(options["password_stdin"]), environ), username=username)
+    # bad input fails before any prompt
+    plan = plan_from_options(PlanOptions(**plan_options), environ)
+    check_emit(plan, emit, emit_credentials)
+    timeout = positive_seconds("--timeout", timeout)
+    verify = tls_verify(plan.ca_file, insecure_skip_tls_verify)
+    password = keep_secret(_password(password_stdin, environ), username=username)
     token = _token(environ)
     plan = replace(plan, upstream_token=token and keep_secret(token))
     connection = Connection(plan.harbor_url, username, password, verify, timeout)
     if verify is False:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
     client = connect(connection)
-    code = setup(client, plan, dry_run=bool(options["dry_run"]), out=sys.stdout)
+    code = setup(client, plan, dry_run=dry_run, out=sys.stdout)
     if emit is not None:
-        ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=bool(
-            options["emit_credentials"]), dry_run=bool(options["dry_run"]), out=sys.stdout)
+        ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=emit_credentials,
+                           dry_run=dry_run, out=sys.stdout)
     return code

@@ -4,7 +4,7 @@ Faithful to the real API (`../shared/reference/harbor-api.md`, swagger v2.15.2),
 client. Its core, `HarborEmulator.handle(Request) -> Response`, is served on a loopback socket
 (HTTP or HTTPS) or used through `HarborEmulator.transport()` (an `httpx.MockTransport`).
 
-Pytest fixtures (`tests/fixtures_harbor.py`)
+Pytest fixtures (`tests/support/fixtures_harbor.py`)
 -------------------------------------------
 ``upstream_registry`` -> `FakeUpstream` on http://127.0.0.1:<free port>
     ``.url``, ``.username``, ``.token`` (the right credentials), ``.repositories``

@@ -1,0 +1,220 @@
+"""overlay.build: which rewrite becomes an `images:` entry and which a patch, held to kustomize.
+
+Each case is a literal manifest; the test checks where the rewrite went and then that the real
+kustomize 5.7, given the overlay, produces what the post-renderer produces.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from postrender.errors import ManifestError
+from postrender.gitops.overlay import build
+from postrender.rewrite.rules import Rules
+from postrender.settings import Settings
+from tests.support.kustomize_emulation import comparable, kustomize_build
+from tests.support.rewrite_oracle import (
+    HARBOR_HOST,
+    HARBOR_SECRET,
+    TARGET,
+    UPSTREAM,
+    postrender_ok,
+    upstream_mentions,
+)
+
+RULES = Rules.from_settings(Settings(harbor_host=HARBOR_HOST, pull_secret=HARBOR_SECRET))
+U, T = UPSTREAM, TARGET  # short: they stand inside every literal manifest below
+
+CASES = {
+    # kustomize's images transformer: any containers/initContainers list, and image volumes.
+    "container": (f"""\
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: c, namespace: ns}}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          initContainers:
+          - name: i
+            image: {U}/containers/busybox:1@sha256:abc
+          containers:
+          - name: m
+            image: {U}/containers/etcd:3.5
+""", [f"{U}/containers/busybox", f"{U}/containers/etcd"], []),
+    "image volume": (f"""\
+apiVersion: v1
+kind: Pod
+metadata: {{name: p}}
+spec:
+  containers:
+  - name: m
+    image: registry.suse.com/bci/bci-busybox:15.6
+  volumes:
+  - name: v
+    image:
+      reference: {U}/models/rules:1
+""", [f"{U}/models/rules"], []),
+    # Outside its reach: ephemeral containers, CR fields, env, args, CRDs, secrets.
+    "ephemeral container": (f"""\
+apiVersion: v1
+kind: Pod
+metadata: {{name: p}}
+spec:
+  containers:
+  - name: m
+    image: registry.suse.com/bci/bci-busybox:15.6
+  ephemeralContainers:
+  - name: debug
+    image: {U}/containers/busybox:1
+""", [], ["/spec/ephemeralContainers/0/image"]),
+    "custom resource and CRD": (f"""\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {{name: w.v1}}
+spec:
+  image: {U}/containers/widget:1
+  containers:
+  - name: m
+    image: {U}/containers/widget:1
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: widgets.example.com}}
+spec:
+  group: example.com
+  names: {{kind: Widget, plural: widgets}}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: "default image {U}/containers/widget:1"
+""", [f"{U}/containers/widget"],
+        ["/spec/image", "/spec/versions/0/schema/openAPIV3Schema/description"]),
+    # kustomize compiles the target name as a regular expression; this one must still match.
+    "regex characters in a name": (f"""\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {{name: "w+1.(a)"}}
+spec:
+  image: {U}/containers/widget:1
+""", [], ["/spec/image"]),
+    "duplicate pull secrets": ("""\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: sa}
+imagePullSecrets:
+- name: application-collection
+- name: other
+- name: harbor-pull
+- name: application-collection
+""", [], ["/imagePullSecrets/0/name", "/imagePullSecrets/2", "/imagePullSecrets/3"]),
+}
+
+
+def _paths(patch_text: str) -> list[str]:
+    return sorted({op["path"] for op in YAML(typ="safe").load(patch_text)})
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_build_uses_images_where_kustomize_reaches_and_patches_elsewhere(
+    case: str, kubectl: Path, tmp_path: Path
+) -> None:
+    manifest, image_names, patched = CASES[case]
+    overlay = build(manifest, RULES)
+    assert [entry["name"] for entry in overlay.images] == image_names
+    for entry in overlay.images:
+        assert entry["newName"] == T + entry["name"].removeprefix(U)
+    assert sorted(p for patch in overlay.patches for p in _paths(patch["patch"])) == patched
+
+    built = kustomize_build(kubectl, manifest, overlay.transformers(), tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert upstream_mentions(built.stdout) == []
+    expected = postrender_ok(manifest, "--pull-secret", HARBOR_SECRET)
+    assert comparable(built.stdout) == comparable(expected)
+
+
+def test_build_removes_duplicates_from_the_back_after_renaming() -> None:
+    overlay = build(CASES["duplicate pull secrets"][0], RULES)
+    ops = YAML(typ="safe").load(overlay.patches[0]["patch"])
+    assert [(op["op"], op["path"]) for op in ops] == [
+        ("test", "/imagePullSecrets/0/name"),
+        ("replace", "/imagePullSecrets/0/name"),
+        ("test", "/imagePullSecrets/3"),
+        ("remove", "/imagePullSecrets/3"),
+        ("test", "/imagePullSecrets/2"),
+        ("remove", "/imagePullSecrets/2"),
+    ]
+    assert ops[2]["value"] == {"name": "application-collection"}
+
+
+def test_build_targets_by_group_version_kind_name_and_namespace() -> None:
+    overlay = build(CASES["custom resource and CRD"][0] + "\n", RULES)
+    targets = [patch["target"] for patch in overlay.patches]
+    assert targets[0] == {"group": "example.com", "version": "v1", "kind": "Widget",
+                          "name": "w\\.v1"}
+    assert targets[1]["kind"] == "CustomResourceDefinition"
+    (odd,) = build(CASES["regex characters in a name"][0], RULES).patches
+    assert odd["target"]["name"] == "w\\+1\\.\\(a\\)"
+    cron = build(CASES["ephemeral container"][0].replace("name: p}", "name: p, namespace: ns}"),
+                 RULES)
+    assert cron.patches[0]["target"] == {"version": "v1", "kind": "Pod", "name": "p",
+                                         "namespace": "ns"}
+
+
+def test_build_refuses_a_document_no_patch_can_target() -> None:
+    with pytest.raises(ManifestError, match=r"document 1.*no kustomize patch can target"):
+        build(f"kind: Widget\nspec:\n  image: {U}/containers/widget:1\n", RULES)
+
+
+def test_build_refuses_bare_string_pull_secrets_in_builtin_kinds() -> None:
+    manifest = (
+        "kind: ServiceAccount\nmetadata: {name: sa}\nimagePullSecrets: [application-collection]\n"
+    )
+    with pytest.raises(ManifestError, match=r"ServiceAccount/sa imagePullSecrets\[0\] is a bare"):
+        build(manifest, RULES)
+    # Custom resources may hold them: kustomize leaves those alone.
+    widget = "kind: Widget\napiVersion: example.com/v1\nmetadata: {name: w}\nspec:\n" \
+        "  imagePullSecrets: [application-collection]\n"
+    assert build(widget, RULES).patches
+
+
+def test_build_of_a_stream_without_upstream_is_empty() -> None:
+    overlay = build("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n", RULES)
+    assert overlay.kustomization() == {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+    }
+
+
+def test_build_refuses_a_document_that_composes_but_kustomize_cannot_load(
+    kubectl: Path, tmp_path: Path
+) -> None:
+    manifest = CASES["duplicate pull secrets"][0].replace(
+        "metadata: {name: sa}", "metadata: {name: sa, labels: {a: b, a: c}}"
+    )
+    with pytest.raises(ManifestError, match=r"document 1, line 3: .*duplicate key \"a\""):
+        build(manifest, RULES)
+    refused = kustomize_build(kubectl, manifest, {}, tmp_path)
+    assert refused.returncode != 0 and "already defined" in refused.stderr
+
+
+@pytest.mark.parametrize("field", ["data", "stringData"])
+def test_build_refuses_to_copy_a_secrets_content_into_a_patch(field: str) -> None:
+    config = f'{{"auths":{{"{U}":{{"auth":"dXNlcjp0b2tlbg=="}}}}}}'
+    value = config if field == "stringData" else base64.b64encode(config.encode()).decode()
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: pull}\n"
+        f"type: kubernetes.io/dockerconfigjson\n{field}:\n  .dockerconfigjson: '{value}'\n"
+    )
+    with pytest.raises(ManifestError, match=r"document 1.*Secret/pull .*file for Git") as error:
+        build(manifest, RULES)
+    assert "dXNlcjp0b2tlbg" not in str(error.value) and value not in str(error.value)

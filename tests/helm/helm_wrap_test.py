@@ -1,0 +1,165 @@
+"""The helm command line the wrappers build, with the real Helm binaries and no registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from postrender.errors import ConfigError
+from postrender.helm import wrap
+from postrender.helm.harbor import Harbor
+from postrender.settings import Settings
+from tests.support.fixtures_helm import isolated_helm_env
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts-fixtures" / "etcd-like"
+SETTINGS = Settings(harbor_host="core.harbor.domain", ca_file="/etc/harbor-ca.pem")
+HARBOR = Harbor.from_settings(SETTINGS)
+TARGET = "core.harbor.domain/application-collection"
+
+
+def _wrapper(helm: Path, root: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`harbor-mirror ARGS` with `helm` in a throw-away home and only a Harbor host set."""
+    env = isolated_helm_env(helm, root / "helm").env
+    env.update(HELM_BIN=str(helm), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
+    cli = Path(sys.executable).parent / "harbor-mirror"
+    return subprocess.run([str(cli), *map(str, args)], capture_output=True, text=True, env=env,
+                          check=False, timeout=300)  # fmt: skip
+
+
+def plain_chart(root: Path) -> Path:
+    """A chart that does not take its registry from global.imageRegistry."""
+    (root / "templates").mkdir(parents=True)
+    (root / "Chart.yaml").write_text("apiVersion: v2\nname: plain\nversion: 0.1.0\n")
+    (root / "values.yaml").write_text("image: dp.apps.rancher.io/containers/app:1\n")
+    return root
+
+
+def test_helm_major_asks_the_helm_that_will_run(helm4: Path, helm3: Path) -> None:
+    assert wrap.helm_major({"HELM_BIN": str(helm4)}) == 4
+    assert wrap.helm_major({"HELM_BIN": str(helm3)}) == 3
+
+
+def test_helm4_gets_the_post_renderer_plugin_and_the_harbor_chart(helm4: Path) -> None:
+    command = wrap.build(
+        "install", ["etcd", "oci://dp.apps.rancher.io/charts/etcd", "--version", "1.2.3"],
+        HARBOR, SETTINGS, major=4, verify=True, environ={"HELM_BIN": str(helm4)},
+    )  # fmt: skip
+    assert command.args == [
+        "install", "--ca-file=/etc/harbor-ca.pem", "--post-renderer", "harbor-mirror",
+        "--post-renderer-args", "--verify",
+        "etcd", f"oci://{TARGET}/charts/etcd", "--version", "1.2.3",
+    ]  # fmt: skip
+    assert command.charts == [f"oci://{TARGET}/charts/etcd"]
+
+
+def test_helm3_gets_this_executable_and_global_values_for_a_conventional_chart(
+    helm3: Path,
+) -> None:
+    settings = SETTINGS._replace(pull_secret="harbor-pull", ca_file=None)
+    command = wrap.build(
+        "template", ["demo", str(CHART)], Harbor.from_settings(settings), settings, major=3,
+        verify=False, environ={"HELM_BIN": str(helm3)},
+    )  # fmt: skip
+    executable = str(Path(sys.executable).parent / "harbor-mirror")
+    assert command.args == [
+        "template", "--post-renderer", executable, "--post-renderer-args", "postrender",
+        "--set", f"global.imageRegistry={TARGET}",
+        "--set", "global.imagePullSecrets[0].name=harbor-pull",
+        "demo", str(CHART),
+    ]  # fmt: skip
+
+
+def test_helm3_leaves_the_values_of_other_charts_alone(helm3: Path, tmp_path: Path) -> None:
+    chart = plain_chart(tmp_path / "plain")
+    settings = SETTINGS._replace(ca_file=None)
+    command = wrap.build("template", ["demo", str(chart)], Harbor.from_settings(settings),
+                         settings, major=3, verify=False, environ={"HELM_BIN": str(helm3)})
+    assert "--set" not in command.args
+
+
+def test_pull_gets_no_post_renderer_and_refuses_verify(helm4: Path) -> None:
+    env = {"HELM_BIN": str(helm4)}
+    command = wrap.build("pull", ["oci://dp.apps.rancher.io/charts/etcd"], HARBOR, SETTINGS,
+                         major=4, verify=False, environ=env)  # fmt: skip
+    assert command.args == ["pull", "--ca-file=/etc/harbor-ca.pem", f"oci://{TARGET}/charts/etcd"]
+    with pytest.raises(ConfigError, match="pull renders none"):
+        wrap.build("pull", ["x"], HARBOR, SETTINGS, major=4, verify=True, environ=env)
+
+
+def test_verify_is_taken_out_of_helms_arguments() -> None:
+    assert wrap.split_verify(["demo", "c", "--verify", "--set", "a=b"]) == (
+        ["demo", "c", "--set", "a=b"], True,
+    )
+    assert wrap.split_verify(["demo", "c"]) == (["demo", "c"], False)
+
+
+def test_verify_given_to_the_post_renderer_stays_its_argument() -> None:
+    """`--post-renderer-args --verify` is the post-renderer's own switch, as the README
+    allows; taking it out would leave helm a `--post-renderer-args` with no value."""
+    args = ["demo", "c", "--post-renderer-args", "--verify", "--set", "a=b"]
+    assert wrap.split_verify(args) == (args, False)
+    assert wrap.split_verify(["demo", "c", "--post-renderer-args=--strict", "--verify"]) == (
+        ["demo", "c", "--post-renderer-args=--strict"], True,
+    )
+    assert wrap.split_verify(["demo", "--", "--verify"]) == (["demo", "--", "--verify"], False)
+
+
+@pytest.mark.parametrize("flag", ["--post-renderer", "--registry-config"])
+def test_flags_the_wrapper_cannot_honour_are_refused(flag: str) -> None:
+    with pytest.raises(ConfigError, match=f"install: {flag} is not allowed here"):
+        wrap.refuse("install", ["demo", "chart", f"{flag}=x"])
+
+
+def test_helm3_users_own_set_and_post_renderer_args_still_apply(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """The README's promises for the wrapper on Helm 3: a `--set global.imageRegistry` of the
+    user's beats the one the wrapper adds for hooks, and `--post-renderer-args` reach the
+    post-renderer."""
+    report = tmp_path / "report.json"
+    done = _wrapper(helm3, tmp_path, "template", "demo", CHART,
+                    "--set", "global.imageRegistry=registry.example/own",
+                    "--post-renderer-args", f"--report={report}")  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    (hook,) = [doc for doc in done.stdout.split("\n---\n") if "helm.sh/hook:" in doc]
+    assert '"registry.example/own/containers/kubectl:' in hook
+    assert isinstance(json.loads(report.read_text()), list)
+
+
+def test_helm3_verify_is_refused_with_output_dir_whose_files_it_would_not_check(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """On Helm 3 `--verify` checks what `helm template` prints; with --output-dir it prints
+    nothing, so it would pass without checking a reference."""
+    done = _wrapper(helm3, tmp_path, "template", "demo", CHART, "--verify", "--output-dir",
+                    tmp_path / "out")  # fmt: skip
+
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "harbor-mirror: error: template: --verify on Helm 3 checks the stream helm template "
+        "prints, and --output-dir writes it to files instead; drop one\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_helm_short_flag_clusters_before_the_chart_reach_helm(helm3: Path, tmp_path: Path) -> None:
+    """`-fhooks.yaml` and `-nharbor` are helm's `-f hooks.yaml` and `-n harbor`; they must not
+    be read as a cluster of one-letter options holding `-h` (which printed help, exit 0)."""
+    values = tmp_path / "hooks.yaml"
+    values.write_text("replicaCount: 7\n")
+
+    done = _wrapper(helm3, tmp_path, "template", f"-f{values}", "-nharbor", "demo", CHART)
+
+    assert done.returncode == 0, done.stderr
+    assert "replicas: 7" in done.stdout
+    for flag in ("--help", "-h"):
+        helped = _wrapper(helm3, tmp_path, "template", flag)
+        assert helped.returncode == 0
+        assert helped.stdout.startswith("Usage: harbor-mirror template [HELM ARGS]...")
