@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from postrender.trust.cosign import LAYER_TYPES, SIGNATURE_ANNOTATION, pae, tag_for
-from tests.oci_content import OCI_CONFIG, OCI_MANIFEST, Pusher, digest_of
+from tests.support.oci_content import OCI_CONFIG, OCI_MANIFEST, Pusher, digest_of
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 

@@ -26,7 +26,7 @@ from postrender.bootstrap.admission import (
 from postrender.errors import ConfigError
 from postrender.rewrite.rules import MirrorRule
 from postrender.trust.keys import APPCO_FINGERPRINT, appco_key, parse_key
-from tests.cosign_signing import Signer
+from tests.support.cosign_signing import Signer
 
 RULE = MirrorRule("dp.apps.rancher.io", "harbor.example.com:8443", "appco")
 

@@ -25,16 +25,16 @@ from postrender.trust.cosign import (
     verdict,
 )
 from postrender.trust.keys import TrustedKey, parse_key, read_key, trusted_keys
-from tests.cosign_signing import (
+from tests.support.cosign_signing import (
     Signer,
     artifact_manifest,
     envelope,
     signature_layer,
     simple_signing_payload,
 )
-from tests.oci_content import digest_of
+from tests.support.oci_content import digest_of
 
-APPCO = Path(__file__).parent / "data" / "appco-signing"
+APPCO = Path(__file__).parent / "appco-signing"
 ETCD_AMD64 = "sha256:7e4ec052525fad97b54a66801e4c2a11887c0f42a1622148d7234e1164169753"
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32

@@ -16,7 +16,8 @@ from postrender.registry import Access, Check, Signing, require_signed, verify
 from postrender.rewrite.rules import MirrorRule
 from postrender.trust.cosign import ATTESTATION, SIGNATURE, tag_for
 from postrender.trust.keys import TrustedKey, parse_key
-from tests.cosign_signing import (
+from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME, HarborEmulator
+from tests.support.cosign_signing import (
     Signer,
     attest,
     push_artifact,
@@ -24,10 +25,9 @@ from tests.cosign_signing import (
     signature_layer,
     simple_signing_payload,
 )
-from tests.fixtures_registry import Upstream, add_proxy_project
-from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME, HarborEmulator
-from tests.oci_content import OCI_MANIFEST, Image, Pusher, digest_of
-from tests.upstream_registry import UpstreamRegistry
+from tests.support.fixtures_registry import Upstream, add_proxy_project
+from tests.support.oci_content import OCI_MANIFEST, Image, Pusher, digest_of
+from tests.support.upstream_registry import UpstreamRegistry
 
 PROJECT = "application-collection"
 UPSTREAM_HOST = "dp.apps.rancher.io"
