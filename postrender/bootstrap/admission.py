@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from postrender.bootstrap.outcome import Outcome, report
+from postrender.bootstrap.plan import Plan
 from postrender.errors import ConfigError
-from postrender.rewrite.rules import MirrorRule
-from postrender.trust.keys import TrustedKey
+from postrender.files import atomic_write
+from postrender.rewrite.rules import MirrorRule, Rules
+
+if TYPE_CHECKING:
+    from postrender.trust.keys import TrustedKey
 
 KYVERNO = "kyverno"
 KUBEWARDEN = "kubewarden"
@@ -37,6 +43,35 @@ _WORKLOADS = [
     ("apps", ["deployments", "replicasets", "statefulsets", "daemonsets"]),
     ("batch", ["jobs", "cronjobs"]),
 ]
+
+
+def ensure_admission_policy(
+    plan: Plan, fmt: str, path: Path, keys: Sequence[TrustedKey], *, dry_run: bool, out: TextIO
+) -> None:
+    """Write the policy (mode 0644: public keys only), then what the engine needs in an air gap.
+
+    The pull Secret is the robot's (`--robot`), else `--pull-secret`: the one the
+    post-renderer puts on the rewritten pods, so the engine pulls signatures as they do."""
+    secret = plan.robot.secret_name if plan.robot is not None else plan.pull_secret
+    rule = Rules.from_settings(plan.post_renderer_settings()).mirror
+    text = policy(fmt, rule, keys, secret)
+    note = f"{fmt}, {len(keys)} key{'s' if len(keys) > 1 else ''}"
+    if path.is_file() and _current(path) == text:
+        outcome = Outcome.UNCHANGED
+    else:
+        outcome = Outcome.update(dry_run) if path.exists() else Outcome.create(dry_run)
+        if not dry_run:
+            atomic_write(path, text.encode("utf-8"), mode=0o644, option="--emit")
+    report(out, "admission-policy", str(path), outcome, note)
+    for need in air_gap_needs(fmt, secret):
+        report(out, "admission-policy", "air gap", "to do", need)
+
+
+def _current(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def policy(fmt: str, rule: MirrorRule, keys: Sequence[TrustedKey], secret: str | None) -> str:

@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from postrender.bootstrap.admission import FORMATS as ADMISSION_FORMATS
+from postrender.bootstrap.admission import check_keys, ensure_admission_policy
 from postrender.bootstrap.check import check_harbor, version_at_least
 from postrender.bootstrap.configfile import ensure_config
 from postrender.bootstrap.emit import check_emit, ensure_node_mirror
@@ -33,6 +35,9 @@ from postrender.bootstrap.robot import ensure_robot
 from postrender.errors import ConfigError, HarborError, keep_secret
 from postrender.harbor import Connection, HarborClient, connect, tls_verify
 from postrender.helm.paths import default_config_file
+
+if TYPE_CHECKING:
+    from postrender.trust.keys import TrustedKey
 
 PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
@@ -131,6 +136,22 @@ def _token(environ: Mapping[str, str]) -> str | None:
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
+def _admission_keys(
+    emit: tuple[str, Path] | None, keys: tuple[Path, ...]
+) -> list[TrustedKey] | None:
+    """The keys of an admission policy to emit, read before Harbor is contacted; None when no
+    policy is asked for."""
+    if emit is None or emit[0] not in ADMISSION_FORMATS:
+        if keys:
+            raise ConfigError("--key needs --emit kyverno FILE or --emit kubewarden FILE")
+        return None
+    from postrender.trust.keys import trusted_keys
+
+    trusted = trusted_keys(list(keys))
+    check_keys(emit[0], trusted)
+    return trusted
+
+
 @click.command(
     "setup",
     short_help="Bootstrap Harbor as a mirror of Application Collection (idempotent).",
@@ -184,14 +205,21 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Do not verify Harbor's TLS certificate (tests only).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="Per-request timeout.")
-@click.option("--emit", type=(click.Choice(NODE_MIRROR_FORMATS), _FILE),
+@click.option("--emit", type=(click.Choice((*NODE_MIRROR_FORMATS, *ADMISSION_FORMATS)), _FILE),
               metavar="FORMAT FILE", help="Also write a node mirror config: RKE2/K3s "
-              "registries.yaml, containerd hosts.toml or CRI-O registries.conf (mode 0600).")
+              "registries.yaml, containerd hosts.toml or CRI-O registries.conf (mode 0600); or "
+              "an admission policy verifying signatures on the rewritten references: a Kyverno "
+              "ClusterPolicy or a Kubewarden ClusterAdmissionPolicy.")
 @click.option("--emit-credentials", is_flag=True,
               help="With --emit rke2: embed the robot's credentials from --secret-out.")
+@click.option("--key", "keys", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              metavar="FILE", help="With --emit kyverno|kubewarden: PEM public key the policy "
+              "verifies with (repeatable: any one suffices). Default: Application Collection's "
+              "key, built in.")
 def cli(
     username: str, password_stdin: bool, timeout: float, insecure_skip_tls_verify: bool,
-    dry_run: bool, emit: tuple[str, Path] | None, emit_credentials: bool, **plan_options: Any,
+    dry_run: bool, emit: tuple[str, Path] | None, emit_credentials: bool,
+    keys: tuple[Path, ...], **plan_options: Any,
 ) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
 
@@ -203,6 +231,7 @@ def cli(
     # bad input fails before any prompt
     plan = plan_from_options(PlanOptions(**plan_options), environ)
     check_emit(plan, emit, emit_credentials)
+    trusted = _admission_keys(emit, keys)
     timeout = positive_seconds("--timeout", timeout)
     verify = tls_verify(plan.ca_file, insecure_skip_tls_verify)
     password = keep_secret(_password(password_stdin, environ), username=username)
@@ -213,7 +242,9 @@ def cli(
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
     client = connect(connection)
     code = setup(client, plan, dry_run=dry_run, out=sys.stdout)
-    if emit is not None:
+    if emit is not None and trusted is not None:
+        ensure_admission_policy(plan, emit[0], emit[1], trusted, dry_run=dry_run, out=sys.stdout)
+    elif emit is not None:
         ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=emit_credentials,
                            dry_run=dry_run, out=sys.stdout)
     return code

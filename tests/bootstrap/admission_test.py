@@ -26,6 +26,7 @@ from postrender.bootstrap.admission import (
 from postrender.errors import ConfigError
 from postrender.rewrite.rules import MirrorRule
 from postrender.trust.keys import APPCO_FINGERPRINT, appco_key, parse_key
+from tests.commands.setup_test import assert_one_line_error, host_of, run_cli
 from tests.support.cosign_signing import Signer
 
 RULE = MirrorRule("dp.apps.rancher.io", "harbor.example.com:8443", "appco")
@@ -138,3 +139,57 @@ def test_the_air_gap_needs_name_the_secret_and_module_but_no_secret_value():
     assert "'harbor-pull' into namespace 'kyverno'" in kyverno
     assert KUBEWARDEN_MODULE in kubewarden and "PolicyServer.spec.imagePullSecret" in kubewarden
     assert "anonymous" in " ".join(air_gap_needs(KYVERNO, None))
+
+
+# -- setup --emit kyverno|kubewarden FILE [--key FILE]..., as an operator runs it -------------
+
+def test_setup_emits_a_kyverno_policy_for_its_harbor_with_the_robots_secret(
+    harbor, upstream_registry, tmp_path
+):
+    target = tmp_path / "policy.yaml"
+    args = ("--robot", "ci", "--secret-out", str(tmp_path / "pull.json"), "--pull-secret",
+            "harbor-pull", "--emit", "kyverno", str(target))
+    result = run_cli(harbor.url, upstream_registry, tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert f"[admission-policy] {target}: created (kyverno, 1 key)" in result.stdout
+    assert "'harbor-pull' into namespace 'kyverno'" in result.stdout
+    [rule] = _load(target.read_text())["spec"]["rules"]
+    [verify] = rule["verifyImages"]
+    assert verify["imageReferences"] == [f"{host_of(harbor.url)}/application-collection/*"]
+    assert verify["imageRegistryCredentials"] == {"secrets": ["harbor-pull"]}
+    (robot,) = harbor.state.robots.values()
+    assert robot.secret not in target.read_text() + result.stdout  # names the Secret only
+    again = run_cli(harbor.url, upstream_registry, tmp_path, *args)
+    assert f"[admission-policy] {target}: unchanged" in again.stdout
+
+
+def test_setup_emits_kubewarden_with_the_given_key(harbor, upstream_registry, tmp_path):
+    key, target = tmp_path / "k.pem", tmp_path / "policy.yaml"
+    signer = Signer.ecdsa()
+    key.write_bytes(signer.pem)
+    result = run_cli(harbor.url, upstream_registry, tmp_path, "--emit", "kubewarden",
+                     str(target), "--key", str(key))
+    assert result.returncode == 0, result.stderr
+    [signature] = _load(target.read_text())["spec"]["settings"]["signatures"]
+    assert [parse_key(p.encode(), "x").fingerprint for p in signature["pubKeys"]] == [
+        parse_key(signer.pem, "k").fingerprint]
+    assert KUBEWARDEN_MODULE in result.stdout
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--key", "k.pem"], "--key needs --emit kyverno FILE or --emit kubewarden FILE"),
+    (["--emit", "kubewarden", "p.yaml", "--key", "k.pem", "--key", "k2.pem"],
+     "Kubewarden requires every key in pubKeys to have signed"),
+    (["--emit", "kyverno", "p.yaml", "--key", "absent.pem"], "absent.pem: cannot read it"),
+    (["--emit", "kyverno", "p.yaml", "--key", "bad.pem"], "not a PEM public key"),
+])
+def test_setup_refuses_keys_it_cannot_use_before_contacting_harbor(
+    args, needle, harbor, upstream_registry, tmp_path
+):
+    for name in ("k.pem", "k2.pem"):
+        (tmp_path / name).write_bytes(Signer.ecdsa().pem)
+    (tmp_path / "bad.pem").write_text("hello")
+    args = [str(tmp_path / a) if a.endswith(".pem") else a for a in args]
+    result = run_cli(harbor.url, upstream_registry, tmp_path, *args)
+    assert_one_line_error(result, 2, needle)
+    assert harbor.requests == []
