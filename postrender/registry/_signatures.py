@@ -39,7 +39,7 @@ MAX_LAYER = 64 << 20  # an SBOM attestation is a few MiB; a layer larger than th
 GAP_HINT = (
     "a proxy cache: the upstream has none, or Harbor could not fetch it (is the upstream up?); "
     "a replicated project: the rule's tag filter may drop the sha256-*.sig/.att tags (README, "
-    "\"Signatures\")"
+    "\"Signatures through Harbor\")"
 )
 
 
