@@ -86,9 +86,10 @@ def check_trust(
 
 def _reference(client: RegistryClient, check: Check, kind: str, signing: Signing,
                record: SignedIndexes | None) -> Trust:
-    if check.result in (NOT_MIRRORED, SKIPPED) or not check.digest:
-        return not_checked("not pulled through Harbor" if check.result != SKIPPED
-                           else "a chart repository prefix, no one chart")
+    if check.result == NOT_MIRRORED:
+        return not_checked("not pulled through Harbor")
+    if check.result == SKIPPED or (not check.failed and not check.digest):
+        return not_checked("a chart URL without one version: no one chart to check")
     if check.failed:
         return Trust(Finding(MISSING, f"Harbor does not serve the reference itself "
                                       f"({check.result})", check.digest))

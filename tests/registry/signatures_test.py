@@ -112,12 +112,16 @@ def test_attestations_are_checked_per_platform(harbor, signed):
 
 def test_references_harbor_does_not_serve_are_not_checked(harbor, signed):
     text = (f"image: registry.example.com/other:1\n"
-            f"image: {_host(harbor)}/{PROJECT}/containers/plain:1.0\n")
+            f"image: {_host(harbor)}/{PROJECT}/containers/plain:1.0\n"
+            f"url: oci://{_host(harbor)}/{PROJECT}/charts/x\n")  # versions listed, no one chart
     assert harbor.ca_file is not None
     access = Access(_host(harbor), (ADMIN_USERNAME, ADMIN_PASSWORD), Path(harbor.ca_file))
     checks = verify(text, MirrorRule(UPSTREAM_HOST, _host(harbor), PROJECT), access,
                     signing=Signing((SIGNATURE,), [signed.key]))
-    assert [c.trust[SIGNATURE].result for c in checks] == ["verified", "not checked"]
+    assert [c.trust[SIGNATURE].result for c in checks] == ["verified", "not checked",
+                                                           "not checked"]
+    assert checks[1].trust[SIGNATURE].detail == (
+        "a chart URL without one version: no one chart to check")
     require_signed(checks)  # a reference not through Harbor does not fail the run
 
 
