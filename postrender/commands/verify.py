@@ -38,7 +38,8 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
               help="With --warm: only these platforms of a multi-platform image (repeatable); "
               "a single-platform image is pulled as it is.")
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="With --warm: blobs pulled at once.")
+              help="With --warm: blobs pulled at once; with --signatures: references checked "
+              "at once.")
 @click.option("--strict", is_flag=True,
               help="Also fail on images on other registries (not mirrored), which the cluster "
               "pulls from there instead of through Harbor.")

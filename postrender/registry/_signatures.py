@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from postrender.errors import ConfigError
@@ -73,13 +74,17 @@ class SignedIndexes:
 
 def check_trust(
     client: RegistryClient, checks: Iterable[Check], signing: Signing,
-    record: SignedIndexes | None = None,
+    record: SignedIndexes | None = None, *, concurrency: int = 4,
 ) -> None:
-    """Fill in `check.trust[kind]` for every check; with `signing.warm`, record the upstream
-    index of each multi-arch image whose signature verified."""
-    for check in checks:
-        for kind in signing.kinds:
-            check.trust[kind] = _reference(client, check, kind, signing, record)
+    """Fill in `check.trust[kind]` for every check, `concurrency` references at once; with
+    `signing.warm`, record the upstream index of each multi-arch image whose signature
+    verified."""
+    jobs = [(check, kind) for check in checks for kind in signing.kinds]
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        found = list(pool.map(
+            lambda job: _reference(client, job[0], job[1], signing, record), jobs))
+    for (check, kind), trust in zip(jobs, found, strict=True):
+        check.trust[kind] = trust
     if record is not None and signing.warm:
         record.save()
 

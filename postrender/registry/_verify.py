@@ -42,7 +42,7 @@ def verify(
             from postrender.registry._signatures import SignedIndexes, check_trust
 
             record = SignedIndexes(signed_indexes) if signed_indexes else None
-            check_trust(client, checks, signing, record)
+            check_trust(client, checks, signing, record, concurrency=concurrency)
     finally:
         client.close()
     return checks
