@@ -100,26 +100,37 @@ def _reference(client: RegistryClient, check: Check, kind: str, signing: Signing
                                       f"({check.result})", check.digest))
     repository = check.target.repository
     if check.media_type not in INDEX_TYPES:
-        return Trust(_digest(client, repository, check.digest, kind, signing))
-    own = _digest(client, repository, check.digest, kind, signing) if kind == SIGNATURE else None
-    signed_index = check.index
-    if own is not None and own.result == MISSING and record is not None:
-        recorded = record.get(check.target.reference)
-        if recorded is not None and _digest_of(recorded) != check.digest:
-            own = _digest(client, repository, _digest_of(recorded), kind, signing)
-            own = Finding(own.result, f"{own.detail}; Harbor serves its own rebuilt list "
-                                      f"{check.digest}, checked against it", own.digest)
-            signed_index = recorded
-    if own is not None and own.result == MISSING and own.digest == check.digest:
-        own = Finding(MISSING, f"{own.detail}; if Harbor serves its own rebuilt list (the "
-                               "upstream down), run verify --warm --signatures while the "
-                               "upstream answers, to record the upstream index", own.digest)
-    if own is not None and own.result == VERIFIED and signing.warm and record is not None:
+        return Trust(_check_digest(client, repository, check.digest, kind, signing))
+    if kind != SIGNATURE:  # Application Collection attests each platform, not the index
+        own = Finding(NOT_CHECKED, "an index carries no attestation of its own; each "
+                                   "platform's is checked", check.digest)
+        return Trust(own, _platforms(client, repository, check.index, check.index, kind,
+                                     signing))
+    own, signed_index = _index(client, check, signing, record)
+    if own.result == VERIFIED and signing.warm and record is not None:
         record.put(check.target.reference, signed_index)
-    platforms = _platforms(client, repository, check.index, signed_index, kind, signing)
-    return Trust(own or Finding(NOT_CHECKED, "an index carries no attestation of its own; "
-                                             "each platform's is checked", check.digest),
-                 platforms)
+    return Trust(own, _platforms(client, repository, check.index, signed_index, kind, signing))
+
+
+def _index(client: RegistryClient, check: Check, signing: Signing,
+           record: SignedIndexes | None) -> tuple[Finding, bytes]:
+    """The index's own signature finding, and the index whose platforms it vouches for: the
+    one Harbor served, or, when Harbor serves its own unsigned rebuilt list, the upstream
+    index recorded while warming."""
+    repository = check.target.repository
+    own = _check_digest(client, repository, check.digest, SIGNATURE, signing)
+    recorded = record.get(check.target.reference) if record is not None else None
+    if own.result != MISSING:
+        return own, check.index
+    if recorded is None or _digest_of(recorded) == check.digest:
+        return Finding(MISSING, f"{own.detail}; if Harbor serves its own rebuilt list (the "
+                                "upstream down), run verify --warm --signatures while the "
+                                "upstream answers, to record the upstream index",
+                       own.digest), check.index
+    upstream = _check_digest(client, repository, _digest_of(recorded), SIGNATURE, signing)
+    return Finding(upstream.result, f"{upstream.detail}; Harbor serves its own rebuilt list "
+                                    f"{check.digest}, checked against it",
+                   upstream.digest), recorded
 
 
 def _platforms(client: RegistryClient, repository: str, served: bytes, signed: bytes,
@@ -140,7 +151,7 @@ def _platforms(client: RegistryClient, repository: str, served: bytes, signed: b
             findings.append(Finding(MISSING, "the index Harbor serves does not list it (trimmed "
                                              "to the platforms it stored)", digest, platform))
         else:
-            found = _digest(client, repository, digest, kind, signing)
+            found = _check_digest(client, repository, digest, kind, signing)
             findings.append(Finding(found.result, found.detail, digest, platform))
     return findings
 
@@ -153,7 +164,7 @@ def _children(index: bytes) -> dict[str, str]:
             if isinstance(entry, dict) and isinstance(entry.get("digest"), str)}
 
 
-def _digest(client: RegistryClient, repository: str, digest: str, kind: str,
+def _check_digest(client: RegistryClient, repository: str, digest: str, kind: str,
             signing: Signing) -> Finding:
     """Fetch `digest`'s `.sig`/`.att` through Harbor and check it."""
     tag = tag_for(digest, kind)
