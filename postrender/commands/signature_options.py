@@ -3,15 +3,13 @@ and the columns and lines that show it."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from postrender.errors import ConfigError
-from postrender.helm.paths import cache_home
 
 if TYPE_CHECKING:
     from postrender.registry import Check, Signing
@@ -49,18 +47,9 @@ def signing(
         if keys:
             raise ConfigError("--key needs --signatures or --attestations")
         return None
-    from postrender.registry import Signing
-    from postrender.trust.keys import trusted_keys
+    from postrender.registry._signatures import signing_for
 
-    kinds = tuple(kind for kind, wanted in (("signature", signatures),
-                                            ("attestation", attestations)) if wanted)
-    return Signing(kinds, trusted_keys(list(keys)), platforms, warm)
-
-
-def signed_indexes_file(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where `--warm --signatures` keeps the upstream indexes it verified, for checks with the
-    upstream gone: `<Helm cache home>/harbor-mirror/signed-indexes.json`."""
-    return Path(cache_home(environ), "harbor-mirror", "signed-indexes.json")
+    return signing_for(signatures, attestations, keys, platforms=platforms, warm=warm)
 
 
 def columns(checks: Sequence[Check]) -> tuple[str, ...]:

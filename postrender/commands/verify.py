@@ -79,7 +79,7 @@ def cli(
     reference Harbor serves is not verified.
     """
     from postrender import registry
-    from postrender.commands.signature_options import signed_indexes_file
+    from postrender.registry._signatures import signed_indexes_file
     from postrender.rewrite.rules import Rules
     from postrender.rewrite.stream import rewrite_stream
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from postrender.errors import ConfigError
 from postrender.files import atomic_write
+from postrender.helm.paths import cache_home
 from postrender.registry._check import NOT_MIRRORED, SKIPPED, Check, json_object, platform_of
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 from postrender.registry._trust import (
@@ -34,7 +36,8 @@ from postrender.registry._trust import (
     Trust,
     not_checked,
 )
-from postrender.trust.cosign import SIGNATURE, layers_of, tag_for, verdict
+from postrender.trust.cosign import ATTESTATION, SIGNATURE, layers_of, tag_for, verdict
+from postrender.trust.keys import trusted_keys
 
 MAX_LAYER = 64 << 20  # an SBOM attestation is a few MiB; a layer larger than this is refused
 GAP_HINT = (
@@ -42,6 +45,25 @@ GAP_HINT = (
     "a replicated project: the rule's tag filter may drop the sha256-*.sig/.att tags (README, "
     "\"Signatures through Harbor\")"
 )
+
+
+def signing_for(
+    signatures: bool, attestations: bool, keys: Iterable[Path], *,
+    platforms: frozenset[str] = frozenset(), warm: bool = False,
+) -> Signing | None:
+    """What `--signatures`/`--attestations` ask to check, with the `--key` files (read now),
+    else Application Collection's key; None when neither is asked for."""
+    kinds = tuple(kind for kind, wanted in ((SIGNATURE, signatures),
+                                            (ATTESTATION, attestations)) if wanted)
+    if not kinds:
+        return None
+    return Signing(kinds, trusted_keys(list(keys)), platforms, warm)
+
+
+def signed_indexes_file(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where `--warm --signatures` keeps the upstream indexes it verified, for checks with the
+    upstream gone: `<Helm cache home>/harbor-mirror/signed-indexes.json`."""
+    return Path(cache_home(environ), "harbor-mirror", "signed-indexes.json")
 
 
 class SignedIndexes:
