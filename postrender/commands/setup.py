@@ -15,8 +15,8 @@ import click
 from postrender.bootstrap.admission import FORMATS as ADMISSION_FORMATS
 from postrender.bootstrap.admission import check_keys, ensure_admission_policy
 from postrender.bootstrap.check import check_harbor, version_at_least
-from postrender.bootstrap.configfile import ensure_config
-from postrender.bootstrap.emit import check_emit, ensure_node_mirror
+from postrender.bootstrap.configfile import ensure_config, remembered_secret_file
+from postrender.bootstrap.emit import Emit, check_emit, ensure_node_mirrors
 from postrender.bootstrap.nodemirror import FORMATS as NODE_MIRROR_FORMATS
 from postrender.bootstrap.outcome import report, warn
 from postrender.bootstrap.plan import (
@@ -89,8 +89,9 @@ def _next_steps(plan: Plan, dry_run: bool, out: TextIO) -> None:
     if dry_run:
         out.write("Dry run: nothing was changed.\n")
     out.write("Next:\n")
-    if plan.robot is not None:
-        out.write(f"  kubectl apply -n <namespace> -f {plan.robot.secret_out}\n")
+    secret_file = plan.robot.secret_out if plan.robot else remembered_secret_file(plan)
+    if secret_file is not None:
+        out.write(f"  kubectl apply -n <namespace> -f {secret_file}\n")
     elif not plan.public:
         ca = f" --ca-file {plan.ca_file}" if plan.ca_file else ""
         out.write(
@@ -136,19 +137,17 @@ def _token(environ: Mapping[str, str]) -> str | None:
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-def _admission_keys(
-    emit: tuple[str, Path] | None, keys: tuple[Path, ...]
-) -> list[TrustedKey] | None:
-    """The keys of an admission policy to emit, read before Harbor is contacted; None when no
-    policy is asked for."""
-    if emit is None or emit[0] not in ADMISSION_FORMATS:
+def _admission_keys(policies: tuple[Emit, ...], keys: tuple[Path, ...]) -> list[TrustedKey]:
+    """The keys of the admission policies to emit, read before Harbor is contacted."""
+    if not policies:
         if keys:
             raise ConfigError("--key needs --emit kyverno FILE or --emit kubewarden FILE")
-        return None
+        return []
     from postrender.trust.keys import trusted_keys
 
     trusted = trusted_keys(list(keys))
-    check_keys(emit[0], trusted)
+    for fmt, _ in policies:
+        check_keys(fmt, trusted)
     return trusted
 
 
@@ -160,8 +159,9 @@ def _admission_keys(
 @click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
               metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
 @click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
-              show_envvar=True, help=f"Harbor system admin. Password: ${PASSWORD_ENV}, "
-              "--password-stdin, or a hidden prompt.")
+              show_envvar=True, help="Harbor system admin (local, LDAP or auth-proxy admin) or "
+              f"system robot 'robot$NAME'. Password: ${PASSWORD_ENV}, --password-stdin, or a "
+              "hidden prompt.")
 @click.option("--password-stdin", is_flag=True, help="Read the Harbor password from stdin.")
 @click.option("--upstream-url", default=DEFAULT_UPSTREAM_URL, show_default=True, metavar="URL",
               help="Registry Harbor mirrors.")
@@ -195,7 +195,11 @@ def _admission_keys(
 @click.option("--secret-out", type=_FILE, metavar="FILE",
               help="Write the robot's kubernetes.io/dockerconfigjson Secret here (mode 0600).")
 @click.option("--rotate-robot-secret", is_flag=True,
-              help="Issue a new secret for an existing robot (the old one stops working).")
+              help="Issue a new secret for an existing robot: every existing copy of the old "
+              "one (clusters, other workstations) stops working.")
+@click.option("--repair-robot", is_flag=True,
+              help="Make an existing --robot that is disabled, expiring or not exactly "
+              "pull-only on the project enabled, never-expiring and pull-only.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--config", type=_FILE, envvar="HARBOR_MIRROR_CONFIG", show_envvar=True,
               metavar="FILE", help="Post-renderer config file to write. "
@@ -206,19 +210,23 @@ def _admission_keys(
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="Per-request timeout.")
 @click.option("--emit", type=(click.Choice((*NODE_MIRROR_FORMATS, *ADMISSION_FORMATS)), _FILE),
-              metavar="FORMAT FILE", help="Also write a node mirror config: RKE2/K3s "
-              "registries.yaml, containerd hosts.toml or CRI-O registries.conf (mode 0600); or "
-              "an admission policy verifying signatures on the rewritten references: a Kyverno "
-              "ClusterPolicy or a Kubewarden ClusterAdmissionPolicy.")
+              multiple=True, metavar="FORMAT FILE", help="Also write a node mirror config "
+              "(repeatable, mode 0600): RKE2/K3s registries.yaml, containerd hosts.toml, CRI-O "
+              "registries.conf drop-in, or auth: the node auth file with the robot's "
+              "credentials; or an admission policy verifying signatures on the rewritten "
+              "references: kyverno (a ClusterPolicy) or kubewarden (a ClusterAdmissionPolicy).")
 @click.option("--emit-credentials", is_flag=True,
-              help="With --emit rke2: embed the robot's credentials from --secret-out.")
-@click.option("--key", "keys", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
-              metavar="FILE", help="With --emit kyverno|kubewarden: PEM public key the policy "
-              "verifies with (repeatable: any one suffices). Default: Application Collection's "
-              "key, built in.")
+              help="With --emit rke2: embed the robot's credentials (from --secret-out, or "
+              "the Secret file the config remembers).")
+@click.option("--node-ca-file", type=_FILE, metavar="PATH",
+              help="Where the nodes keep Harbor's CA, named in the --emit files "
+              "(default: the absolute path of --ca-file).")
+@click.option("--key", "keys", type=_FILE, multiple=True, metavar="FILE",
+              help="With --emit kyverno|kubewarden: PEM public key the policy verifies with "
+              "(repeatable: any one suffices). Default: Application Collection's key, built in.")
 def cli(
     username: str, password_stdin: bool, timeout: float, insecure_skip_tls_verify: bool,
-    dry_run: bool, emit: tuple[str, Path] | None, emit_credentials: bool,
+    dry_run: bool, emit: tuple[Emit, ...], emit_credentials: bool, node_ca_file: Path | None,
     keys: tuple[Path, ...], **plan_options: Any,
 ) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
@@ -230,8 +238,10 @@ def cli(
     environ = os.environ
     # bad input fails before any prompt
     plan = plan_from_options(PlanOptions(**plan_options), environ)
-    check_emit(plan, emit, emit_credentials)
-    trusted = _admission_keys(emit, keys)
+    nodes = tuple(e for e in emit if e[0] not in ADMISSION_FORMATS)
+    policies = tuple(e for e in emit if e[0] in ADMISSION_FORMATS)
+    check_emit(plan, emit, emit_credentials, node_ca_file)
+    trusted = _admission_keys(policies, keys)
     timeout = positive_seconds("--timeout", timeout)
     verify = tls_verify(plan.ca_file, insecure_skip_tls_verify)
     password = keep_secret(_password(password_stdin, environ), username=username)
@@ -242,9 +252,9 @@ def cli(
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
     client = connect(connection)
     code = setup(client, plan, dry_run=dry_run, out=sys.stdout)
-    if emit is not None and trusted is not None:
-        ensure_admission_policy(plan, emit[0], emit[1], trusted, dry_run=dry_run, out=sys.stdout)
-    elif emit is not None:
-        ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=emit_credentials,
-                           dry_run=dry_run, out=sys.stdout)
+    if nodes:
+        ensure_node_mirrors(plan, nodes, embed_credentials=emit_credentials,
+                            node_ca_file=node_ca_file, dry_run=dry_run, out=sys.stdout)
+    for fmt, path in policies:
+        ensure_admission_policy(plan, fmt, path, trusted, dry_run=dry_run, out=sys.stdout)
     return code

@@ -193,3 +193,13 @@ def test_setup_refuses_keys_it_cannot_use_before_contacting_harbor(
     result = run_cli(harbor.url, upstream_registry, tmp_path, *args)
     assert_one_line_error(result, 2, needle)
     assert harbor.requests == []
+
+
+def test_setup_emits_a_policy_beside_node_mirror_files(harbor, upstream_registry, tmp_path):
+    policy_file, hosts = tmp_path / "kyverno.yaml", tmp_path / "hosts.toml"
+    result = run_cli(harbor.url, upstream_registry, tmp_path, "--emit", "containerd",
+                     str(hosts), "--emit", "kyverno", str(policy_file))
+    assert result.returncode == 0, result.stderr
+    assert f"[admission-policy] {policy_file}: created (kyverno, 1 key)" in result.stdout
+    assert hosts.is_file()
+    assert "anonymous" in result.stdout  # no robot, no pull secret: said, not guessed
