@@ -79,7 +79,7 @@ def cli(
     reference Harbor serves is not verified.
     """
     from postrender import registry
-    from postrender.registry._signatures import signed_indexes_file
+    from postrender.registry._signatures import record_file
     from postrender.rewrite.rules import Rules
     from postrender.rewrite.stream import rewrite_stream
 
@@ -104,7 +104,7 @@ def cli(
         rewrite_stream(text, rules).text, rules.mirror, access,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
-        signing=checking, signed_indexes=signed_indexes_file() if checking else None,
+        signing=checking, record=record_file() if checking else None,
     )
     if not checks:
         click.echo(f"harbor-mirror: no reference to {rules.mirror.target_prefix} found", err=True)

@@ -7,7 +7,7 @@ to a proxy cache (`server/middleware/repoproxy/proxy.go:handleManifest`), stored
 (each manifest on its own), with one Harbor twist: a proxy stores an index rebuilt under a
 digest of its own (`controller/proxy/manifestcache.go:ManifestListCache.push`), which nobody
 signed. While the upstream answers, a tag resolves to the upstream digest; `--warm` records
-that index (`SignedIndexes`), so later, with Harbor serving its own list, the signature is
+that index (`SignatureRecord`), so later, with Harbor serving its own list, the signature is
 checked on the recorded upstream digest and Harbor's list must name only manifests the signed
 index names, each verified on its own. A gap is `missing`, present-but-wrong is `invalid`.
 """
@@ -60,43 +60,55 @@ def signing_for(
     return Signing(kinds, trusted_keys(list(keys)), platforms, warm)
 
 
-def signed_indexes_file(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where `--warm --signatures` keeps the upstream indexes it verified, for checks with the
-    upstream gone: `<Helm cache home>/harbor-mirror/signed-indexes.json`."""
-    return Path(cache_home(environ), "harbor-mirror", "signed-indexes.json")
+def record_file(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where `--warm --signatures` keeps what it verified, for later checks with the upstream
+    gone or spared: `<Helm cache home>/harbor-mirror/signatures.json`."""
+    return Path(cache_home(environ), "harbor-mirror", "signatures.json")
 
 
-class SignedIndexes:
-    """Upstream indexes learned through Harbor while the upstream answered, by reference:
-    the bytes themselves, so their digest and platforms can be checked again offline."""
+class SignatureRecord:
+    """What `--warm --signatures` learned through Harbor while the upstream answered: each
+    multi-arch image's upstream index (the bytes, by reference, so its digest and platforms
+    can be checked again offline), and the digest of each `.sig`/`.att` manifest (by
+    repository and tag), so a later check reads it by digest: a proxy answers that from its
+    cache without asking the upstream (`controller/proxy/controller.go:UseLocalManifest`),
+    where a read by tag costs an upstream HEAD."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._indexes: dict[str, str] = {}
+        self._artifacts: dict[str, str] = {}
         if path.is_file():
             try:
-                loaded = json.loads(path.read_text(encoding="utf-8")).get("indexes")
-            except (OSError, ValueError, AttributeError):
-                raise ConfigError(f"{path}: not a record of signed indexes; delete it and run "
-                                  "verify --warm --signatures again") from None
-            if isinstance(loaded, dict):
-                self._indexes = {str(k): str(v) for k, v in loaded.items()}
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                self._indexes = {str(k): str(v) for k, v in loaded["indexes"].items()}
+                self._artifacts = {str(k): str(v) for k, v in loaded["artifacts"].items()}
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                raise ConfigError(f"{path}: not a record of verified signatures; delete it and "
+                                  "run verify --warm --signatures again") from None
 
-    def get(self, reference: str) -> bytes | None:
+    def index(self, reference: str) -> bytes | None:
         found = self._indexes.get(reference)
         return found.encode() if found is not None else None
 
-    def put(self, reference: str, index: bytes) -> None:
+    def put_index(self, reference: str, index: bytes) -> None:
         self._indexes[reference] = index.decode()
 
+    def artifact(self, repository: str, tag: str) -> str | None:
+        return self._artifacts.get(f"{repository}:{tag}")
+
+    def put_artifact(self, repository: str, tag: str, digest: str) -> None:
+        self._artifacts[f"{repository}:{tag}"] = digest
+
     def save(self) -> None:
-        data = json.dumps({"indexes": self._indexes}, indent=1, sort_keys=True).encode()
-        atomic_write(self.path, data, mode=0o644, option="signed-index record")
+        data = json.dumps({"indexes": self._indexes, "artifacts": self._artifacts}, indent=1,
+                          sort_keys=True).encode()
+        atomic_write(self.path, data, mode=0o644, option="signature record")
 
 
 def check_trust(
     client: RegistryClient, checks: Iterable[Check], signing: Signing,
-    record: SignedIndexes | None = None, *, concurrency: int = 4,
+    record: SignatureRecord | None = None, *, concurrency: int = 4,
 ) -> None:
     """Fill in `check.trust[kind]` for every check, `concurrency` references at once; with
     `signing.warm`, record the upstream index of each multi-arch image whose signature
@@ -112,7 +124,7 @@ def check_trust(
 
 
 def _reference(client: RegistryClient, check: Check, kind: str, signing: Signing,
-               record: SignedIndexes | None) -> Trust:
+               record: SignatureRecord | None) -> Trust:
     if check.result == NOT_MIRRORED:
         return not_checked("not pulled through Harbor")
     if check.result == SKIPPED or (not check.failed and not check.digest):
@@ -122,26 +134,28 @@ def _reference(client: RegistryClient, check: Check, kind: str, signing: Signing
                                       f"({check.result})", check.digest))
     repository = check.target.repository
     if check.media_type not in INDEX_TYPES:
-        return Trust(_check_digest(client, repository, check.digest, kind, signing))
+        return Trust(_check_digest(client, repository, check.digest, kind, signing,
+                                   record))
     if kind != SIGNATURE:  # Application Collection attests each platform, not the index
         own = Finding(NOT_CHECKED, "an index carries no attestation of its own; each "
                                    "platform's is checked", check.digest)
         return Trust(own, _platforms(client, repository, check.index, check.index, kind,
-                                     signing))
+                                     signing, record))
     own, signed_index = _index(client, check, signing, record)
     if own.result == VERIFIED and signing.warm and record is not None:
-        record.put(check.target.reference, signed_index)
-    return Trust(own, _platforms(client, repository, check.index, signed_index, kind, signing))
+        record.put_index(check.target.reference, signed_index)
+    return Trust(own, _platforms(client, repository, check.index, signed_index, kind, signing,
+                                 record))
 
 
 def _index(client: RegistryClient, check: Check, signing: Signing,
-           record: SignedIndexes | None) -> tuple[Finding, bytes]:
+           record: SignatureRecord | None) -> tuple[Finding, bytes]:
     """The index's own signature finding, and the index whose platforms it vouches for: the
     one Harbor served, or, when Harbor serves its own unsigned rebuilt list, the upstream
     index recorded while warming."""
     repository = check.target.repository
-    own = _check_digest(client, repository, check.digest, SIGNATURE, signing)
-    recorded = record.get(check.target.reference) if record is not None else None
+    own = _check_digest(client, repository, check.digest, SIGNATURE, signing, record)
+    recorded = record.index(check.target.reference) if record is not None else None
     if own.result != MISSING:
         return own, check.index
     if recorded is None or _digest_of(recorded) == check.digest:
@@ -149,14 +163,15 @@ def _index(client: RegistryClient, check: Check, signing: Signing,
                                 "upstream down), run verify --warm --signatures while the "
                                 "upstream answers, to record the upstream index",
                        own.digest), check.index
-    upstream = _check_digest(client, repository, _digest_of(recorded), SIGNATURE, signing)
+    upstream = _check_digest(client, repository, _digest_of(recorded), SIGNATURE, signing,
+                             record)
     return Finding(upstream.result, f"{upstream.detail}; Harbor serves its own rebuilt list "
                                     f"{check.digest}, checked against it",
                    upstream.digest), recorded
 
 
 def _platforms(client: RegistryClient, repository: str, served: bytes, signed: bytes,
-               kind: str, signing: Signing) -> list[Finding]:
+               kind: str, signing: Signing, record: SignatureRecord | None) -> list[Finding]:
     """Each platform of the signed index: Harbor's list must name it (or leave it out only
     when `--platform` does), must name nothing else, and each carries its own signature."""
     served_children = _children(served)
@@ -173,7 +188,7 @@ def _platforms(client: RegistryClient, repository: str, served: bytes, signed: b
             findings.append(Finding(MISSING, "the index Harbor serves does not list it (trimmed "
                                              "to the platforms it stored)", digest, platform))
         else:
-            found = _check_digest(client, repository, digest, kind, signing)
+            found = _check_digest(client, repository, digest, kind, signing, record)
             findings.append(Finding(found.result, found.detail, digest, platform))
     return findings
 
@@ -187,11 +202,15 @@ def _children(index: bytes) -> dict[str, str]:
 
 
 def _check_digest(client: RegistryClient, repository: str, digest: str, kind: str,
-            signing: Signing) -> Finding:
-    """Fetch `digest`'s `.sig`/`.att` through Harbor and check it."""
+                  signing: Signing, record: SignatureRecord | None) -> Finding:
+    """Fetch `digest`'s `.sig`/`.att` through Harbor (by the digest recorded while warming,
+    else by its tag) and check it."""
     tag = tag_for(digest, kind)
     try:
-        response = client.get_manifest(repository, tag)
+        known = record.artifact(repository, tag) if record is not None else None
+        response = client.get_manifest(repository, known) if known else None
+        if response is None or response.status_code != 200:
+            response = client.get_manifest(repository, tag)
         if response.status_code != 200:
             return Finding(MISSING, f"no {tag} through Harbor ({response.status_code}): "
                                     f"{GAP_HINT}", digest)
@@ -202,6 +221,8 @@ def _check_digest(client: RegistryClient, repository: str, digest: str, kind: st
                    if (blob := _blob(client, repository, layer.digest)) is not None]
         if signing.warm:
             _warm_config(client, repository, response.content)
+            if record is not None:
+                record.put_artifact(repository, tag, _digest_of(response.content))
     except TokenRefused as refused:
         return Finding(MISSING, f"{tag}: {refused}", digest)
     if layers and not fetched:

@@ -25,12 +25,12 @@ def verify(
     platforms: frozenset[str] = frozenset(),
     concurrency: int = 4,
     signing: Signing | None = None,
-    signed_indexes: Path | None = None,
+    record: Path | None = None,
 ) -> list[Check]:
     """One Check per distinct reference (the given charts first), in order of appearance,
     then one per image Harbor will not serve. With `signing`, each also carries its signature
-    (attestation) results, fetched through Harbor; `signed_indexes` is where upstream indexes
-    learned while warming are kept for checks with the upstream gone."""
+    (attestation) results, fetched through Harbor; `record` is the file where what warming
+    verified is kept for later checks (`SignatureRecord`)."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
     client = access.client()
     try:
@@ -39,10 +39,10 @@ def verify(
             warm(client, checks, platforms, concurrency=concurrency)
         checks += [not_mirrored(target) for target in unmirrored(text, rule)]
         if signing is not None:
-            from postrender.registry._signatures import SignedIndexes, check_trust
+            from postrender.registry._signatures import SignatureRecord, check_trust
 
-            record = SignedIndexes(signed_indexes) if signed_indexes else None
-            check_trust(client, checks, signing, record, concurrency=concurrency)
+            known = SignatureRecord(record) if record else None
+            check_trust(client, checks, signing, known, concurrency=concurrency)
     finally:
         client.close()
     return checks

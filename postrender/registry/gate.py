@@ -24,12 +24,12 @@ def verify_or_fail(
     or (`--signatures`, `--attestations`) one Harbor serves is not verified."""
     signing, record = None, None
     if settings.signatures or settings.attestations:  # cryptography loads only then
-        from postrender.registry._signatures import signed_indexes_file, signing_for
+        from postrender.registry._signatures import record_file, signing_for
 
         keys = [Path(p) for p in (settings.keys or "").split(os.pathsep) if p]
         signing = signing_for(settings.signatures, settings.attestations, keys)
-        record = signed_indexes_file(environ)
+        record = record_file(environ)
     checks = verify(text, rule, access(settings, environ), signing=signing,
-                    signed_indexes=record)
+                    record=record)
     require_resolved(checks)
     require_signed(checks)

@@ -40,7 +40,7 @@ def _verify(harbor: HarborEmulator, signed: Signed, *references: str, kinds=(SIG
     access = Access(host, (ADMIN_USERNAME, ADMIN_PASSWORD), Path(harbor.ca_file))
     signing = Signing(tuple(kinds), keys or [signed.key], platforms, warm)
     return verify(text, MirrorRule(UPSTREAM_HOST, host, PROJECT), access, warm_cache=warm,
-                  platforms=platforms, signing=signing, signed_indexes=record)
+                  platforms=platforms, signing=signing, record=record)
 
 
 def _results(checks: list[Check], kind: str = SIGNATURE) -> dict[str, str]:
@@ -126,7 +126,7 @@ def test_references_harbor_does_not_serve_are_not_checked(harbor, signed):
 
 
 def test_after_warm_the_signatures_verify_with_the_upstream_stopped(harbor, signed, tmp_path):
-    record = tmp_path / "signed-indexes.json"
+    record = tmp_path / "signatures.json"
     references = ("containers/app:1.0", "containers/plain:1.0", "charts/x:0.1.0")
     warmed = _verify(harbor, signed, *references, kinds=(SIGNATURE, ATTESTATION), warm=True,
                      record=record)
@@ -155,7 +155,7 @@ def test_after_warm_the_signatures_verify_with_the_upstream_stopped(harbor, sign
 def test_harbors_list_must_name_only_signed_manifests(harbor, signed, tmp_path):
     """A recorded signed index whose platforms Harbor's list does not match: the extra
     manifest is invalid, not a gap."""
-    record = tmp_path / "signed-indexes.json"
+    record = tmp_path / "signatures.json"
     host = _host(harbor)
     _verify(harbor, signed, "containers/app:1.0", warm=True, record=record)
     recorded = json.loads(record.read_text())
@@ -183,3 +183,19 @@ def test_a_signature_tag_is_an_ordinary_tag_through_the_proxy(harbor, signed):
     assert check.trust[SIGNATURE].result == "verified"
     stored = harbor.state.store.content(PROJECT)
     assert tag_for(plain.digest, SIGNATURE) in stored.tags["containers/plain"]
+
+
+def test_after_warm_signatures_are_read_by_digest_sparing_the_upstream(harbor, signed, tmp_path):
+    """A read by tag costs Harbor an upstream HEAD; by the digest warming recorded, none."""
+    record = tmp_path / "signatures.json"
+    _verify(harbor, signed, "containers/plain:1.0", warm=True, record=record)
+    plain = signed.images["containers/plain:1.0"]
+    tag = tag_for(plain.digest, SIGNATURE)
+    recorded = json.loads(record.read_text())["artifacts"]
+    artifact = recorded[f"{PROJECT}/containers/plain:{tag}"]
+    before = len(harbor.requests)
+    [check] = _verify(harbor, signed, "containers/plain:1.0", record=record)
+    asked = [r.path for r in harbor.requests[before:] if "/manifests/" in r.path]
+    assert check.trust[SIGNATURE].result == "verified"
+    assert f"/v2/{PROJECT}/containers/plain/manifests/{artifact}" in asked
+    assert not any(path.endswith(f"/manifests/{tag}") for path in asked)
