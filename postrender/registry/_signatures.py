@@ -23,7 +23,7 @@ from pathlib import Path
 
 from postrender.errors import ConfigError
 from postrender.files import atomic_write
-from postrender.helm.paths import cache_home
+from postrender.helmhome import cache_home
 from postrender.registry._check import NOT_MIRRORED, SKIPPED, Check, json_object, platform_of
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 from postrender.registry._trust import (

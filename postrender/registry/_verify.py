@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from postrender.endpoint import Endpoint
 from postrender.errors import VerifyFailed
-from postrender.registry._access import Access
+from postrender.registry._access import registry_client
 from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
 from postrender.registry._references import Target, find, unmirrored
 from postrender.registry._trust import INVALID, MISSING, Signing
@@ -18,7 +19,7 @@ from postrender.rewrite.rules import MirrorRule
 def verify(
     text: str,
     rule: MirrorRule,
-    access: Access,
+    endpoint: Endpoint,
     *,
     charts: Sequence[Target] = (),
     warm_cache: bool = False,
@@ -32,7 +33,7 @@ def verify(
     (attestation) results, fetched through Harbor; `record` is the file where what warming
     verified is kept for later checks (`SignatureRecord`)."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
-    client = access.client()
+    client = registry_client(endpoint)
     try:
         checks = [check(client, target) for target in targets.values()]
         if warm_cache:

@@ -1,8 +1,8 @@
 """The post-renderer's `--verify`: fail the install before the cluster meets a missing image.
 
-Trust and credentials are what `settings` resolved (the CA and robot Secret file setup
-remembered, or HARBOR_MIRROR_CA_FILE / HARBOR_MIRROR_SECRET_FILE), else HARBOR_MIRROR_USERNAME
-with HARBOR_MIRROR_HARBOR_PASSWORD: the post-renderer takes no secrets on its command line.
+Trust and credentials are the settings' `Endpoint` (the CA and robot Secret file setup
+remembered, or HARBOR_MIRROR_CA_FILE / HARBOR_MIRROR_SECRET_FILE, else HARBOR_MIRROR_USERNAME
+with HARBOR_MIRROR_HARBOR_PASSWORD): the post-renderer takes no secrets on its command line.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from postrender.registry._access import access
+from postrender.endpoint import Endpoint
 from postrender.registry._verify import require_resolved, require_signed, verify
 from postrender.rewrite.rules import MirrorRule
 from postrender.settings import Settings
@@ -29,7 +29,7 @@ def verify_or_fail(
         keys = [Path(p) for p in (settings.keys or "").split(os.pathsep) if p]
         signing = signing_for(settings.signatures, settings.attestations, keys)
         record = record_file(environ)
-    checks = verify(text, rule, access(settings, environ), signing=signing,
+    checks = verify(text, rule, Endpoint.from_settings(settings, environ), signing=signing,
                     record=record)
     require_resolved(checks)
     require_signed(checks)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from postrender.endpoint import Endpoint
 from postrender.errors import VerifyFailed
-from postrender.registry import Access, Check, Signing, require_signed, verify
+from postrender.registry import Check, Signing, require_signed, verify
 from postrender.rewrite.rules import MirrorRule
 from postrender.trust.cosign import ATTESTATION, SIGNATURE, tag_for
 from postrender.trust.keys import parse_key
@@ -37,9 +38,9 @@ def _verify(harbor: HarborEmulator, signed: Signed, *references: str, kinds=(SIG
     charts = [ref for ref in references if ref.startswith("charts/")]
     text += "".join(f"chart: oci://{host}/{PROJECT}/{ref}\n" for ref in charts)
     assert harbor.ca_file is not None
-    access = Access(host, (ADMIN_USERNAME, ADMIN_PASSWORD), Path(harbor.ca_file))
+    endpoint = Endpoint(host, PROJECT, harbor.ca_file, credentials=(ADMIN_USERNAME, ADMIN_PASSWORD))
     signing = Signing(tuple(kinds), keys or [signed.key], platforms, warm)
-    return verify(text, MirrorRule(UPSTREAM_HOST, host, PROJECT), access, warm_cache=warm,
+    return verify(text, MirrorRule(UPSTREAM_HOST, host, PROJECT), endpoint, warm_cache=warm,
                   platforms=platforms, signing=signing, record=record)
 
 
@@ -115,8 +116,9 @@ def test_references_harbor_does_not_serve_are_not_checked(harbor, signed):
             f"image: {_host(harbor)}/{PROJECT}/containers/plain:1.0\n"
             f"url: oci://{_host(harbor)}/{PROJECT}/charts/x\n")  # versions listed, no one chart
     assert harbor.ca_file is not None
-    access = Access(_host(harbor), (ADMIN_USERNAME, ADMIN_PASSWORD), Path(harbor.ca_file))
-    checks = verify(text, MirrorRule(UPSTREAM_HOST, _host(harbor), PROJECT), access,
+    endpoint = Endpoint(_host(harbor), PROJECT, harbor.ca_file,
+                      credentials=(ADMIN_USERNAME, ADMIN_PASSWORD))
+    checks = verify(text, MirrorRule(UPSTREAM_HOST, _host(harbor), PROJECT), endpoint,
                     signing=Signing((SIGNATURE,), [signed.key]))
     assert [c.trust[SIGNATURE].result for c in checks] == ["verified", "not checked",
                                                            "not checked"]
