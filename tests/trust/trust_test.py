@@ -207,6 +207,7 @@ def test_key_files_replace_the_built_in_key(tmp_path: Path) -> None:
     ("p384", "an ECDSA key on secp384r1; only P-256 is supported"),
     ("rsa1024", "an RSA key of 1024 bits; at least 2048 needed"),
     ("ed25519", "neither an RSA nor an ECDSA P-256 public key"),
+    ("unknown", "neither an RSA nor an ECDSA P-256 public key"),
 ])
 def test_a_key_file_cosign_would_not_take_is_one_readable_error(
     tmp_path: Path, content: bytes | str, problem: str
@@ -220,12 +221,25 @@ def test_a_key_file_cosign_would_not_take_is_one_readable_error(
     path = tmp_path / "key.pem"
     if isinstance(content, bytes):
         path.write_bytes(content)
+    elif content == "unknown":
+        path.write_bytes(_unknown_algorithm_pem())
     else:
         path.write_bytes(made[content]().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     with pytest.raises(ConfigError) as raised:
         read_key(path)
     assert str(raised.value) == f"--key {path}: {problem}"
+
+
+def _unknown_algorithm_pem() -> bytes:
+    """A well-formed PEM public key whose algorithm OID no library knows (1.2.840.10045.2.9):
+    cryptography raises UnsupportedAlgorithm for it, not ValueError."""
+    der = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    id_ec_public_key = bytes.fromhex("2a8648ce3d0201")
+    der = der.replace(id_ec_public_key, bytes.fromhex("2a8648ce3d0209"), 1)
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN PUBLIC KEY-----\n{body}-----END PUBLIC KEY-----\n".encode()
 
 
 def test_an_unreadable_key_file_is_one_readable_error(tmp_path: Path) -> None:
