@@ -183,6 +183,6 @@ def _base64(value: Any) -> bytes | None:
 def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: `[[[[…` nested
         return None
     return value if isinstance(value, dict) else None

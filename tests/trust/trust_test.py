@@ -161,6 +161,15 @@ def test_layers_of_reads_only_the_kind_asked_for() -> None:
     assert layers_of(b"<html>", SIGNATURE) is None
 
 
+def test_json_nested_past_the_recursion_limit_is_no_artifact_not_a_crash() -> None:
+    """Whatever Harbor serves: a `.sig` manifest or a DSSE envelope of `[[[[…` is present but
+    wrong (invalid), never an unexpected error."""
+    bomb = b"[" * 100_000
+    assert layers_of(bomb, SIGNATURE) is None
+    assert check_envelope(bomb, DIGEST, [trusted(Signer.ecdsa())]) == (
+        "the attestation is no DSSE envelope (not a JSON object)")
+
+
 # -- Application Collection's real key and one of its published attestations -----------------
 
 def test_the_real_appco_attestation_verifies_with_the_shipped_key() -> None:
