@@ -77,6 +77,18 @@ def test_tampering_is_invalid_and_a_gap_is_missing(harbor, signed, image, result
         require_signed([check])
 
 
+def test_a_layer_harbor_cannot_serve_is_a_gap_even_when_the_others_fail(harbor, signed):
+    """The layer Harbor could not fetch may be the one the trusted key signed: a gap, not
+    tampering, though the layer it did serve is another key's."""
+    [check] = _verify(harbor, signed, "containers/cosigned:1.0")
+    trust = check.trust[SIGNATURE]
+    assert trust.result == "missing", trust.detail
+    assert "Harbor could not serve 1 of its 2 layers" in trust.detail
+    [either] = _verify(harbor, signed, "containers/cosigned:1.0",
+                       keys=[parse_key(signed.stranger.pem, "stranger")])
+    assert either.trust[SIGNATURE].result == "verified"  # a layer that verifies still suffices
+
+
 def test_another_key_fails_and_any_one_of_several_keys_suffices(harbor, signed):
     stranger = parse_key(signed.stranger.pem, "stranger")
     [alone] = _verify(harbor, signed, "containers/plain:1.0", keys=[stranger])
