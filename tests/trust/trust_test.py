@@ -126,6 +126,19 @@ def test_a_dsse_attestation_subject_names_the_digest(signer: Signer) -> None:
     assert isinstance(check_envelope(envelope(Signer.ecdsa(), DIGEST), DIGEST, [key]), str)
 
 
+def test_an_envelope_signature_in_url_safe_base64_verifies_as_cosign_takes_it(signer: Signer
+                                                                              ) -> None:
+    """go-securesystemslib's DSSE verifier decodes `sig` in either alphabet; cosign's subject
+    check decodes `payload` as standard base64 only."""
+    body = json.loads(envelope(signer, DIGEST))
+    [entry] = body["signatures"]
+    url_safe = base64.urlsafe_b64encode(base64.b64decode(entry["sig"])).decode()
+    assert url_safe != entry["sig"]  # the alphabets really differ here
+    entry["sig"] = url_safe
+    key = trusted(signer)
+    assert check_envelope(json.dumps(body).encode(), DIGEST, [key]) is key
+
+
 def test_a_changed_envelope_payload_is_invalid(signer: Signer) -> None:
     body = json.loads(envelope(signer, DIGEST))
     statement = json.loads(base64.b64decode(body["payload"]))
