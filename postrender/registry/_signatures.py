@@ -190,6 +190,11 @@ def _platforms(client: RegistryClient, repository: str, served: bytes, signed: b
         else:
             found = _check_digest(client, repository, digest, kind, signing, record)
             findings.append(Finding(found.result, found.detail, digest, platform))
+    if signing.platforms and not signing.platforms & set(signed_children.values()):
+        # as --warm fails on it: none of the named platforms is there to verify
+        named = ", ".join(sorted(signing.platforms))
+        findings.append(Finding(MISSING, f"the signed index lists no manifest for --platform "
+                                         f"{named}"))
     return findings
 
 

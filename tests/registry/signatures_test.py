@@ -112,6 +112,16 @@ def test_with_platform_the_others_are_not_checked(harbor, signed):
         ("linux/amd64", "not checked"), ("linux/arm64", "verified")]
 
 
+def test_with_platform_naming_none_of_the_index_nothing_is_verified(harbor, signed):
+    """The index verifies, but no platform --platform names is there to verify: as --warm
+    refuses it, so does the check (a gap, not tampering)."""
+    [check] = _verify(harbor, signed, "containers/app:1.0", platforms=frozenset({"linux/s390x"}))
+    trust = check.trust[SIGNATURE]
+    assert trust.own.result == "verified"
+    assert trust.result == "missing"
+    assert trust.detail == "the signed index lists no manifest for --platform linux/s390x"
+
+
 def test_attestations_are_checked_per_platform(harbor, signed):
     checks = _verify(harbor, signed, "containers/app:1.0", "containers/plain:1.0",
                      "containers/unsigned:1.0", kinds=(SIGNATURE, ATTESTATION))
