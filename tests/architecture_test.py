@@ -17,7 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "files": {"errors"},
     "secretfile": {"errors"},
     "rewrite": {"errors", "settings"},
-    "helm": {"rewrite", "secretfile", "errors", "settings", "helm.paths"},
+    "helm": {"rewrite", "secretfile", "files", "errors", "settings", "helm.paths"},
     "harbor": {"errors"},
     "registry": {"harbor", "rewrite", "secretfile", "errors", "settings"},
     "gitops": {"rewrite", "helm", "helm.paths", "files", "errors", "settings"},

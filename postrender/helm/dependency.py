@@ -4,7 +4,8 @@ from Harbor, and the user's Chart.yaml stays as it is.
 Helm runs on a temporary copy of the chart whose Chart.yaml names Harbor instead of the
 upstream (`Harbor.chart_url`), and `file://` dependencies by their absolute path (Helm reads a
 relative one from the chart's directory, which the copy is not); the archives it fetched are
-then copied into `CHART_DIR/charts/` (replacing the ones it replaced). `Chart.lock`:
+then copied into `CHART_DIR/charts/` (replacing the ones it replaced): with Chart.lock, all
+of them or, when one cannot be written (a full disk), none. `Chart.lock`:
 
 - `build` with a Chart.lock fetches exactly the locked versions and leaves Chart.lock alone, as
   `helm dependency build` does (and, as it does, refuses a lock out of sync with Chart.yaml);
@@ -16,6 +17,7 @@ then copied into `CHART_DIR/charts/` (replacing the ones it replaced). `Chart.lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from postrender.errors import ConfigError, HarborMirrorError
+from postrender.files import replace_all
 from postrender.helm import chartlock
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, run_helm
@@ -88,7 +91,7 @@ def dependency(
             )
     with tempfile.TemporaryDirectory(prefix="harbor-mirror-dependency-") as scratch:
         copy = Path(scratch) / chart_dir.resolve().name
-        shutil.copytree(chart_dir, copy, symlinks=True)
+        _copy_chart(chart_dir, copy)
         mapped, charts = _for_the_copy(wanted, harbor, chart_dir)
         if action == "build" and locked is not None:
             _pin(mapped, locked, harbor, chart_dir)  # `update` of the locked versions = build
@@ -101,9 +104,10 @@ def dependency(
             raise HarborMirrorError(
                 failure(f"helm dependency {action}", done.returncode, done.stderr, charts)
             )
-        _copy_archives(copy / "charts", chart_dir / "charts")
+        lock_text = None
         if not (action == "build" and locked is not None):
-            _write_lock(copy / "Chart.lock", lock_path, wanted, mapped)
+            lock_text = _lock_text(copy / "Chart.lock", lock_path, wanted, mapped)
+        _replace_in_chart(f"dependency {action}", copy / "charts", chart_dir, lock_text)
     sys.stdout.buffer.write(done.stdout or b"")
     sys.stdout.flush()
     return 0
@@ -150,34 +154,60 @@ def _pin(
         entry["version"] = version
 
 
-def _copy_archives(source: Path, dest: Path) -> None:
-    """What Helm put into the copy's charts/ replaces the archives in the user's charts/."""
-    dest.mkdir(exist_ok=True)
-    fetched = {path.name for path in source.glob("*.tgz")}
+def _copy_chart(chart_dir: Path, copy: Path) -> None:
+    """The chart for Helm to work on, symlinks as they are."""
+    try:
+        shutil.copytree(chart_dir, copy, symlinks=True)
+    except OSError as exc:  # shutil.Error too: (source, copy, why) for each file that failed
+        why = exc.strerror or str(exc.args[0][0][2])
+        raise HarborMirrorError(f"cannot copy {chart_dir} for helm to work on: {why}") from None
+
+
+def _replace_in_chart(
+    command: str, fetched: Path, chart_dir: Path, lock_text: str | None
+) -> None:
+    """The archives Helm fetched replace those in the user's charts/, and Chart.lock its new
+    text: all of them or, on a full disk, none."""
+    dest = chart_dir / "charts"
+    archives = {path.name: path for path in fetched.glob("*.tgz")}
+    created = not dest.is_dir()
+    try:
+        files = {dest / name: path.read_bytes() for name, path in sorted(archives.items())}
+        if lock_text is not None:
+            files[chart_dir / "Chart.lock"] = lock_text.encode("utf-8")
+        dest.mkdir(exist_ok=True)
+        replace_all(files, mode=0o644)
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                dest.rmdir()
+        where = exc.filename or dest
+        raise HarborMirrorError(
+            f"{command}: cannot write {where} ({exc.strerror}); {chart_dir} is as it was"
+        ) from None
     for old in dest.glob("*.tgz"):
-        if old.name not in fetched:
+        if old.name not in archives:
             old.unlink()
-    for name in sorted(fetched):
-        shutil.copy2(source / name, dest / name)
 
 
-def _write_lock(
+def _lock_text(
     helm_lock: Path,
     lock_path: Path,
     wanted: list[dict[str, Any]],
     mapped: list[dict[str, Any]],
-) -> None:
-    """Chart.lock with the user's repository URLs and Helm's digest for them (module docstring)."""
+) -> str | None:
+    """Chart.lock with the user's repository URLs and Helm's digest for them (module docstring);
+    None to leave it as it is."""
     written = _load(helm_lock)
     if not isinstance(written, dict):
-        return
+        return None
     locked = _dependencies(written, helm_lock)
     if chartlock.digest(mapped, locked) != written.get("digest"):
         sys.stderr.write(
             f"harbor-mirror: warning: {lock_path} not written: its digest cannot be reproduced "
             "for this Chart.yaml (the charts were fetched)\n"
         )
-        return
+        return None
     upstream = {str(m.get("repository")): str(w.get("repository"))
                 for m, w in zip(mapped, wanted, strict=True)}  # fmt: skip
     for entry in locked:
@@ -186,5 +216,4 @@ def _write_lock(
     for harbor_url, original in upstream.items():
         if harbor_url != original:
             text = text.replace(f"repository: {harbor_url}\n", f"repository: {original}\n")
-    text = text.replace(str(written.get("digest")), chartlock.digest(wanted, locked))
-    lock_path.write_text(text, encoding="utf-8")
+    return text.replace(str(written.get("digest")), chartlock.digest(wanted, locked))
