@@ -36,11 +36,26 @@ ACTIONS = ("build", "update")
 
 
 def _load(path: Path) -> Any:
+    """`path` as Helm reads it (sigs.k8s.io/yaml over yaml.v2): any BOM, a timestamp kept as the
+    text written, `!!binary` as its bytes in a string."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import SafeConstructor
     from ruamel.yaml.error import YAMLError
 
+    class HelmConstructor(SafeConstructor):
+        def construct_yaml_binary(self, node: Any) -> str:
+            return bytes(super().construct_yaml_binary(node)).decode("utf-8", "replace")
+
+    HelmConstructor.add_constructor(
+        "tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str
+    )
+    HelmConstructor.add_constructor(
+        "tag:yaml.org,2002:binary", HelmConstructor.construct_yaml_binary
+    )
+    yaml = YAML(typ="safe", pure=False)
+    yaml.Constructor = HelmConstructor
     try:
-        return YAML(typ="safe", pure=False).load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_bytes())
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except YAMLError:
@@ -56,11 +71,21 @@ def _dependencies(document: Any, path: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _write_yaml(path: Path, document: Any) -> None:
-    """JSON is YAML, and the copy is never read by a person."""
+def _write_yaml(path: Path, document: Any, source: Path) -> None:
+    """JSON is YAML, and the copy is never read by a person. A `!!set` is the mapping to nulls
+    Helm reads; what JSON cannot hold (NaN, a key that is a list) Helm refuses as well."""
     import json
 
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    def as_helm_reads(value: object) -> object:
+        if isinstance(value, (set, frozenset)):
+            return dict.fromkeys(sorted(map(str, value)))
+        raise TypeError(type(value).__name__)
+
+    try:
+        text = json.dumps(document, indent=2, allow_nan=False, default=as_helm_reads)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: a value Helm cannot read ({exc})") from None
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def dependency(
@@ -77,6 +102,8 @@ def dependency(
     if not chart_yaml.is_file():
         raise ConfigError(f"{chart_dir}: no Chart.yaml (give the chart's directory)")
     chart = _load(chart_yaml)
+    if not isinstance(chart, dict):
+        raise ConfigError(f"{chart_yaml}: not a mapping of chart fields")
     wanted = _dependencies(chart, chart_yaml)
     lock_path = chart_dir / "Chart.lock"
     locked = None
@@ -96,7 +123,9 @@ def dependency(
         if action == "build" and locked is not None:
             _pin(mapped, locked, harbor, chart_dir)  # `update` of the locked versions = build
         (copy / "Chart.lock").unlink(missing_ok=True)
-        _write_yaml(copy / "Chart.yaml", {**chart, "dependencies": mapped})
+        # No dependencies (none listed, or an empty `dependencies:`): Helm writes nothing.
+        as_copied = {**chart, "dependencies": mapped} if wanted else chart
+        _write_yaml(copy / "Chart.yaml", as_copied, chart_yaml)
         command = ["dependency", "update", str(copy), *harbor.tls_flags(), *helm_args]
         with harbor.helm_environ(environ) as env:
             done = run_helm(command, env)
@@ -155,9 +184,15 @@ def _pin(
 
 
 def _copy_chart(chart_dir: Path, copy: Path) -> None:
-    """The chart for Helm to work on, symlinks as they are."""
+    """The chart for Helm to work on: symlinks as they are, but charts/ a directory of its own
+    (Helm writes through a symlinked charts/; the copy's link may lead nowhere)."""
     try:
         shutil.copytree(chart_dir, copy, symlinks=True)
+        charts = copy / "charts"
+        if charts.is_symlink():
+            charts.unlink()
+            if (chart_dir / "charts").is_dir():
+                shutil.copytree(chart_dir / "charts", charts, symlinks=True)
     except OSError as exc:  # shutil.Error too: (source, copy, why) for each file that failed
         why = exc.strerror or str(exc.args[0][0][2])
         raise HarborMirrorError(f"cannot copy {chart_dir} for helm to work on: {why}") from None
@@ -166,8 +201,8 @@ def _copy_chart(chart_dir: Path, copy: Path) -> None:
 def _replace_in_chart(
     command: str, fetched: Path, chart_dir: Path, lock_text: str | None
 ) -> None:
-    """The archives Helm fetched replace those in the user's charts/, and Chart.lock its new
-    text: all of them or, on a full disk, none."""
+    """The archives Helm fetched replace those in the user's charts/ (through a symlink, as
+    Helm writes), and Chart.lock its new text: all of them or, on a full disk, none."""
     dest = chart_dir / "charts"
     archives = {path.name: path for path in fetched.glob("*.tgz")}
     created = not dest.is_dir()
@@ -175,7 +210,8 @@ def _replace_in_chart(
         files = {dest / name: path.read_bytes() for name, path in sorted(archives.items())}
         if lock_text is not None:
             files[chart_dir / "Chart.lock"] = lock_text.encode("utf-8")
-        dest.mkdir(exist_ok=True)
+        if archives:
+            dest.mkdir(exist_ok=True)
         replace_all(files, mode=0o644)
     except OSError as exc:
         if created:
@@ -185,7 +221,7 @@ def _replace_in_chart(
         raise HarborMirrorError(
             f"{command}: cannot write {where} ({exc.strerror}); {chart_dir} is as it was"
         ) from None
-    for old in dest.glob("*.tgz"):
+    for old in dest.glob("*.tgz") if fetched.is_dir() else ():
         if old.name not in archives:
             old.unlink()
 
@@ -198,6 +234,8 @@ def _lock_text(
 ) -> str | None:
     """Chart.lock with the user's repository URLs and Helm's digest for them (module docstring);
     None to leave it as it is."""
+    if not helm_lock.is_file():
+        return None
     written = _load(helm_lock)
     if not isinstance(written, dict):
         return None

@@ -1,5 +1,5 @@
-"""`harbor-mirror dependency` on a full disk: the user's chart is updated completely or left
-byte for byte as it was."""
+"""`harbor-mirror dependency` on a full disk and on Chart.yaml files Helm accepts however they
+are written: the user's chart is updated completely or left byte for byte as it was."""
 
 from __future__ import annotations
 
@@ -132,3 +132,77 @@ def test_a_full_disk_leaves_chart_lock_whole(
 
     _assert_refused_and_untouched(_dependency(helm4, tmp_path, "update", chart), chart, before)
 
+
+DEPENDENCY = "dependencies:\n  - name: sub\n    version: 0.2.0\n    repository: file://{sub}\n"
+# Chart.yaml files Helm reads without complaint (sigs.k8s.io/yaml: any BOM, a timestamp as its
+# text, !!binary as its bytes).
+ACCEPTED_BY_HELM = {
+    "utf-16 with BOM": ("apiVersion: v2\nname: app\nversion: 1.0.0\n" + DEPENDENCY, "utf-16"),
+    "utf-8 with BOM": ("apiVersion: v2\nname: app\nversion: 1.0.0\n" + DEPENDENCY, "utf-8-sig"),
+    "unquoted date": ("apiVersion: v2\nname: app\nversion: 2024-01-01\nannotations:\n"
+                      "  built: 2024-01-01T10:00:00Z\n" + DEPENDENCY
+                      + "    tags: [2024-01-01]\n", "utf-8"),
+    "!!binary": ("apiVersion: v2\nname: app\nversion: 1.0.0\ndescription: !!binary aGk=\n"
+                 + DEPENDENCY, "utf-8"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("written", ACCEPTED_BY_HELM.values(), ids=ACCEPTED_BY_HELM.keys())
+def test_chart_yaml_as_helm_reads_it(
+    written: tuple[str, str], helm4: Path, tmp_path: Path
+) -> None:
+    text, encoding = written
+    sub = _subchart(tmp_path / "sub", "sub")
+    chart = tmp_path / "app"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_bytes(text.format(sub=sub).encode(encoding))
+
+    updated = _dependency(helm4, tmp_path, "update", chart)
+
+    assert updated.returncode == 0, updated.stderr
+    assert [path.name for path in (chart / "charts").iterdir()] == ["sub-0.2.0.tgz"]
+    plain = isolated_helm_env(helm4, tmp_path / "plain").run("dependency", "build", chart)
+    assert plain.returncode == 0, plain.stderr  # Helm takes the lock's digest as its own
+    (chart / "charts" / "sub-0.2.0.tgz").unlink()
+    built = _dependency(helm4, tmp_path, "build", chart)
+    assert built.returncode == 0, built.stderr
+
+
+@pytest.mark.parametrize("major", ["helm4", "helm3"])
+def test_an_empty_dependencies_writes_nothing_as_with_helm(
+    major: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    helm: Path = request.getfixturevalue(major)
+    chart = tmp_path / "app"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n")
+    before = _snapshot(chart)
+    plain = isolated_helm_env(helm, tmp_path / "plain").run("dependency", "update", chart)
+    assert plain.returncode == 0, plain.stderr
+    assert _snapshot(chart) == before
+
+    for action in ("update", "build"):
+        done = _dependency(helm, tmp_path, action, chart)
+        assert done.returncode == 0, done.stderr
+        assert _snapshot(chart) == before
+
+
+def test_a_symlinked_charts_directory_receives_the_archives_as_with_helm(
+    helm4: Path, tmp_path: Path
+) -> None:
+    sub = _subchart(tmp_path / "sub", "sub")
+    shared = tmp_path / "shared-charts"
+    _package(helm4, _subchart(tmp_path / "outdated", "sub", version="0.1.0"), shared)
+    chart = tmp_path / "app"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: app\nversion: 1.0.0\n" + DEPENDENCY.format(sub=sub)
+    )
+    (chart / "charts").symlink_to("../shared-charts")
+
+    updated = _dependency(helm4, tmp_path, "update", chart)
+
+    assert updated.returncode == 0, updated.stderr
+    assert (chart / "charts").is_symlink()
+    assert [path.name for path in shared.iterdir()] == ["sub-0.2.0.tgz"]
+    assert (chart / "Chart.lock").is_file()
