@@ -97,7 +97,9 @@ def run(argv: Sequence[str]) -> int:
     except click.ClickException as error:
         error.show()
         return error.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__cause__, KeyboardInterrupt):
+            raise abort.__cause__ from None  # Ctrl-C: cli.main's exit 130, as a shell's
         click.echo("Aborted.", err=True)
         return 1
     return result if isinstance(result, int) else 0
