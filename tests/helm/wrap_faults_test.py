@@ -1,0 +1,95 @@
+"""The helm wrappers under signals, with secrets in the environment and values on stdin: nothing
+of the robot's login is left behind, no helm outlives the wrapper, no secret reaches helm."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from postrender.bootstrap.robot import secret_manifest
+from tests.support.fixtures_helm import isolated_helm_env
+
+CLI = Path(sys.executable).parent / "harbor-mirror"
+ROBOT_PASSWORD = "robot-password-1"
+UPSTREAM_CHART = "oci://dp.apps.rancher.io/charts/etcd"
+
+
+def _env(helm: Path, root: Path, harbor_host: str, **extra: str) -> dict[str, str]:
+    """The wrapper's environment: helm in a throw-away home, setup's robot Secret file."""
+    secret_file = root / "pull-secret.json"
+    secret_file.write_text(
+        secret_manifest("application-collection", harbor_host, "robot$ci", ROBOT_PASSWORD)
+    )
+    (root / "tmp").mkdir()
+    env = isolated_helm_env(helm, root / "helm").env
+    env.update(HELM_BIN=str(helm), HARBOR_MIRROR_HARBOR_HOST=harbor_host,
+               HARBOR_MIRROR_SECRET_FILE=str(secret_file), TMPDIR=str(root / "tmp"), **extra)
+    return env  # fmt: skip
+
+
+@pytest.fixture
+def silent_harbor() -> Iterator[socket.socket]:
+    """A Harbor that accepts connections and never answers: helm hangs inside the fetch."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(60)
+        yield listener
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Still running (a zombie waiting for an init that does not reap has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT],
+    ids=lambda signum: signal.Signals(signum).name,
+)  # fmt: skip
+def test_a_signal_removes_the_robots_login_and_ends_helm(
+    signum: int, helm4: Path, tmp_path: Path, silent_harbor: socket.socket
+) -> None:
+    host = f"127.0.0.1:{silent_harbor.getsockname()[1]}"
+    wrapper = subprocess.Popen(
+        [str(CLI), "pull", UPSTREAM_CHART, "--version", "1.0.0"],
+        env=_env(helm4, tmp_path, host), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    helms: list[int] = []
+    try:
+        connection, _ = silent_harbor.accept()  # helm is inside the chart fetch now
+        with connection:
+            assert len(list((tmp_path / "tmp").glob("harbor-mirror-helm-*/config.json"))) == 1
+            helms = _children(wrapper.pid)
+            assert helms
+            wrapper.send_signal(signum)
+            _, stderr = wrapper.communicate(timeout=30)
+        assert wrapper.returncode == 128 + signum, stderr
+        assert list((tmp_path / "tmp").iterdir()) == []  # the robot's login is gone
+        assert [pid for pid in helms if _running(pid)] == []  # no helm outlives the wrapper
+    finally:
+        wrapper.kill()
+        wrapper.wait()
+        for pid in helms:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
