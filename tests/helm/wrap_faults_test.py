@@ -93,3 +93,83 @@ def test_a_signal_removes_the_robots_login_and_ends_helm(
         for pid in helms:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: {plugin}
+      interactiveMode: Never
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+"""
+EXEC_PLUGIN = """\
+#!/bin/sh
+env > "$(dirname "$0")/plugin-env"
+echo '{{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+       "status": {{"token": "t"}}}}'
+"""
+
+
+def _chart(root: Path, values: str, template: str) -> Path:
+    (root / "templates").mkdir(parents=True)
+    (root / "Chart.yaml").write_text("apiVersion: v2\nname: demo\nversion: 0.1.0\n")
+    (root / "values.yaml").write_text(values)
+    (root / "templates" / "cm.yaml").write_text(template)
+    return root
+
+
+def test_helm_and_its_kubeconfig_plugin_do_not_get_the_exported_secrets(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """The README has users export the admin password and the upstream token; helm runs a
+    kubeconfig exec plugin with its own environment, and needs neither."""
+    plugin = tmp_path / "kube" / "exec-plugin"
+    plugin.parent.mkdir()
+    plugin.write_text(EXEC_PLUGIN.format())
+    plugin.chmod(0o755)
+    (tmp_path / "kube" / "config").write_text(KUBECONFIG.replace("{plugin}", str(plugin)))
+    chart = _chart(tmp_path / "chart", "a: 1\n",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n")  # fmt: skip
+    env = _env(helm3, tmp_path, "core.harbor.domain",
+               KUBECONFIG=str(tmp_path / "kube" / "config"),
+               HARBOR_MIRROR_HARBOR_PASSWORD="admin-password-1",
+               HARBOR_MIRROR_UPSTREAM_TOKEN="upstream-token-1", TEAM_SETTING="kept")  # fmt: skip
+
+    done = subprocess.run([str(CLI), "install", "demo", str(chart)], env=env,
+                          capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+
+    assert done.returncode == 1, done.stderr  # there is no cluster at 127.0.0.1:1
+    seen = dict(
+        line.split("=", 1) for line in (plugin.parent / "plugin-env").read_text().splitlines()
+        if "=" in line
+    )
+    assert "HARBOR_MIRROR_HARBOR_PASSWORD" not in seen
+    assert "HARBOR_MIRROR_UPSTREAM_TOKEN" not in seen
+    assert seen["TEAM_SETTING"] == "kept"  # everything else passes
+    assert seen["HARBOR_MIRROR_HARBOR_HOST"] == "core.harbor.domain"
+
+
+def test_helms_stderr_on_success_is_redacted_like_our_messages(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """Helm 3's values warning quotes a chart value, here one that holds the robot's password;
+    what helm says on success passes through the same redaction as our own messages."""
+    chart = _chart(tmp_path / "chart", f"auth:\n  token: {ROBOT_PASSWORD}\n",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n")  # fmt: skip
+    values = tmp_path / "values.yaml"
+    values.write_text("auth:\n  token: {a: 1}\n")
+    env = _env(helm3, tmp_path, "core.harbor.domain")
+
+    done = subprocess.run([str(CLI), "template", "demo", str(chart), "-f", str(values)], env=env,
+                          capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "Ignoring non-table value (***)" in done.stderr
+    assert ROBOT_PASSWORD not in done.stderr + done.stdout
