@@ -36,6 +36,19 @@ check_release_name() {
     fi
 }
 
+# Helm follows symlinks in a chart and values files are read through them: one leading out of
+# the application would put the sidecar's files (the robot's Secret) into the manifests.
+fence_symlinks() {
+    local link root
+    root=$(pwd -P)
+    while IFS= read -r -d '' link; do
+        case "$(realpath -m -- "$link")" in
+            "$root" | "$root"/*) ;;
+            *) fail "'${link#./}' is a symlink that leads out of the application" ;;
+        esac
+    done < <(find . -type l -print0)
+}
+
 # Vendored dependencies (charts/) are used as they are; otherwise fetch them once, through
 # Harbor for those on oci://UPSTREAM/charts, without editing the app's Chart.yaml.
 init() {
@@ -84,6 +97,7 @@ generate() {
 }
 
 harbor_settings
+fence_symlinks
 case "${1:-}" in
     init) init ;;
     generate) generate ;;

@@ -306,6 +306,27 @@ def test_generate_passes_every_application_value_as_one_flag_value(
     assert 'leaked: "from-the-apps-values-file"' in generated.stdout
 
 
+@pytest.mark.parametrize("link", ["templates/leak.yaml", "values-leak.yaml"])
+def test_a_symlink_out_of_the_application_is_refused(
+    link: str, app: Path, helm4: Path, tmp_path: Path
+) -> None:
+    """Helm reads a chart's files and values files through symlinks: one to the sidecar's
+    robot Secret would render it into the manifests."""
+    secret_file = _robot_secret_file(tmp_path, HARBOR_HOST)
+    (app / link).symlink_to(secret_file)
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST, VALUES_FILES="values-prod.yaml")
+    env["HARBOR_MIRROR_SECRET_FILE"] = str(secret_file)
+    if link.startswith("values"):
+        env["ARGOCD_ENV_VALUES_FILES"] = link
+    for step in ("init", "generate"):
+        ran = _run_step(step, app, env)
+        assert ran.returncode == 2, (step, ran.stdout)
+        assert ran.stdout == ""
+        assert ran.stderr == (
+            f"harbor-mirror CMP: '{link}' is a symlink that leads out of the application\n"
+        )
+
+
 def test_harbor_host_comes_from_the_sidecar_never_from_the_application(
     app: Path, helm4: Path, tmp_path: Path
 ) -> None:
