@@ -13,8 +13,8 @@ from typing import Any, TextIO
 import click
 
 from postrender.bootstrap.check import check_harbor, version_at_least
-from postrender.bootstrap.configfile import ensure_config
-from postrender.bootstrap.emit import check_emit, ensure_node_mirror
+from postrender.bootstrap.configfile import ensure_config, remembered_secret_file
+from postrender.bootstrap.emit import Emit, check_emit, ensure_node_mirrors
 from postrender.bootstrap.nodemirror import FORMATS as NODE_MIRROR_FORMATS
 from postrender.bootstrap.outcome import report, warn
 from postrender.bootstrap.plan import (
@@ -30,11 +30,11 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
+from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError, HarborError, keep_secret
-from postrender.harbor import Connection, HarborClient, connect, tls_verify
-from postrender.helm.paths import default_config_file
+from postrender.harbor import HarborClient, connect
+from postrender.helmhome import default_config_file
 
-PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
 
 
@@ -84,8 +84,9 @@ def _next_steps(plan: Plan, dry_run: bool, out: TextIO) -> None:
     if dry_run:
         out.write("Dry run: nothing was changed.\n")
     out.write("Next:\n")
-    if plan.robot is not None:
-        out.write(f"  kubectl apply -n <namespace> -f {plan.robot.secret_out}\n")
+    secret_file = plan.robot.secret_out if plan.robot else remembered_secret_file(plan)
+    if secret_file is not None:
+        out.write(f"  kubectl apply -n <namespace> -f {secret_file}\n")
     elif not plan.public:
         ca = f" --ca-file {plan.ca_file}" if plan.ca_file else ""
         out.write(
@@ -153,9 +154,10 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 )
 @click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
               metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
-@click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
-              show_envvar=True, help=f"Harbor system admin. Password: ${PASSWORD_ENV}, "
-              "--password-stdin, or a hidden prompt.")
+@click.option("--username", default="admin", show_default=True, envvar=USERNAME_ENV,
+              show_envvar=True, help="Harbor system admin (local, LDAP or auth-proxy admin) or "
+              f"system robot 'robot$NAME'. Password: ${PASSWORD_ENV}, --password-stdin, or a "
+              "hidden prompt.")
 @click.option("--password-stdin", is_flag=True, help="Read the Harbor password from stdin.")
 @click.option("--upstream-url", default=DEFAULT_UPSTREAM_URL, show_default=True, metavar="URL",
               help="Registry Harbor mirrors.")
@@ -189,7 +191,11 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--secret-out", type=_FILE, metavar="FILE",
               help="Write the robot's kubernetes.io/dockerconfigjson Secret here (mode 0600).")
 @click.option("--rotate-robot-secret", is_flag=True,
-              help="Issue a new secret for an existing robot (the old one stops working).")
+              help="Issue a new secret for an existing robot: every existing copy of the old "
+              "one (clusters, other workstations) stops working.")
+@click.option("--repair-robot", is_flag=True,
+              help="Make an existing --robot that is disabled, expiring or not exactly "
+              "pull-only on the project enabled, never-expiring and pull-only.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--config", type=_FILE, envvar="HARBOR_MIRROR_CONFIG", show_envvar=True,
               metavar="FILE", help="Post-renderer config file to write. "
@@ -201,14 +207,20 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Allow an http:// --harbor-url: the admin password goes unencrypted.")
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="Per-request timeout.")
-@click.option("--emit", type=(click.Choice(NODE_MIRROR_FORMATS), _FILE),
-              metavar="FORMAT FILE", help="Also write a node mirror config: RKE2/K3s "
-              "registries.yaml, containerd hosts.toml or CRI-O registries.conf (mode 0600).")
+@click.option("--emit", type=(click.Choice(NODE_MIRROR_FORMATS), _FILE), multiple=True,
+              metavar="FORMAT FILE", help="Also write a node mirror config (repeatable, mode "
+              "0600): RKE2/K3s registries.yaml, containerd hosts.toml, CRI-O registries.conf "
+              "drop-in, or auth: the node auth file with the robot's credentials.")
 @click.option("--emit-credentials", is_flag=True,
-              help="With --emit rke2: embed the robot's credentials from --secret-out.")
+              help="With --emit rke2: embed the robot's credentials (from --secret-out, or "
+              "the Secret file the config remembers).")
+@click.option("--node-ca-file", type=_FILE, metavar="PATH",
+              help="Where the nodes keep Harbor's CA, named in the --emit files "
+              "(default: the absolute path of --ca-file).")
 def cli(
     username: str, password_stdin: bool, timeout: float, insecure_skip_tls_verify: bool,
-    plain_http: bool, dry_run: bool, emit: tuple[str, Path] | None, emit_credentials: bool,
+    plain_http: bool, dry_run: bool, emit: tuple[Emit, ...], emit_credentials: bool,
+    node_ca_file: Path | None,
     **plan_options: Any,
 ) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
@@ -220,19 +232,23 @@ def cli(
     environ = os.environ
     # bad input fails before any prompt
     plan = plan_from_options(PlanOptions(**plan_options), environ)
-    check_emit(plan, emit, emit_credentials)
+    check_emit(plan, emit, emit_credentials, node_ca_file)
     timeout = positive_seconds("--timeout", timeout)
-    verify = tls_verify(plan.ca_file, insecure_skip_tls_verify)
+    endpoint = Endpoint.at_url(
+        plan.harbor_url, project=plan.project,
+        ca_file=str(plan.ca_file) if plan.ca_file else None,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+    )
+    endpoint.tls_verify()  # a bad --ca-file is reported before anyone types a secret
     _plain_http_checked(plan.harbor_url, plain_http)
     password = keep_secret(_password(password_stdin, environ), username=username)
     token = _token(environ)
     plan = replace(plan, upstream_token=token and keep_secret(token))
-    connection = Connection(plan.harbor_url, username, password, verify, timeout)
-    if verify is False:
+    if endpoint.insecure_skip_tls_verify:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
-    client = connect(connection)
+    client = connect(replace(endpoint, credentials=(username, password)), timeout=timeout)
     code = setup(client, plan, dry_run=dry_run, out=sys.stdout)
-    if emit is not None:
-        ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=emit_credentials,
-                           dry_run=dry_run, out=sys.stdout)
+    if emit:
+        ensure_node_mirrors(plan, emit, embed_credentials=emit_credentials,
+                            node_ca_file=node_ca_file, dry_run=dry_run, out=sys.stdout)
     return code

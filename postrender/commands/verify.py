@@ -15,7 +15,9 @@ import click
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
+from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, redact
+from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
 
 if TYPE_CHECKING:
@@ -43,9 +45,9 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
               "pulls from there instead of through Harbor.")
 @click.option("--secret-file", type=_FILE, metavar="FILE",
               help="The robot's Secret manifest written by setup --secret-out "
-              "[env HARBOR_MIRROR_SECRET_FILE; default: the one setup wrote]; helm template "
-              "signs in with it too. Else $HARBOR_MIRROR_USERNAME with "
-              "$HARBOR_MIRROR_HARBOR_PASSWORD; else anonymous.")
+              "[env HARBOR_MIRROR_SECRET_FILE; default: the one setup wrote]. Else "
+              "$HARBOR_MIRROR_USERNAME with $HARBOR_MIRROR_HARBOR_PASSWORD; else anonymous. "
+              "helm template signs in with the same.")
 @click.option("--ca-file", type=_FILE, metavar="FILE",
               help="CA certificate(s) Harbor's TLS certificate is checked against "
               "[env HARBOR_MIRROR_CA_FILE]; also passed to helm template. Default: setup's.")
@@ -82,18 +84,16 @@ def cli(
         secret_file=str(secret_file) if secret_file else config.secret_file,
         ca_file=str(ca_file) if ca_file else config.ca_file,
     )
-    access = registry.access(
+    endpoint = Endpoint.from_settings(  # the /v2/ checks and helm template sign in alike
         config, os.environ, insecure_skip_tls_verify=insecure_skip_tls_verify,
         plain_http=plain_http,
     )
-    harbor = Harbor.from_settings(
-        config, insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http
-    )
-    text, helm_args = _read(inputs, harbor, os.environ)
-    chart, version = _chart_argument(helm_args)
+    harbor = Harbor(rules.mirror, endpoint)
+    text, line = _read(inputs, harbor, os.environ)
+    chart, version = _chart_argument(line) if line else (None, None)
     chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
     checks = registry.verify(
-        rewrite_stream(text, rules).text, rules.mirror, access,
+        rewrite_stream(text, rules).text, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
     )
@@ -107,35 +107,31 @@ def cli(
 
 def _read(
     inputs: Sequence[str], harbor: Harbor, environ: Mapping[str, str]
-) -> tuple[str, list[str]]:
-    """(stream, helm template args or []) from a file, stdin or a render."""
+) -> tuple[str, CommandLine | None]:
+    """(stream, the helm template command line or None) from a file, stdin or a render."""
     from postrender.rewrite.stream import decode
 
     if not inputs or list(inputs) == ["-"]:
         if sys.stdin.isatty() and not inputs:
             raise ConfigError("give a rendered manifest FILE, - for stdin, or helm template args")
-        return decode(sys.stdin.buffer.read()), []
+        return decode(sys.stdin.buffer.read()), None
     first = inputs[0]
     if len(inputs) == 1 and os.path.isfile(first) and not first.endswith(".tgz"):
         try:
-            return decode(Path(first).read_bytes()), []
+            return decode(Path(first).read_bytes()), None
         except OSError as exc:
             raise ConfigError(f"cannot read {first}: {exc.strerror}") from None
-    from postrender.helm.render import render
+    from postrender.helm.render import helm_major, render
 
-    return render(inputs, environ, harbor), list(inputs)
+    line = CommandLine.parse("template", inputs, lambda: helm_major(environ))
+    return render(line, environ, harbor), line
 
 
-def _chart_argument(helm_args: Sequence[str]) -> tuple[str | None, str | None]:
-    """The oci:// chart and its --version in helm template arguments."""
-    chart = next((arg for arg in helm_args if arg.startswith("oci://")), None)
-    version = None
-    for index, arg in enumerate(helm_args):
-        if arg == "--version" and index + 1 < len(helm_args):
-            version = helm_args[index + 1]
-        elif arg.startswith("--version="):
-            version = arg.partition("=")[2]
-    return chart, version
+def _chart_argument(line: CommandLine) -> tuple[str | None, str | None]:
+    """The oci:// chart of a helm template command line, and its --version."""
+    positionals = line.positionals()
+    chart = positionals[-1] if positionals and positionals[-1].startswith("oci://") else None
+    return chart, line.last("--version")
 
 
 def _json(checks: Sequence[Check]) -> str:

@@ -1,20 +1,24 @@
 """A small typed Harbor v2.0 REST client: the only code that talks to Harbor's `/api/v2.0`.
 
-Imports only `errors` (and httpx); never on the post-renderer path, `setup` loads it on demand.
+Imports only `endpoint` (whom to reach) and `errors` (and httpx); never on the post-renderer path,
+`setup` loads it on demand.
 """
 
 from __future__ import annotations
 
 from postrender.harbor._client import HarborClient
-from postrender.harbor._connect import Connection, connect, tls_verify
+from postrender.harbor._connect import connect
 from postrender.harbor._errors import error_detail, unreachable
 from postrender.harbor._http import HarborHTTP, cookie_jar_that_keeps_nothing
 from postrender.harbor._models import (
+    NEVER_EXPIRES,
+    OIDC_AUTH,
     Execution,
     Policy,
     Project,
     Registry,
     Robot,
+    RobotPermission,
     SystemInfo,
     Task,
     User,
@@ -22,7 +26,8 @@ from postrender.harbor._models import (
 from postrender.harbor._retry import RetryPolicy, may_retry_status
 
 __all__ = [
-    "Connection",
+    "NEVER_EXPIRES",
+    "OIDC_AUTH",
     "Execution",
     "HarborClient",
     "HarborHTTP",
@@ -31,6 +36,7 @@ __all__ = [
     "Registry",
     "RetryPolicy",
     "Robot",
+    "RobotPermission",
     "SystemInfo",
     "Task",
     "User",
@@ -38,6 +44,5 @@ __all__ = [
     "cookie_jar_that_keeps_nothing",
     "error_detail",
     "may_retry_status",
-    "tls_verify",
     "unreachable",
 ]

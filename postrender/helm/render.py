@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from postrender.errors import ConfigError, InputError, redact
+from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
 
 # user:password@ in a chart or repository URL that Helm echoes.
@@ -16,6 +17,14 @@ _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
 # What the user exported for setup and verify (README); nothing helm runs needs them, and a
 # kubeconfig exec plugin or a helm plugin would otherwise get them too.
 _NOT_FOR_HELM = ("HARBOR_MIRROR_HARBOR_PASSWORD", "HARBOR_MIRROR_UPSTREAM_TOKEN")
+# Helm quoting Harbor's refusal: "response status code 401", "401 Unauthorized".
+_REFUSED = re.compile(r"\b401\b")
+REFUSED_HINT = (
+    "; Harbor refused the sign-in: a private project needs the robot's Secret file "
+    "(--secret-file or HARBOR_MIRROR_SECRET_FILE), and once the robot's secret has been "
+    "rotated (setup --rotate-robot-secret on another workstation, or in Harbor's UI) every "
+    "older copy of that file is refused: copy the current one from where it was rotated"
+)
 
 
 def helm_binary(environ: Mapping[str, str]) -> str:
@@ -57,6 +66,15 @@ def _redacted(stderr: bytes) -> bytes:
     return _URL_CREDENTIALS.sub("***@", redact(text)).encode("utf-8", "surrogateescape")
 
 
+def helm_major(environ: Mapping[str, str]) -> int:
+    """3 or 4, from `helm version` of the helm that will run."""
+    done = run_helm(["version", "--template", "{{.Version}}"], environ)
+    version = done.stdout.decode("utf-8", "replace").strip()
+    if done.returncode != 0 or not version.startswith(("v3.", "v4.")):
+        raise ConfigError(f"cannot tell the Helm version (helm version said {version!r})")
+    return int(version[1])
+
+
 def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -> str:
     """One line: what failed, why (`run_helm` masked the credentials), the chart URL tried in
     Harbor.
@@ -69,7 +87,8 @@ def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -
     ours = [line for line in lines if line.startswith("harbor-mirror: ")]
     errors = [line for line in lines if line.startswith("Error: ")]
     reason = ours[0].removeprefix("harbor-mirror: ") if ours else (errors or lines[-1:])[0]
-    return f"{what} failed (exit {code}): {reason}{through_harbor(charts)}"
+    hint = REFUSED_HINT if charts and not ours and _REFUSED.search(reason) else ""
+    return f"{what} failed (exit {code}): {reason}{through_harbor(charts)}{hint}"
 
 
 def through_harbor(charts: Sequence[str]) -> str:
@@ -77,10 +96,10 @@ def through_harbor(charts: Sequence[str]) -> str:
     return f" (chart through Harbor: {', '.join(charts)})" if charts else ""
 
 
-def render(helm_args: Sequence[str], environ: Mapping[str, str], harbor: Harbor) -> str:
+def render(line: CommandLine, environ: Mapping[str, str], harbor: Harbor) -> str:
     """`helm template ARGS` with no post-renderer; an upstream chart is fetched from Harbor,
     signed in as the robot (when setup wrote its Secret) and trusting setup's CA."""
-    args, charts = harbor.map_charts(helm_args)
+    args, charts = harbor.map_charts(line)
     with harbor.helm_environ(environ) as env:
         # A --ca-file of the user's comes after ours, and Helm keeps the last one.
         done = run_helm(["template", *harbor.tls_flags(), *args], env)

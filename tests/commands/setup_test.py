@@ -21,6 +21,7 @@ import pytest
 from postrender.bootstrap.plan import Plan, Replication, RobotPlan
 from postrender.bootstrap.replication import replicate
 from postrender.commands.setup import setup
+from postrender.endpoint import Endpoint
 from postrender.errors import (
     ConfigError,
     HarborAPIError,
@@ -28,7 +29,7 @@ from postrender.errors import (
     HarborResponseError,
     ReplicationFailed,
 )
-from postrender.harbor import Connection, Policy, RetryPolicy, connect
+from postrender.harbor import Policy, RetryPolicy, connect
 from tests.harbor_emulator import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -59,7 +60,7 @@ def make_plan(harbor: HarborEmulator, upstream: FakeUpstream, tmp_path: Path, **
 
 def run_setup(harbor: HarborEmulator, plan: Plan, *, dry_run: bool = False) -> str:
     out = io.StringIO()
-    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD)
+    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD))
     client = connect(connection, retry=RetryPolicy(base_delay=0.01))
     assert setup(client, plan, dry_run=dry_run, out=out, sleep=lambda _: None) == 0
     return out.getvalue()
@@ -274,7 +275,7 @@ def test_setup_without_token_keeps_the_stored_one(harbor, upstream, tmp_path):
 
 
 def test_setup_existing_normal_project_fails_with_the_explanation(harbor, upstream, tmp_path):
-    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     client.create_project({"project_name": "application-collection", "metadata": {}})
 
     result = run_cli(harbor.url, upstream, tmp_path)
@@ -410,10 +411,11 @@ def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
         (["--filter-name", "containers/etcd"], "--filter-name only applies to --mode replication"),
         (["--robot", "k8s"], "--robot needs --secret-out FILE"),
         (["--secret-out", "x.json"], "--secret-out needs --robot NAME"),
+        (["--repair-robot"], "--repair-robot needs --robot NAME"),
         (["--project", "Bad_Name!"], "--project 'Bad_Name!' is not a valid Harbor name"),
-        (["--registry-name", "a,b"], "--registry-name 'a,b' must be 1 to 64 characters, without ,"),
-        (["--mode", "replication", "--filter-name", "containers/etcd", "--policy-name", "{a b}"],
-         "--policy-name '{a b}' must be 1 to 256 characters"),
+        (["--registry-name", "x" * 65], "--registry-name 'xxxx"),
+        (["--mode", "replication", "--filter-name", "containers/etcd", "--policy-name", " "],
+         "--policy-name ' ' must be 1 to 256 characters"),
         (["--timeout", "-1"], "--timeout must be a positive number of seconds"),
         (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
         (["--mode", "replication", "--filter-name", "containers/etcd", "--poll-interval", "inf"],
@@ -663,7 +665,7 @@ def test_plan_refuses_harbor_urls_it_cannot_use(url: str, needle: str):
 
 
 def test_setup_refuses_an_endpoint_of_another_type(harbor, upstream, tmp_path):
-    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     client.create_registry({
         "name": "application-collection", "type": "harbor", "url": upstream.url,
         "credential": {"type": "basic", "access_key": upstream.username,
@@ -681,7 +683,7 @@ class Terminal(io.StringIO):
 def test_replication_progress_redraws_one_line_on_a_terminal(harbor, upstream, tmp_path):
     plan = replication_plan(harbor, upstream, tmp_path, replicate=True)
     out = Terminal()
-    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     setup(client, plan, dry_run=False, out=out)
     progress = out.getvalue().split("started (execution 1)\n", 1)[1].split("\n", 1)[0]
     assert progress.startswith("\r\x1b[K[replicate] execution 1: ")
@@ -698,7 +700,7 @@ def test_an_endpoint_harbor_accepts_but_then_does_not_list_is_reported(tmp_path)
             return httpx.Response(200, json={"harbor_version": "v2.15.2"})
         return httpx.Response(200, json=[])  # the endpoint list stays empty
 
-    client = connect(Connection("https://harbor.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://harbor.test", ("admin", "pw")),
                      transport=httpx.MockTransport(handler))  # fmt: skip
     plan = Plan(harbor_url="https://harbor.test", upstream_username="u", upstream_token="t",
                 config_path=tmp_path / "config.yaml")  # fmt: skip
@@ -710,8 +712,12 @@ def test_an_endpoint_harbor_accepts_but_then_does_not_list_is_reported(tmp_path)
     assert not plan.config_path.exists()
 
 
-def test_setup_restores_cert_verification_and_a_new_upstream_username(harbor, upstream, tmp_path):
-    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+def test_setup_keeps_an_admins_insecure_endpoint_and_takes_a_new_upstream_username(
+    harbor, upstream, tmp_path
+):
+    """Issue 16 item 7: turning certificate checks off is how an admin reaches the upstream
+    through a TLS-inspecting proxy; setup used to turn them back on, which Harbor refuses."""
+    client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     client.create_registry({
         "name": "application-collection", "type": "docker-registry", "url": upstream.url,
         "insecure": True, "credential": {"type": "basic", "access_key": upstream.username,
@@ -723,10 +729,17 @@ def test_setup_restores_cert_verification_and_a_new_upstream_username(harbor, up
     output = run_setup(harbor, make_plan(harbor, upstream, tmp_path, upstream_token=None))
 
     (registry,) = harbor.state.registries.values()
-    assert (registry.insecure, registry.access_key) == (False, "new-service-account")
+    assert (registry.insecure, registry.access_key) == (True, "new-service-account")
     assert registry.access_secret == upstream.token  # no token given: the stored one is kept
     assert lines_of(output, "registry") == [
-        "[registry] application-collection: updated (username, verify remote cert, tested)"
+        "[registry] application-collection: updated (username, tested)"
+    ]
+    assert "insecure" not in harbor.writes[0].json()
+
+    again = run_setup(harbor, make_plan(harbor, upstream, tmp_path, upstream_token=None))
+    assert lines_of(again, "registry") == [
+        f"[registry] application-collection: unchanged ({upstream.url}, remote certificate not "
+        "verified (as set in Harbor))"
     ]
 
 
@@ -766,7 +779,7 @@ def test_setup_repairs_its_own_damaged_config_file(harbor, upstream, tmp_path):
 
 def test_setup_against_something_that_is_not_harbor_says_so(tmp_path):
     answer = httpx.Response(404, text="<html><body>404 page not found</body></html>")
-    client = connect(Connection("https://www.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://www.test", ("admin", "pw")),
                      transport=httpx.MockTransport(lambda request: answer))  # fmt: skip
     with pytest.raises(HarborAPIError) as caught:
         setup(client, Plan(harbor_url="https://www.test"), dry_run=True, out=io.StringIO())
@@ -783,7 +796,7 @@ def test_a_failed_execution_with_a_multi_line_status_text_is_still_a_one_line_er
                                              "status_text": "pull failed:\n  401 Unauthorized\n"})
         return httpx.Response(200, json=[])  # nothing running, no task listed
 
-    client = connect(Connection("https://harbor.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://harbor.test", ("admin", "pw")),
                      transport=httpx.MockTransport(handler))  # fmt: skip
     with pytest.raises(ReplicationFailed) as caught:
         replicate(client, Policy(1, "application-collection", {}), Replication("containers/etcd"),
@@ -810,7 +823,7 @@ def test_replicate_stops_following_a_run_that_outlasts_the_replicate_timeout():
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    client = connect(Connection("https://harbor.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://harbor.test", ("admin", "pw")),
                      transport=httpx.MockTransport(handler))  # fmt: skip
     rule = Replication("containers/etcd", poll_interval=2.0, wait=60.0)
     with pytest.raises(ReplicationFailed) as caught:

@@ -19,8 +19,10 @@ import pytest
 import trustme
 
 import postrender.harbor as harbor
+import postrender.harbor._client as harbor_client_module
+from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, HarborAPIError, HarborResponseError, HarborUnreachable
-from postrender.harbor import Connection, HarborClient, RetryPolicy, connect
+from postrender.harbor import HarborClient, RetryPolicy, connect
 from postrender.harbor._retry import parse_retry_after
 from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME, HarborEmulator
 
@@ -32,7 +34,7 @@ def errors_body(message: str, code: str = "BAD_REQUEST") -> dict[str, object]:
 
 
 def mock_client(handler: Handler, sleeps: list[float] | None = None) -> HarborClient:
-    connection = Connection("https://harbor.test", "admin", "secret-pass")
+    connection = Endpoint.at_url("https://harbor.test", ("admin", "secret-pass"))
     record = sleeps.append if sleeps is not None else (lambda _: None)
     return connect(connection, transport=httpx.MockTransport(handler), sleep=record)
 
@@ -40,8 +42,10 @@ def mock_client(handler: Handler, sleeps: list[float] | None = None) -> HarborCl
 def loopback_client(
     emulator: HarborEmulator, *, ca_file: Path | None = None, insecure_skip_tls_verify: bool = False
 ) -> HarborClient:
-    verify = harbor.tls_verify(ca_file, insecure_skip_tls_verify)
-    connection = Connection(emulator.url, ADMIN_USERNAME, ADMIN_PASSWORD, verify)
+    connection = Endpoint.at_url(
+        emulator.url, (ADMIN_USERNAME, ADMIN_PASSWORD), ca_file=str(ca_file) if ca_file else None,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+    )
     return connect(connection, retry=RetryPolicy(base_delay=0.01))
 
 
@@ -234,7 +238,7 @@ def test_two_writes_pass_harbors_csrf_check_over_loopback(harbor: HarborEmulator
 
 
 def test_wrong_password_is_a_401_on_users_current(harbor: HarborEmulator):
-    connection = Connection(harbor.url, ADMIN_USERNAME, "wrong")
+    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, "wrong"))
     with pytest.raises(HarborAPIError) as caught:
         connect(connection).current_user()
     assert caught.value.status == 401
@@ -294,9 +298,9 @@ def test_tls_failures_name_their_cause(case, tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     with _tls_listener(issue(ca)) as url:
-        verify = harbor.tls_verify(ca_file if trusted else None, False)
-        client = connect(Connection(url, ADMIN_USERNAME, ADMIN_PASSWORD, verify),
-                         retry=RetryPolicy(base_delay=0.01))  # fmt: skip
+        endpoint = Endpoint.at_url(url, (ADMIN_USERNAME, ADMIN_PASSWORD),
+                                   ca_file=str(ca_file) if trusted else None)  # fmt: skip
+        client = connect(endpoint, retry=RetryPolicy(base_delay=0.01))
         with pytest.raises(HarborUnreachable) as caught:
             client.current_user()
     assert str(caught.value) == f"cannot verify the TLS certificate of {url}: {cause}"
@@ -316,14 +320,14 @@ def test_insecure_skip_tls_verify_works_and_excludes_a_ca_file(harbor_tls: Harbo
 
 def test_a_missing_ca_file_is_bad_input(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"--ca-file .*missing\.pem: no such file"):
-        harbor.tls_verify(tmp_path / "missing.pem", insecure=False)
+        Endpoint("h.example", ca_file=str(tmp_path / "missing.pem")).tls_verify()
 
 
 def test_nothing_listening_is_unreachable():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    connection = Connection(f"http://127.0.0.1:{port}", "admin", "x")
+    connection = Endpoint.at_url(f"http://127.0.0.1:{port}", ("admin", "x"))
     client = connect(connection, retry=RetryPolicy(attempts=2, base_delay=0.01))
     with pytest.raises(HarborUnreachable, match=rf"cannot reach Harbor at http://127.0.0.1:{port}"):
         client.current_user()
@@ -331,8 +335,8 @@ def test_nothing_listening_is_unreachable():
 
 def test_slow_harbor_times_out_then_recovers(harbor: HarborEmulator):
     harbor.inject_fault("/users/current", delay=0.6, count=1)
-    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD, timeout=0.3)
-    client = connect(connection, retry=RetryPolicy(base_delay=0.01))
+    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(connection, timeout=0.3, retry=RetryPolicy(base_delay=0.01))
     assert client.current_user().is_admin  # first attempt timed out, the retry answered
 
 
@@ -341,8 +345,8 @@ def test_retry_after_as_http_date():
     assert parse_retry_after("soon", now=0.0) is None
 
 
-def test_password_is_not_in_the_connection_repr():
-    assert "secret-pass" not in repr(Connection("https://h", "admin", "secret-pass"))
+def test_password_is_not_in_the_endpoint_repr():
+    assert "secret-pass" not in repr(Endpoint.at_url("https://h", ("admin", "secret-pass")))
 
 
 def test_json_bodies_are_sent_as_json():
@@ -385,12 +389,55 @@ def test_a_redirect_names_the_address_to_use():
 
 def test_a_timeout_after_sending_names_the_request_id(harbor: HarborEmulator):
     harbor.inject_fault("/users/current", delay=0.5, count=1)
-    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD, timeout=0.2)
+    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD))
     with pytest.raises(HarborUnreachable) as caught:
-        connect(connection, retry=RetryPolicy(attempts=1)).current_user()
+        connect(connection, timeout=0.2, retry=RetryPolicy(attempts=1)).current_user()
     deadline = time.monotonic() + 5
     while not harbor.requests and time.monotonic() < deadline:  # logged once it answers
         time.sleep(0.05)
     (request,) = harbor.requests
     assert str(caught.value).startswith(f"cannot reach Harbor at {harbor.url}: timed out")
     assert f"X-Request-Id {request.headers['x-request-id']}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("application-collection", {"q": "name=~application-collection"}),
+        ("suse+appco-mirror", {"q": "name=~appco-mirror"}),  # + turns into a space in Harbor
+        ("\\appco", {"q": "name=~appco"}),  # an exact value would lose the backslash
+        ("a,b%2Cc", {"q": "name=~2Cc"}),  # , separates; %2C would be unescaped into one
+        ("+", {}),  # nothing safe to ask for: list all, compare here
+    ],
+)
+def test_names_are_searched_by_a_part_harbors_q_parser_leaves_alone(name, query):
+    """Issue 16 item 6: `lib/q/builder.go:parseKeywords` unescapes `q` a second time."""
+    assert harbor_client_module.name_search(name) == query
+
+
+def test_an_admin_by_sign_in_group_is_an_admin():
+    """Issue 16 item 1: `common/security/local/context.go:IsSysAdmin`."""
+    user = harbor.User.parse({"username": "dana", "sysadmin_flag": False,
+                              "admin_role_in_auth": True})  # fmt: skip
+    assert user.is_admin and not user.sysadmin_flag
+
+
+def test_a_robots_expiry_and_permissions_are_read():
+    robot = harbor.Robot.parse({
+        "id": 7, "name": "robot$p+pull", "disable": False, "expires_at": 1000, "level": "project",
+        "permissions": [{"kind": "project", "namespace": "p", "access": [
+            {"resource": "repository", "action": "pull", "effect": ""}]}],
+    })  # fmt: skip
+    assert robot.expired(1000) and not robot.expired(999)
+    assert robot.permissions == (
+        harbor.RobotPermission("project", "p", frozenset({("repository", "pull")})),
+    )
+    assert not harbor.Robot.parse({"id": 1, "name": "r", "expires_at": -1}).expired(1e12)
+
+
+def test_registry_accepts_only_what_v2_answers_200_to(harbor: HarborEmulator):
+    """The proof that a Secret file still works: Harbor's `/v2/` with Basic credentials."""
+    client = loopback_client(harbor)
+    assert client.registry_accepts(ADMIN_USERNAME, ADMIN_PASSWORD)
+    assert not client.registry_accepts("robot$p+pull", "not-the-secret")
+    assert [r.path for r in harbor.requests[-2:]] == ["/v2/", "/v2/"]
