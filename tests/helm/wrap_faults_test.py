@@ -3,11 +3,14 @@ of the robot's login is left behind, no helm outlives the wrapper, no secret rea
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +176,70 @@ def test_helms_stderr_on_success_is_redacted_like_our_messages(
     assert done.returncode == 0, done.stderr
     assert "Ignoring non-table value (***)" in done.stderr
     assert ROBOT_PASSWORD not in done.stderr + done.stdout
+
+
+# What `helm install --dry-run=client` asks a cluster on Helm 3 (pkg/action/install.go
+# RunWithContext: IsReachable, getCapabilities, KubeClient.Build): the version and the discovery
+# documents, here naming only ConfigMaps.
+DISCOVERY = {
+    "/version": {"major": "1", "minor": "35", "gitVersion": "v1.35.0"},
+    "/api": {"kind": "APIVersions", "versions": ["v1"],
+             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]},
+    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
+    "/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+        {"name": "configmaps", "singularName": "configmap", "namespaced": True,
+         "kind": "ConfigMap", "verbs": ["create", "get", "list"]}]},
+}  # fmt: skip
+
+
+@pytest.fixture
+def discovery_only_cluster(tmp_path: Path) -> Iterator[Path]:
+    """A kubeconfig for an API server that answers discovery and nothing else."""
+
+    class Discovery(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = DISCOVERY.get(self.path.partition("?")[0])
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body or {"kind": "Status", "code": 404}).encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Discovery)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    kubeconfig = tmp_path / "discovery-kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{server.server_port}'}}}}]\n"
+        "users: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    try:
+        yield kubeconfig
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_helm3_install_verify_installs_with_the_values_from_stdin(
+    helm3: Path, tmp_path: Path, discovery_only_cluster: Path
+) -> None:
+    """On Helm 3, --verify renders with `helm template` first; that must not use up `-f -`,
+    or the release is checked with the user's values and installed with none."""
+    chart = _chart(
+        tmp_path / "chart", "greeting: from-the-chart\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n"
+        "data: {greeting: {{ .Values.greeting | quote }}}\n",
+    )  # fmt: skip
+    env = _env(helm3, tmp_path, "core.harbor.domain", KUBECONFIG=str(discovery_only_cluster))
+
+    done = subprocess.run(
+        [str(CLI), "install", "demo", str(chart), "--verify", "-f", "-", "--dry-run=client",
+         "--disable-openapi-validation"],
+        env=env, input="greeting: from-stdin\n", capture_output=True, text=True, check=False,
+        timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert 'greeting: "from-stdin"' in done.stdout
