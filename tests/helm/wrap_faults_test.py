@@ -243,3 +243,25 @@ def test_helm3_install_verify_installs_with_the_values_from_stdin(
 
     assert done.returncode == 0, done.stderr
     assert 'greeting: "from-stdin"' in done.stdout
+
+
+def test_what_helm_runs_signs_in_as_the_wrapper_without_the_password(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """The post-renderer's --verify (helm's child) signs in as the wrapper does, though helm
+    and its children get no HARBOR_MIRROR_HARBOR_PASSWORD: with the username/password pair and
+    no Secret file, it reads the login from the wrapper's private temporary Secret file."""
+    chart = _chart(tmp_path / "chart", "a: 1\n",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n")  # fmt: skip
+    env = _env(helm3, tmp_path, "core.harbor.domain", HARBOR_MIRROR_USERNAME="admin",
+               HARBOR_MIRROR_HARBOR_PASSWORD="admin-password-1")  # fmt: skip
+    del env["HARBOR_MIRROR_SECRET_FILE"]
+
+    done = subprocess.run(
+        [str(CLI), "template", "demo", str(chart), "--post-renderer-args", "--verify"],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "name: demo" in done.stdout
+    assert list((tmp_path / "tmp").iterdir()) == []
