@@ -18,7 +18,7 @@ from postrender.commands.mirror_options import mirror_options, resolve
 from postrender.commands.signature_options import signature_options, signing
 from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, redact
-from postrender.helm.args import CommandLine
+from postrender.helm.args import CommandLine, oci_chart
 from postrender.helm.harbor import Harbor
 
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ def cli(
     )
     harbor = Harbor(rules.mirror, endpoint)
     text, line = _read(inputs, harbor, os.environ)
-    chart, version = _chart_argument(line) if line else (None, None)
-    chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
+    chart = oci_chart(line) if line else None
+    chart_target = registry.chart_target(chart.url, chart.version, rules.mirror) if chart else None
     checks = registry.verify(
         rewrite_stream(text, rules).text, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
@@ -135,13 +135,6 @@ def _read(
 
     line = CommandLine.parse("template", inputs, lambda: helm_major(environ))
     return render(line, environ, harbor), line
-
-
-def _chart_argument(line: CommandLine) -> tuple[str | None, str | None]:
-    """The oci:// chart of a helm template command line, and its --version."""
-    positionals = line.positionals()
-    chart = positionals[-1] if positionals and positionals[-1].startswith("oci://") else None
-    return chart, line.last("--version")
 
 
 def _json(checks: Sequence[Check]) -> str:

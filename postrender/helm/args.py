@@ -225,6 +225,21 @@ class Release(NamedTuple):
     sets: list[str]  # the --set* flags given, by name (their values are not carried)
 
 
+class Chart(NamedTuple):
+    """The `oci://` chart argument of a command line and its `--version` (None: the newest)."""
+
+    url: str
+    version: str | None
+
+
+def oci_chart(line: CommandLine) -> Chart | None:
+    """The chart of `install|upgrade|template [NAME] CHART`, if it is an `oci://` one."""
+    positionals = line.positionals()
+    if not positionals or not positionals[-1].startswith("oci://"):
+        return None
+    return Chart(positionals[-1], line.last("--version"))
+
+
 def release_of(line: CommandLine, environ: Mapping[str, str]) -> Release:
     """Read `helm template [NAME] CHART [flags]`; refuses flags the overlay cannot work with.
 

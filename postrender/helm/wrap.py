@@ -16,7 +16,8 @@ The arguments are helm's own and go to `$HELM_BIN` (else helm on PATH) unchanged
   post-renderer never sees hooks, install and template are first rendered with `helm template`
   and the whole stream checked (`check`); upgrade keeps the post-renderer's check only.
   `--signatures`, `--attestations` and `--key FILE` (repeatable) are taken out too and go with
-  it: the check then also verifies cosign signatures through Harbor (`verify --signatures`).
+  it: the check then also verifies cosign signatures through Harbor (`verify --signatures`),
+  and, before helm runs at all, those of an `oci://` chart (the post-renderer never sees it).
 - a failure is one line; when Helm 4 reports only that the post-renderer failed (it drops the
   post-renderer's stderr), the reason is the line the post-renderer kept in its last-error file.
 
@@ -35,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
-from postrender.helm.args import CommandLine, Major, split_own
+from postrender.helm.args import Chart, CommandLine, Major, oci_chart, split_own
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, helm_major, run_helm, through_harbor
 from postrender.helmhome import last_error_file
@@ -205,9 +206,10 @@ def show_values(
         return None
 
 
-Check = Callable[[str, Sequence[str]], None]
-"""Raises when a reference in the rendered stream does not resolve through Harbor; the second
-argument is the post-renderer's options for the check (`--verify`, `--signatures`, …)."""
+Check = Callable[[str, Sequence[str], Chart | None], None]
+"""Raises when a reference in the rendered stream, or the chart, does not resolve through
+Harbor; the second argument is the post-renderer's options for the check (`--verify`,
+`--signatures`, …)."""
 
 
 def run(
@@ -222,7 +224,8 @@ def run(
     failure (naming the Harbor chart URL) and passes through on success.
 
     `check` is how `--verify` sees what Helm 3 never post-renders: for install and template
-    the stream is rendered first (hooks included) and checked before anything else runs.
+    the stream is rendered first (hooks included) and checked before anything else runs. With
+    `--signatures`/`--attestations` it checks the `oci://` chart first, before helm runs.
     """
     if subcommand not in WRAPPED:
         raise ConfigError(f"{subcommand!r} is not one of {', '.join(WRAPPED)}")
@@ -243,6 +246,9 @@ def run(
     command = build(line, harbor, settings, major=asked or 4, verify=verify and not preflight,
                     environ=environ, signature_args=signature_args)  # fmt: skip
     stdin = values_from_stdin(line) if preflight else None  # both runs read them
+    chart = oci_chart(line) if signature_args and subcommand in _POST_RENDERED else None
+    if check is not None and chart is not None:  # its signature: no rendered stream names it
+        _checked(check, "", ["--verify", *signature_args], chart, command.charts)
     started = time.time()
     with harbor.helm_environ(environ) as env:
         if preflight:
@@ -250,10 +256,8 @@ def run(
             # install's flags all fit
             done = run_helm(["template", *command.args[1:]], env, stdin=stdin)
             _raise_on_failure(subcommand, done, command.charts, started, environ)
-            try:
-                check(done.stdout.decode("utf-8", "replace"), ["--verify", *signature_args])
-            except VerifyFailed as error:  # one line naming the chart, as on Helm 4
-                raise VerifyFailed(f"{error}{through_harbor(command.charts)}") from None
+            _checked(check, done.stdout.decode("utf-8", "replace"),
+                     ["--verify", *signature_args], None, command.charts)
             if subcommand == "template":  # already rendered: show it, do not render twice
                 sys.stdout.buffer.write(done.stdout)
                 sys.stdout.flush()
@@ -277,6 +281,16 @@ def values_from_stdin(line: CommandLine) -> bytes | None:
     if any(name.strip() == "-" for name in files):
         return sys.stdin.buffer.read()
     return None
+
+
+def _checked(
+    check: Check, text: str, options: Sequence[str], chart: Chart | None, charts: Sequence[str]
+) -> None:
+    """`check`, its failure one line naming the chart, as the post-renderer's is on Helm 4."""
+    try:
+        check(text, options, chart)
+    except VerifyFailed as error:
+        raise VerifyFailed(f"{error}{through_harbor(charts)}") from None
 
 
 def _raise_on_failure(
