@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from postrender import lock as lockfile
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
-from postrender.errors import ConfigError, redact
+from postrender.errors import ConfigError, VerifyFailed, redact
 from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
 
@@ -53,11 +54,22 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
 @click.option("--insecure-skip-tls-verify", is_flag=True,
               help="Do not check Harbor's certificate (tests only); also passed to helm.")
 @click.option("--plain-http", is_flag=True, help="Harbor speaks HTTP; also passed to helm.")
+@click.option("--write-lock", type=_FILE, metavar="FILE",
+              help="Once every reference resolves, record the digest of each image (by tag) and "
+              "chart in FILE, merged into what it holds; with one --platform, an image's pin is "
+              "that platform's manifest.")
+@click.option("--update-lock", is_flag=True,
+              help="With --write-lock: replace entries whose tag now names other content "
+              "(without it, such a change fails and FILE is left alone).")
+@click.option("--lock", "lock_file", type=_FILE, metavar="FILE",
+              help="Check the references pinned by the digests in FILE (asked by digest), and "
+              "whether each tag still names them (asked by tag): stale when not.")
 @mirror_options
 def cli(
     inputs: tuple[str, ...], output: str, warm: bool, platforms: tuple[str, ...],
     concurrency: int, strict: bool, secret_file: Path | None, ca_file: Path | None,
-    insecure_skip_tls_verify: bool, plain_http: bool, **given: Any,
+    insecure_skip_tls_verify: bool, plain_http: bool, write_lock: Path | None,
+    update_lock: bool, lock_file: Path | None, **given: Any,
 ) -> int:
     """Check that every rewritten image and chart reference resolves through Harbor.
 
@@ -71,9 +83,10 @@ def cli(
     GETs every manifest and blob, so Harbor keeps serving them when the upstream is down.
     Images on other registries are listed as not mirrored. Exits 1 when any reference is
     missing, unauthorized, blocked by the project's policy or hit an upstream error (with
-    --strict, also when one is not mirrored).
+    --strict, also when one is not mirrored), or, with --lock, when a tag is stale.
     """
     from postrender import registry
+    from postrender.rewrite.pin import pin
     from postrender.rewrite.rules import Rules
     from postrender.rewrite.stream import rewrite_stream
 
@@ -90,20 +103,51 @@ def cli(
     harbor = Harbor.from_settings(
         config, insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http
     )
+    locked = lockfile.read(lock_file) if lock_file else None
     text, line = _read(inputs, harbor, os.environ)
     chart, version = _chart_argument(line) if line else (None, None)
     chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
+    rewritten = rewrite_stream(text, rules).text
+    if locked is not None:
+        rewritten = pin(rewritten, rules.mirror, locked.pins(), where=str(lock_file)).text
+        chart_target = chart_target and registry.pinned_chart(chart_target, locked)
     checks = registry.verify(
-        rewrite_stream(text, rules).text, rules.mirror, access,
+        rewritten, rules.mirror, access,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
     )
+    if locked is not None:
+        asked = registry.check_tags(access, checks, locked)
+        click.echo(f"harbor-mirror: {asked} tags asked for by tag to see whether the lock is "
+                   "stale (through a proxy cache, one upstream request each); all else by "
+                   "digest", err=True)
     if not checks:
         click.echo(f"harbor-mirror: no reference to {rules.mirror.target_prefix} found", err=True)
     # digests, media types and details are the server's words: no secret we hold goes out
     click.echo(redact(_json(checks) if output == "json" else _table(checks, warm)))
     registry.require_resolved(checks, strict=strict)
+    if write_lock is not None:
+        _write_lock(write_lock, checks, frozenset(platforms), update=update_lock)
     return 0
+
+
+def _write_lock(
+    path: Path, checks: Sequence[Check], platforms: frozenset[str], *, update: bool
+) -> None:
+    """Merge what resolved into the lock at `path`; a changed entry only with --update-lock."""
+    from postrender import registry
+
+    previous = lockfile.read(path) if path.exists() else lockfile.Lock()
+    found = registry.lock_of(checks, platforms, previous)
+    merged, changed = previous.merged(found, update=update)
+    if changed and not update:
+        raise VerifyFailed(
+            f"{len(changed)} references in {path} name other content now, first "
+            f"{changed[0]}: pass --update-lock to take the new digests; {path} is unchanged"
+        )
+    merged.write(path)
+    click.echo(f"harbor-mirror: {path}: {len(found.images)} images and {len(found.charts)} "
+               f"charts locked ({len(merged.images)} images in the file)", err=True)
 
 
 def _read(

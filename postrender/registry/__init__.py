@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from postrender.registry._access import Access, access
 from postrender.registry._check import Check
+from postrender.registry._lock import lock_of
 from postrender.registry._references import Target, chart_target, chart_url, find
-from postrender.registry._verify import require_resolved, verify
+from postrender.registry._verify import check_tags, pinned_chart, require_resolved, verify
 
 __all__ = [
     "Access",
@@ -18,7 +19,10 @@ __all__ = [
     "access",
     "chart_target",
     "chart_url",
+    "check_tags",
     "find",
+    "lock_of",
+    "pinned_chart",
     "require_resolved",
     "verify",
 ]

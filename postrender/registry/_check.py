@@ -61,6 +61,7 @@ class Check:
     warmed_bytes: int = 0
     warmed: int = 0
     cached: int = 0
+    index: bytes = b""  # an index as Harbor served it: what its platforms' signatures follow
 
     @property
     def failed(self) -> bool:
@@ -150,7 +151,7 @@ def check(client: RegistryClient, target: Target) -> Check:
         if listed is None:
             return Check(target, UPSTREAM_ERROR, digest, media_type,
                          detail=f"200 {media_type}, but {digest} is no JSON index")
-        result.platforms = listed
+        result.platforms, result.index = listed, response.content
     return result
 
 

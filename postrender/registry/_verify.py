@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from postrender.errors import VerifyFailed
+from postrender.lock import Lock
+from postrender.registry import _lock
 from postrender.registry._access import Access
 from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
 from postrender.registry._references import Target, find, unmirrored
@@ -34,6 +36,24 @@ def verify(
     finally:
         client.close()
     return checks + [not_mirrored(target) for target in unmirrored(text, rule)]
+
+
+def check_tags(access: Access, checks: Sequence[Check], lock: Lock) -> int:
+    """Mark every pinned image whose tag now names other content `stale`; the count of tags
+    asked for by tag (each a request to the upstream through a proxy cache)."""
+    client = access.client()
+    try:
+        return _lock.check_tags(client, checks, lock)
+    finally:
+        client.close()
+
+
+def pinned_chart(target: Target, lock: Lock) -> Target:
+    """The chart asked for by the digest the lock gives its version, when it gives one."""
+    digest = lock.charts.get(target.reference)
+    if digest is None:
+        return target
+    return target._replace(reference=f"{target.reference}@{digest}", digest=digest)
 
 
 def require_resolved(checks: Sequence[Check], *, strict: bool = False) -> None:
