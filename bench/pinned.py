@@ -54,7 +54,8 @@ def mirror(work: Path) -> Iterator[tuple[HarborEmulator, UpstreamRegistry]]:
     try:
         with registry.client() as client:
             pusher = Pusher(client)
-            images = {name: pusher.image(*name.split(":"), platforms)
+            images = {name: pusher.image(name.partition(":")[0], name.partition(":")[2],
+                                         platforms)
                       for name, platforms in IMAGES.items()}
         ca = trustme.CA()
         harbor = HarborEmulator()
