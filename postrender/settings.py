@@ -67,6 +67,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--strict", None, None, None, "Fail when an upstream mention would remain."),
     Option("--verify", None, None, None,
            "Fail unless every rewritten reference resolves through Harbor (see verify --help)."),
+    Option("--lock", "HARBOR_MIRROR_LOCK", None, "FILE",
+           "Pin each Harbor image reference by tag to the digest the lock FILE gives it "
+           "(written by verify --write-lock); refuse references it lacks."),
 )
 _BY_FLAG = {option.flag: option for option in OPTIONS}
 CONFIG_KEYS = frozenset(option.key for option in OPTIONS if option.key) | {"mode"}
@@ -85,6 +88,7 @@ class Settings(NamedTuple):
     verify: bool = False
     ca_file: str | None = None  # paths only: setup remembers them, the secrets stay in the files
     secret_file: str | None = None
+    lock: str | None = None  # a lock file's path: references by tag pinned to its digests
 
 
 def parse_argv(argv: Sequence[str]) -> dict[str, str | bool]:
@@ -178,6 +182,7 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Set
         verify=bool(given.get("--verify")),
         ca_file=value("--ca-file"),
         secret_file=value("--secret-file"),
+        lock=pick("--lock"),
     )
     validate(settings)
     return settings

@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "lock": {"errors", "files", "rewrite"},
     "secretfile": {"errors"},
     "rewrite": {"errors", "settings"},
-    "helm": {"rewrite", "secretfile", "errors", "settings", "helm.paths"},
+    "helm": {"rewrite", "lock", "secretfile", "errors", "settings", "helm.paths"},
     "harbor": {"errors"},
     "registry": {"harbor", "lock", "rewrite", "secretfile", "errors", "settings"},
     "gitops": {"rewrite", "helm", "helm.paths", "files", "errors", "settings"},

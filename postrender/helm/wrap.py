@@ -100,21 +100,69 @@ def build(
     """The helm command line for `helm harbor-mirror SUBCOMMAND ARGS`."""
     subcommand = line.subcommand
     mapped, charts = harbor.map_charts(line)
+    if settings.lock is not None:
+        mapped, charts = locked_chart(line, mapped, charts, settings.lock)
     extra = harbor.tls_flags()  # before the user's args: a --ca-file of theirs wins
     if subcommand in _POST_RENDERED:
         extra += _post_renderer(major)
         if verify:
             extra += ["--post-renderer-args", "--verify"]
+        if settings.lock is not None:
+            extra += ["--post-renderer-args", f"--lock={os.path.abspath(settings.lock)}"]
         if major == 3:
-            extra += hook_values(line, charts, harbor, settings, environ)
+            hooks = hook_values(line, mapped, charts, harbor, settings, environ)
+            if hooks and settings.lock is not None:
+                _hooks_not_pinned(line)
+            extra += hooks
     elif verify:
         raise ConfigError(f"{subcommand}: --verify checks rendered manifests; {subcommand} "
                           "renders none")
     return Command([subcommand, *extra, *mapped], charts)
 
 
+def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lock: str
+                 ) -> tuple[list[str], list[str]]:  # fmt: skip
+    """`mapped` and `charts` with the Harbor chart URL given the digest the lock records for its
+    --version (`oci://H/P/charts/x:1.2.3@sha256:…`, which Helm checks against --version and
+    pulls by the digest)."""
+    from pathlib import Path
+
+    from postrender.lock import read
+    from postrender.rewrite.pin import RERUN
+
+    mapped, pinned = list(mapped), []
+    for index in line.positional_indexes():
+        if mapped[index] not in charts:
+            continue
+        version = line.last("--version")
+        if version is None:
+            raise ConfigError(f"{line.subcommand}: --lock pins the chart {mapped[index]} by its "
+                              "version: give --version")
+        tag = f"{mapped[index]}:{version.replace('+', '_')}"  # Helm's tag for a version
+        digest = read(Path(lock)).charts.get(tag)
+        if digest is None:
+            raise ConfigError(f"{line.subcommand}: the chart {tag} is not in the lock file "
+                              f"{lock}; {RERUN}")
+        mapped[index] = f"{tag}@{digest}"
+        pinned.append(mapped[index])
+    return mapped, pinned
+
+
+def _hooks_not_pinned(line: CommandLine) -> None:
+    """Helm 3 never post-renders hooks: the registry `global.imageRegistry` gives them is a
+    prefix, with no place for a digest. Said on stderr; refused with --strict."""
+    problem = ("the images of the chart's hooks, if it has any: Helm 3 never post-renders "
+               "hooks, and global.imageRegistry points them at Harbor by tag")
+    given = line.values("--post-renderer-args")  # a list flag: commas separate its values
+    if any("--strict" in value.split(",") for value in given):
+        raise ConfigError(f"{line.subcommand}: --lock with --strict on Helm 3 cannot pin "
+                          f"{problem}; use Helm 4, which post-renders hooks")
+    sys.stderr.write(f"harbor-mirror: not pinned: {problem}\n")
+
+
 def hook_values(
     line: CommandLine,
+    mapped: Sequence[str],
     charts: Sequence[str],
     harbor: Harbor,
     settings: Settings,
@@ -123,7 +171,7 @@ def hook_values(
     """Helm 3 leaves hooks alone, so charts that take their registry from `global.imageRegistry`
     are pointed at Harbor through it; other charts get nothing (an unknown value could fail a
     strict values schema)."""
-    values = show_values(line, charts, harbor, environ)
+    values = show_values(line, mapped, charts, harbor, environ)
     global_values = values.get("global") if isinstance(values, dict) else None
     if not isinstance(global_values, dict) or "imageRegistry" not in global_values:
         return []
@@ -143,13 +191,13 @@ _CHART_FLAGS = ("--version", "--devel", "--repo", "--ca-file", "--insecure-skip-
 
 def show_values(
     line: CommandLine,
+    mapped: Sequence[str],
     charts: Sequence[str],
     harbor: Harbor,
     environ: Mapping[str, str],
 ) -> object:
-    """The chart's default values, fetched as the command itself will fetch the chart (so a
-    failure is the command's)."""
-    mapped, _ = harbor.map_charts(line)
+    """The chart's default values, fetched as the command itself will fetch the chart (`mapped`:
+    the command's arguments with the chart through Harbor), so a failure is the command's."""
     positionals = [mapped[index] for index in line.positional_indexes()]
     if not positionals:
         raise ConfigError("no chart given (helm install/upgrade/template NAME CHART ...)")
