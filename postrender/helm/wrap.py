@@ -122,30 +122,33 @@ def build(
 
 def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lock: str
                  ) -> tuple[list[str], list[str]]:  # fmt: skip
-    """`mapped` and `charts` with the Harbor chart URL given the digest the lock records for its
-    --version (`oci://H/P/charts/x:1.2.3@sha256:…`, which Helm checks against --version and
-    pulls by the digest)."""
+    """`mapped` and `charts` with the Harbor chart URL pinned to the digest the lock records
+    for its version: `oci://H/P/charts/x@sha256:…` and no `--version`, which Helm pulls by the
+    digest alone (with a version too it would ask Harbor for the tag, `ValidateReference`)."""
     from pathlib import Path
 
     from postrender.lock import read
     from postrender.rewrite.pin import RERUN
 
-    mapped, pinned = list(mapped), []
+    mapped, pinned, dropped = list(mapped), [], set()
     for index in line.positional_indexes():
         if mapped[index] not in charts:
             continue
-        version = line.last("--version")
-        if version is None:
-            raise ConfigError(f"{line.subcommand}: --lock pins the chart {mapped[index]} by its "
-                              "version: give --version")
-        tag = f"{mapped[index]}:{version.replace('+', '_')}"  # Helm's tag for a version
+        url, version = mapped[index], line.last("--version")
+        name, colon, _ = url.rpartition("/")[2].partition(":")
+        if version is None and not colon:
+            raise ConfigError(f"{line.subcommand}: --lock pins the chart {url} by its version: "
+                              "give --version")
+        # Helm's tag for a version: `+` is `_`; a tag in the URL stands for itself
+        tag = url if version is None else f"{url}:{version.replace('+', '_')}"
         digest = read(Path(lock)).charts.get(tag)
         if digest is None:
             raise ConfigError(f"{line.subcommand}: the chart {tag} is not in the lock file "
                               f"{lock}; {RERUN}")
-        mapped[index] = f"{tag}@{digest}"
+        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{digest}"
         pinned.append(mapped[index])
-    return mapped, pinned
+        dropped |= line.flag_indexes("--version")
+    return [arg for index, arg in enumerate(mapped) if index not in dropped], pinned
 
 
 def _hooks_not_pinned(line: CommandLine) -> None:
@@ -202,8 +205,9 @@ def show_values(
     if not positionals:
         raise ConfigError("no chart given (helm install/upgrade/template NAME CHART ...)")
     chart = positionals[-1]
-    flags = [f"{flag}={value}" if value is not None else flag
-             for flag, value in line.flags() if flag in _CHART_FLAGS]
+    by_digest = "@" in chart  # pinned by --lock: a --version would make Helm ask for the tag
+    flags = [f"{flag}={value}" if value is not None else flag for flag, value in line.flags()
+             if flag in _CHART_FLAGS and not (by_digest and flag == "--version")]
     command = ["show", "values", chart, *harbor.tls_flags(), *flags]
     with harbor.helm_environ(environ) as env:
         done = run_helm(command, env)

@@ -106,8 +106,13 @@ def test_template_wrapper_on_helm3_fetches_the_chart_by_its_locked_digest(
     args = ["template", "demo", UPSTREAM_CHART, "--version", "0.1.0", *BY_TAG]
     plain = release(*args)
     lock.write(release.lock)
+    mirror.harbor.clear_log()
     with_lock = release(*args, "--lock", release.lock)
     assert plain.returncode == with_lock.returncode == 0, with_lock.stderr
+    chart_asks = [r.path for r in mirror.harbor.requests if "/charts/" in r.path]
+    (digest,) = lock.charts.values()
+    assert chart_asks and not [path for path in chart_asks if "/manifests/0.1.0" in path]
+    assert f"/v2/application-collection/charts/etcd-like/manifests/{digest}" in chart_asks
     assert with_lock.stdout == pinned(plain.stdout, lock, hooks=False) != plain.stdout
     assert "not pinned: the images of the chart's hooks" in with_lock.stderr
     strict = release(*args, "--lock", release.lock, "--post-renderer-args", "--strict")
@@ -117,4 +122,5 @@ def test_template_wrapper_on_helm3_fetches_the_chart_by_its_locked_digest(
     wrong.write(release.lock)
     refused = release(*args, "--lock", release.lock)
     assert refused.returncode == 1  # Helm asked Harbor for that digest, which names nothing
-    assert f"(chart through Harbor: {chart}@sha256:{'0' * 64})" in refused.stderr
+    unpinned = chart.rpartition(":")[0]
+    assert f"(chart through Harbor: {unpinned}@sha256:{'0' * 64})" in refused.stderr
