@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from postrender import settings
 from postrender.errors import ConfigError
-from postrender.helm.paths import default_config_file
+from postrender.helmhome import default_config_file
 
 Mode = Literal["proxy-cache", "replication"]
 MODES: tuple[Mode, ...] = ("proxy-cache", "replication")

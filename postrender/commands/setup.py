@@ -30,11 +30,11 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
+from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError, HarborError, keep_secret
-from postrender.harbor import Connection, HarborClient, connect, tls_verify
-from postrender.helm.paths import default_config_file
+from postrender.harbor import HarborClient, connect
+from postrender.helmhome import default_config_file
 
-PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
 
 
@@ -139,7 +139,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 )
 @click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
               metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
-@click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
+@click.option("--username", default="admin", show_default=True, envvar=USERNAME_ENV,
               show_envvar=True, help="Harbor system admin (local, LDAP or auth-proxy admin) or "
               f"system robot 'robot$NAME'. Password: ${PASSWORD_ENV}, --password-stdin, or a "
               "hidden prompt.")
@@ -216,14 +216,18 @@ def cli(
     plan = plan_from_options(PlanOptions(**plan_options), environ)
     check_emit(plan, emit, emit_credentials, node_ca_file)
     timeout = positive_seconds("--timeout", timeout)
-    verify = tls_verify(plan.ca_file, insecure_skip_tls_verify)
+    endpoint = Endpoint.at_url(
+        plan.harbor_url, project=plan.project,
+        ca_file=str(plan.ca_file) if plan.ca_file else None,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+    )
+    endpoint.tls_verify()  # a bad --ca-file is reported before anyone types a secret
     password = keep_secret(_password(password_stdin, environ), username=username)
     token = _token(environ)
     plan = replace(plan, upstream_token=token and keep_secret(token))
-    connection = Connection(plan.harbor_url, username, password, verify, timeout)
-    if verify is False:
+    if endpoint.insecure_skip_tls_verify:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
-    client = connect(connection)
+    client = connect(replace(endpoint, credentials=(username, password)), timeout=timeout)
     code = setup(client, plan, dry_run=dry_run, out=sys.stdout)
     if emit:
         ensure_node_mirrors(plan, emit, embed_credentials=emit_credentials,

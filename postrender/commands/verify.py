@@ -16,6 +16,7 @@ from postrender import lock as lockfile
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
+from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, VerifyFailed, redact
 from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
@@ -45,9 +46,9 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
               "pulls from there instead of through Harbor.")
 @click.option("--secret-file", type=_FILE, metavar="FILE",
               help="The robot's Secret manifest written by setup --secret-out "
-              "[env HARBOR_MIRROR_SECRET_FILE; default: the one setup wrote]; helm template "
-              "signs in with it too. Else $HARBOR_MIRROR_USERNAME with "
-              "$HARBOR_MIRROR_HARBOR_PASSWORD; else anonymous.")
+              "[env HARBOR_MIRROR_SECRET_FILE; default: the one setup wrote]. Else "
+              "$HARBOR_MIRROR_USERNAME with $HARBOR_MIRROR_HARBOR_PASSWORD; else anonymous. "
+              "helm template signs in with the same.")
 @click.option("--ca-file", type=_FILE, metavar="FILE",
               help="CA certificate(s) Harbor's TLS certificate is checked against "
               "[env HARBOR_MIRROR_CA_FILE]; also passed to helm template. Default: setup's.")
@@ -96,13 +97,11 @@ def cli(
         secret_file=str(secret_file) if secret_file else config.secret_file,
         ca_file=str(ca_file) if ca_file else config.ca_file,
     )
-    access = registry.access(
+    endpoint = Endpoint.from_settings(  # the /v2/ checks and helm template sign in alike
         config, os.environ, insecure_skip_tls_verify=insecure_skip_tls_verify,
         plain_http=plain_http,
     )
-    harbor = Harbor.from_settings(
-        config, insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http
-    )
+    harbor = Harbor(rules.mirror, endpoint)
     locked = lockfile.read(lock_file) if lock_file else None
     text, line = _read(inputs, harbor, os.environ)
     chart, version = _chart_argument(line) if line else (None, None)
@@ -112,12 +111,12 @@ def cli(
         rewritten = pin(rewritten, rules.mirror, locked.pins(), where=str(lock_file)).text
         chart_target = chart_target and registry.pinned_chart(chart_target, locked)
     checks = registry.verify(
-        rewritten, rules.mirror, access,
+        rewritten, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
     )
     if locked is not None:
-        asked = registry.check_tags(access, checks, locked)
+        asked = registry.check_tags(endpoint, checks, locked)
         click.echo(f"harbor-mirror: {asked} tags asked for by tag to see whether the lock is "
                    "stale (through a proxy cache, one upstream request each); all else by "
                    "digest", err=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from postrender.endpoint import Endpoint
 from postrender.errors import VerifyFailed
 from postrender.lock import Lock
 from postrender.registry import _lock
-from postrender.registry._access import Access
+from postrender.registry._access import registry_client
 from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
 from postrender.registry._references import Target, find, unmirrored
 from postrender.registry._warm import warm
@@ -18,7 +19,7 @@ from postrender.rewrite.rules import MirrorRule
 def verify(
     text: str,
     rule: MirrorRule,
-    access: Access,
+    endpoint: Endpoint,
     *,
     charts: Sequence[Target] = (),
     warm_cache: bool = False,
@@ -28,7 +29,7 @@ def verify(
     """One Check per distinct reference (the given charts first), in order of appearance,
     then one per image Harbor will not serve."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
-    client = access.client()
+    client = registry_client(endpoint)
     try:
         checks = [check(client, target) for target in targets.values()]
         if warm_cache:
@@ -38,10 +39,10 @@ def verify(
     return checks + [not_mirrored(target) for target in unmirrored(text, rule)]
 
 
-def check_tags(access: Access, checks: Sequence[Check], lock: Lock) -> int:
+def check_tags(endpoint: Endpoint, checks: Sequence[Check], lock: Lock) -> int:
     """Mark every pinned image whose tag now names other content `stale`; the count of tags
     asked for by tag (each a request to the upstream through a proxy cache)."""
-    client = access.client()
+    client = registry_client(endpoint)
     try:
         return _lock.check_tags(client, checks, lock)
     finally:
