@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from postrender.errors import ConfigError
 from postrender.rewrite.pin import RERUN, Pin
@@ -29,6 +30,7 @@ FORMAT = 1
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _PLAIN = re.compile(r"^[a-z][a-z0-9._/-]*(?::[0-9a-f]{64})?$")  # field names, platforms, digests
 _NOT_PLAIN = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+_NONE: Mapping[str, str] = MappingProxyType({})
 HEADER = (
     "# helm-harbor-mirror lock file: the digest each Harbor reference is pulled by.\n"
     "# Written by `helm harbor-mirror verify --write-lock`; read by --lock. Re-run verify\n"
@@ -36,8 +38,7 @@ HEADER = (
 )
 
 
-@dataclass(frozen=True)
-class ImageLock:
+class ImageLock(NamedTuple):
     """What one `HARBOR/PROJECT/path:TAG` resolved to when the lock was written.
 
     `upstream`: the digest the tag named (an index or a manifest); `harbor`: the digest Harbor
@@ -48,9 +49,9 @@ class ImageLock:
 
     upstream: str
     harbor: str = ""
-    platforms: Mapping[str, str] = field(default_factory=dict)
+    platforms: Mapping[str, str] = _NONE
     platform: str = ""
-    signatures: Mapping[str, str] = field(default_factory=dict)
+    signatures: Mapping[str, str] = _NONE
 
     @property
     def pin(self) -> str:
@@ -80,12 +81,12 @@ class ImageLock:
         return written
 
 
-@dataclass(frozen=True)
-class Lock:
-    """Images by Harbor reference (as rewritten, with its tag) and charts by `oci://` URL:TAG."""
+class Lock(NamedTuple):
+    """Images by Harbor reference (as rewritten, with its tag) and charts by `oci://` URL:TAG.
+    (NamedTuples, not dataclasses: those import `inspect` on the post-renderer's path.)"""
 
-    images: Mapping[str, ImageLock] = field(default_factory=dict)
-    charts: Mapping[str, str] = field(default_factory=dict)
+    images: Mapping[str, ImageLock] = MappingProxyType({})
+    charts: Mapping[str, str] = _NONE
 
     def pins(self) -> dict[str, Pin]:
         """Reference → the digest its pull is pinned to, and the digests naming its content."""
@@ -219,4 +220,4 @@ def with_platform(image: ImageLock, platforms: frozenset[str]) -> ImageLock:
     if len(platforms) != 1 or not image.platforms:
         return image
     (platform,) = platforms
-    return replace(image, platform=platform) if platform in image.platforms else image
+    return image._replace(platform=platform) if platform in image.platforms else image

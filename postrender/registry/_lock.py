@@ -11,7 +11,6 @@ rebuilt list, recorded as `harbor`, not a moved tag.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 from postrender.lock import ImageLock, Lock, with_platform
 from postrender.registry._check import OK, Check, json_object, platform_of
@@ -35,7 +34,7 @@ def lock_of(checks: Iterable[Check], platforms: frozenset[str], previous: Lock) 
         image = ImageLock(check.digest, platforms=platform_digests(check.index))
         old = previous.images.get(target.reference)
         if old is not None and rebuilt(old, check.digest, check.index):
-            image = replace(old, harbor=check.digest)
+            image = old._replace(harbor=check.digest)
         images[target.reference] = with_platform(image, platforms)
     return Lock(images, charts)
 
