@@ -144,3 +144,30 @@ def test_lock_reports_a_tag_moved_upstream_as_stale(mirror, run, tmp_path):
     assert "pass --update-lock" in refused.stderr
     assert run("verify", rendered, *target, "--write-lock", lock, "--update-lock").returncode == 0
     assert run("verify", rendered, *target, "--lock", lock).returncode == 0
+
+
+def test_harbors_own_list_is_recorded_and_not_stale_while_the_upstream_is_down(
+    mirror, run, tmp_path
+):
+    # Harbor pushes the index rebuilt, trimmed to the warmed platform, under a digest of its
+    # own (manifestcache.go:ManifestListCache.push) and, with the upstream gone, serves that
+    # list for the tag: the lock keeps its pins and records that digest as Harbor's.
+    lock = tmp_path / "lock.yaml"
+    done = run("verify", *release(mirror), "--warm", "--platform", "linux/amd64",
+               "--write-lock", lock)
+    assert done.returncode == 0, done.stderr
+    before = lockfile.read(lock)
+    mirror.harbor.settle()  # Harbor's wait for the other platforms ran out
+    mirror.upstream.registry.stop()
+    try:
+        checked = run("verify", *release(mirror), "--lock", lock)
+        again = run("verify", *release(mirror), "--write-lock", lock)
+    finally:
+        mirror.upstream.registry.start()
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    after = lockfile.read(lock)
+    assert {ref: image.pin for ref, image in after.images.items()} == {
+        ref: image.pin for ref, image in before.images.items()}
+    etcd = after.images[f"{mirror.host}/{PROJECT}/containers/etcd:3.5.17-1.2"]
+    assert etcd.harbor not in ("", etcd.upstream, *etcd.platforms.values())
