@@ -15,12 +15,9 @@ from typing import NamedTuple
 
 from postrender.errors import HarborMirrorError
 from postrender.rewrite import imageref
+from postrender.rewrite.mirrored import harbor_references
 from postrender.rewrite.rules import MirrorRule
 
-# The characters a reference can be made of; the run is cut where the reference must end.
-_RUN = re.compile(r"[A-Za-z0-9._:/@\[\]-]+")
-_TRAILING = ".:/@-"
-_OCI = "oci://"
 RERUN = "re-run `helm harbor-mirror verify --write-lock` with the release's arguments"
 
 
@@ -46,18 +43,10 @@ def pin(text: str, rule: MirrorRule, pins: Mapping[str, Pin], *, where: str) -> 
     """Add each reference's locked digest after its tag; `where` names the lock in errors."""
     out: list[str] = []
     last = 0
-    project = rule.project + "/"
-    for offset in imageref.find_host(text, rule.harbor_host):
-        run = _RUN.match(text, offset)
-        if run is None or text[max(0, offset - len(_OCI)) : offset] == _OCI:
+    for found_at in harbor_references(text, rule):
+        if found_at.chart:
             continue  # an oci:// chart URL: the wrappers fetch the chart by its digest
-        candidate = run.group().rstrip(_TRAILING)
-        try:
-            parsed = imageref.parse(candidate)
-        except ValueError:
-            continue
-        if not parsed.path.startswith(project):
-            continue
+        candidate, parsed = found_at.text, found_at.reference
         by_tag = candidate if parsed.digest is None else candidate.rpartition("@")[0]
         found = pins.get(by_tag)
         if parsed.digest is not None:
@@ -67,7 +56,7 @@ def pin(text: str, rule: MirrorRule, pins: Mapping[str, Pin], *, where: str) -> 
             continue
         if found is None:
             raise PinRefused(f"{candidate} is not in the lock file {where}; {RERUN}")
-        end = offset + len(candidate)
+        end = found_at.start + len(candidate)
         out += [text[last:end], "@", found.digest]
         last = end
     out.append(text[last:])
