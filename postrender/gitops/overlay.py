@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from postrender.errors import ManifestError, RewriteError
-from postrender.rewrite.pin import Pin, pin
+from postrender.rewrite.pin import Pin, pin_rewrites
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import Rewrite, rewrite_stream, split_documents
 from postrender.rewrite.yamlpath import from_pointer
@@ -72,7 +72,7 @@ def build(
     rewrites = rewrite_stream(text, rules, strict=strict).rewrites  # its errors come first
     not_pinned: list[str] = []
     if pins is not None:
-        rewrites, not_pinned = _pinned(rewrites, rules, pins, lock)
+        rewrites, not_pinned = pin_rewrites(rewrites, rules.mirror, pins, where=lock)
         if not_pinned and strict:
             raise RewriteError(f"{len(not_pinned)} Harbor references cannot carry a digest "
                                f"(--strict with --lock), first {not_pinned[0]}")
@@ -93,22 +93,6 @@ def build(
     ]
     return Overlay([{"name": name, "newName": images[name]} for name in sorted(images)], patches,
                    tuple(not_pinned))
-
-
-def _pinned(
-    rewrites: list[Rewrite], rules: Rules, pins: Mapping[str, Pin], lock: str
-) -> tuple[list[Rewrite], list[str]]:
-    """Each rewritten value with its references pinned (an `images:` entry then no longer
-    makes it: it becomes an exact patch), and the bare Harbor hosts no digest fits."""
-    pinned, bare = [], []
-    for rewrite in rewrites:
-        if rewrite.after == rules.mirror.harbor_host:
-            bare.append(f"{rewrite.kind}/{rewrite.name} {rewrite.path}: {rewrite.after}")
-        elif rewrite.after is not None:
-            after = pin(rewrite.after, rules.mirror, pins, where=lock).text
-            rewrite = rewrite._replace(after=after)
-        pinned.append(rewrite)
-    return pinned, bare
 
 
 def _refuse_secret_data(rewrite: Rewrite) -> None:

@@ -10,13 +10,14 @@ pulling it would ask the upstream, or pull something the lock was not written fo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import HarborMirrorError
 from postrender.rewrite import imageref
 from postrender.rewrite.mirrored import harbor_references
 from postrender.rewrite.rules import MirrorRule
+from postrender.rewrite.stream import Rewrite
 
 RERUN = "re-run `helm harbor-mirror verify --write-lock` with the release's arguments"
 
@@ -61,6 +62,21 @@ def pin(text: str, rule: MirrorRule, pins: Mapping[str, Pin], *, where: str) -> 
         last = end
     out.append(text[last:])
     return Pinned("".join(out), _unpinnable(text, rule))
+
+
+def pin_rewrites(
+    rewrites: Sequence[Rewrite], rule: MirrorRule, pins: Mapping[str, Pin], *, where: str
+) -> tuple[list[Rewrite], list[str]]:
+    """Each rewritten value with its references pinned (what --report and an overlay's patches
+    say), and the values that are a bare Harbor host, which no digest fits."""
+    pinned, bare = [], []
+    for rewrite in rewrites:
+        if rewrite.after == rule.harbor_host:
+            bare.append(f"{rewrite.kind}/{rewrite.name} {rewrite.path}: {rewrite.after}")
+        elif rewrite.after is not None:
+            rewrite = rewrite._replace(after=pin(rewrite.after, rule, pins, where=where).text)
+        pinned.append(rewrite)
+    return pinned, bare
 
 
 def _unpinnable(text: str, rule: MirrorRule) -> list[str]:

@@ -4,6 +4,7 @@ with its digest and nothing else changes; the chart is fetched by its locked dig
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -82,8 +83,13 @@ def test_postrender_lock_adds_each_digest_and_changes_no_other_byte(
     assert with_lock.stdout == pinned(plain.stdout, lock) != plain.stdout
     (hook,) = [doc for doc in with_lock.stdout.split("\n---") if "helm.sh/hook" in doc]
     assert "@sha256:" in hook  # helm template renders hooks, as Helm 4 post-renders them
-    by_env = release("postrender", stdin=rendered, HARBOR_MIRROR_LOCK=str(release.lock))
+    report = release.lock.parent / "report.json"
+    by_env = release("postrender", "--report", report, stdin=rendered,
+                     HARBOR_MIRROR_LOCK=str(release.lock))
     assert by_env.stdout == with_lock.stdout
+    images = [entry["after"] for entry in json.loads(report.read_text())
+              if entry["path"].endswith(".image")]
+    assert images and all("@sha256:" in image for image in images)  # the report says the pin
 
 
 def test_postrender_lock_refuses_a_reference_the_lock_lacks(helm4_release: Release) -> None:
