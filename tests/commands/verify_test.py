@@ -10,6 +10,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -410,6 +411,24 @@ def test_a_chart_harbor_refuses_to_a_stale_robot_secret_says_it_may_have_been_ro
         "current one from where it was rotated"
     )
     assert "the-old-secret" not in done.stderr
+
+
+def test_a_chart_harbor_refuses_to_an_expired_robot_points_at_repair_robot(
+    mirror, run, tmp_path
+):
+    """Harbor's UI makes expiring robots, and setup keeps one with a warning; the day it
+    expires, Harbor takes its credentials as anonymous. The line must not only talk of a
+    rotated secret, which copying files would not fix."""
+    secret_file, _ = _robot_secret_file(mirror, tmp_path)
+    (robot,) = mirror.harbor.state.robots.values()
+    robot.duration, robot.expires_at = 30, int(time.time()) - 60
+    anonymous = {"HARBOR_MIRROR_USERNAME": "", "HARBOR_MIRROR_HARBOR_PASSWORD": ""}
+    done = run("verify", "demo", "oci://dp.apps.rancher.io/charts/etcd-like", "--version",
+               "0.1.0", *_target(mirror), "--secret-file", secret_file, extra_env=anonymous)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert "response status code 401" in line
+    assert "a robot that expired or was disabled is refused (setup --repair-robot)" in line
 
 
 @pytest.mark.parametrize(
