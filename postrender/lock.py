@@ -28,6 +28,7 @@ from postrender.rewrite.pin import RERUN, Pin
 
 FORMAT = 1
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_COSIGN_TAG = re.compile(r"^sha256-[0-9a-f]{64}\.(?:sig|att)$")
 _PLAIN = re.compile(r"^[a-z][a-z0-9._/-]*(?::[0-9a-f]{64})?$")  # field names, platforms, digests
 _NOT_PLAIN = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 _NONE: Mapping[str, str] = MappingProxyType({})
@@ -44,7 +45,7 @@ class ImageLock(NamedTuple):
     `upstream`: the digest the tag named (an index or a manifest); `harbor`: the digest Harbor
     serves it under where that differs (its rebuilt list); `platforms`: an index's manifest
     digest per `os/arch[/variant]`; `platform`: the one `--platform` chose; `signatures`: the
-    signature manifest's digest per signed digest.
+    digest of each cosign signature or attestation, by its tag (`sha256-<hex>.sig`, `.att`).
     """
 
     upstream: str
@@ -191,8 +192,8 @@ def _image(entry: object, where: str) -> ImageLock:
     platform = fields.get("platform") or ""
     if platform and platform not in platforms:
         raise ConfigError(f"{where}: platform {platform} is not among its platforms")
-    signatures = {_digest(signed, where): _digest(value, f"{where} signature")
-                  for signed, value in _mapping(fields.get("signatures"), where).items()}
+    signatures = {_cosign_tag(tag, where): _digest(value, f"{where} signature {tag}")
+                  for tag, value in _mapping(fields.get("signatures"), where).items()}
     image = ImageLock(_digest(fields.get("upstream"), f"{where} upstream"),
                       _digest(fields["harbor"], f"{where} harbor") if "harbor" in fields else "",
                       platforms, str(platform), signatures)
@@ -207,6 +208,13 @@ def _mapping(value: object, where: str) -> dict[str, object]:
     if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
         raise ConfigError(f"lock file {where}: not a mapping")
     return value
+
+
+def _cosign_tag(tag: str, where: str) -> str:
+    if not _COSIGN_TAG.match(tag):
+        raise ConfigError(f"lock file {where}: signatures: {tag!r} is not a cosign "
+                          "sha256-<hex>.sig or .att tag")
+    return tag
 
 
 def _digest(value: object, where: str) -> str:
