@@ -55,6 +55,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("--strict", None, None, None, "Fail when an upstream mention would remain."),
     Option("--verify", None, None, None,
            "Fail unless every rewritten reference resolves through Harbor (see verify --help)."),
+    Option("--signatures", None, None, None,
+           "With --verify: also fail unless each one's cosign signature verifies through Harbor."),
+    Option("--attestations", None, None, None,
+           "With --verify: also fail unless each one's cosign attestations verify."),
+    Option("--key", None, None, "FILE[:FILE...]",
+           "With --signatures: PEM public key(s) to trust, any one suffices. "
+           "Default: Application Collection's, built in."),
     Option("--lock", "HARBOR_MIRROR_LOCK", None, "FILE",
            "Pin each Harbor image reference by tag to the digest the lock FILE gives it "
            "(written by verify --write-lock); refuse references it lacks."),
@@ -74,6 +81,9 @@ class Settings(NamedTuple):
     report: str | None = None
     strict: bool = False
     verify: bool = False
+    signatures: bool = False
+    attestations: bool = False
+    keys: str | None = None  # os.pathsep-separated PEM files
     ca_file: str | None = None  # paths only: setup remembers them, the secrets stay in the files
     secret_file: str | None = None
     lock: str | None = None  # a lock file's path: references by tag pinned to its digests
@@ -178,11 +188,18 @@ def resolve_given(
         report=report,
         strict=bool(given.get("--strict")),
         verify=bool(given.get("--verify")),
+        signatures=bool(given.get("--signatures")),
+        attestations=bool(given.get("--attestations")),
+        keys=pick("--key"),
         ca_file=value("--ca-file"),
         secret_file=value("--secret-file"),
         lock=pick("--lock"),
     )
     validate(settings)
+    if (settings.signatures or settings.attestations or settings.keys) and not settings.verify:
+        raise ConfigError("--signatures, --attestations and --key go with --verify")
+    if settings.keys and not (settings.signatures or settings.attestations):
+        raise ConfigError("--key needs --signatures or --attestations")
     return settings
 
 

@@ -16,6 +16,7 @@ from postrender import lock as lockfile
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
+from postrender.commands.signature_options import signature_options, signing
 from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, VerifyFailed, redact
 from postrender.helm.args import CommandLine
@@ -41,7 +42,8 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
               "a single-platform image is pulled as it is. With --write-lock, one platform "
               "pins a multi-platform image to its manifest.")
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="With --warm: blobs pulled at once.")
+              help="With --warm: blobs pulled at once; with --signatures: references checked "
+              "at once.")
 @click.option("--strict", is_flag=True,
               help="Also fail on images on other registries (not mirrored), which the cluster "
               "pulls from there instead of through Harbor.")
@@ -66,12 +68,14 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
 @click.option("--lock", "lock_file", type=_FILE, metavar="FILE",
               help="Check the references pinned by the digests in FILE (asked by digest), and "
               "whether each tag still names them (asked by tag): stale when not.")
+@signature_options
 @mirror_options
 def cli(
     inputs: tuple[str, ...], output: str, warm: bool, platforms: tuple[str, ...],
     concurrency: int, strict: bool, secret_file: Path | None, ca_file: Path | None,
     insecure_skip_tls_verify: bool, plain_http: bool, write_lock: Path | None,
-    update_lock: bool, lock_file: Path | None, **given: Any,
+    update_lock: bool, lock_file: Path | None, signatures: bool, attestations: bool,
+    keys: tuple[Path, ...], **given: Any,
 ) -> int:
     """Check that every rewritten image and chart reference resolves through Harbor.
 
@@ -85,13 +89,16 @@ def cli(
     GETs every manifest and blob, so Harbor keeps serving them when the upstream is down.
     Images on other registries are listed as not mirrored. Exits 1 when any reference is
     missing, unauthorized, blocked by the project's policy or hit an upstream error (with
-    --strict, also when one is not mirrored), or, with --lock, when a tag is stale.
+    --strict, also when one is not mirrored), with --signatures/--attestations when any
+    reference Harbor serves is not verified, or with --lock when a tag is stale.
     """
     from postrender import registry
+    from postrender.registry._signatures import record_file
     from postrender.rewrite.pin import pin
     from postrender.rewrite.rules import Rules
     from postrender.rewrite.stream import rewrite_stream
 
+    checking = signing(signatures, attestations, keys, platforms=frozenset(platforms), warm=warm)
     config = resolve(given)
     rules = Rules.from_settings(config)
     config = config._replace(  # an option given here beats HARBOR_MIRROR_* and the config file
@@ -115,6 +122,7 @@ def cli(
         rewritten, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
+        signing=checking, record=record_file() if checking else None,
     )
     if locked is not None:
         asked = registry.check_tags(endpoint, checks, locked)
@@ -126,6 +134,7 @@ def cli(
     # digests, media types and details are the server's words: no secret we hold goes out
     click.echo(redact(_json(checks) if output == "json" else _table(checks, warm)))
     registry.require_resolved(checks, strict=strict)
+    registry.require_signed(checks)
     if write_lock is not None:
         _write_lock(write_lock, checks, frozenset(platforms), update=update_lock)
     return 0
@@ -184,16 +193,19 @@ def _json(checks: Sequence[Check]) -> str:
 
 
 def _table(checks: Sequence[Check], warm: bool) -> str:
-    columns = (*_COLUMNS, "WARMED") if warm else _COLUMNS
+    from postrender.commands import signature_options as trust
+
+    columns = (*_COLUMNS, *trust.columns(checks), *(("WARMED",) if warm else ()))
     rows = [columns]
     for c in checks:
         row = (
             c.target.reference, c.result, c.digest[:19] or "-",
             c.media_type.removeprefix("application/vnd.") or "-", ",".join(c.platforms) or "-",
+            *trust.cells(c, checks),
         )
         rows.append((*row, f"{c.warmed} pulled, {c.cached} cached") if warm else row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
     lines += [f"{c.target.reference}: {c.detail}" for c in checks if c.noted]
-    return "\n".join(lines)
+    return "\n".join(lines + trust.notes(checks))

@@ -20,7 +20,8 @@ from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, HarborAPIError, HarborConflict, ReplicationFailed
 from postrender.harbor import RetryPolicy, connect
 from postrender.secretfile import read_credentials
-from tests.commands.setup_test import (
+from tests.harbor_emulator import FakeUpstream, HarborEmulator
+from tests.support.setup_runs import (
     assert_one_line_error,
     lines_of,
     make_plan,
@@ -28,7 +29,6 @@ from tests.commands.setup_test import (
     run_cli,
     run_setup,
 )
-from tests.harbor_emulator import FakeUpstream, HarborEmulator
 
 ROBOT = "robot$application-collection+k8s-pull"
 PULL_ONLY = [{"kind": "project", "namespace": "application-collection",

@@ -508,37 +508,6 @@ def test_verify_a_misspelled_chart_url_without_version_is_missing(mirror, run, t
     assert "charts/etcd-lkie: missing" in done.stderr
 
 
-def _secret_file(tmp_path, entry):
-    import base64
-
-    config = json.dumps({"auths": {"h.example": entry}}).encode()
-    path = tmp_path / "pull-secret.json"
-    path.write_text(json.dumps({"data": {".dockerconfigjson": base64.b64encode(config).decode()}}))
-    return path
-
-
-@pytest.mark.parametrize("auth", ["not base64!", "//79/w==", 42])
-def test_secret_file_with_a_bad_auth_field_is_a_config_error(tmp_path, auth):
-    from postrender.endpoint import Endpoint
-    from postrender.errors import ConfigError
-    from postrender.settings import Settings
-
-    path = _secret_file(tmp_path, {"auth": auth})
-    with pytest.raises(ConfigError, match="has no username and password"):
-        Endpoint.from_settings(Settings("h.example", secret_file=str(path)), {})
-
-
-def test_secret_file_comes_from_the_environment_too(tmp_path):
-    from postrender import settings
-    from postrender.endpoint import Endpoint
-
-    path = _secret_file(tmp_path, {"username": "robot$appco+pull", "password": "s3cret"})
-    environ = {"HARBOR_MIRROR_SECRET_FILE": str(path), "HELM_CONFIG_HOME": str(tmp_path)}
-    found = Endpoint.from_settings(settings.resolve(["--harbor-host=h.example"], environ), environ)
-    assert found.credentials == ("robot$appco+pull", "s3cret")
-    assert "s3cret" not in repr(found)
-
-
 def test_verify_signs_helm_template_in_with_the_username_password_pair(mirror, run):
     """No Secret file and no `helm registry login`: the HARBOR_MIRROR_USERNAME/_HARBOR_PASSWORD
     pair that signs in the /v2/ checks signs in helm template's pull from the private project
