@@ -424,3 +424,29 @@ def test_a_stored_manifest_by_digest_asks_the_upstream_nothing_and_by_tag_one_he
         with upstream_down(mirror):
             offline = client.get(f"/v2/{BUSYBOX}/manifests/{image.digest}", headers=auth)
     assert offline.status_code == 200 and offline.content == by_digest.content
+
+
+def test_a_pull_by_the_upstream_index_digest_asks_the_upstream_and_fails_while_it_is_down(
+    mirror,
+):
+    # ManifestListCache.push stores the index rebuilt under a digest of its own, so even with
+    # every platform stored UseLocalManifest finds nothing local for the upstream's digest: it
+    # HEADs the upstream and answers from the Redis cache, or 404 with the upstream gone.
+    image = mirror.upstream.images["containers/kubectl:1.33.4"]
+    upstream = mirror.upstream.registry
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, KUBECTL)
+        index = client.get(f"/v2/{KUBECTL}/manifests/{image.digest}", headers=auth)
+        for entry in index.json()["manifests"]:
+            child = client.get(f"/v2/{KUBECTL}/manifests/{entry['digest']}", headers=auth)
+            assert child.status_code == 200
+        before = len(upstream.requests())
+        again = client.get(f"/v2/{KUBECTL}/manifests/{image.digest}", headers=auth)
+        assert again.status_code == 200
+        assert upstream.requests()[before:] == [
+            f"HEAD /v2/containers/kubectl/manifests/{image.digest}"]
+        with upstream_down(mirror):
+            offline = client.get(f"/v2/{KUBECTL}/manifests/{image.digest}", headers=auth)
+            child = client.get(f"/v2/{KUBECTL}/manifests/{entry['digest']}", headers=auth)
+    assert offline.status_code == 404
+    assert child.status_code == 200  # a platform's manifest is stored as it is
