@@ -122,7 +122,7 @@ def cli(
         rewritten, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
-        signing=checking, record=record_file() if checking else None,
+        signing=checking, record=record_file() if checking else None, lock=locked,
     )
     if locked is not None:
         asked = registry.check_tags(endpoint, checks, locked)
@@ -136,18 +136,24 @@ def cli(
     registry.require_resolved(checks, strict=strict)
     registry.require_signed(checks)
     if write_lock is not None:
-        _write_lock(write_lock, checks, frozenset(platforms), update=update_lock)
+        _write_lock(write_lock, checks, frozenset(platforms), update=update_lock,
+                    signatures=checking is not None)
     return 0
 
 
 def _write_lock(
-    path: Path, checks: Sequence[Check], platforms: frozenset[str], *, update: bool
+    path: Path, checks: Sequence[Check], platforms: frozenset[str], *, update: bool,
+    signatures: bool,
 ) -> None:
-    """Merge what resolved into the lock at `path`; a changed entry only with --update-lock."""
+    """Merge what resolved into the lock at `path`; a changed entry only with --update-lock.
+    With `signatures`, each image also keeps the digests of its signatures (attestations)
+    that `--warm --signatures` recorded."""
     from postrender import registry
+    from postrender.registry._signatures import SignatureRecord, record_file
 
     previous = lockfile.read(path) if path.exists() else lockfile.Lock()
-    found = registry.lock_of(checks, platforms, previous)
+    recorded = SignatureRecord(record_file()).artifact if signatures else None
+    found = registry.lock_of(checks, platforms, previous, recorded)
     merged, changed = previous.merged(found, update=update)
     if changed and not update:
         raise VerifyFailed(

@@ -10,18 +10,24 @@ rebuilt list, recorded as `harbor`, not a moved tag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from postrender.lock import ImageLock, Lock, with_platform
 from postrender.registry._check import OK, Check, json_object, platform_of
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
+from postrender.rewrite import imageref
 
 STALE = "stale"
 
 
-def lock_of(checks: Iterable[Check], platforms: frozenset[str], previous: Lock) -> Lock:
+def lock_of(
+    checks: Iterable[Check], platforms: frozenset[str], previous: Lock,
+    signature: Callable[[str, str], str | None] | None = None,
+) -> Lock:
     """The lock entries of every image reference with a tag and no digest, and every chart
-    with a version, that resolved; `platforms` picks an index's pin when it names one."""
+    with a version, that resolved; `platforms` picks an index's pin when it names one.
+    `signature(repository, cosign tag)` is the digest `--warm --signatures` recorded for that
+    tag, if any; each image keeps those of its own digests."""
     images: dict[str, ImageLock] = {}
     charts: dict[str, str] = {}
     for check in checks:
@@ -35,8 +41,30 @@ def lock_of(checks: Iterable[Check], platforms: frozenset[str], previous: Lock) 
         old = previous.images.get(target.reference)
         if old is not None and rebuilt(old, check.digest, check.index):
             image = old._replace(harbor=check.digest)
+        if signature is not None:
+            image = image._replace(signatures=_signatures_of(target.repository, image, signature))
         images[target.reference] = with_platform(image, platforms)
     return Lock(images, charts)
+
+
+def _signatures_of(
+    repository: str, image: ImageLock, signature: Callable[[str, str], str | None]
+) -> dict[str, str]:
+    """Cosign tag → digest of the recorded signatures and attestations of the image's digests
+    (`sha256-<hex>.sig`, `.att`: cosign's tag scheme)."""
+    tags = [digest.replace(":", "-", 1) + suffix for digest in sorted(image.known)
+            for suffix in (".sig", ".att")]
+    return {tag: digest for tag in tags if (digest := signature(repository, tag))}
+
+
+def locked_signatures(lock: Lock) -> dict[tuple[str, str], str]:
+    """(repository, cosign tag) → digest for every signature the lock records, so a check
+    reads each by its digest: Harbor answers that from what it stores."""
+    found = {}
+    for reference, image in lock.images.items():
+        repository = imageref.parse(reference).path
+        found.update({(repository, tag): digest for tag, digest in image.signatures.items()})
+    return found
 
 
 def platform_digests(index: bytes) -> dict[str, str]:

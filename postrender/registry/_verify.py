@@ -29,11 +29,13 @@ def verify(
     concurrency: int = 4,
     signing: Signing | None = None,
     record: Path | None = None,
+    lock: Lock | None = None,
 ) -> list[Check]:
     """One Check per distinct reference (the given charts first), in order of appearance,
     then one per image Harbor will not serve. With `signing`, each also carries its signature
     (attestation) results, fetched through Harbor; `record` is the file where what warming
-    verified is kept for later checks (`SignatureRecord`)."""
+    verified is kept for later checks (`SignatureRecord`), to which the signatures `lock`
+    records are added, so each is read by its digest."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
     client = registry_client(endpoint)
     try:
@@ -45,6 +47,9 @@ def verify(
             from postrender.registry._signatures import SignatureRecord, check_trust
 
             known = SignatureRecord(record) if record else None
+            if known is not None and lock is not None:
+                for (repository, tag), digest in _lock.locked_signatures(lock).items():
+                    known.put_artifact(repository, tag, digest)
             check_trust(client, checks, signing, known, concurrency=concurrency)
     finally:
         client.close()
