@@ -21,7 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "secretfile": {"errors"},
     "endpoint": {"errors", "secretfile", "settings"},
     "rewrite": {"rewrite.imageref", "errors", "settings"},
-    "helm": {"rewrite", "lock", "endpoint", "errors", "settings", "helmhome"},
+    "helm": {"rewrite", "lock", "endpoint", "files", "errors", "settings", "helmhome"},
     "harbor": {"endpoint", "errors"},
     "trust": {"errors"},
     "registry": {"harbor", "trust", "endpoint", "lock", "rewrite", "rewrite.imageref", "files",
