@@ -544,7 +544,7 @@ def test_generate_with_the_apps_lock_file_pins_the_chart_and_every_image(
 def test_generate_refuses_a_lock_file_outside_the_application(
     app: Path, helm4: Path, tmp_path: Path
 ) -> None:
-    env = _argocd_env(tmp_path, helm4, HARBOR_HOST=HARBOR_HOST, LOCK_FILE="../lock.yaml")
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST, LOCK_FILE="../lock.yaml")
     generated = _run_step("generate", app, env)
     assert generated.returncode == 2
     assert generated.stderr == ("harbor-mirror CMP: lock file '../lock.yaml' must be a path "
