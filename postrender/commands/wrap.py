@@ -45,11 +45,15 @@ def _command(name: str) -> click.Command:
         context_settings={**HELM_ARGS_CONTEXT, "allow_interspersed_args": False},
         options_metavar="",
     )
+    @click.option("--lock", "lock_file", metavar="FILE",
+                  help="The lock file verify --write-lock wrote: the chart is fetched by its "
+                  "locked digest and, but for pull, every Harbor image reference by tag is pinned "
+                  "to its locked digest [env HARBOR_MIRROR_LOCK].")
     @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM ARGS]...")
-    def cli(helm_args: tuple[str, ...]) -> int:
+    def cli(lock_file: str | None, helm_args: tuple[str, ...]) -> int:
         from postrender.helm.wrap import run
 
-        config = settings.resolve([], os.environ)
+        config = settings.resolve(["--lock", lock_file] if lock_file else [], os.environ)
         return run(name, helm_args, config, check=_verify)
 
     return cli

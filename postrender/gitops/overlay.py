@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from postrender.errors import ManifestError
+from postrender.errors import ManifestError, RewriteError
+from postrender.rewrite.pin import Pin, pin_rewrites
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import Rewrite, rewrite_stream, split_documents
 from postrender.rewrite.yamlpath import from_pointer
@@ -46,6 +47,7 @@ class Overlay(NamedTuple):
 
     images: list[dict[str, str]]
     patches: list[dict[str, Any]]
+    not_pinned: tuple[str, ...] = ()  # with a lock: the values that cannot carry a digest
 
     def transformers(self) -> dict[str, Any]:
         """`images:` and `patches:`, the part Flux's postRenderers[].kustomize takes as is."""
@@ -61,9 +63,19 @@ class Overlay(NamedTuple):
         return {"apiVersion": KUSTOMIZATION_API, "kind": "Kustomization", **self.transformers()}
 
 
-def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
-    """The overlay equivalent to `harbor-mirror postrender` on the rendered stream `text`."""
+def build(
+    text: str, rules: Rules, *, strict: bool = False, pins: Mapping[str, Pin] | None = None,
+    lock: str = "",
+) -> Overlay:
+    """The overlay equivalent to `harbor-mirror postrender` on the rendered stream `text`
+    (with `pins`, read from the lock file `lock`, to `postrender --lock`)."""
     rewrites = rewrite_stream(text, rules, strict=strict).rewrites  # its errors come first
+    not_pinned: list[str] = []
+    if pins is not None:
+        rewrites, not_pinned = pin_rewrites(rewrites, rules.mirror, pins, where=lock)
+        if not_pinned and strict:
+            raise RewriteError(f"{len(not_pinned)} Harbor references cannot carry a digest "
+                               f"(--strict with --lock), first {not_pinned[0]}")
     documents = _Documents(text)
     documents.refuse_bare_pull_secrets()
     images: dict[str, str] = {}
@@ -79,7 +91,8 @@ def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
         {"target": _target(changes[0]), "patch": _ops_text(_ops(changes, documents))}
         for changes in by_document.values()
     ]
-    return Overlay([{"name": name, "newName": images[name]} for name in sorted(images)], patches)
+    return Overlay([{"name": name, "newName": images[name]} for name in sorted(images)], patches,
+                   tuple(not_pinned))
 
 
 def _refuse_secret_data(rewrite: Rewrite) -> None:

@@ -181,6 +181,11 @@ class CommandLine:
         (`--post-renderer-args --verify`), not after `--`."""
         return [arg.start for arg in self.parsed if arg.flag == switch and arg.value is None]
 
+    def flag_indexes(self, flag: str) -> set[int]:
+        """Where `flag` and its value stand (one argument for `--flag=value`, else two)."""
+        return {index for arg in self.parsed if arg.flag == flag
+                for index in range(arg.start, arg.end + 1)}
+
     def without(self, indexes: set[int]) -> list[str]:
         """The arguments without those at `indexes`."""
         return [arg for index, arg in enumerate(self.args) if index not in indexes]

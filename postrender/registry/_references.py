@@ -12,12 +12,9 @@ import re
 from typing import NamedTuple
 
 from postrender.rewrite import imageref
+from postrender.rewrite.mirrored import OCI, harbor_references
 from postrender.rewrite.rules import MirrorRule
 
-# The characters a reference can be made of; the run is cut where the reference must end.
-_RUN = re.compile(r"[A-Za-z0-9._:/@\[\]-]+")
-_TRAILING = ".:/@-"
-_OCI = "oci://"
 # The value of a block-style `image:` key, as Kubernetes pod specs (and Helm's output) write it.
 _IMAGE_FIELD = re.compile(r"""^[ \t]*(?:-[ \t]+)?["']?image["']?[ \t]*:[ \t]*["']?([^\s"'#]+)""",
                           re.MULTILINE)
@@ -49,19 +46,9 @@ def find(text: str, rule: MirrorRule) -> list[Target]:
     """Every distinct Harbor reference in `text` under `rule`'s project."""
     targets: dict[str, Target] = {}
     project = rule.project + "/"
-    for offset in imageref.find_host(text, rule.harbor_host):
-        run = _RUN.match(text, offset)
-        if run is None:
-            continue
-        candidate = run.group().rstrip(_TRAILING)
-        try:
-            parsed = imageref.parse(candidate)
-        except ValueError:
-            continue
-        if not parsed.path.startswith(project):
-            continue
-        chart = text[max(0, offset - len(_OCI)) : offset] == _OCI
-        shown = _OCI + candidate if chart else candidate
+    for found in harbor_references(text, rule):
+        parsed, chart = found.reference, found.chart
+        shown = OCI + found.text if chart else found.text
         below = parsed.path.removeprefix(project)
         top = chart and parsed.tag is None and parsed.digest is None and "/" not in below
         targets.setdefault(
@@ -95,7 +82,7 @@ def chart_target(chart: str, version: str | None, rule: MirrorRule) -> Target | 
     (`MirrorRule.chart_url`); `oci://HARBOR/PROJECT/charts/x` is taken as it is; a local path
     or another registry is not Harbor's to check.
     """
-    if not chart.startswith(_OCI):
+    if not chart.startswith(OCI):
         return None
     url = rule.chart_url(chart) or chart
     tag = _chart_tag(version)

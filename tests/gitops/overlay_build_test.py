@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from postrender.errors import ManifestError
+from postrender import lock
+from postrender.errors import ManifestError, RewriteError
 from postrender.gitops.overlay import build
 from postrender.rewrite.rules import Rules
 from postrender.settings import Settings
@@ -218,3 +219,26 @@ def test_build_refuses_to_copy_a_secrets_content_into_a_patch(field: str) -> Non
     with pytest.raises(ManifestError, match=r"document 1.*Secret/pull .*file for Git") as error:
         build(manifest, RULES)
     assert "dXNlcjp0b2tlbg" not in str(error.value) and value not in str(error.value)
+
+
+def test_build_with_a_lock_gives_what_postrender_lock_gives(kubectl: Path, tmp_path: Path) -> None:
+    manifest = CASES["container"][0]
+    etcd, digest = f"{T}/containers/etcd:3.5", "sha256:" + "e" * 64
+    lock_file = tmp_path / "lock.yaml"
+    lock.Lock({etcd: lock.ImageLock(digest)}).write(lock_file)
+    overlay = build(manifest, RULES, pins=lock.read(lock_file).pins(), lock=str(lock_file))
+    assert [entry["name"] for entry in overlay.images] == [f"{U}/containers/busybox"]
+    built = kustomize_build(kubectl, manifest, overlay.transformers(), tmp_path / "k")
+    assert built.returncode == 0, built.stderr
+    expected = postrender_ok(manifest, "--pull-secret", HARBOR_SECRET, "--lock", str(lock_file))
+    assert f"image: {etcd}@{digest}\n" in expected
+    assert comparable(built.stdout) == comparable(expected)
+
+
+def test_build_with_a_lock_names_a_bare_registry_host_and_strict_refuses_it() -> None:
+    manifest = (f"apiVersion: example.com/v1\nkind: App\nmetadata: {{name: a}}\n"
+                f"spec:\n  image:\n    registry: {U}\n    repository: containers/etcd\n")
+    overlay = build(manifest, RULES, pins={}, lock="lock.yaml")
+    assert overlay.not_pinned == (f"App/a spec.image.registry: {HARBOR_HOST}",)
+    with pytest.raises(RewriteError, match="cannot carry a digest"):
+        build(manifest, RULES, strict=True, pins={}, lock="lock.yaml")
