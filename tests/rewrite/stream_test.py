@@ -238,3 +238,29 @@ def test_split_documents_covers_the_stream_exactly() -> None:
         "c: 3\n",
         "--- # x\nd: |\n  ---x\n",
     ]
+
+
+@pytest.mark.parametrize(
+    "lead",
+    ["", "# Source: chart/templates/pod.yaml\n", "%YAML 1.2\n---\n", "---\n", "\n\n"],
+    ids=["document", "comment", "directive", "start marker", "blank lines"],
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        'kind: Pod\nspec:\n  image: "dp.apps.rancher.io/c/x:1"\n'
+        "  again: &i dp.apps.rancher.io/c/y:1\n  alias: *i\n",
+        "{kind: Pod, spec: {image: dp.apps.rancher.io/c/x:1, again: dp.apps.rancher.io/c/y:1}}\n",
+    ],
+    ids=["block", "flow"],
+)
+def test_a_byte_order_mark_before_the_first_document_leaves_every_splice_in_place(
+    lead: str, body: str
+) -> None:
+    """Editors on Windows start a file with U+FEFF; the parser skips it without counting it."""
+    stream = "\ufeff" + lead + body + "---\nimage: dp.apps.rancher.io/c/z:1\n"
+    expected = stream.replace("dp.apps.rancher.io", H)
+    assert rewrite(stream) == expected
+    assert [r.path for r in rewrite_stream(stream, RULES).rewrites] == (
+        ["spec.image", "spec.again", "image"]
+    )
