@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from postrender.errors import ManifestError
+from postrender.rewrite.imageref import hide_credentials
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import Rewrite, rewrite_stream, split_documents
 from postrender.rewrite.yamlpath import from_pointer
@@ -156,7 +157,8 @@ def _ops(changes: list[Rewrite], documents: _Documents) -> Iterator[dict[str, An
     """Replacements in document order, then removals from the back so indexes stay valid."""
     for change in changes:
         if change.after is not None:
-            yield {"op": "test", "path": change.pointer, "value": change.before}
+            if hide_credentials(change.before) == change.before:  # a password stays out of Git
+                yield {"op": "test", "path": change.pointer, "value": change.before}
             yield {"op": "replace", "path": change.pointer, "value": change.after}
     removals = [change for change in changes if change.after is None]
     removals.sort(key=lambda change: from_pointer(change.pointer)[-1].zfill(12), reverse=True)

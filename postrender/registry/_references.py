@@ -49,7 +49,7 @@ def find(text: str, rule: MirrorRule) -> list[Target]:
     """Every distinct Harbor reference in `text` under `rule`'s project."""
     targets: dict[str, Target] = {}
     project = rule.project + "/"
-    for offset in imageref.find_host(text, rule.harbor_host):
+    for offset, _ in imageref.find_host(text, rule.harbor_host):
         run = _RUN.match(text, offset)
         if run is None:
             continue

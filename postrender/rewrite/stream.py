@@ -14,6 +14,7 @@ from typing import NamedTuple, NoReturn
 from postrender.errors import ManifestError, RewriteError
 from postrender.rewrite import locate, splice
 from postrender.rewrite.compose import compose
+from postrender.rewrite.imageref import hide_credentials
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.yamlpath import Path, dotted, pointer
 
@@ -53,11 +54,14 @@ class Result(NamedTuple):
 
     def report(self) -> list[dict[str, object]]:
         """The --report entries: one JSON object per changed or removed value; a Secret's data
-        (a chart's registry credentials) is named, never written out."""
+        (a chart's registry credentials) is named, never written out, nor is a URL's password."""
         entries = [rewrite.as_dict() for rewrite in self.rewrites]
         for entry in entries:
             if secret_value(entry["kind"], str(entry["pointer"])):  # type: ignore[arg-type]
                 entry["before"] = entry["after"] = "(Secret data, not shown)"
+            for side in ("before", "after"):
+                if isinstance(value := entry[side], str):
+                    entry[side] = hide_credentials(value)
         return entries
 
 
@@ -153,6 +157,7 @@ def _shown(kind: str | None, path: Path, value: str) -> str:
     """A value as a message may quote it: Secret data withheld, long values cut short."""
     if secret_value(kind, path):
         return "(Secret data, not shown)"
+    value = hide_credentials(value)
     if len(value) > SHOWN_MAX:
         return repr(value[:SHOWN_MAX]) + f"… ({len(value)} characters)"
     return repr(value)

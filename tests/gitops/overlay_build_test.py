@@ -108,6 +108,16 @@ metadata: {{name: "w+1.(a)"}}
 spec:
   image: {U}/containers/widget:1
 """, [], ["/spec/image"]),
+    # A URL's credentials are dropped with the upstream host, and never copied into a patch.
+    "URL credentials and the default port": (f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: appco}}
+spec:
+  type: oci
+  url: oci://robot:s3cr3t@{U}/charts
+  mirror: oci://{U}:443/charts
+""", [], ["/spec/mirror", "/spec/url"]),
     "duplicate pull secrets": ("""\
 apiVersion: v1
 kind: ServiceAccount
@@ -135,6 +145,7 @@ def test_build_uses_images_where_kustomize_reaches_and_patches_elsewhere(
     for entry in overlay.images:
         assert entry["newName"] == T + entry["name"].removeprefix(U)
     assert sorted(p for patch in overlay.patches for p in _paths(patch["patch"])) == patched
+    assert all("s3cr3t" not in patch["patch"] for patch in overlay.patches)
 
     built = kustomize_build(kubectl, manifest, overlay.transformers(), tmp_path)
     assert built.returncode == 0, built.stderr

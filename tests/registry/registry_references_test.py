@@ -43,7 +43,12 @@ def test_chart_url_maps_upstream_charts_only():
     assert chart_url("oci://dp.apps.rancher.io/charts/etcd", RULE) == (
         "oci://harbor.example:8443/appco/charts/etcd"
     )
+    for spelled in ("oci://dp.apps.rancher.io:443/charts/etcd",
+                    "oci://user:pass@dp.apps.rancher.io/charts/etcd",
+                    "oci://user:pass@DP.apps.rancher.io:443/charts/etcd"):
+        assert chart_url(spelled, RULE) == "oci://harbor.example:8443/appco/charts/etcd"
     assert chart_url("oci://registry.suse.com/charts/etcd", RULE) is None
+    assert chart_url("oci://user:pass@registry.suse.com/charts/etcd", RULE) is None
     assert chart_url("dp.apps.rancher.io/charts/etcd", RULE) is None
 
 

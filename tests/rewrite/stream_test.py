@@ -264,3 +264,19 @@ def test_a_byte_order_mark_before_the_first_document_leaves_every_splice_in_plac
     assert [r.path for r in rewrite_stream(stream, RULES).rewrites] == (
         ["spec.image", "spec.again", "image"]
     )
+
+
+def test_credentials_in_an_upstream_url_reach_neither_the_output_nor_the_report() -> None:
+    stream = (
+        "url: oci://robot:s3cr3t@dp.apps.rancher.io/charts/etcd\n"
+        "image: dp.apps.rancher.io:443/containers/etcd:3.5\n"
+        "other: oci://me:pa55@charts.example.com/x and dp.apps.rancher.io/c/x\n"
+    )
+    result = rewrite_stream(stream, RULES)
+    assert result.text == (
+        f"url: oci://{H}/charts/etcd\nimage: {H}/containers/etcd:3.5\n"
+        f"other: oci://me:pa55@charts.example.com/x and {H}/c/x\n"  # not ours to change
+    )
+    report = json.dumps(result.report())
+    assert "s3cr3t" not in report and "pa55" not in report
+    assert "oci://***@dp.apps.rancher.io/charts/etcd" in report

@@ -27,8 +27,12 @@ HARBOR_SECRET = "harbor-pull"
 TARGET = f"{HARBOR_HOST}/{PROJECT}"
 
 # The upstream host as the domain of a reference: nothing host-like right before it (an
-# `oci://` scheme is fine), a `/` and a path right after it.
-_REFERENCE = re.compile(r"(?:(?<=://)|(?<![A-Za-z0-9._/-]))dp\.apps\.rancher\.io(?=/[a-z0-9])")
+# `oci://` scheme is fine, with or without a URL's credentials, which go with the host), maybe
+# HTTPS's own port, then a `/` and a path.
+_REFERENCE = re.compile(
+    r"(?:(?<=oci://)[^\s/@]+@|(?<=://)|(?<![A-Za-z0-9._/-]))dp\.apps\.rancher\.io(?::443)?"
+    r"(?=/[a-z0-9])"
+)
 # Any mention of the host name that is not part of a longer host name.
 _MENTION = re.compile(r"(?<![A-Za-z0-9.-])dp\.apps\.rancher\.io(?![A-Za-z0-9-]|\.[A-Za-z0-9])")
 _SECRET_WORD = re.compile(r"(?<![A-Za-z0-9._-])application-collection(?![A-Za-z0-9._-])")
