@@ -140,8 +140,9 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
               metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
 @click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
-              show_envvar=True, help=f"Harbor system admin. Password: ${PASSWORD_ENV}, "
-              "--password-stdin, or a hidden prompt.")
+              show_envvar=True, help="Harbor system admin (local, LDAP or auth-proxy admin) or "
+              f"system robot 'robot$NAME'. Password: ${PASSWORD_ENV}, --password-stdin, or a "
+              "hidden prompt.")
 @click.option("--password-stdin", is_flag=True, help="Read the Harbor password from stdin.")
 @click.option("--upstream-url", default=DEFAULT_UPSTREAM_URL, show_default=True, metavar="URL",
               help="Registry Harbor mirrors.")
@@ -175,7 +176,11 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--secret-out", type=_FILE, metavar="FILE",
               help="Write the robot's kubernetes.io/dockerconfigjson Secret here (mode 0600).")
 @click.option("--rotate-robot-secret", is_flag=True,
-              help="Issue a new secret for an existing robot (the old one stops working).")
+              help="Issue a new secret for an existing robot: every existing copy of the old "
+              "one (clusters, other workstations) stops working.")
+@click.option("--repair-robot", is_flag=True,
+              help="Make an existing --robot that is disabled, expiring or not exactly "
+              "pull-only on the project enabled, never-expiring and pull-only.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--config", type=_FILE, envvar="HARBOR_MIRROR_CONFIG", show_envvar=True,
               metavar="FILE", help="Post-renderer config file to write. "

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -144,19 +145,25 @@ def basic_caller(request: Request, state: State) -> Caller:
         username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return ANONYMOUS
-    if username.startswith(ROBOT_PREFIX):
-        name = username[len(ROBOT_PREFIX) :]
-        for robot in state.robots.values():
-            if (
-                robot.name == name
-                and not robot.disable
-                and secrets.compare_digest(robot.secret, password)
-            ):
-                return Caller(username, robot=robot)
+    robot = robot_by_credentials(state, username, password)
+    if robot is not None:
+        return Caller(username, robot=robot)
     user = state.users.get(username)
     if user is None or not secrets.compare_digest(user.password, password):
         return ANONYMOUS
     return Caller(username, user=user)
+
+
+def robot_by_credentials(state: State, username: str, password: str) -> Robot | None:
+    """The robot these Basic credentials sign in as, if it is valid now (`Robot.valid`:
+    not disabled, not expired; `server/middleware/security/robot.go:Generate`)."""
+    if not username.startswith(ROBOT_PREFIX):
+        return None
+    name, now = username[len(ROBOT_PREFIX) :], time.time()
+    for robot in state.robots.values():
+        if robot.name == name and secrets.compare_digest(robot.secret, password):
+            return robot if robot.valid(now) else None
+    return None
 
 
 def refusal(request: Request, base_url: str, message: str, scope: str | None = None) -> Response:
