@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from postrender.errors import VerifyFailed
 from postrender.registry._access import Access
-from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
+from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored, outside_project
 from postrender.registry._references import Target, find, unmirrored
 from postrender.registry._warm import warm
 from postrender.rewrite.rules import MirrorRule
@@ -33,6 +33,7 @@ def verify(
             warm(client, checks, platforms, concurrency=concurrency)
     finally:
         client.close()
+    checks = [outside_project(c, rule.project) if c.target.outside else c for c in checks]
     return checks + [not_mirrored(target) for target in unmirrored(text, rule)]
 
 

@@ -237,3 +237,19 @@ def scalar_value(text: str) -> str | None:
     except (YAMLError, _Problem):
         return None
     return root.value if isinstance(root, Scalar) else None
+
+
+def embedded(text: str) -> Sequence | Mapping | None:
+    """The collection a text value holds when that text is itself a JSON or YAML document (a
+    sidecar injector's values in a ConfigMap, a config file in a block scalar), its marks
+    counted in `text`; None for one line of prose, a lone scalar, or text libyaml cannot read."""
+    body = text.strip()
+    if not body.startswith(("{", "[")) and "\n" not in body:
+        return None
+    for attempt, restore in _c_attempts(text):
+        try:
+            root = _c_build(attempt, restore)
+        except (YAMLError, _Problem):
+            continue
+        return root if isinstance(root, Sequence | Mapping) else None
+    return None
