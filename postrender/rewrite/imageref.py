@@ -102,6 +102,14 @@ def host_pattern(host: str) -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=16)
+def alone_pattern(host: str) -> re.Pattern[str]:
+    """`host` as a whole value (a registry setting of its own): any ASCII letter case, `:443`
+    and a trailing `/` allowed, nothing else around it."""
+    default_port = "" if _HAS_PORT.search(host) else "(?::443)?"
+    return re.compile(f"(?ai:{re.escape(host)}){default_port}/?")
+
+
+@lru_cache(maxsize=16)
 def mention_pattern(host: str) -> re.Pattern[str]:
     """`host` standing alone as a host name anywhere (also with a port or bare): for --strict."""
     return re.compile(_LEFT_BOUNDARY + f"(?ai:{re.escape(host)})" + r"(?![A-Za-z0-9.-])")

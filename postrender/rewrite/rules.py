@@ -29,6 +29,15 @@ class MirrorRule(NamedTuple):
         """Every reference to the upstream inside `text`, wherever it is embedded."""
         return imageref.replace_host(text, self.upstream, self.target_prefix)
 
+    def registry_alone(self, value: str) -> str | None:
+        """`U` (any case, `:443`, a trailing `/` kept) as a whole value → `HARBOR_HOST/PROJECT`;
+        None for any other value."""
+        if len(value) > len(self.upstream) + 5 or not imageref.alone_pattern(
+            self.upstream
+        ).fullmatch(value):
+            return None
+        return self.target_prefix + ("/" if value.endswith("/") else "")
+
     def chart_url(self, url: str) -> str | None:
         """`oci://UPSTREAM/path` → `oci://HARBOR_HOST/PROJECT/path`; None for any other URL."""
         found = imageref.find_host(url, self.upstream)

@@ -15,7 +15,7 @@ from postrender.errors import ManifestError, RewriteError
 from postrender.rewrite import locate, splice
 from postrender.rewrite.compose import compose
 from postrender.rewrite.imageref import hide_credentials
-from postrender.rewrite.places import Findings, Refusal
+from postrender.rewrite.places import Refusal
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.yamlpath import Path, dotted, pointer
 
@@ -117,7 +117,7 @@ def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
             except Refusal as refusal:
                 where = f"document {number} ({ident.kind}/{ident.name}) {dotted(refusal.path)}"
                 raise RewriteError(f"{where}: {refusal.problem}") from None
-            doc = _splice(doc, found, rules)
+            doc = splice.findings(doc, found, rules.mirror)
             edited: list[tuple[Path, str, str | None]]
             edited = [(c.path, c.before, c.after) for c in found.changes]
             edited += [(d.path, d.before, None) for d in found.drops]
@@ -163,8 +163,3 @@ def _shown(kind: str | None, path: Path, value: str) -> str:
         return repr(value[:SHOWN_MAX]) + f"… ({len(value)} characters)"
     return repr(value)
 
-
-def _splice(doc: str, found: Findings, rules: Rules) -> str:
-    edits = [splice.render_change(doc, change, rules.mirror) for change in found.changes]
-    edits.extend(edit for drop in found.drops if (edit := splice.render_drop(doc, drop)))
-    return splice.apply(doc, edits) if edits else doc

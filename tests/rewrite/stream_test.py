@@ -199,8 +199,8 @@ def test_report_quotes_keys_that_contain_dots() -> None:
 
 
 def test_strict_fails_on_a_mention_the_rules_leave() -> None:
-    stream = "kind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  registry: dp.apps.rancher.io\n"
-    with pytest.raises(RewriteError, match=r"document 1 \(ConfigMap/cfg\) data.registry"):
+    stream = "kind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  note: from dp.apps.rancher.io\n"
+    with pytest.raises(RewriteError, match=r"document 1 \(ConfigMap/cfg\) data.note"):
         rewrite_stream(stream, RULES, strict=True)
     assert rewrite_stream(stream, RULES).text == stream
 
