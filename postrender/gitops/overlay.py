@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from postrender.errors import ManifestError
+from postrender.gitops.expanded import every_place
 from postrender.rewrite.imageref import hide_credentials
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import Rewrite, rewrite_stream, split_documents
@@ -64,12 +65,12 @@ class Overlay(NamedTuple):
 
 def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
     """The overlay equivalent to `harbor-mirror postrender` on the rendered stream `text`."""
-    rewrites = rewrite_stream(text, rules, strict=strict).rewrites  # its errors come first
+    result = rewrite_stream(text, rules, strict=strict)  # its errors come first
     documents = _Documents(text)
     documents.refuse_bare_pull_secrets()
     images: dict[str, str] = {}
     by_document: dict[int, list[Rewrite]] = {}
-    for rewrite in rewrites:
+    for rewrite in _at_every_place(result.rewrites, documents, _Documents(result.text)):
         _refuse_secret_data(rewrite)
         entry = _image_entry(rewrite, rules)
         if entry is not None:
@@ -81,6 +82,21 @@ def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
         for changes in by_document.values()
     ]
     return Overlay([{"name": name, "newName": images[name]} for name in sorted(images)], patches)
+
+
+def _at_every_place(
+    rewrites: list[Rewrite], before: _Documents, after: _Documents
+) -> Iterator[Rewrite]:
+    """The engine's rewrites, and in a document with anchors also each place an alias or a
+    `<<` merge repeats a changed value: kustomize patches the document expanded."""
+    by_document: dict[int, list[Rewrite]] = {}
+    for rewrite in rewrites:
+        by_document.setdefault(rewrite.document, []).append(rewrite)
+    for number, changes in by_document.items():
+        if "&" not in before.text_of(number):  # no anchor, so no alias: one place each
+            yield from changes
+        else:
+            yield from every_place(changes, before.load(number), after.load(number))
 
 
 def _refuse_secret_data(rewrite: Rewrite) -> None:
@@ -186,6 +202,10 @@ class _Documents:
         self.text = text
         self.spans = split_documents(text)
         self.loaded: dict[int, Any] = {}
+
+    def text_of(self, number: int) -> str:
+        start, end = self.spans[number - 1]
+        return self.text[start:end]
 
     def load(self, number: int) -> Any:
         if number not in self.loaded:

@@ -108,6 +108,58 @@ metadata: {{name: "w+1.(a)"}}
 spec:
   image: {U}/containers/widget:1
 """, [], ["/spec/image"]),
+    # The engine changes a shared value at its anchor; kustomize reads the document expanded,
+    # so every place an alias or a `<<` merge repeats it needs its own patch.
+    "anchors, aliases and merges in a custom resource": (f"""\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {{name: w}}
+spec:
+  image: &img {U}/containers/etcd:3.5
+  sidecar:
+    image: *img
+  defaults: &d
+    registry: {U}
+    hub: {U}/containers
+  merged:
+    <<: *d
+    name: x
+  imagePullSecrets: &s
+  - name: application-collection
+  more:
+    imagePullSecrets: *s
+""", [], ["/spec/defaults/hub", "/spec/defaults/registry", "/spec/image",
+          "/spec/imagePullSecrets/0/name", "/spec/merged/hub", "/spec/merged/registry",
+          "/spec/more/imagePullSecrets/0/name", "/spec/sidecar/image"]),
+    "anchors and aliases in a pod template": (f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: prod}}
+spec:
+  template:
+    spec:
+      imagePullSecrets: &s
+      - name: application-collection
+      - name: harbor-pull
+      containers:
+      - &main
+        name: a
+        image: &img {U}/containers/etcd:3.5
+        env:
+        - {{name: SIDECAR_IMAGE, value: *img}}
+        - &reg {{name: REGISTRY, value: {U}}}
+      - <<: *main
+        name: b
+        env: [*reg]
+      initContainers:
+      - name: c
+        image: *img
+""", [f"{U}/containers/etcd"], [
+        f"/spec/template/spec/{place}" for place in (
+            "containers/0/env/0/value", "containers/0/env/1/value", "containers/1/env/0/value",
+            "imagePullSecrets/0/name", "imagePullSecrets/1",
+        )
+    ]),
     # A URL's credentials are dropped with the upstream host, and never copied into a patch.
     "URL credentials and the default port": (f"""\
 apiVersion: source.toolkit.fluxcd.io/v1
@@ -229,3 +281,12 @@ def test_build_refuses_to_copy_a_secrets_content_into_a_patch(field: str) -> Non
     with pytest.raises(ManifestError, match=r"document 1.*Secret/pull .*file for Git") as error:
         build(manifest, RULES)
     assert "dXNlcjp0b2tlbg" not in str(error.value) and value not in str(error.value)
+
+
+def test_build_refuses_an_alias_bomb_kustomize_would_patch_place_by_place() -> None:
+    levels = [f"  l0: &l0 ['{U}/containers/etcd:3.5']\n"]
+    for level in range(1, 7):
+        levels.append(f"  l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]\n")
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n" + "".join(levels)
+    with pytest.raises(ManifestError, match=r"document 1: its aliases expand to more than"):
+        build(manifest, RULES)
