@@ -76,6 +76,11 @@ def test_missing_harbor_host_says_how_to_fix(tmp_path: Path) -> None:
     [
         (["--harbor-host", "https://h.example.com"], "not HOST"),
         (["--harbor-host", "h.example.com/path"], "not HOST"),
+        # the reference grammar's domain (one copy, imageref): no trailing newline, and an IPv6
+        # host without the dotted IPv4 tail distribution's grammar cannot read back
+        (["--harbor-host", "h.example.com\n"], "not HOST"),
+        (["--harbor-host", "[::ffff:10.0.0.1]:5000"], "not HOST"),
+        (["--harbor-host", "h.io", "--project", "appco\n"], "not a valid Harbor project"),
         (["--harbor-host", "h.io", "--project", "Upper"], "not a valid Harbor project"),
         (["--harbor-host", "h.io", "--pull-secret", "Bad_Name"], "not a valid Kubernetes secret"),
         (["--harbor-host", "h.io", "--bogus"], "unknown option '--bogus'"),
@@ -117,3 +122,16 @@ def test_validate_names_the_option_the_caller_took_the_value_from() -> None:
         validate(bad, {"harbor_host": "--harbor-url"})
     with pytest.raises(ConfigError, match=r"^--upstream-host 'a b' is not HOST"):
         validate(Settings(harbor_host="h.io", upstream="a b"), {"upstream": "--upstream-host"})
+
+
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["--signatures"], "--signatures, --attestations and --key go with --verify"),
+    (["--verify", "--key=k.pem"], "--key needs --signatures or --attestations"),
+])
+def test_signature_options_go_with_verify(tmp_path: Path, argv: list[str], problem: str) -> None:
+    env = env_for(tmp_path)
+    with pytest.raises(ConfigError, match=problem):
+        resolve(["--harbor-host", "harbor.example.com", *argv], env)
+    asked = resolve(["--harbor-host", "harbor.example.com", "--verify", "--attestations",
+                     "--key", "a.pem"], env)
+    assert (asked.signatures, asked.attestations, asked.keys) == (False, True, "a.pem")

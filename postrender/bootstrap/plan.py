@@ -11,8 +11,9 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from postrender import settings
+from postrender.bootstrap import tagfilter
 from postrender.errors import ConfigError
-from postrender.helm.paths import default_config_file
+from postrender.helmhome import default_config_file
 
 Mode = Literal["proxy-cache", "replication"]
 MODES: tuple[Mode, ...] = ("proxy-cache", "replication")
@@ -148,11 +149,13 @@ class Plan:
     @property
     def warnings(self) -> list[str]:
         """What Harbor accepts but serves badly: Helm charts through a proxy-cache project
-        whose name has a `_` (a maintainer's note on goharbor/harbor#17355)."""
+        whose name has a `_` (a maintainer's note on goharbor/harbor#17355); a replication tag
+        filter that drops the signatures (`tagfilter`)."""
         if self.mode == "proxy-cache" and "_" in self.project:
             return [f"--project {self.project!r} has a '_': Harbor may not proxy Helm charts "
                     "through such a project (goharbor/harbor#17355); prefer '-' or '.'"]
-        return []
+        dropped = tagfilter.warning(self.replication.filter_tag) if self.replication else None
+        return [dropped] if dropped else []
 
     @property
     def harbor_host(self) -> str:

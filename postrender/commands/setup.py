@@ -8,11 +8,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from postrender.bootstrap.check import check_harbor, version_at_least
+from postrender.bootstrap.admission import FORMATS as ADMISSION_FORMATS
+from postrender.bootstrap.admission import check_keys, ensure_admission_policy
+from postrender.bootstrap.check import check_harbor, robot_refusals_explained, version_at_least
 from postrender.bootstrap.configfile import ensure_config, remembered_secret_file
 from postrender.bootstrap.emit import Emit, check_emit, ensure_node_mirrors
 from postrender.bootstrap.nodemirror import FORMATS as NODE_MIRROR_FORMATS
@@ -30,11 +32,14 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
+from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError, HarborError, keep_secret
-from postrender.harbor import Connection, HarborClient, connect, tls_verify
-from postrender.helm.paths import default_config_file
+from postrender.harbor import HarborClient, connect
+from postrender.helmhome import default_config_file
 
-PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
+if TYPE_CHECKING:
+    from postrender.trust.keys import TrustedKey
+
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
 
 
@@ -47,23 +52,25 @@ def setup(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Bring Harbor to `plan`, one reported step at a time; raises on the first failure."""
-    version = check_harbor(client, plan.harbor_url, out)
-    if plan.mode == "replication" and not version_at_least(version, 2, 3):
+    checked = check_harbor(client, plan.harbor_url, out)
+    if plan.mode == "replication" and not version_at_least(checked.version, 2, 3):
         raise HarborError(
-            f"replication mode needs Harbor 2.3 or newer (for 'no flattening'); this is {version}"
+            "replication mode needs Harbor 2.3 or newer (for 'no flattening'); "
+            f"this is {checked.version}"
         )
-    registry = ensure_registry(client, plan, dry_run=dry_run, out=out)
-    for message in plan.warnings:
-        warn(out, message)
-    project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
-    policy = None
-    if plan.replication is not None:
-        policy = ensure_policy(client, plan, registry, dry_run=dry_run, out=out)
-    if plan.robot is not None:
-        ensure_robot(client, plan, project, dry_run=dry_run, out=out)
-    ensure_config(plan, dry_run=dry_run, out=out)
-    if plan.replication is not None and plan.replication.replicate:
-        replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
+    with robot_refusals_explained(checked.robot):
+        registry = ensure_registry(client, plan, dry_run=dry_run, out=out)
+        for message in plan.warnings:
+            warn(out, message)
+        project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
+        policy = None
+        if plan.replication is not None:
+            policy = ensure_policy(client, plan, registry, dry_run=dry_run, out=out)
+        if plan.robot is not None:
+            ensure_robot(client, plan, project, dry_run=dry_run, out=out)
+        ensure_config(plan, dry_run=dry_run, out=out)
+        if plan.replication is not None and plan.replication.replicate:
+            replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
     _next_steps(plan, dry_run, out)
     return 0
 
@@ -132,6 +139,20 @@ def _token(environ: Mapping[str, str]) -> str | None:
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
+def _admission_keys(policies: tuple[Emit, ...], keys: tuple[Path, ...]) -> list[TrustedKey]:
+    """The keys of the admission policies to emit, read before Harbor is contacted."""
+    if not policies:
+        if keys:
+            raise ConfigError("--key needs --emit kyverno FILE or --emit kubewarden FILE")
+        return []
+    from postrender.trust.keys import trusted_keys
+
+    trusted = trusted_keys(list(keys))
+    for fmt, _ in policies:
+        check_keys(fmt, trusted)
+    return trusted
+
+
 @click.command(
     "setup",
     short_help="Bootstrap Harbor as a mirror of Application Collection (idempotent).",
@@ -139,7 +160,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 )
 @click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
               metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
-@click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
+@click.option("--username", default="admin", show_default=True, envvar=USERNAME_ENV,
               show_envvar=True, help="Harbor system admin (local, LDAP or auth-proxy admin) or "
               f"system robot 'robot$NAME'. Password: ${PASSWORD_ENV}, --password-stdin, or a "
               "hidden prompt.")
@@ -190,20 +211,25 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Do not verify Harbor's TLS certificate (tests only).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="Per-request timeout.")
-@click.option("--emit", type=(click.Choice(NODE_MIRROR_FORMATS), _FILE), multiple=True,
-              metavar="FORMAT FILE", help="Also write a node mirror config (repeatable, mode "
-              "0600): RKE2/K3s registries.yaml, containerd hosts.toml, CRI-O registries.conf "
-              "drop-in, or auth: the node auth file with the robot's credentials.")
+@click.option("--emit", type=(click.Choice((*NODE_MIRROR_FORMATS, *ADMISSION_FORMATS)), _FILE),
+              multiple=True, metavar="FORMAT FILE", help="Also write a node mirror config "
+              "(repeatable, mode 0600): RKE2/K3s registries.yaml, containerd hosts.toml, CRI-O "
+              "registries.conf drop-in, or auth: the node auth file with the robot's "
+              "credentials; or an admission policy verifying signatures on the rewritten "
+              "references: kyverno (a ClusterPolicy) or kubewarden (a ClusterAdmissionPolicy).")
 @click.option("--emit-credentials", is_flag=True,
               help="With --emit rke2: embed the robot's credentials (from --secret-out, or "
               "the Secret file the config remembers).")
 @click.option("--node-ca-file", type=_FILE, metavar="PATH",
               help="Where the nodes keep Harbor's CA, named in the --emit files "
               "(default: the absolute path of --ca-file).")
+@click.option("--key", "keys", type=_FILE, multiple=True, metavar="FILE",
+              help="With --emit kyverno|kubewarden: PEM public key the policy verifies with "
+              "(repeatable: any one suffices). Default: Application Collection's key, built in.")
 def cli(
     username: str, password_stdin: bool, timeout: float, insecure_skip_tls_verify: bool,
     dry_run: bool, emit: tuple[Emit, ...], emit_credentials: bool, node_ca_file: Path | None,
-    **plan_options: Any,
+    keys: tuple[Path, ...], **plan_options: Any,
 ) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
 
@@ -214,18 +240,27 @@ def cli(
     environ = os.environ
     # bad input fails before any prompt
     plan = plan_from_options(PlanOptions(**plan_options), environ)
+    nodes = tuple(e for e in emit if e[0] not in ADMISSION_FORMATS)
+    policies = tuple(e for e in emit if e[0] in ADMISSION_FORMATS)
     check_emit(plan, emit, emit_credentials, node_ca_file)
+    trusted = _admission_keys(policies, keys)
     timeout = positive_seconds("--timeout", timeout)
-    verify = tls_verify(plan.ca_file, insecure_skip_tls_verify)
+    endpoint = Endpoint.at_url(
+        plan.harbor_url, project=plan.project,
+        ca_file=str(plan.ca_file) if plan.ca_file else None,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+    )
+    endpoint.tls_verify()  # a bad --ca-file is reported before anyone types a secret
     password = keep_secret(_password(password_stdin, environ), username=username)
     token = _token(environ)
     plan = replace(plan, upstream_token=token and keep_secret(token))
-    connection = Connection(plan.harbor_url, username, password, verify, timeout)
-    if verify is False:
+    if endpoint.insecure_skip_tls_verify:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
-    client = connect(connection)
+    client = connect(replace(endpoint, credentials=(username, password)), timeout=timeout)
     code = setup(client, plan, dry_run=dry_run, out=sys.stdout)
-    if emit:
-        ensure_node_mirrors(plan, emit, embed_credentials=emit_credentials,
+    if nodes:
+        ensure_node_mirrors(plan, nodes, embed_credentials=emit_credentials,
                             node_ca_file=node_ca_file, dry_run=dry_run, out=sys.stdout)
+    for fmt, path in policies:
+        ensure_admission_policy(plan, fmt, path, trusted, dry_run=dry_run, out=sys.stdout)
     return code

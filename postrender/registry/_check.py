@@ -32,6 +32,7 @@ import httpx
 from postrender.harbor import error_detail
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 from postrender.registry._references import Target
+from postrender.registry._trust import Trust
 
 OK = "ok"
 MISSING = "missing"
@@ -62,6 +63,8 @@ class Check:
     warmed_bytes: int = 0
     warmed: int = 0
     cached: int = 0
+    index: bytes = b""  # an index as Harbor served it: what its platforms' signatures follow
+    trust: dict[str, Trust] = field(default_factory=dict)  # "signature"/"attestation" results
 
     @property
     def failed(self) -> bool:
@@ -87,6 +90,7 @@ class Check:
             "platforms": self.platforms,
             "detail": self.detail or None,
             "warm": {"pulled": self.warmed, "cached": self.cached, "bytes": self.warmed_bytes},
+            **{kind: trust.as_dict() for kind, trust in self.trust.items()},
         }
 
 
@@ -152,7 +156,7 @@ def check(client: RegistryClient, target: Target) -> Check:
         if listed is None:
             return Check(target, UPSTREAM_ERROR, digest, media_type,
                          detail=f"200 {media_type}, but {digest} is no JSON index")
-        result.platforms = listed
+        result.platforms, result.index = listed, response.content
     return result
 
 

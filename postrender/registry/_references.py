@@ -1,4 +1,4 @@
-"""Find the Harbor references a rendered stream asks the cluster to pull, and chart URLs.
+"""Find the Harbor references a rendered stream asks the cluster to pull, and chart targets.
 
 A reference is `HARBOR_HOST/PROJECT/path[:tag][@digest]` wherever it stands (an image field,
 an env value, a script) or `oci://HARBOR_HOST/PROJECT/path[:tag]` (a chart). Each is kept once,
@@ -92,12 +92,13 @@ def unmirrored(text: str, rule: MirrorRule) -> list[Target]:
 def chart_target(chart: str, version: str | None, rule: MirrorRule) -> Target | None:
     """The Harbor chart for a `helm template` chart argument, or None if it is not a mirror's.
 
-    `oci://UPSTREAM/charts/x` maps to the Harbor project; `oci://HARBOR/PROJECT/charts/x` is
-    taken as it is; a local path or another registry is not Harbor's to check.
+    `oci://UPSTREAM/charts/x` maps to the Harbor project as Helm's is mapped
+    (`MirrorRule.chart_url`); `oci://HARBOR/PROJECT/charts/x` is taken as it is; a local path
+    or another registry is not Harbor's to check.
     """
     if not chart.startswith(_OCI):
         return None
-    url = rule.rewrite(chart)
+    url = rule.chart_url(chart) or chart
     tag = _chart_tag(version)
     found = find(url if tag is None else f"{url}:{tag}", rule)
     return found[0] if found else None
@@ -116,8 +117,3 @@ def _chart_tag(version: str | None) -> str | None:
     except ValueError:
         return None
     return None if {"x", "X", "*"} & set(tag.split(".")) else tag
-
-
-def chart_url(url: str, rule: MirrorRule) -> str | None:
-    """`oci://UPSTREAM/path` → `oci://HARBOR_HOST/PROJECT/path`; None for anything else."""
-    return rule.chart_url(url)

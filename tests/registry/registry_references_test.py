@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.registry import chart_target, chart_url, find
+from postrender.registry import chart_target, find
 from postrender.registry._references import unmirrored
 from postrender.rewrite.rules import MirrorRule
 
@@ -51,16 +51,16 @@ def test_find_keeps_references_outside_the_project_and_marks_them():
 
 
 def test_chart_url_maps_upstream_charts_only():
-    assert chart_url("oci://dp.apps.rancher.io/charts/etcd", RULE) == (
+    assert RULE.chart_url("oci://dp.apps.rancher.io/charts/etcd") == (
         "oci://harbor.example:8443/appco/charts/etcd"
     )
     for spelled in ("oci://dp.apps.rancher.io:443/charts/etcd",
                     "oci://user:pass@dp.apps.rancher.io/charts/etcd",
                     "oci://user:pass@DP.apps.rancher.io:443/charts/etcd"):
-        assert chart_url(spelled, RULE) == "oci://harbor.example:8443/appco/charts/etcd"
-    assert chart_url("oci://registry.suse.com/charts/etcd", RULE) is None
-    assert chart_url("oci://user:pass@registry.suse.com/charts/etcd", RULE) is None
-    assert chart_url("dp.apps.rancher.io/charts/etcd", RULE) is None
+        assert RULE.chart_url(spelled) == "oci://harbor.example:8443/appco/charts/etcd"
+    assert RULE.chart_url("oci://registry.suse.com/charts/etcd") is None
+    assert RULE.chart_url("oci://user:pass@registry.suse.com/charts/etcd") is None
+    assert RULE.chart_url("dp.apps.rancher.io/charts/etcd") is None
 
 
 def test_chart_target_takes_upstream_and_harbor_urls_with_their_version():
@@ -71,6 +71,18 @@ def test_chart_target_takes_upstream_and_harbor_urls_with_their_version():
     assert harbor is not None
     assert (harbor.repository, harbor.manifest, harbor.chart) == ("appco/charts/etcd", None, True)
     assert chart_target("./charts/etcd", "1.0.0", RULE) is None
+
+
+@pytest.mark.parametrize(
+    "chart",
+    ["oci://other.example/x?dp.apps.rancher.io/charts/etcd",
+     "oci://other.example/x:dp.apps.rancher.io/charts/etcd"],
+)  # fmt: skip
+def test_chart_target_checks_only_a_chart_helm_fetches_from_harbor(chart):
+    """The chart of another registry that only mentions the upstream further on is not mapped
+    for Helm (`MirrorRule.chart_url`), so verify has no Harbor chart to check either."""
+    assert RULE.chart_url(chart) is None
+    assert chart_target(chart, "1.0.0", RULE) is None
 
 
 @pytest.mark.parametrize(
