@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "trust": {"errors"},
     "registry": {"harbor", "trust", "endpoint", "rewrite", "rewrite.imageref", "files", "errors",
                  "settings", "helmhome"},
-    "gitops": {"rewrite", "helm", "files", "errors", "settings"},
+    "gitops": {"rewrite", "rewrite.imageref", "helm", "files", "errors", "settings"},
     "bootstrap": {"harbor", "trust", "rewrite", "helm", "helmhome", "files", "secretfile",
                   "settings", "errors"},
     "commands": {"*"},
