@@ -118,6 +118,8 @@ def read_config_file(path: str) -> dict[str, str]:
             text = file.read()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = YAML(typ="safe", pure=False).load(text)
     except YAMLError as exc:

@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "secretfile": {"errors"},
     "endpoint": {"errors", "secretfile", "settings"},
     "rewrite": {"rewrite.imageref", "errors", "settings"},
-    "helm": {"rewrite", "endpoint", "errors", "settings", "helmhome"},
+    "helm": {"rewrite", "endpoint", "files", "errors", "settings", "helmhome"},
     "harbor": {"endpoint", "errors"},
     "trust": {"errors"},
     "registry": {"harbor", "trust", "endpoint", "rewrite", "rewrite.imageref", "files", "errors",

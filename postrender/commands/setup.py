@@ -136,6 +136,21 @@ def _token(environ: Mapping[str, str]) -> str | None:
     return None
 
 
+def _plain_http_checked(harbor_url: str, plain_http: bool) -> None:
+    """An http:// Harbor gets the admin password (and the upstream token) in clear text: only
+    when --plain-http asks for it, and said before any credential is asked for or sent."""
+    if harbor_url.startswith("http://") and not plain_http:
+        raise ConfigError(
+            f"--harbor-url {harbor_url} is plain HTTP, which would send the admin password "
+            "unencrypted: use https:// or pass --plain-http"
+        )
+    if plain_http and not harbor_url.startswith("http://"):
+        raise ConfigError(f"--plain-http: --harbor-url {harbor_url} is not an http:// URL")
+    if plain_http:
+        warn(sys.stderr, f"{harbor_url} is plain HTTP (--plain-http): the admin password and "
+             "the upstream token cross the network unencrypted")  # fmt: skip
+
+
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -209,6 +224,8 @@ def _admission_keys(policies: tuple[Emit, ...], keys: tuple[Path, ...]) -> list[
 @click.option("--ca-file", type=_FILE, metavar="FILE", help="CA certificate(s) to trust (PEM).")
 @click.option("--insecure-skip-tls-verify", is_flag=True,
               help="Do not verify Harbor's TLS certificate (tests only).")
+@click.option("--plain-http", is_flag=True,
+              help="Allow an http:// --harbor-url: the admin password goes unencrypted.")
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="Per-request timeout.")
 @click.option("--emit", type=(click.Choice((*NODE_MIRROR_FORMATS, *ADMISSION_FORMATS)), _FILE),
@@ -228,8 +245,8 @@ def _admission_keys(policies: tuple[Emit, ...], keys: tuple[Path, ...]) -> list[
               "(repeatable: any one suffices). Default: Application Collection's key, built in.")
 def cli(
     username: str, password_stdin: bool, timeout: float, insecure_skip_tls_verify: bool,
-    dry_run: bool, emit: tuple[Emit, ...], emit_credentials: bool, node_ca_file: Path | None,
-    keys: tuple[Path, ...], **plan_options: Any,
+    plain_http: bool, dry_run: bool, emit: tuple[Emit, ...], emit_credentials: bool,
+    node_ca_file: Path | None, keys: tuple[Path, ...], **plan_options: Any,
 ) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
 
@@ -251,6 +268,7 @@ def cli(
         insecure_skip_tls_verify=insecure_skip_tls_verify,
     )
     endpoint.tls_verify()  # a bad --ca-file is reported before anyone types a secret
+    _plain_http_checked(plan.harbor_url, plain_http)
     password = keep_secret(_password(password_stdin, environ), username=username)
     token = _token(environ)
     plan = replace(plan, upstream_token=token and keep_secret(token))

@@ -38,7 +38,8 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
               "a proxy cache stores them.")
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="With --warm: only these platforms of a multi-platform image (repeatable); "
-              "a single-platform image is pulled as it is.")
+              "a single-platform image is pulled as it is. With --signatures/--attestations: "
+              "only these platforms' signatures are checked, the others are 'not checked'.")
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="With --warm: blobs pulled at once; with --signatures: references checked "
               "at once.")

@@ -242,11 +242,13 @@ def run(
                           "prints, and --output-dir writes it to files instead; drop one")
     command = build(line, harbor, settings, major=asked or 4, verify=verify and not preflight,
                     environ=environ, signature_args=signature_args)  # fmt: skip
+    stdin = values_from_stdin(line) if preflight else None  # both runs read them
     started = time.time()
     with harbor.helm_environ(environ) as env:
         if preflight:
             assert check is not None
-            done = run_helm(["template", *command.args[1:]], env)  # install's flags all fit
+            # install's flags all fit
+            done = run_helm(["template", *command.args[1:]], env, stdin=stdin)
             _raise_on_failure(subcommand, done, command.charts, started, environ)
             try:
                 check(done.stdout.decode("utf-8", "replace"), ["--verify", *signature_args])
@@ -257,10 +259,24 @@ def run(
                 sys.stdout.flush()
                 sys.stderr.buffer.write(done.stderr or b"")
                 return 0
-        done = run_helm(command.args, env, stdout_to_user=True)
+        done = run_helm(command.args, env, stdout_to_user=True, stdin=stdin)
     _raise_on_failure(subcommand, done, command.charts, started, environ)
     sys.stderr.buffer.write(done.stderr or b"")
     return 0
+
+
+def values_from_stdin(line: CommandLine) -> bytes | None:
+    """What `-f -` (or `--set-file key=-`) reads, read once, or None when nothing reads stdin.
+
+    Helm reads a values file named `-` from stdin (pkg/cli/values/options.go `readFile`), and
+    stdin can be read once: Helm 3's --verify renders first, then the command renders again.
+    """
+    files = [name for value in line.values("-f", "--values") for name in value.split(",")]
+    files += [pair.partition("=")[2] for value in line.values("--set-file")
+              for pair in value.split(",")]  # fmt: skip
+    if any(name.strip() == "-" for name in files):
+        return sys.stdin.buffer.read()
+    return None
 
 
 def _raise_on_failure(

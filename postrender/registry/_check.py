@@ -215,7 +215,7 @@ def json_object(content: bytes) -> dict[str, Any] | None:
     """`content` as a JSON object, or None when it is not one (a proxy's page, a cut body)."""
     try:
         value = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: `[[[[…` nested
         return None
     return value if isinstance(value, dict) else None
 

@@ -131,14 +131,14 @@ def check_envelope(envelope: bytes, digest: str, keys: Sequence[TrustedKey]) -> 
     if body is None:
         return "the attestation is no DSSE envelope (not a JSON object)"
     payload_type = body.get("payloadType")
-    payload = _base64(body.get("payload"))
+    payload = _base64(body.get("payload"))  # standard only: IntotoSubjectClaimVerifier's
     signatures = body.get("signatures")
     if payload_type != IN_TOTO_PAYLOAD_TYPE or payload is None or not isinstance(signatures, list):
         return f"the attestation is no DSSE envelope of {IN_TOTO_PAYLOAD_TYPE}"
     message = pae(payload_type, payload)
     signer = None
     for entry in signatures:
-        raw = _base64(entry.get("sig")) if isinstance(entry, dict) else None
+        raw = _dsse_base64(entry.get("sig")) if isinstance(entry, dict) else None
         signer = signer or (_signer(raw, message, keys) if raw else None)
     if signer is None:
         return "not signed by a trusted key (another key, or the envelope was changed)"
@@ -170,19 +170,27 @@ def _signer(signature: bytes, message: bytes, keys: Sequence[TrustedKey]) -> Tru
     return next((key for key in keys if key.verifies(signature, message)), None)
 
 
-def _base64(value: Any) -> bytes | None:
-    """Standard base64 as cosign and DSSE write it; None when `value` is not that."""
+def _base64(value: Any, altchars: bytes | None = None) -> bytes | None:
+    """Standard base64 as cosign writes it (or with `altchars`); None when `value` is not that."""
     if not isinstance(value, str):
         return None
     try:
-        return base64.b64decode(value, validate=True)
+        return base64.b64decode(value, altchars=altchars, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def _dsse_base64(value: Any) -> bytes | None:
+    """An envelope's `sig`: DSSE allows standard or URL-safe base64 (`envelope.md`), and
+    go-securesystemslib's verifier, which cosign uses, decodes both (`b64Decode`). The payload
+    is read as standard base64 only, as cosign's `IntotoSubjectClaimVerifier` reads it."""
+    decoded = _base64(value)
+    return decoded if decoded is not None else _base64(value, altchars=b"-_")
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: `[[[[…` nested
         return None
     return value if isinstance(value, dict) else None

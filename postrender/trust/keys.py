@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -61,6 +61,8 @@ def parse_key(pem: bytes, name: str) -> TrustedKey:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError):
         raise ConfigError(f"{name}: not a PEM public key (a 'BEGIN PUBLIC KEY' block)") from None
+    except UnsupportedAlgorithm:  # a well-formed key of an algorithm cryptography does not know
+        raise ConfigError(f"{name}: neither an RSA nor an ECDSA P-256 public key") from None
     if isinstance(key, ec.EllipticCurvePublicKey):
         if not isinstance(key.curve, ec.SECP256R1):
             raise ConfigError(f"{name}: an ECDSA key on {key.curve.name}; only P-256 is supported")

@@ -2,14 +2,17 @@
 writes. Neither engine runs here: Kyverno's policy is checked against the typed models of
 Kyverno 1.13.4's CRDs (PyPI `cloudcoil-models-kyverno==1.13.4.0`, generated from those CRDs'
 OpenAPI schemas; the walk below also refuses fields the schema does not have, which the models
-let through). No published Kubewarden CRD schema is packaged on PyPI, npm or Debian, so its
-policy gets field tests only, against kubewarden/verify-image-signatures' `src/settings/`."""
+let through). Kubewarden's policy is checked against its published CRD schema, kept as test data
+in `kubewarden-crd/` (source and version in its README), and its module settings, which that
+schema leaves open, by field tests against kubewarden/verify-image-signatures' `src/settings/`."""
 
 from __future__ import annotations
 
 import fnmatch
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pydantic
 import pytest
 from cloudcoil.models.kyverno.v1 import ClusterPolicy
@@ -67,6 +70,40 @@ def test_the_kyverno_policy_fits_kyvernos_clusterpolicy_schema():
     ClusterPolicy.model_validate(document)  # types, enums and required fields
     assert unknown_fields(ClusterPolicy, document) == []
     assert unknown_fields(ClusterPolicy, {"spec": {"rulez": []}}) == [".spec.rulez"]  # it bites
+
+
+KUBEWARDEN_CRD = (Path(__file__).parent / "kubewarden-crd"
+                  / "policies.kubewarden.io_clusteradmissionpolicies.yaml")
+
+
+def _closed(schema: Any) -> Any:
+    """An OpenAPI schema of a CRD with unknown fields refused, as the API server prunes them
+    (except where `x-kubernetes-preserve-unknown-fields` keeps them)."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        closed.setdefault("additionalProperties", False)
+    return closed
+
+
+def _kubewarden_errors(document: dict[str, Any]) -> list[str]:
+    crd = _load(KUBEWARDEN_CRD.read_text())
+    [v1] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    validator = jsonschema.Draft7Validator(_closed(v1["schema"]["openAPIV3Schema"]))
+    return sorted(f"{'.'.join(map(str, e.path))}: {e.message}"
+                  for e in validator.iter_errors(document))
+
+
+def test_the_kubewarden_policy_fits_kubewardens_clusteradmissionpolicy_schema():
+    document = _load(policy(KUBEWARDEN, RULE, [appco_key()], "harbor-pull"))
+    assert _kubewarden_errors(document) == []
+    document["spec"]["modul"] = document["spec"].pop("module")  # it bites
+    assert _kubewarden_errors(document) == [
+        "spec: 'module' is a required property",
+        "spec: Additional properties are not allowed ('modul' was unexpected)"]
 
 
 def test_the_kyverno_policy_matches_the_rewritten_references_only():

@@ -115,6 +115,14 @@ def test_warm_keeps_signatures_verifying_with_the_upstream_stopped(verify, signe
     assert plain["signature"]["result"] == "verified"
 
 
+def test_help_says_platform_narrows_the_signature_checks_too():
+    done = subprocess.run([sys.executable, "-m", "postrender.cli", "verify", "--help"],
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "With --signatures/--attestations: only these platforms' signatures are checked" in (
+        " ".join(done.stdout.split()))
+
+
 @pytest.mark.parametrize(("args", "needle"), [
     (["--key", "KEY"], "--key needs --signatures or --attestations"),
     (["--signatures", "--key", "BAD"], "not a PEM public key"),

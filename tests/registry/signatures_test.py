@@ -77,6 +77,18 @@ def test_tampering_is_invalid_and_a_gap_is_missing(harbor, signed, image, result
         require_signed([check])
 
 
+def test_a_layer_harbor_cannot_serve_is_a_gap_even_when_the_others_fail(harbor, signed):
+    """The layer Harbor could not fetch may be the one the trusted key signed: a gap, not
+    tampering, though the layer it did serve is another key's."""
+    [check] = _verify(harbor, signed, "containers/cosigned:1.0")
+    trust = check.trust[SIGNATURE]
+    assert trust.result == "missing", trust.detail
+    assert "Harbor could not serve 1 of its 2 layers" in trust.detail
+    [either] = _verify(harbor, signed, "containers/cosigned:1.0",
+                       keys=[parse_key(signed.stranger.pem, "stranger")])
+    assert either.trust[SIGNATURE].result == "verified"  # a layer that verifies still suffices
+
+
 def test_another_key_fails_and_any_one_of_several_keys_suffices(harbor, signed):
     stranger = parse_key(signed.stranger.pem, "stranger")
     [alone] = _verify(harbor, signed, "containers/plain:1.0", keys=[stranger])
@@ -98,6 +110,16 @@ def test_with_platform_the_others_are_not_checked(harbor, signed):
     assert trust.result == "verified"
     assert [(p.platform, p.result) for p in trust.platforms] == [
         ("linux/amd64", "not checked"), ("linux/arm64", "verified")]
+
+
+def test_with_platform_naming_none_of_the_index_nothing_is_verified(harbor, signed):
+    """The index verifies, but no platform --platform names is there to verify: as --warm
+    refuses it, so does the check (a gap, not tampering)."""
+    [check] = _verify(harbor, signed, "containers/app:1.0", platforms=frozenset({"linux/s390x"}))
+    trust = check.trust[SIGNATURE]
+    assert trust.own.result == "verified"
+    assert trust.result == "missing"
+    assert trust.detail == "the signed index lists no manifest for --platform linux/s390x"
 
 
 def test_attestations_are_checked_per_platform(harbor, signed):

@@ -7,9 +7,10 @@ signer's public key as `--key` reads it). Cases: ``containers/app:1.0`` (index a
 platforms signed and attested), ``containers/halfsigned:1.0`` (platforms signed, index not),
 ``containers/plain:1.0`` (signed and attested), ``containers/tampered:1.0`` (payload changed
 after signing), ``containers/stranger:1.0`` (signed by another key), ``containers/unsigned:1.0``,
-``containers/elsewhere:1.0`` (a valid signature naming another digest), ``charts/x:0.1.0``
-(signed). ``signed_harbor`` -> the HTTPS emulator with proxy project ``application-collection``
-of that upstream.
+``containers/elsewhere:1.0`` (a valid signature naming another digest),
+``containers/cosigned:1.0`` (two layers, the stranger's and the signer's, whose blob the upstream
+has lost), ``charts/x:0.1.0`` (signed). ``signed_harbor`` -> the HTTPS emulator with proxy
+project ``application-collection`` of that upstream.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
                     "containers/stranger:1.0": ["linux/amd64"],
                     "containers/unsigned:1.0": ["linux/amd64"],
                     "containers/elsewhere:1.0": ["linux/amd64"],
+                    "containers/cosigned:1.0": ["linux/amd64"],
                 }.items()
             }
             images["charts/x:0.1.0"] = _push_chart(pusher, "charts/x", "0.1.0")
@@ -115,9 +117,23 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
             push_artifact(pusher, elsewhere.repository, elsewhere.digest, SIGNATURE, [
                 signature_layer(signer, elsewhere.digest,
                                 simple_signing_payload(images["containers/plain:1.0"].digest))])
+            cosigned = images["containers/cosigned:1.0"]
+            lost = signature_layer(signer, cosigned.digest)
+            push_artifact(pusher, cosigned.repository, cosigned.digest, SIGNATURE,
+                          [signature_layer(stranger, cosigned.digest, simple_signing_payload(
+                              cosigned.digest, "elsewhere/x")), lost])  # other bytes: other blob
+        _lose_blob(registry, digest_of(lost[0]))
         yield Signed(Upstream(registry, images), images, signer, stranger)
     finally:
         registry.stop()
+
+
+def _lose_blob(registry: UpstreamRegistry, digest: str) -> None:
+    """Delete a blob from the registry's storage, as a half-copied upstream would lack it: its
+    GET answers 404 while the manifest naming it stays (distribution's filesystem layout)."""
+    hex_digest = digest.removeprefix("sha256:")
+    (registry.root / "data" / "docker" / "registry" / "v2" / "blobs" / "sha256" / hex_digest[:2]
+     / hex_digest / "data").unlink()
 
 
 @pytest.fixture

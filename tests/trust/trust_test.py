@@ -126,6 +126,19 @@ def test_a_dsse_attestation_subject_names_the_digest(signer: Signer) -> None:
     assert isinstance(check_envelope(envelope(Signer.ecdsa(), DIGEST), DIGEST, [key]), str)
 
 
+def test_an_envelope_signature_in_url_safe_base64_verifies_as_cosign_takes_it(signer: Signer
+                                                                              ) -> None:
+    """go-securesystemslib's DSSE verifier decodes `sig` in either alphabet; cosign's subject
+    check decodes `payload` as standard base64 only."""
+    body = json.loads(envelope(signer, DIGEST))
+    [entry] = body["signatures"]
+    url_safe = base64.urlsafe_b64encode(base64.b64decode(entry["sig"])).decode()
+    assert url_safe != entry["sig"]  # the alphabets really differ here
+    entry["sig"] = url_safe
+    key = trusted(signer)
+    assert check_envelope(json.dumps(body).encode(), DIGEST, [key]) is key
+
+
 def test_a_changed_envelope_payload_is_invalid(signer: Signer) -> None:
     body = json.loads(envelope(signer, DIGEST))
     statement = json.loads(base64.b64decode(body["payload"]))
@@ -159,6 +172,15 @@ def test_layers_of_reads_only_the_kind_asked_for() -> None:
     assert layers_of(manifest, ATTESTATION) == [
         Layer("application/vnd.dsse.envelope.v1+json", digest_of(b"{}"), {"predicateType": "x"})]
     assert layers_of(b"<html>", SIGNATURE) is None
+
+
+def test_json_nested_past_the_recursion_limit_is_no_artifact_not_a_crash() -> None:
+    """Whatever Harbor serves: a `.sig` manifest or a DSSE envelope of `[[[[…` is present but
+    wrong (invalid), never an unexpected error."""
+    bomb = b"[" * 100_000
+    assert layers_of(bomb, SIGNATURE) is None
+    assert check_envelope(bomb, DIGEST, [trusted(Signer.ecdsa())]) == (
+        "the attestation is no DSSE envelope (not a JSON object)")
 
 
 # -- Application Collection's real key and one of its published attestations -----------------
@@ -207,6 +229,7 @@ def test_key_files_replace_the_built_in_key(tmp_path: Path) -> None:
     ("p384", "an ECDSA key on secp384r1; only P-256 is supported"),
     ("rsa1024", "an RSA key of 1024 bits; at least 2048 needed"),
     ("ed25519", "neither an RSA nor an ECDSA P-256 public key"),
+    ("unknown", "neither an RSA nor an ECDSA P-256 public key"),
 ])
 def test_a_key_file_cosign_would_not_take_is_one_readable_error(
     tmp_path: Path, content: bytes | str, problem: str
@@ -220,12 +243,25 @@ def test_a_key_file_cosign_would_not_take_is_one_readable_error(
     path = tmp_path / "key.pem"
     if isinstance(content, bytes):
         path.write_bytes(content)
+    elif content == "unknown":
+        path.write_bytes(_unknown_algorithm_pem())
     else:
         path.write_bytes(made[content]().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     with pytest.raises(ConfigError) as raised:
         read_key(path)
     assert str(raised.value) == f"--key {path}: {problem}"
+
+
+def _unknown_algorithm_pem() -> bytes:
+    """A well-formed PEM public key whose algorithm OID no library knows (1.2.840.10045.2.9):
+    cryptography raises UnsupportedAlgorithm for it, not ValueError."""
+    der = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    id_ec_public_key = bytes.fromhex("2a8648ce3d0201")
+    der = der.replace(id_ec_public_key, bytes.fromhex("2a8648ce3d0209"), 1)
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN PUBLIC KEY-----\n{body}-----END PUBLIC KEY-----\n".encode()
 
 
 def test_an_unreadable_key_file_is_one_readable_error(tmp_path: Path) -> None:
