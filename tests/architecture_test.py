@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "trust": {"errors"},
     "registry": {"harbor", "trust", "endpoint", "lock", "rewrite", "rewrite.imageref", "files",
                  "errors", "settings", "helmhome"},
-    "gitops": {"rewrite", "helm", "files", "errors", "settings"},
+    "gitops": {"rewrite", "rewrite.imageref", "helm", "files", "errors", "settings"},
     "bootstrap": {"harbor", "trust", "rewrite", "helm", "helmhome", "files", "secretfile",
                   "settings", "errors"},
     "commands": {"*"},

@@ -11,7 +11,7 @@ from postrender.errors import VerifyFailed
 from postrender.lock import Lock
 from postrender.registry import _lock
 from postrender.registry._access import registry_client
-from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
+from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored, outside_project
 from postrender.registry._references import Target, find, unmirrored
 from postrender.registry._trust import INVALID, MISSING, Signing
 from postrender.registry._warm import warm
@@ -53,7 +53,7 @@ def verify(
             check_trust(client, checks, signing, known, concurrency=concurrency)
     finally:
         client.close()
-    return checks
+    return [outside_project(c, rule.project) if c.target.outside else c for c in checks]
 
 
 def check_tags(endpoint: Endpoint, checks: Sequence[Check], lock: Lock) -> int:

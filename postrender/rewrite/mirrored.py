@@ -17,7 +17,7 @@ OCI = "oci://"
 
 
 class Found(NamedTuple):
-    """One reference under the rule's project: where it starts, its text (without `oci://`),
+    """One reference on Harbor's host: where it starts, its text (without `oci://`),
     its parts, and whether it is an `oci://` chart URL."""
 
     start: int
@@ -26,10 +26,13 @@ class Found(NamedTuple):
     chart: bool
 
 
-def harbor_references(text: str, rule: MirrorRule) -> Iterator[Found]:
-    """Every `HARBOR_HOST/PROJECT/path[:tag][@digest]` in `text`, in order."""
+def harbor_references(
+    text: str, rule: MirrorRule, *, every_project: bool = False
+) -> Iterator[Found]:
+    """Every `HARBOR_HOST/PROJECT/path[:tag][@digest]` in `text`, in order; with
+    `every_project`, also those under any other project of Harbor's host."""
     project = rule.project + "/"
-    for offset in imageref.find_host(text, rule.harbor_host):
+    for offset, _ in imageref.find_host(text, rule.harbor_host):
         run = _RUN.match(text, offset)
         if run is None:
             continue
@@ -38,5 +41,5 @@ def harbor_references(text: str, rule: MirrorRule) -> Iterator[Found]:
             parsed = imageref.parse(candidate)
         except ValueError:
             continue
-        if parsed.path.startswith(project):
+        if every_project or parsed.path.startswith(project):
             yield Found(offset, candidate, parsed, text[max(0, offset - len(OCI)) : offset] == OCI)
