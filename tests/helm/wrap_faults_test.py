@@ -6,10 +6,12 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,6 +98,50 @@ def test_a_signal_removes_the_robots_login_and_ends_helm(
         for pid in helms:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(signal.SIGTERM, signal.SIGINT), (signal.SIGINT, signal.SIGHUP),
+     (signal.SIGHUP, signal.SIGTERM)],
+    ids=lambda signum: signal.Signals(signum).name,
+)  # fmt: skip
+def test_a_second_signal_does_not_cut_the_removal_of_the_login_short(
+    first: int, second: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C after a CI timeout's SIGTERM, or a closed terminal's SIGHUP after a Ctrl-C,
+    arriving while the robot's temporary login is being removed: the removal finishes."""
+    from postrender.commands.group import run
+    from postrender.helm.harbor import Harbor
+    from postrender.settings import Settings
+
+    secret_file = tmp_path / "pull-secret.json"
+    secret_file.write_text(secret_manifest("p", "core.harbor.domain", "robot$ci", ROBOT_PASSWORD))
+    harbor = Harbor.from_settings(
+        Settings(harbor_host="core.harbor.domain", secret_file=str(secret_file))
+    )
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    remove = shutil.rmtree
+
+    def second_signal_then_remove(path: str, ignore_errors: bool = False) -> None:
+        signal.raise_signal(second)
+        remove(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(shutil, "rmtree", second_signal_then_remove)
+    handlers = {signum: signal.getsignal(signum) for signum in (first, second)}
+    try:
+        run(["--version"])  # installs the handlers every command runs with
+        with pytest.raises((SystemExit, KeyboardInterrupt)) as ended, harbor.helm_environ({}):
+            signal.raise_signal(first)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert list((tmp_path / "tmp").iterdir()) == []  # the robot's login is gone
+    if first == signal.SIGINT:
+        assert ended.type is KeyboardInterrupt  # exit 130, for the signal that came first
+    else:
+        assert ended.value.args == (128 + first,)
 
 
 KUBECONFIG = """\
