@@ -265,16 +265,20 @@ def run(
     return 0
 
 
-def values_from_stdin(line: CommandLine) -> bytes | None:
-    """What `-f -` (or `--set-file key=-`) reads, read once, or None when nothing reads stdin.
+# Helm reads a values file named `-` from stdin (pkg/cli/values/options.go `readFile`); the
+# others are stdin by its file name, which Helm opens as any file.
+_STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 
-    Helm reads a values file named `-` from stdin (pkg/cli/values/options.go `readFile`), and
-    stdin can be read once: Helm 3's --verify renders first, then the command renders again.
+
+def values_from_stdin(line: CommandLine) -> bytes | None:
+    """What `-f -` (or `-f /dev/stdin`, `--set-file key=-`) reads, read once, or None when
+    nothing reads stdin: stdin can be read once, and Helm 3's --verify renders first, then the
+    command renders again.
     """
     files = [name for value in line.values("-f", "--values") for name in value.split(",")]
     files += [pair.partition("=")[2] for value in line.values("--set-file")
               for pair in value.split(",")]  # fmt: skip
-    if any(name.strip() == "-" for name in files):
+    if any(name.strip() in _STDIN_NAMES for name in files):
         return sys.stdin.buffer.read()
     return None
 

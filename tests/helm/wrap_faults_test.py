@@ -268,11 +268,13 @@ def discovery_only_cluster(tmp_path: Path) -> Iterator[Path]:
         server.server_close()
 
 
+@pytest.mark.parametrize("stdin_name", ["-", "/dev/stdin"])
 def test_helm3_install_verify_installs_with_the_values_from_stdin(
-    helm3: Path, tmp_path: Path, discovery_only_cluster: Path
+    stdin_name: str, helm3: Path, tmp_path: Path, discovery_only_cluster: Path
 ) -> None:
-    """On Helm 3, --verify renders with `helm template` first; that must not use up `-f -`,
-    or the release is checked with the user's values and installed with none."""
+    """On Helm 3, --verify renders with `helm template` first; that must not use up `-f -`
+    (or `-f /dev/stdin`, stdin by its file name), or the release is checked with the user's
+    values and installed with none."""
     chart = _chart(
         tmp_path / "chart", "greeting: from-the-chart\n",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n"
@@ -281,7 +283,7 @@ def test_helm3_install_verify_installs_with_the_values_from_stdin(
     env = _env(helm3, tmp_path, "core.harbor.domain", KUBECONFIG=str(discovery_only_cluster))
 
     done = subprocess.run(
-        [str(CLI), "install", "demo", str(chart), "--verify", "-f", "-", "--dry-run=client",
+        [str(CLI), "install", "demo", str(chart), "--verify", "-f", stdin_name, "--dry-run=client",
          "--disable-openapi-validation"],
         env=env, input="greeting: from-stdin\n", capture_output=True, text=True, check=False,
         timeout=120,
