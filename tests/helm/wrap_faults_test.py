@@ -224,6 +224,23 @@ def test_helms_stderr_on_success_is_redacted_like_our_messages(
     assert ROBOT_PASSWORD not in done.stderr + done.stdout
 
 
+def test_values_from_a_process_substitution_reach_helm(helm3: Path, tmp_path: Path) -> None:
+    """`-f <(sops -d secrets.yaml)` names the pipe the shell gave the wrapper (/dev/fd/63):
+    helm must get it as it would run without the wrapper."""
+    chart = _chart(tmp_path / "chart", "greeting: from-the-chart\n",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n"
+                   "data: {greeting: {{ .Values.greeting | quote }}}\n")  # fmt: skip
+    env = _env(helm3, tmp_path, "core.harbor.domain")
+
+    done = subprocess.run(
+        ["bash", "-c", f"'{CLI}' template demo '{chart}' -f <(echo 'greeting: from-a-pipe')"],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert 'greeting: "from-a-pipe"' in done.stdout
+
+
 # What `helm install --dry-run=client` asks a cluster on Helm 3 (pkg/action/install.go
 # RunWithContext: IsReachable, getCapabilities, KubeClient.Build): the version and the discovery
 # documents, here naming only ConfigMaps.
