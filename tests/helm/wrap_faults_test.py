@@ -310,6 +310,30 @@ def test_helm3_install_verify_installs_with_the_values_from_stdin(
     assert 'greeting: "from-stdin"' in done.stdout
 
 
+def test_helm3_install_verify_refuses_values_from_a_pipe_it_would_read_twice(
+    helm3: Path, tmp_path: Path, discovery_only_cluster: Path
+) -> None:
+    """`-f <(sops -d …)`: the checking render reads the pipe, and the install would get none
+    of those values; one line instead, before anything is installed."""
+    chart = _chart(tmp_path / "chart", "greeting: from-the-chart\n",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n")  # fmt: skip
+    env = _env(helm3, tmp_path, "core.harbor.domain", KUBECONFIG=str(discovery_only_cluster))
+
+    done = subprocess.run(
+        ["bash", "-c", f"'{CLI}' install demo '{chart}' --verify --dry-run=client "
+         "--disable-openapi-validation -f <(echo 'greeting: from-a-pipe')"],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stdout
+    assert done.stdout == ""
+    assert done.stderr == (
+        "harbor-mirror: error: install --verify: /dev/fd/63 is a pipe, which can be read once, "
+        "and Helm 3 reads it twice (to check, then to install): give a file, or pipe it into "
+        "-f -\n"
+    )
+
+
 def test_what_helm_runs_signs_in_as_the_wrapper_without_the_password(
     helm3: Path, tmp_path: Path
 ) -> None:
