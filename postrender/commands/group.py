@@ -88,17 +88,20 @@ def group() -> None:
     """
 
 
-# Signals that end a command, besides Ctrl-C: a CI job's timeout or `kill` (SIGTERM), a closed
+# Signals that end a command: Ctrl-C (SIGINT), a CI job's timeout or `kill` (SIGTERM), a closed
 # terminal or ssh session (SIGHUP), Ctrl-\ (SIGQUIT).
-ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _unwind(signum: int, frame: FrameType | None) -> None:
-    """End as Ctrl-C does, by an exception: every `finally` runs, so temporary files with
-    credentials are removed and helm is killed (`run_helm`); Python's default for these
-    signals ends the process on the spot. A second signal does not cut that clean-up short."""
+    """End by an exception: every `finally` runs, so temporary files with credentials are
+    removed and helm is killed (`run_helm`); Python's default for SIGTERM, SIGHUP and SIGQUIT
+    ends the process on the spot. Ctrl-C stays KeyboardInterrupt (exit 130). A second signal of
+    any of them, Ctrl-C included, does not cut that clean-up short."""
     for ending in ENDING_SIGNALS:
         signal.signal(ending, signal.SIG_IGN)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise SystemExit(128 + signum)
 
 

@@ -46,14 +46,17 @@ def run_helm(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run helm with `args`; stderr is kept (redacted like our own messages) for the message,
     stdout too unless it is the user's (a wrapped install prints its notes as it goes). `stdin`
-    is how a password goes. An exception meanwhile (Ctrl-C, a signal) kills helm."""
+    is how a password goes. An exception meanwhile (Ctrl-C, a signal) kills helm.
+
+    Helm keeps the descriptors the wrapper inherited (`-f <(sops -d …)` names /dev/fd/63), as
+    it would without the wrapper; those Python opens are not inheritable (PEP 446)."""
     helm = helm_binary(environ)
     stdout = None if stdout_to_user else subprocess.PIPE
     env = {name: value for name, value in environ.items() if name not in _NOT_FOR_HELM}
     try:
         done = subprocess.run(
             [helm, *args], stdout=stdout, stderr=subprocess.PIPE, env=env, input=stdin,
-            check=False,
+            close_fds=False, check=False,
         )  # fmt: skip
     except OSError as exc:
         raise ConfigError(f"cannot run {helm}: {exc.strerror}") from None

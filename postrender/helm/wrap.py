@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -297,7 +298,7 @@ def run(
                           "prints, and --output-dir writes it to files instead; drop one")
     command = build(line, harbor, settings, major=asked or 4, verify=verify and not preflight,
                     environ=environ, signature_args=signature_args)  # fmt: skip
-    stdin = values_from_stdin(line) if preflight else None  # both runs read them
+    stdin = values_read_twice(subcommand, line) if preflight else None  # both runs read them
     chart = oci_chart(line) if signature_args and subcommand in _POST_RENDERED else None
     if check is not None and chart is not None:  # its signature: no rendered stream names it
         _checked(check, "", ["--verify", *signature_args], chart, command.charts)
@@ -321,18 +322,34 @@ def run(
     return 0
 
 
-def values_from_stdin(line: CommandLine) -> bytes | None:
-    """What `-f -` (or `--set-file key=-`) reads, read once, or None when nothing reads stdin.
+# Helm reads a values file named `-` from stdin (pkg/cli/values/options.go `readFile`); the
+# others are stdin by its file name, which Helm opens as any file.
+_STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 
-    Helm reads a values file named `-` from stdin (pkg/cli/values/options.go `readFile`), and
-    stdin can be read once: Helm 3's --verify renders first, then the command renders again.
-    """
-    files = [name for value in line.values("-f", "--values") for name in value.split(",")]
-    files += [pair.partition("=")[2] for value in line.values("--set-file")
+
+def values_read_twice(subcommand: str, line: CommandLine) -> bytes | None:
+    """For Helm 3's --verify, which renders first and then runs the command: what `-f -` (or
+    `-f /dev/stdin`, `--set-file key=-`) reads, read once here for both, or None when nothing
+    reads stdin. Any other pipe (`-f <(sops -d …)`) can be read once too, and the release would
+    be installed without its values: refused."""
+    files = [name.strip() for value in line.values("-f", "--values") for name in value.split(",")]
+    files += [pair.partition("=")[2].strip() for value in line.values("--set-file")
               for pair in value.split(",")]  # fmt: skip
-    if any(name.strip() == "-" for name in files):
-        return sys.stdin.buffer.read()
-    return None
+    for name in files:
+        if name not in _STDIN_NAMES and _is_pipe(name):
+            raise ConfigError(
+                f"{subcommand} --verify: {name} is a pipe, which can be read once, and Helm 3 "
+                f"reads it twice (to check, then to {subcommand}): give a file, or pipe it "
+                "into -f -"
+            )
+    return sys.stdin.buffer.read() if any(name in _STDIN_NAMES for name in files) else None
+
+
+def _is_pipe(name: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(name).st_mode)
+    except (OSError, ValueError):  # no such file: Helm says so
+        return False
 
 
 def _checked(

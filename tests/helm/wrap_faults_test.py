@@ -6,10 +6,12 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +100,50 @@ def test_a_signal_removes_the_robots_login_and_ends_helm(
                 os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(signal.SIGTERM, signal.SIGINT), (signal.SIGINT, signal.SIGHUP),
+     (signal.SIGHUP, signal.SIGTERM)],
+    ids=lambda signum: signal.Signals(signum).name,
+)  # fmt: skip
+def test_a_second_signal_does_not_cut_the_removal_of_the_login_short(
+    first: int, second: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C after a CI timeout's SIGTERM, or a closed terminal's SIGHUP after a Ctrl-C,
+    arriving while the robot's temporary login is being removed: the removal finishes."""
+    from postrender.commands.group import run
+    from postrender.helm.harbor import Harbor
+    from postrender.settings import Settings
+
+    secret_file = tmp_path / "pull-secret.json"
+    secret_file.write_text(secret_manifest("p", "core.harbor.domain", "robot$ci", ROBOT_PASSWORD))
+    harbor = Harbor.from_settings(
+        Settings(harbor_host="core.harbor.domain", secret_file=str(secret_file))
+    )
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    remove = shutil.rmtree
+
+    def second_signal_then_remove(path: str, ignore_errors: bool = False) -> None:
+        signal.raise_signal(second)
+        remove(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(shutil, "rmtree", second_signal_then_remove)
+    handlers = {signum: signal.getsignal(signum) for signum in (first, second)}
+    try:
+        run(["--version"])  # installs the handlers every command runs with
+        with pytest.raises((SystemExit, KeyboardInterrupt)) as ended, harbor.helm_environ({}):
+            signal.raise_signal(first)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert list((tmp_path / "tmp").iterdir()) == []  # the robot's login is gone
+    if first == signal.SIGINT:
+        assert ended.type is KeyboardInterrupt  # exit 130, for the signal that came first
+    else:
+        assert ended.value.args == (128 + first,)
+
+
 KUBECONFIG = """\
 apiVersion: v1
 kind: Config
@@ -178,6 +224,23 @@ def test_helms_stderr_on_success_is_redacted_like_our_messages(
     assert ROBOT_PASSWORD not in done.stderr + done.stdout
 
 
+def test_values_from_a_process_substitution_reach_helm(helm3: Path, tmp_path: Path) -> None:
+    """`-f <(sops -d secrets.yaml)` names the pipe the shell gave the wrapper (/dev/fd/63):
+    helm must get it as it would run without the wrapper."""
+    chart = _chart(tmp_path / "chart", "greeting: from-the-chart\n",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n"
+                   "data: {greeting: {{ .Values.greeting | quote }}}\n")  # fmt: skip
+    env = _env(helm3, tmp_path, "core.harbor.domain")
+
+    done = subprocess.run(
+        ["bash", "-c", f"'{CLI}' template demo '{chart}' -f <(echo 'greeting: from-a-pipe')"],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert 'greeting: "from-a-pipe"' in done.stdout
+
+
 # What `helm install --dry-run=client` asks a cluster on Helm 3 (pkg/action/install.go
 # RunWithContext: IsReachable, getCapabilities, KubeClient.Build): the version and the discovery
 # documents, here naming only ConfigMaps.
@@ -222,11 +285,13 @@ def discovery_only_cluster(tmp_path: Path) -> Iterator[Path]:
         server.server_close()
 
 
+@pytest.mark.parametrize("stdin_name", ["-", "/dev/stdin"])
 def test_helm3_install_verify_installs_with_the_values_from_stdin(
-    helm3: Path, tmp_path: Path, discovery_only_cluster: Path
+    stdin_name: str, helm3: Path, tmp_path: Path, discovery_only_cluster: Path
 ) -> None:
-    """On Helm 3, --verify renders with `helm template` first; that must not use up `-f -`,
-    or the release is checked with the user's values and installed with none."""
+    """On Helm 3, --verify renders with `helm template` first; that must not use up `-f -`
+    (or `-f /dev/stdin`, stdin by its file name), or the release is checked with the user's
+    values and installed with none."""
     chart = _chart(
         tmp_path / "chart", "greeting: from-the-chart\n",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n"
@@ -235,7 +300,7 @@ def test_helm3_install_verify_installs_with_the_values_from_stdin(
     env = _env(helm3, tmp_path, "core.harbor.domain", KUBECONFIG=str(discovery_only_cluster))
 
     done = subprocess.run(
-        [str(CLI), "install", "demo", str(chart), "--verify", "-f", "-", "--dry-run=client",
+        [str(CLI), "install", "demo", str(chart), "--verify", "-f", stdin_name, "--dry-run=client",
          "--disable-openapi-validation"],
         env=env, input="greeting: from-stdin\n", capture_output=True, text=True, check=False,
         timeout=120,
@@ -243,6 +308,30 @@ def test_helm3_install_verify_installs_with_the_values_from_stdin(
 
     assert done.returncode == 0, done.stderr
     assert 'greeting: "from-stdin"' in done.stdout
+
+
+def test_helm3_install_verify_refuses_values_from_a_pipe_it_would_read_twice(
+    helm3: Path, tmp_path: Path, discovery_only_cluster: Path
+) -> None:
+    """`-f <(sops -d …)`: the checking render reads the pipe, and the install would get none
+    of those values; one line instead, before anything is installed."""
+    chart = _chart(tmp_path / "chart", "greeting: from-the-chart\n",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: demo}\n")  # fmt: skip
+    env = _env(helm3, tmp_path, "core.harbor.domain", KUBECONFIG=str(discovery_only_cluster))
+
+    done = subprocess.run(
+        ["bash", "-c", f"'{CLI}' install demo '{chart}' --verify --dry-run=client "
+         "--disable-openapi-validation -f <(echo 'greeting: from-a-pipe')"],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stdout
+    assert done.stdout == ""
+    assert done.stderr == (
+        "harbor-mirror: error: install --verify: /dev/fd/63 is a pipe, which can be read once, "
+        "and Helm 3 reads it twice (to check, then to install): give a file, or pipe it into "
+        "-f -\n"
+    )
 
 
 def test_what_helm_runs_signs_in_as_the_wrapper_without_the_password(
