@@ -30,6 +30,7 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
+from postrender.commands.setup_chart import HarborLogin, PlannedReplication
 from postrender.errors import ConfigError, HarborError, keep_secret
 from postrender.harbor import Connection, HarborClient, connect, tls_verify
 from postrender.helm.paths import default_config_file
@@ -45,8 +46,11 @@ def setup(
     dry_run: bool,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
+    login: HarborLogin | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> int:
-    """Bring Harbor to `plan`, one reported step at a time; raises on the first failure."""
+    """Bring Harbor to `plan`, one reported step at a time; raises on the first failure.
+    `login` is who setup is to Harbor's registry and Helm, which a plan from a chart needs."""
     version = check_harbor(client, plan.harbor_url, out)
     if plan.mode == "replication" and not version_at_least(version, 2, 3):
         raise HarborError(
@@ -57,12 +61,16 @@ def setup(
         warn(out, message)
     project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
     policy = None
-    if plan.replication is not None:
+    if plan.replication is not None and plan.chart is None:
         policy = ensure_policy(client, plan, registry, dry_run=dry_run, out=out)
     if plan.robot is not None:
         ensure_robot(client, plan, project, dry_run=dry_run, out=out)
     ensure_config(plan, dry_run=dry_run, out=out)
-    if plan.replication is not None and plan.replication.replicate:
+    if plan.chart is not None:
+        assert login is not None
+        PlannedReplication(client, plan, registry, login, dry_run=dry_run, out=out,
+                           sleep=sleep).run(environ)
+    elif plan.replication is not None and plan.replication.replicate:
         replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
     _next_steps(plan, dry_run, out)
     return 0
@@ -131,8 +139,25 @@ def _token(environ: Mapping[str, str]) -> str | None:
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
+class _SetupCommand(click.Command):
+    """Names the Helm arguments `--chart` takes when a flag is not one of setup's: every other
+    Helm flag (`--repo`, `--devel`, `--post-renderer` …) would change what the plan is read
+    from, and setup's own flags (`--dry-run`, `--ca-file`, `--timeout`) keep their meaning."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            raise ConfigError(
+                f"setup has no option {error.option_name}; with --chart, Helm is given only "
+                "-f/--values, --set, --set-string, --set-json, --set-file, -n/--namespace, "
+                "--kube-version and --api-versions"
+            ) from None
+
+
 @click.command(
     "setup",
+    cls=_SetupCommand,
     short_help="Bootstrap Harbor as a mirror of Application Collection (idempotent).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -155,8 +180,30 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Proxy-cache project (replication: default destination namespace).")
 @click.option("--public", is_flag=True, help="Make the project public (default private).")
 @click.option("--mode", type=click.Choice(MODES), default="proxy-cache", show_default=True)
+@click.option("--chart", metavar="CHART", help="Replication: plan the rules from this chart, "
+              "oci://UPSTREAM/charts/NAME: exactly the repositories and tags its release pulls, "
+              "the chart and their signatures.")
+@click.option("--version", "chart_version", metavar="VERSION",
+              help="With --chart: the one chart version to replicate.")
+@click.option("-f", "--values", "values_files", multiple=True, metavar="FILE",
+              help="With --chart: values for Helm, as helm template takes them (repeatable).")
+@click.option("--set", "set_values", multiple=True, metavar="KEY=VALUE",
+              help="With --chart: as helm's --set (repeatable).")
+@click.option("--set-string", "set_strings", multiple=True, metavar="KEY=VALUE",
+              help="With --chart: as helm's --set-string (repeatable).")
+@click.option("--set-json", "set_jsons", multiple=True, metavar="KEY=JSON",
+              help="With --chart: as helm's --set-json (repeatable).")
+@click.option("--set-file", "set_files", multiple=True, metavar="KEY=FILE",
+              help="With --chart: as helm's --set-file (repeatable).")
+@click.option("-n", "--namespace", metavar="NAMESPACE",
+              help="With --chart: the release's namespace, as helm's -n.")
+@click.option("--kube-version", metavar="VERSION",
+              help="With --chart: as helm template's --kube-version.")
+@click.option("--api-versions", multiple=True, metavar="GROUP/VERSION",
+              help="With --chart: as helm template's --api-versions (repeatable).")
 @click.option("--filter-name", metavar="PATTERN",
-              help="Replication: repositories to pull, e.g. 'containers/{etcd,redis}'.")
+              help="Replication by hand: repositories to pull, e.g. 'containers/*' (a whole "
+              "namespace).")
 @click.option("--filter-tag", metavar="PATTERN", help="Replication: tags to pull, e.g. '3.5.*'.")
 @click.option("--dest-namespace", metavar="PROJECT",
               help="Replication: Harbor project to copy into (default --project).")
@@ -212,7 +259,8 @@ def cli(
     if verify is False:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
     client = connect(connection)
-    code = setup(client, plan, dry_run=dry_run, out=sys.stdout)
+    login = HarborLogin((username, password), plan.ca_file, insecure_skip_tls_verify)
+    code = setup(client, plan, dry_run=dry_run, out=sys.stdout, login=login)
     if emit is not None:
         ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=emit_credentials,
                            dry_run=dry_run, out=sys.stdout)

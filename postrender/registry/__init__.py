@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from postrender.registry._access import Access, access
 from postrender.registry._check import Check
+from postrender.registry._held import held
 from postrender.registry._references import Target, chart_target, chart_url, find
 from postrender.registry._verify import require_resolved, verify
 
@@ -19,6 +20,7 @@ __all__ = [
     "chart_target",
     "chart_url",
     "find",
+    "held",
     "require_resolved",
     "verify",
 ]

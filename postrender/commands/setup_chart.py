@@ -1,0 +1,238 @@
+"""`setup --mode replication --chart`: copy the chart version first, read from it (rendered
+through Harbor with the user's values, as `verify` renders) exactly what the release pulls,
+write one rule per repository selecting just that, run them, add the signature tags of the
+digests copied, and check every reference through Harbor. The workstation never reads the
+upstream: everything it learns comes from Harbor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
+
+from postrender import registry
+from postrender.bootstrap.outcome import report
+from postrender.bootstrap.plan import Plan, Replication
+from postrender.bootstrap.replication import ensure_policy, replicate
+from postrender.bootstrap.replication_plan import (
+    ChartRequest,
+    Reference,
+    Rule,
+    chart_rule,
+    first_pass_cost,
+    plan_rules,
+    signature_pass_cost,
+    wanted,
+)
+from postrender.errors import ReplicationFailed
+from postrender.harbor import HarborClient, Policy, Registry
+from postrender.helm.harbor import Harbor
+from postrender.helm.render import render
+from postrender.rewrite.rules import MirrorRule, Rules
+from postrender.rewrite.stream import rewrite_stream
+
+Artifact = tuple[str, str]  # (repository below the project, tag)
+
+
+@dataclass(frozen=True)
+class HarborLogin:
+    """Who setup is to Harbor's registry and to Helm: its own login, and how TLS is checked."""
+
+    credentials: tuple[str, str] = field(repr=False)
+    ca_file: Path | None = None
+    insecure_skip_tls_verify: bool = False
+
+
+class PlannedReplication:
+    """One setup run's replication of one chart; see the module docstring for the steps."""
+
+    def __init__(
+        self,
+        client: HarborClient,
+        plan: Plan,
+        endpoint: Registry | None,
+        login: HarborLogin,
+        *,
+        dry_run: bool,
+        out: TextIO,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        assert plan.chart is not None and plan.replication is not None
+        self.client, self.plan, self.endpoint = client, plan, endpoint
+        self.chart: ChartRequest = plan.chart
+        self.base: Replication = plan.replication
+        self.dry_run, self.out, self.sleep = dry_run, out, sleep
+        self.mirror = MirrorRule(plan.upstream_host, plan.harbor_host, plan.project)
+        plain_http = plan.harbor_url.startswith("http://")
+        self.access = registry.Access(plan.harbor_host, login.credentials, login.ca_file,
+                                      login.insecure_skip_tls_verify, plain_http)
+        self.helm = Harbor(self.mirror, login.credentials,
+                           str(login.ca_file) if login.ca_file else None,
+                           login.insecure_skip_tls_verify, plain_http)
+
+    def run(self, environ: Mapping[str, str]) -> None:
+        copied_chart = self._chart_step()
+        if copied_chart is None:
+            return
+        rendered = self._rendered(environ)
+        tags = wanted(self._references(rendered))
+        artifacts = list(dict.fromkeys([(self.chart.repository, self.chart.tag), *(
+            (repository, tag) for repository, listed in tags.items() for tag in listed
+        )]))  # fmt: skip
+        before = self._held(artifacts)
+        rules = plan_rules(self.chart, tags, before)
+        self._report_plan(rules, before)
+        policies = {rule.name: self._ensure(rule) for rule in rules}
+        if self.dry_run or not self.base.replicate:
+            outcome = "would run" if self.dry_run else "not run"
+            report(self.out, "replicate", f"{len(rules)} rules", outcome,
+                   "--replicate runs them" if not self.base.replicate else "")
+            return
+        self._first_pass(rules, policies, before)
+        after = self._held(artifacts)
+        self._require_copied(rules, after)
+        signatures = self._signature_pass(tags, rules, after)
+        checks = registry.verify(
+            rendered, self.mirror, self.access,
+            charts=[t for t in [self._chart_target()] if t is not None],
+        )  # fmt: skip
+        registry.require_resolved(checks)
+        for check in checks:
+            if check.noted:
+                report(self.out, "check", check.target.reference, check.result, check.detail)
+        resolved = sum(not check.noted for check in checks)
+        report(self.out, "check", f"{resolved} references", "resolve through Harbor")
+        copied = copied_chart + sum(bool(after[a]) and not before[a] for a in artifacts)
+        report(self.out, "replicate", f"{self.chart.repository}:{self.chart.tag}",
+               f"copied {copied} artifacts and {signatures} signatures",
+               f"{len(artifacts)} planned, {len(artifacts) - copied} were in Harbor already")
+
+    # -- the steps --------------------------------------------------------------------------
+
+    def _chart_step(self) -> int | None:
+        """1 when this run copied the chart version, 0 when Harbor had it, None in a dry run
+        where it has not: nothing more can be planned without it."""
+        key = (self.chart.repository, self.chart.tag)
+        subject = f"{self.chart.repository}:{self.chart.tag}"
+        if self._held([key])[key]:
+            report(self.out, "chart", subject, "in Harbor", f"{self.plan.project}/{key[0]}")
+            return 0
+        first = chart_rule(self.chart)
+        if self.dry_run:
+            report(self.out, "chart", subject, "not in Harbor yet", (
+                f"the first step copies {subject}, 1 artifact; upstream requests: "
+                f"{first_pass_cost([first], [key])}"
+            ))  # fmt: skip
+            self.out.write(
+                "The images are planned from the chart once Harbor holds it (this workstation "
+                "never reads the upstream): run setup without --dry-run, then again with it.\n"
+            )
+            self._ensure(first)
+            return None
+        replicate(self.client, self._ensure(first), self._replication(first),
+                  dry_run=False, out=self.out, sleep=self.sleep)
+        if not self._held([key])[key]:
+            raise ReplicationFailed(
+                f"chart {subject} is not in Harbor after rule {first.name!r} "
+                f"({first.described()}) ran: the upstream has no such chart version; check "
+                "--chart and --version"
+            )
+        return 1
+
+    def _rendered(self, environ: Mapping[str, str]) -> str:
+        """The release as `verify` sees it: rendered from Harbor's copy, then rewritten."""
+        chart = self.chart
+        text = render([chart.name, chart.url, "--version", chart.version, *chart.values_args],
+                      environ, self.helm)
+        return rewrite_stream(text, Rules.from_settings(self.plan.post_renderer_settings())).text
+
+    def _references(self, rendered: str) -> list[Reference]:
+        below = self.plan.project + "/"
+        return [
+            Reference(target.repository.removeprefix(below), target.tag, target.digest)
+            for target in registry.find(rendered, self.mirror)
+            if not (target.chart and target.tag is None and target.digest is None)
+        ]
+
+    def _report_plan(self, rules: Sequence[Rule], held: Mapping[Artifact, list[str]]) -> None:
+        missing = [artifact for artifact, digests in held.items() if not digests]
+        report(self.out, "plan", f"{self.chart.name} {self.chart.version}", (
+            f"{len(rules)} repositories, {len(held)} artifacts "
+            f"({len(held) - len(missing)} in Harbor, {len(missing)} to copy)"
+        ))  # fmt: skip
+        for rule in rules:
+            states = ", ".join(
+                f"{tag} ({'in Harbor' if held[(rule.repository, tag)] else 'to copy'})"
+                for tag in rule.tags
+            )
+            report(self.out, "plan", rule.repository, states, f"rule {rule.name!r}")
+        report(self.out, "plan", "upstream requests", first_pass_cost(rules, missing),
+               f"then the signature pass: {signature_pass_cost(rules)}")
+
+    def _first_pass(
+        self, rules: Sequence[Rule], policies: Mapping[str, Policy | None],
+        held: Mapping[Artifact, list[str]],
+    ) -> None:  # fmt: skip
+        """Run the rules that have something to copy."""
+        for rule in rules:
+            if any(not held[(rule.repository, tag)] for tag in rule.tags):
+                replicate(self.client, policies[rule.name], self._replication(rule),
+                          dry_run=False, out=self.out, sleep=self.sleep)
+
+    def _require_copied(self, rules: Sequence[Rule], held: Mapping[Artifact, list[str]]) -> None:
+        """A run that left out a planned artifact: Harbor copies every listed tag its filter
+        matches, so the upstream does not list that one."""
+        lost = [(rule, tag) for rule in rules for tag in rule.tags
+                if not held[(rule.repository, tag)]]  # fmt: skip
+        if lost:
+            rule, tag = lost[0]
+            raise ReplicationFailed(
+                f"{len(lost)} planned artifacts are not in Harbor after the run; first: "
+                f"{rule.repository}:{tag}: rule {rule.name!r} ({rule.described()}) ran without "
+                "copying it, so the upstream lists no such tag (check the tags in the values)"
+            )
+
+    def _signature_pass(
+        self, tags: Mapping[str, Sequence[str]], rules: Sequence[Rule],
+        held: Mapping[Artifact, list[str]],
+    ) -> int:  # fmt: skip
+        """Add the `.sig` tags of the digests now known to each rule and run the rules whose
+        filter that changed; the number of signatures in Harbor. A digest the upstream has no
+        signature for is reported, not a failure."""
+        signed = plan_rules(self.chart, tags, held)
+        found = 0
+        for old, rule in zip(rules, signed, strict=True):
+            wanted_tags = [(rule.repository, tag) for tag in rule.signatures]
+            if rule != old:
+                policy = self._ensure(rule)
+                if wanted_tags:
+                    replicate(self.client, policy, self._replication(rule),
+                              dry_run=False, out=self.out, sleep=self.sleep)
+            present = sum(bool(d) for d in self._held(wanted_tags).values())
+            found += present
+            if present < len(wanted_tags):
+                report(self.out, "signatures", rule.repository,
+                       f"{present} of {len(wanted_tags)} in Harbor",
+                       "the upstream has no signature tag for the others")
+        return found
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _replication(self, rule: Rule) -> Replication:
+        return replace(self.base, filter_name=rule.repository, filter_tag=rule.filter_tag,
+                       policy_name=rule.name)
+
+    def _ensure(self, rule: Rule) -> Policy | None:
+        planned = replace(self.plan, replication=self._replication(rule))
+        return ensure_policy(self.client, planned, self.endpoint, dry_run=self.dry_run,
+                             out=self.out)
+
+    def _held(self, artifacts: Sequence[Artifact]) -> dict[Artifact, list[str]]:
+        below = self.plan.project + "/"
+        found = registry.held(self.access, [(below + repo, tag) for repo, tag in artifacts])
+        return {artifact: found[(below + artifact[0], artifact[1])] for artifact in artifacts}
+
+    def _chart_target(self) -> registry.Target | None:
+        return registry.chart_target(self.chart.url, self.chart.version, self.mirror)
