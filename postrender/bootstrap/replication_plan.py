@@ -146,21 +146,27 @@ def plan_rules(
     return rules
 
 
-def first_pass_cost(rules: Sequence[Rule], missing: Sequence[tuple[str, str]]) -> str:
-    """What the rules that have something to copy make Harbor ask the upstream: a tag list
-    each, then each selected manifest, pulled before Harbor looks whether it holds it
-    (`transfer.go:copyArtifact`); what the manifests name is known only once they are copied."""
-    running = [rule for rule in rules if any(repo == rule.repository for repo, _ in missing)]
-    if not running:
+def to_run(rules: Sequence[Rule], missing: Sequence[tuple[str, str]]) -> list[Rule]:
+    """The rules with something to copy: the only ones a run starts, in both passes."""
+    return [rule for rule in rules if any(repo == rule.repository for repo, _ in missing)]
+
+
+def first_pass_cost(rules: Sequence[Rule]) -> str:
+    """What running `rules` makes Harbor ask the upstream: a tag list each, then each selected
+    manifest, pulled before Harbor looks whether it holds it (`transfer.go:copyArtifact`);
+    what the manifests name is known only once they are copied."""
+    if not rules:
         return "none"
-    manifests = sum(len(rule.tags) for rule in running)
-    return (f"{len(running)} tag lists and {manifests} manifests, plus one per platform "
+    manifests = sum(len(rule.tags) for rule in rules)
+    return (f"{len(rules)} tag lists and {manifests} manifests, plus one per platform "
             "manifest and blob Harbor lacks")
 
 
 def signature_pass_cost(rules: Sequence[Rule]) -> str:
-    """The signature pass runs each rule again: a tag list, each planned manifest pulled once
-    more (and found in Harbor), and each signature the upstream has."""
+    """The signature pass runs `rules` again: a tag list each, each planned manifest pulled
+    once more (and found in Harbor), and each signature the upstream has."""
+    if not rules:
+        return "none"
     manifests = sum(len(rule.tags) for rule in rules)
     return (f"{len(rules)} tag lists and {manifests} manifests, plus two per signature the "
             "upstream has")

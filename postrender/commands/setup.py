@@ -68,8 +68,8 @@ def setup(
     ensure_config(plan, dry_run=dry_run, out=out)
     if plan.chart is not None:
         assert login is not None
-        PlannedReplication(client, plan, registry, login, dry_run=dry_run, out=out,
-                           sleep=sleep).run(environ)
+        PlannedReplication(client, plan, registry, login, project_exists=project is not None,
+                           dry_run=dry_run, out=out, sleep=sleep).run(environ)
     elif plan.replication is not None and plan.replication.replicate:
         replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
     _next_steps(plan, dry_run, out)

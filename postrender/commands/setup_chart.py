@@ -24,6 +24,7 @@ from postrender.bootstrap.replication_plan import (
     first_pass_cost,
     plan_rules,
     signature_pass_cost,
+    to_run,
     wanted,
 )
 from postrender.errors import ReplicationFailed
@@ -55,6 +56,7 @@ class PlannedReplication:
         endpoint: Registry | None,
         login: HarborLogin,
         *,
+        project_exists: bool,
         dry_run: bool,
         out: TextIO,
         sleep: Callable[[float], None] = time.sleep,
@@ -64,6 +66,7 @@ class PlannedReplication:
         self.chart: ChartRequest = plan.chart
         self.base: Replication = plan.replication
         self.dry_run, self.out, self.sleep = dry_run, out, sleep
+        self.project_exists = project_exists  # a dry run may plan a project Harbor lacks
         self.mirror = MirrorRule(plan.upstream_host, plan.harbor_host, plan.project)
         plain_http = plan.harbor_url.startswith("http://")
         self.access = registry.Access(plan.harbor_host, login.credentials, login.ca_file,
@@ -83,14 +86,18 @@ class PlannedReplication:
         )]))  # fmt: skip
         before = self._held(artifacts)
         rules = plan_rules(self.chart, tags, before)
-        self._report_plan(rules, before)
+        running = to_run(rules, [artifact for artifact in artifacts if not before[artifact]])
+        self._report_plan(rules, before, running)
         policies = {rule.name: self._ensure(rule) for rule in rules}
+        subject = f"{self.chart.repository}:{self.chart.tag}"
         if self.dry_run or not self.base.replicate:
-            outcome = "would run" if self.dry_run else "not run"
-            report(self.out, "replicate", f"{len(rules)} rules", outcome,
-                   "--replicate runs them" if not self.base.replicate else "")
+            outcome = "would run" if self.dry_run else "has to run"
+            report(self.out, "replicate", subject, f"{outcome} {len(running)} of {len(rules)} "
+                   "rules", "" if self.dry_run else "--replicate runs them")  # fmt: skip
             return
-        self._first_pass(rules, policies, before)
+        for rule in running:
+            replicate(self.client, policies[rule.name], self._replication(rule),
+                      dry_run=False, out=self.out, sleep=self.sleep)
         after = self._held(artifacts)
         self._require_copied(rules, after)
         signatures = self._signature_pass(tags, rules, after)
@@ -105,9 +112,9 @@ class PlannedReplication:
         resolved = sum(not check.noted for check in checks)
         report(self.out, "check", f"{resolved} references", "resolve through Harbor")
         copied = copied_chart + sum(bool(after[a]) and not before[a] for a in artifacts)
-        report(self.out, "replicate", f"{self.chart.repository}:{self.chart.tag}",
-               f"copied {copied} artifacts and {signatures} signatures",
-               f"{len(artifacts)} planned, {len(artifacts) - copied} were in Harbor already")
+        report(self.out, "replicate", subject, f"copied {copied} of {len(artifacts)} planned "
+               f"artifacts", f"the others were in Harbor already; {signatures} signatures in "
+               "Harbor")  # fmt: skip
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -123,7 +130,7 @@ class PlannedReplication:
         if self.dry_run:
             report(self.out, "chart", subject, "not in Harbor yet", (
                 f"the first step copies {subject}, 1 artifact; upstream requests: "
-                f"{first_pass_cost([first], [key])}"
+                f"{first_pass_cost([first])}"
             ))  # fmt: skip
             self.out.write(
                 "The images are planned from the chart once Harbor holds it (this workstation "
@@ -156,7 +163,9 @@ class PlannedReplication:
             if not (target.chart and target.tag is None and target.digest is None)
         ]
 
-    def _report_plan(self, rules: Sequence[Rule], held: Mapping[Artifact, list[str]]) -> None:
+    def _report_plan(
+        self, rules: Sequence[Rule], held: Mapping[Artifact, list[str]], running: Sequence[Rule]
+    ) -> None:
         missing = [artifact for artifact, digests in held.items() if not digests]
         report(self.out, "plan", f"{self.chart.name} {self.chart.version}", (
             f"{len(rules)} repositories, {len(held)} artifacts "
@@ -164,22 +173,12 @@ class PlannedReplication:
         ))  # fmt: skip
         for rule in rules:
             states = ", ".join(
-                f"{tag} ({'in Harbor' if held[(rule.repository, tag)] else 'to copy'})"
+                f"{tag} {'in Harbor' if held[(rule.repository, tag)] else 'to copy'}"
                 for tag in rule.tags
             )
             report(self.out, "plan", rule.repository, states, f"rule {rule.name!r}")
-        report(self.out, "plan", "upstream requests", first_pass_cost(rules, missing),
-               f"then the signature pass: {signature_pass_cost(rules)}")
-
-    def _first_pass(
-        self, rules: Sequence[Rule], policies: Mapping[str, Policy | None],
-        held: Mapping[Artifact, list[str]],
-    ) -> None:  # fmt: skip
-        """Run the rules that have something to copy."""
-        for rule in rules:
-            if any(not held[(rule.repository, tag)] for tag in rule.tags):
-                replicate(self.client, policies[rule.name], self._replication(rule),
-                          dry_run=False, out=self.out, sleep=self.sleep)
+        report(self.out, "plan", "upstream requests", first_pass_cost(running),
+               f"then the signature pass: {signature_pass_cost(running)}")
 
     def _require_copied(self, rules: Sequence[Rule], held: Mapping[Artifact, list[str]]) -> None:
         """A run that left out a planned artifact: Harbor copies every listed tag its filter
@@ -230,6 +229,8 @@ class PlannedReplication:
                              out=self.out)
 
     def _held(self, artifacts: Sequence[Artifact]) -> dict[Artifact, list[str]]:
+        if not self.project_exists:
+            return {artifact: [] for artifact in artifacts}
         below = self.plan.project + "/"
         found = registry.held(self.access, [(below + repo, tag) for repo, tag in artifacts])
         return {artifact: found[(below + artifact[0], artifact[1])] for artifact in artifacts}
