@@ -113,8 +113,8 @@ class PlannedReplication:
         report(self.out, "check", f"{resolved} references", "resolve through Harbor")
         copied = copied_chart + sum(bool(after[a]) and not before[a] for a in artifacts)
         report(self.out, "replicate", subject, f"copied {copied} of {len(artifacts)} planned "
-               f"artifacts", f"the others were in Harbor already; {signatures} signatures in "
-               "Harbor")  # fmt: skip
+               f"artifacts", f"{len(artifacts) - copied} were in Harbor already; {signatures} "
+               "signatures in Harbor")  # fmt: skip
 
     # -- the steps --------------------------------------------------------------------------
 

@@ -282,3 +282,14 @@ def test_a_dry_run_before_the_chart_is_in_harbor_names_the_first_step(setting: S
     assert "this workstation never reads the upstream" in done.stdout
     assert len(setting.harbor.writes) == writes
     assert setting.held() == {}
+
+
+def test_a_chart_version_the_upstream_lacks_names_the_rules_filters(setting: Setting) -> None:
+    done = setting.setup(ETCD_LIKE, "9.9.9", *setting.values())
+
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("Error: plugin")]
+    assert len(errors) == 1
+    assert "charts/etcd-like:9.9.9" in errors[0]
+    assert "(name=charts/etcd-like, tag=9.9.9)" in errors[0]
+    assert setting.held() == {}
