@@ -16,14 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import trustme
 
 from postrender.bootstrap.replication_plan import signature_tag
 from tests.harbor_emulator import ADMIN_PASSWORD, HarborEmulator
 from tests.support.fixtures_airgap import NO_ROUTE, UPSTREAM_HOST
 from tests.support.fixtures_helm import isolated_helm_env
 from tests.support.fixtures_plugin import Plugin
-from tests.support.fixtures_registry import IMAGES, REPO_ROOT, Upstream, add_proxy_project
+from tests.support.fixtures_registry import (
+    IMAGES,
+    REPO_ROOT,
+    Upstream,
+    add_proxy_project,
+    push_images,
+    running_registry,
+)
 from tests.support.oci_content import OCI_CONFIG, OCI_MANIFEST, Pusher, digest_of
 from tests.support.upstream_registry import UpstreamRegistry
 
@@ -96,24 +102,19 @@ def _push_charts(helm4: Path, registry: UpstreamRegistry, work: Path) -> None:
 
 @pytest.fixture(scope="module")
 def signed(helm4: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
+    """An upstream of this module's own: others share the session's, which holds no
+    signatures and only what the etcd-like release needs."""
     root = tmp_path_factory.mktemp("planned-upstream")
-    registry = UpstreamRegistry(root, trustme.CA())
-    registry.start()
-    try:
+    with running_registry(root) as registry:
+        images = push_images(registry, {**IMAGES, **EXTRA_IMAGES})
+        signed = {name: images[name].digest
+                  for name in ("containers/etcd:3.5.17-1.2", "containers/etcd:3.5.16-1.1")}
         with registry.client() as client:
             pusher = Pusher(client)
-            images = {
-                name: pusher.image(name.partition(":")[0], name.partition(":")[2], platforms)
-                for name, platforms in {**IMAGES, **EXTRA_IMAGES}.items()
-            }
-            signed = {name: images[name].digest
-                      for name in ("containers/etcd:3.5.17-1.2", "containers/etcd:3.5.16-1.1")}
             for name, digest in signed.items():
                 _push_signature(pusher, name.partition(":")[0], digest)
         _push_charts(helm4, registry, root)
         yield Signed(Upstream(registry, images), signed)
-    finally:
-        registry.stop()
 
 
 @dataclass
