@@ -91,9 +91,9 @@ class PlannedReplication:
         policies = {rule.name: self._ensure(rule) for rule in rules}
         subject = f"{self.chart.repository}:{self.chart.tag}"
         if self.dry_run or not self.base.replicate:
-            outcome = "would run" if self.dry_run else "has to run"
+            outcome = "would run" if self.base.replicate else "has to run"
             report(self.out, "replicate", subject, f"{outcome} {len(running)} of {len(rules)} "
-                   "rules", "" if self.dry_run else "--replicate runs them")  # fmt: skip
+                   "rules", "" if self.base.replicate else "--replicate runs them")  # fmt: skip
             return
         for rule in running:
             replicate(self.client, policies[rule.name], self._replication(rule),
@@ -105,10 +105,10 @@ class PlannedReplication:
             rendered, self.mirror, self.access,
             charts=[t for t in [self._chart_target()] if t is not None],
         )  # fmt: skip
-        registry.require_resolved(checks)
         for check in checks:
             if check.noted:
                 report(self.out, "check", check.target.reference, check.result, check.detail)
+        registry.require_resolved(checks)
         resolved = sum(not check.noted for check in checks)
         report(self.out, "check", f"{resolved} references", "resolve through Harbor")
         copied = copied_chart + sum(bool(after[a]) and not before[a] for a in artifacts)

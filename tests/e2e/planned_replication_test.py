@@ -291,6 +291,6 @@ def test_a_chart_version_the_upstream_lacks_names_the_rules_filters(setting: Set
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if not line.startswith("Error: plugin")]
     assert len(errors) == 1
-    assert "charts/etcd-like:9.9.9" in errors[0]
-    assert "(name=charts/etcd-like, tag=9.9.9)" in errors[0]
+    assert "'application-collection:etcd-like:charts/etcd-like'" in errors[0]
+    assert re.search(r"name[= ]'?charts/etcd-like'?.*tag[= ]'?9\.9\.9", errors[0]), errors[0]
     assert setting.held() == {}
