@@ -31,15 +31,17 @@ def cli(action: str, helm_args: tuple[str, ...]) -> int:
     fetches exactly the locked versions and leaves it alone; update (or build without a lock)
     writes it with the upstream URLs, as plain Helm would where the upstream is reachable.
     """
-    from postrender.helm.args import positional_indexes
+    from postrender.helm.args import CommandLine
     from postrender.helm.dependency import dependency
     from postrender.helm.harbor import Harbor
+    from postrender.helm.render import helm_major
 
-    positional = positional_indexes(helm_args)
+    line = CommandLine.parse(f"dependency {action}", helm_args, lambda: helm_major(os.environ))
+    positional = line.positional_indexes()
     if len(positional) > 1:
         given = ", ".join(helm_args[index] for index in positional)
         raise ConfigError(f"dependency {action}: one CHART_DIR, not {len(positional)} ({given})")
     chart_dir = Path(helm_args[positional[0]]) if positional else Path(".")
-    flags = [arg for index, arg in enumerate(helm_args) if index not in positional]
+    flags = line.without(set(positional))
     harbor = Harbor.from_settings(settings.resolve([], os.environ))
     return dependency(action, chart_dir, flags, harbor)

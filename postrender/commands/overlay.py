@@ -17,10 +17,9 @@ from postrender.errors import ConfigError, StaleOverlayError
 from postrender.gitops import layouts
 from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import build
-from postrender.helm.args import Release
-from postrender.helm.args import parse as parse_release
+from postrender.helm.args import CommandLine, Release, release_of
 from postrender.helm.harbor import Harbor
-from postrender.helm.render import render
+from postrender.helm.render import helm_major, render
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import decode
 
@@ -126,8 +125,9 @@ def cli(
     else:
         if not helm_args:
             raise ConfigError("give the helm template arguments (NAME CHART ...) or --from-stdin")
-        release = parse_release(helm_args, environ)
-        text = render(helm_args, environ, Harbor.from_settings(config))
+        line = CommandLine.parse("template", helm_args, lambda: helm_major(environ))
+        release = release_of(line, environ)
+        text = render(line, environ, Harbor.from_settings(config))
     click.echo(
         overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)
     )

@@ -16,6 +16,7 @@ from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
 from postrender.errors import ConfigError, redact
+from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
 
 if TYPE_CHECKING:
@@ -89,8 +90,8 @@ def cli(
     harbor = Harbor.from_settings(
         config, insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http
     )
-    text, helm_args = _read(inputs, harbor, os.environ)
-    chart, version = _chart_argument(helm_args)
+    text, line = _read(inputs, harbor, os.environ)
+    chart, version = _chart_argument(line) if line else (None, None)
     chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
     checks = registry.verify(
         rewrite_stream(text, rules).text, rules.mirror, access,
@@ -107,35 +108,31 @@ def cli(
 
 def _read(
     inputs: Sequence[str], harbor: Harbor, environ: Mapping[str, str]
-) -> tuple[str, list[str]]:
-    """(stream, helm template args or []) from a file, stdin or a render."""
+) -> tuple[str, CommandLine | None]:
+    """(stream, the helm template command line or None) from a file, stdin or a render."""
     from postrender.rewrite.stream import decode
 
     if not inputs or list(inputs) == ["-"]:
         if sys.stdin.isatty() and not inputs:
             raise ConfigError("give a rendered manifest FILE, - for stdin, or helm template args")
-        return decode(sys.stdin.buffer.read()), []
+        return decode(sys.stdin.buffer.read()), None
     first = inputs[0]
     if len(inputs) == 1 and os.path.isfile(first) and not first.endswith(".tgz"):
         try:
-            return decode(Path(first).read_bytes()), []
+            return decode(Path(first).read_bytes()), None
         except OSError as exc:
             raise ConfigError(f"cannot read {first}: {exc.strerror}") from None
-    from postrender.helm.render import render
+    from postrender.helm.render import helm_major, render
 
-    return render(inputs, environ, harbor), list(inputs)
+    line = CommandLine.parse("template", inputs, lambda: helm_major(environ))
+    return render(line, environ, harbor), line
 
 
-def _chart_argument(helm_args: Sequence[str]) -> tuple[str | None, str | None]:
-    """The oci:// chart and its --version in helm template arguments."""
-    chart = next((arg for arg in helm_args if arg.startswith("oci://")), None)
-    version = None
-    for index, arg in enumerate(helm_args):
-        if arg == "--version" and index + 1 < len(helm_args):
-            version = helm_args[index + 1]
-        elif arg.startswith("--version="):
-            version = arg.partition("=")[2]
-    return chart, version
+def _chart_argument(line: CommandLine) -> tuple[str | None, str | None]:
+    """The oci:// chart of a helm template command line, and its --version."""
+    positionals = line.positionals()
+    chart = positionals[-1] if positionals and positionals[-1].startswith("oci://") else None
+    return chart, line.last("--version")
 
 
 def _json(checks: Sequence[Check]) -> str:

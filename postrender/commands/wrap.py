@@ -32,6 +32,7 @@ def _command(name: str) -> click.Command:
     @click.command(
         name,
         cls=HelmArgsCommand,
+        helm_subcommand=name,
         help=_HELP.format(name=name, extra=extra),
         short_help=f"helm {name} through Harbor.",
         context_settings={**HELM_ARGS_CONTEXT, "allow_interspersed_args": False},

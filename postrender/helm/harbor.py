@@ -9,7 +9,7 @@ the robot `setup` made. The API (the wrappers, `verify`, `overlay`, `dependency`
   are for tests and HTTP Harbors.
 - `harbor.chart_url("oci://U/charts/x")` → `oci://HARBOR/PROJECT/charts/x` (replication: the
   destination namespace is the project), None for anything not on the upstream;
-  `harbor.map_charts(args)` does it to the chart arguments of a helm command line.
+  `harbor.map_charts(line)` does it to the chart arguments of a parsed helm command line.
 - `harbor.tls_flags()`: `--ca-file=…` (or the insecure/plain-http switches) for Helm's own
   registry client.
 - `with harbor.helm_environ(environ) as env:` the environment to run helm in: with credentials,
@@ -27,13 +27,13 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from postrender.helm.args import positional_indexes
+from postrender.helm.args import CommandLine
 from postrender.rewrite.rules import MirrorRule
 from postrender.secretfile import read_credentials
 from postrender.settings import Settings
@@ -80,11 +80,11 @@ class Harbor:
         """Harbor's URL of an upstream `oci://` chart, or None when `chart` is not one."""
         return self.rule.chart_url(chart)
 
-    def map_charts(self, args: Sequence[str]) -> tuple[list[str], list[str]]:
+    def map_charts(self, line: CommandLine) -> tuple[list[str], list[str]]:
         """(args with every upstream chart argument mapped to Harbor, the Harbor URLs used)."""
-        mapped, used = list(args), []
-        for index in positional_indexes(args):
-            url = self.chart_url(args[index])
+        mapped, used = list(line.args), []
+        for index in line.positional_indexes():
+            url = self.chart_url(line.args[index])
             if url is not None:
                 mapped[index] = url
                 used.append(url)

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from postrender.errors import ConfigError, InputError
+from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
 
 # user:password@ in a chart or repository URL that Helm echoes in its error.
@@ -43,6 +44,15 @@ def run_helm(
         raise ConfigError(f"cannot run {helm}: {exc.strerror}") from None
 
 
+def helm_major(environ: Mapping[str, str]) -> int:
+    """3 or 4, from `helm version` of the helm that will run."""
+    done = run_helm(["version", "--template", "{{.Version}}"], environ)
+    version = done.stdout.decode("utf-8", "replace").strip()
+    if done.returncode != 0 or not version.startswith(("v3.", "v4.")):
+        raise ConfigError(f"cannot tell the Helm version (helm version said {version!r})")
+    return int(version[1])
+
+
 def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -> str:
     """One line: what failed, why (credentials in URLs masked), the chart URL tried in Harbor.
 
@@ -64,10 +74,10 @@ def through_harbor(charts: Sequence[str]) -> str:
     return f" (chart through Harbor: {', '.join(charts)})" if charts else ""
 
 
-def render(helm_args: Sequence[str], environ: Mapping[str, str], harbor: Harbor) -> str:
+def render(line: CommandLine, environ: Mapping[str, str], harbor: Harbor) -> str:
     """`helm template ARGS` with no post-renderer; an upstream chart is fetched from Harbor,
     signed in as the robot (when setup wrote its Secret) and trusting setup's CA."""
-    args, charts = harbor.map_charts(helm_args)
+    args, charts = harbor.map_charts(line)
     with harbor.helm_environ(environ) as env:
         # A --ca-file of the user's comes after ours, and Helm keeps the last one.
         done = run_helm(["template", *harbor.tls_flags(), *args], env)

@@ -33,10 +33,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
-from postrender.helm.args import flags_of, positional_indexes, switch_indexes
+from postrender.helm.args import CommandLine, Major
 from postrender.helm.harbor import Harbor
 from postrender.helm.paths import last_error_file
-from postrender.helm.render import failure, run_helm, through_harbor
+from postrender.helm.render import failure, helm_major, run_helm, through_harbor
 from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
@@ -58,15 +58,6 @@ class Command(NamedTuple):
     charts: list[str]
 
 
-def helm_major(environ: Mapping[str, str]) -> int:
-    """3 or 4, from `helm version` of the helm that will run."""
-    done = run_helm(["version", "--template", "{{.Version}}"], environ)
-    version = done.stdout.decode("utf-8", "replace").strip()
-    if done.returncode != 0 or not version.startswith(("v3.", "v4.")):
-        raise ConfigError(f"cannot tell the Helm version (helm version said {version!r})")
-    return int(version[1])
-
-
 def own_executable() -> str:
     """This program as Helm 3 can run it: the console script beside the running Python (the
     plugin's environment), else `harbor-mirror` on PATH."""
@@ -83,23 +74,22 @@ def _post_renderer(major: int) -> list[str]:
     return ["--post-renderer", own_executable(), "--post-renderer-args", "postrender"]
 
 
-def split_verify(args: Sequence[str]) -> tuple[list[str], bool]:
+def split_verify(line: CommandLine) -> tuple[list[str], bool]:
     """The arguments without `--verify` (ours here, not Helm's provenance check), and whether
     it was there; a `--verify` that is another flag's value stays hers."""
-    ours = set(switch_indexes(args, "--verify"))
-    return [arg for index, arg in enumerate(args) if index not in ours], bool(ours)
+    ours = set(line.switch_indexes("--verify"))
+    return line.without(ours), bool(ours)
 
 
-def refuse(subcommand: str, args: Sequence[str]) -> None:
+def refuse(line: CommandLine) -> None:
     """Bad input before anything runs: a flag this command cannot honour."""
-    for flag, _ in flags_of(args):
+    for flag, _ in line.flags():
         if flag in _REFUSED:
-            raise ConfigError(f"{subcommand}: {flag} is not allowed here: {_REFUSED[flag]}")
+            raise ConfigError(f"{line.subcommand}: {flag} is not allowed here: {_REFUSED[flag]}")
 
 
 def build(
-    subcommand: str,
-    args: Sequence[str],
+    line: CommandLine,
     harbor: Harbor,
     settings: Settings,
     *,
@@ -108,14 +98,15 @@ def build(
     environ: Mapping[str, str],
 ) -> Command:
     """The helm command line for `helm harbor-mirror SUBCOMMAND ARGS`."""
-    mapped, charts = harbor.map_charts(args)
+    subcommand = line.subcommand
+    mapped, charts = harbor.map_charts(line)
     extra = harbor.tls_flags()  # before the user's args: a --ca-file of theirs wins
     if subcommand in _POST_RENDERED:
         extra += _post_renderer(major)
         if verify:
             extra += ["--post-renderer-args", "--verify"]
         if major == 3:
-            extra += hook_values(subcommand, mapped, charts, harbor, settings, environ)
+            extra += hook_values(line, charts, harbor, settings, environ)
     elif verify:
         raise ConfigError(f"{subcommand}: --verify checks rendered manifests; {subcommand} "
                           "renders none")
@@ -123,8 +114,7 @@ def build(
 
 
 def hook_values(
-    subcommand: str,
-    args: Sequence[str],
+    line: CommandLine,
     charts: Sequence[str],
     harbor: Harbor,
     settings: Settings,
@@ -133,7 +123,7 @@ def hook_values(
     """Helm 3 leaves hooks alone, so charts that take their registry from `global.imageRegistry`
     are pointed at Harbor through it; other charts get nothing (an unknown value could fail a
     strict values schema)."""
-    values = show_values(subcommand, args, charts, harbor, environ)
+    values = show_values(line, charts, harbor, environ)
     global_values = values.get("global") if isinstance(values, dict) else None
     if not isinstance(global_values, dict) or "imageRegistry" not in global_values:
         return []
@@ -152,26 +142,26 @@ _CHART_FLAGS = ("--version", "--devel", "--repo", "--ca-file", "--insecure-skip-
 
 
 def show_values(
-    subcommand: str,
-    args: Sequence[str],
+    line: CommandLine,
     charts: Sequence[str],
     harbor: Harbor,
     environ: Mapping[str, str],
 ) -> object:
     """The chart's default values, fetched as the command itself will fetch the chart (so a
     failure is the command's)."""
-    positionals = [args[index] for index in positional_indexes(args)]
+    mapped, _ = harbor.map_charts(line)
+    positionals = [mapped[index] for index in line.positional_indexes()]
     if not positionals:
         raise ConfigError("no chart given (helm install/upgrade/template NAME CHART ...)")
     chart = positionals[-1]
     flags = [f"{flag}={value}" if value is not None else flag
-             for flag, value in flags_of(args) if flag in _CHART_FLAGS]
+             for flag, value in line.flags() if flag in _CHART_FLAGS]
     command = ["show", "values", chart, *harbor.tls_flags(), *flags]
     with harbor.helm_environ(environ) as env:
         done = run_helm(command, env)
     if done.returncode != 0:
         raise HarborMirrorError(
-            failure(f"helm {subcommand}", done.returncode, done.stderr, charts)
+            failure(f"helm {line.subcommand}", done.returncode, done.stderr, charts)
         )
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -202,15 +192,17 @@ def run(
     """
     if subcommand not in WRAPPED:
         raise ConfigError(f"{subcommand!r} is not one of {', '.join(WRAPPED)}")
-    args, verify = split_verify(args)
-    refuse(subcommand, args)
+    asked = helm_major(environ) if subcommand in _POST_RENDERED else None
+    major: Major = asked or (lambda: helm_major(environ))  # pull: only if a flag's reading needs it
+    args, verify = split_verify(CommandLine.parse(subcommand, args, major))
+    line = CommandLine.parse(subcommand, args, major)
+    refuse(line)
     harbor = Harbor.from_settings(settings)
-    major = helm_major(environ) if subcommand in _POST_RENDERED else 4
-    preflight = verify and major == 3 and check is not None and subcommand in _HOOKS_RENDERED
-    if preflight and "--output-dir" in dict(flags_of(args)):
+    preflight = verify and asked == 3 and check is not None and subcommand in _HOOKS_RENDERED
+    if preflight and "--output-dir" in dict(line.flags()):
         raise ConfigError(f"{subcommand}: --verify on Helm 3 checks the stream helm template "
                           "prints, and --output-dir writes it to files instead; drop one")
-    command = build(subcommand, args, harbor, settings, major=major,
+    command = build(line, harbor, settings, major=asked or 4,
                     verify=verify and not preflight, environ=environ)  # fmt: skip
     started = time.time()
     with harbor.helm_environ(environ) as env:

@@ -22,8 +22,7 @@ from postrender.errors import ConfigError
 from postrender.gitops import flux, layouts
 from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import Overlay
-from postrender.helm.args import Release
-from postrender.helm.args import parse as parse_release
+from postrender.helm.args import CommandLine, Release, release_of
 from postrender.settings import Settings
 from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.support.fixtures_registry import Mirror
@@ -405,9 +404,10 @@ def _overlay_of_upstream_chart(
     """`overlay --layout LAYOUT demo oci://UPSTREAM/charts/etcd-like --version 1.0.0 -n demo-ns`
     on the stream Helm renders for it (the local copy of that chart: no registry needed)."""
     rendered = _render(helm4, FIXTURE_CHARTS / "etcd-like", *NO_SECRET["etcd-like"])
-    release = parse_release(
-        ["demo", UPSTREAM_CHART, "--version", "1.0.0", "-n", "demo-ns", *extra], {}
+    line = CommandLine.parse(
+        "template", ["demo", UPSTREAM_CHART, "--version", "1.0.0", "-n", "demo-ns", *extra], 4
     )
+    release = release_of(line, {})
     config = Settings(harbor_host=HARBOR_HOST, pull_secret=HARBOR_SECRET)
     said = overlay(rendered, config, layout=layout, release=release, out_dir=out, check=False)
     return rendered, said

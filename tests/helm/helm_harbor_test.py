@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from postrender.errors import ConfigError
+from postrender.helm.args import CommandLine
 from postrender.helm.harbor import REGISTRY_CONFIG_ENV, Harbor
 from postrender.settings import Settings
 
@@ -55,7 +56,7 @@ def test_map_charts_rewrites_the_chart_argument_only() -> None:
     harbor = Harbor.from_settings(Settings(harbor_host=HOST))
     args = ["etcd", "oci://dp.apps.rancher.io/charts/etcd", "--version", "1.2.3",
             "--set", "x=oci://dp.apps.rancher.io/charts/etcd", "-n", "oci://dp.apps.rancher.io/x"]
-    mapped, used = harbor.map_charts(args)
+    mapped, used = harbor.map_charts(CommandLine.parse("install", args, 4))
     assert mapped == ["etcd", f"oci://{HOST}/application-collection/charts/etcd", *args[2:]]
     assert used == [f"oci://{HOST}/application-collection/charts/etcd"]
 

@@ -11,7 +11,9 @@ import pytest
 
 from postrender.errors import ConfigError
 from postrender.helm import wrap
+from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
+from postrender.helm.render import helm_major
 from postrender.settings import Settings
 from tests.support.fixtures_helm import isolated_helm_env
 
@@ -20,6 +22,11 @@ CHART = REPO / "charts-fixtures" / "etcd-like"
 SETTINGS = Settings(harbor_host="core.harbor.domain", ca_file="/etc/harbor-ca.pem")
 HARBOR = Harbor.from_settings(SETTINGS)
 TARGET = "core.harbor.domain/application-collection"
+
+
+def _line(subcommand: str, *args: str | Path) -> CommandLine:
+    """`helm SUBCOMMAND ARGS` as Helm 4 reads it."""
+    return CommandLine.parse(subcommand, [str(arg) for arg in args], 4)
 
 
 def _wrapper(helm: Path, root: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -40,13 +47,13 @@ def plain_chart(root: Path) -> Path:
 
 
 def test_helm_major_asks_the_helm_that_will_run(helm4: Path, helm3: Path) -> None:
-    assert wrap.helm_major({"HELM_BIN": str(helm4)}) == 4
-    assert wrap.helm_major({"HELM_BIN": str(helm3)}) == 3
+    assert helm_major({"HELM_BIN": str(helm4)}) == 4
+    assert helm_major({"HELM_BIN": str(helm3)}) == 3
 
 
 def test_helm4_gets_the_post_renderer_plugin_and_the_harbor_chart(helm4: Path) -> None:
     command = wrap.build(
-        "install", ["etcd", "oci://dp.apps.rancher.io/charts/etcd", "--version", "1.2.3"],
+        _line("install", "etcd", "oci://dp.apps.rancher.io/charts/etcd", "--version", "1.2.3"),
         HARBOR, SETTINGS, major=4, verify=True, environ={"HELM_BIN": str(helm4)},
     )  # fmt: skip
     assert command.args == [
@@ -62,7 +69,7 @@ def test_helm3_gets_this_executable_and_global_values_for_a_conventional_chart(
 ) -> None:
     settings = SETTINGS._replace(pull_secret="harbor-pull", ca_file=None)
     command = wrap.build(
-        "template", ["demo", str(CHART)], Harbor.from_settings(settings), settings, major=3,
+        _line("template", "demo", CHART), Harbor.from_settings(settings), settings, major=3,
         verify=False, environ={"HELM_BIN": str(helm3)},
     )  # fmt: skip
     executable = str(Path(sys.executable).parent / "harbor-mirror")
@@ -77,42 +84,44 @@ def test_helm3_gets_this_executable_and_global_values_for_a_conventional_chart(
 def test_helm3_leaves_the_values_of_other_charts_alone(helm3: Path, tmp_path: Path) -> None:
     chart = plain_chart(tmp_path / "plain")
     settings = SETTINGS._replace(ca_file=None)
-    command = wrap.build("template", ["demo", str(chart)], Harbor.from_settings(settings),
+    command = wrap.build(_line("template", "demo", chart), Harbor.from_settings(settings),
                          settings, major=3, verify=False, environ={"HELM_BIN": str(helm3)})
     assert "--set" not in command.args
 
 
 def test_pull_gets_no_post_renderer_and_refuses_verify(helm4: Path) -> None:
     env = {"HELM_BIN": str(helm4)}
-    command = wrap.build("pull", ["oci://dp.apps.rancher.io/charts/etcd"], HARBOR, SETTINGS,
+    command = wrap.build(_line("pull", "oci://dp.apps.rancher.io/charts/etcd"), HARBOR, SETTINGS,
                          major=4, verify=False, environ=env)  # fmt: skip
     assert command.args == ["pull", "--ca-file=/etc/harbor-ca.pem", f"oci://{TARGET}/charts/etcd"]
     with pytest.raises(ConfigError, match="pull renders none"):
-        wrap.build("pull", ["x"], HARBOR, SETTINGS, major=4, verify=True, environ=env)
+        wrap.build(_line("pull", "x"), HARBOR, SETTINGS, major=4, verify=True, environ=env)
 
 
 def test_verify_is_taken_out_of_helms_arguments() -> None:
-    assert wrap.split_verify(["demo", "c", "--verify", "--set", "a=b"]) == (
+    assert wrap.split_verify(_line("install", "demo", "c", "--verify", "--set", "a=b")) == (
         ["demo", "c", "--set", "a=b"], True,
     )
-    assert wrap.split_verify(["demo", "c"]) == (["demo", "c"], False)
+    assert wrap.split_verify(_line("install", "demo", "c")) == (["demo", "c"], False)
 
 
 def test_verify_given_to_the_post_renderer_stays_its_argument() -> None:
     """`--post-renderer-args --verify` is the post-renderer's own switch, as the README
     allows; taking it out would leave helm a `--post-renderer-args` with no value."""
     args = ["demo", "c", "--post-renderer-args", "--verify", "--set", "a=b"]
-    assert wrap.split_verify(args) == (args, False)
-    assert wrap.split_verify(["demo", "c", "--post-renderer-args=--strict", "--verify"]) == (
-        ["demo", "c", "--post-renderer-args=--strict"], True,
+    assert wrap.split_verify(_line("install", *args)) == (args, False)
+    assert wrap.split_verify(
+        _line("install", "demo", "c", "--post-renderer-args=--strict", "--verify")
+    ) == (["demo", "c", "--post-renderer-args=--strict"], True)
+    assert wrap.split_verify(_line("install", "demo", "--", "--verify")) == (
+        ["demo", "--", "--verify"], False,
     )
-    assert wrap.split_verify(["demo", "--", "--verify"]) == (["demo", "--", "--verify"], False)
 
 
 @pytest.mark.parametrize("flag", ["--post-renderer", "--registry-config"])
 def test_flags_the_wrapper_cannot_honour_are_refused(flag: str) -> None:
     with pytest.raises(ConfigError, match=f"install: {flag} is not allowed here"):
-        wrap.refuse("install", ["demo", "chart", f"{flag}=x"])
+        wrap.refuse(_line("install", "demo", "chart", f"{flag}=x"))
 
 
 def test_helm3_users_own_set_and_post_renderer_args_still_apply(
@@ -163,3 +172,35 @@ def test_helm_short_flag_clusters_before_the_chart_reach_helm(helm3: Path, tmp_p
         helped = _wrapper(helm3, tmp_path, "template", flag)
         assert helped.returncode == 0
         assert helped.stdout.startswith("Usage: harbor-mirror template [HELM ARGS]...")
+
+
+def test_helm3_reads_a_short_flag_cluster_ending_in_a_value_flag_as_helm_does(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """`-gn demo-ns` is `--generate-name --namespace demo-ns`; read as a switch and a positional
+    it made the Helm 3 wrapper run `helm show values demo-ns` and fail."""
+    chart = tmp_path / "conventional"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: conventional\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("global:\n  imageRegistry: dp.apps.rancher.io\n")
+    (chart / "templates" / "where.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: where\n"
+        "  namespace: {{ .Release.Namespace }}\n"
+        "data:\n  registry: {{ .Values.global.imageRegistry }}\n"
+    )
+
+    done = _wrapper(helm3, tmp_path, "template", chart, "-gn", "demo-ns")
+
+    assert done.returncode == 0, done.stderr
+    assert "namespace: demo-ns\n" in done.stdout
+    assert f"registry: {TARGET}\n" in done.stdout  # the chart's values were read
+
+
+def test_h_given_as_a_flags_value_is_that_value_not_help(helm3: Path, tmp_path: Path) -> None:
+    """Helm reads `--kubeconfig -h` as the kubeconfig `-h`; the wrapper showed its help and
+    exited 0 without running helm."""
+    done = _wrapper(helm3, tmp_path, "template", "demo", CHART, "--kubeconfig", "-h")
+
+    assert done.returncode == 0, done.stderr
+    assert not done.stdout.startswith("Usage:")
+    assert "kind: StatefulSet" in done.stdout
