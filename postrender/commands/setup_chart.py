@@ -29,8 +29,9 @@ from postrender.bootstrap.replication_plan import (
 )
 from postrender.errors import ReplicationFailed
 from postrender.harbor import HarborClient, Policy, Registry
+from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
-from postrender.helm.render import render
+from postrender.helm.render import helm_major, render
 from postrender.rewrite.rules import MirrorRule, Rules
 from postrender.rewrite.stream import rewrite_stream
 
@@ -151,8 +152,9 @@ class PlannedReplication:
     def _rendered(self, environ: Mapping[str, str]) -> str:
         """The release as `verify` sees it: rendered from Harbor's copy, then rewritten."""
         chart = self.chart
-        text = render([chart.name, chart.url, "--version", chart.version, *chart.values_args],
-                      environ, self.helm)
+        args = [chart.name, chart.url, "--version", chart.version, *chart.values_args]
+        line = CommandLine.parse("template", args, lambda: helm_major(environ))
+        text = render(line, environ, self.helm)
         return rewrite_stream(text, Rules.from_settings(self.plan.post_renderer_settings())).text
 
     def _references(self, rendered: str) -> list[Reference]:
