@@ -225,6 +225,7 @@ class PlanOptions:
     namespace: str | None
     kube_version: str | None
     api_versions: tuple[str, ...]
+    attestations: bool
 
     def values_args(self) -> tuple[str, ...]:
         """The Helm values arguments, as `helm template` takes them (Helm merges each kind in
@@ -270,13 +271,15 @@ def _chart(options: PlanOptions) -> ChartRequest | None:
                                           ("values arguments", options.values_args())) if value]
         if given:
             raise ConfigError(f"{given[0]} only applies with --chart (--mode replication)")
+        if options.attestations:
+            raise ConfigError("--attestations only applies with --chart (--mode replication)")
         return None
     if options.mode != "replication":
         raise ConfigError("--chart only applies to --mode replication")
     if options.filter_name or options.filter_tag:
         raise ConfigError(
-            "--chart plans the rule's filters from the chart: give --chart or --filter-name, "
-            "not both"
+            "--chart plans the rules' filters from the chart: give --chart or --filter-name "
+            "(and --filter-tag), not both"
         )
     if not options.chart_version:
         raise ConfigError(
@@ -284,7 +287,7 @@ def _chart(options: PlanOptions) -> ChartRequest | None:
         )
     upstream = options.upstream_host or host_of(base_url("--upstream-url", options.upstream_url))
     return ChartRequest(options.chart, options.chart_version, options.values_args(), upstream,
-                        options.policy_name or options.registry_name)
+                        options.policy_name or options.registry_name, options.attestations)
 
 
 def _replication(options: PlanOptions, chart: ChartRequest | None) -> Replication | None:

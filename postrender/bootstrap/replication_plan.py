@@ -22,10 +22,11 @@ from postrender.errors import ConfigError
 CHARTS = "charts/"
 
 
-def signature_tag(digest: str) -> str:
-    """cosign's tag for the signatures of `digest` (`pkg/oci/remote/remote.go:SignatureTag`)."""
+def signature_tag(digest: str, suffix: str = "sig") -> str:
+    """cosign's tag for the signatures (`sig`) or attestations (`att`) of `digest`
+    (`pkg/oci/remote/remote.go:SignatureTag`, `AttestationTag`)."""
     algorithm, _, hexadecimal = digest.partition(":")
-    return f"{algorithm}-{hexadecimal}.sig"
+    return f"{algorithm}-{hexadecimal}.{suffix}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ChartRequest:
     values_args: tuple[str, ...] = ()
     upstream_host: str = ""
     policy_prefix: str = "application-collection"  # the rules are named <prefix>:<chart>:<repo>
+    attestations: bool = False  # copy the `.att` tags beside the `.sig` tags
     repository: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -131,13 +133,15 @@ def plan_rules(
 ) -> list[Rule]:
     """One rule per repository, the chart's first; `digests` maps (repository, tag) to the
     digests Harbor already holds for it (an index and its platforms), whose signature tags
-    the rule selects too."""
+    (and attestation tags, when asked for) the rule selects too."""
     rules = []
+    suffixes = ("sig", "att") if chart.attestations else ("sig",)
     for repository, selected in {chart.repository: (chart.tag,), **tags}.items():
         signatures = [
-            signature_tag(digest)
+            signature_tag(digest, suffix)
             for tag in selected
             for digest in digests.get((repository, tag), ())
+            for suffix in suffixes
         ]
         rules.append(Rule(
             rule_name(chart, repository), repository, tuple(selected),

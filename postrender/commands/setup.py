@@ -201,6 +201,8 @@ class _SetupCommand(click.Command):
               help="With --chart: as helm template's --kube-version.")
 @click.option("--api-versions", multiple=True, metavar="GROUP/VERSION",
               help="With --chart: as helm template's --api-versions (repeatable).")
+@click.option("--attestations", is_flag=True, help="With --chart: also copy cosign's "
+              "sha256-<digest>.att attestation tags of the planned digests.")
 @click.option("--filter-name", metavar="PATTERN",
               help="Replication by hand: repositories to pull, e.g. 'containers/*' (a whole "
               "namespace).")

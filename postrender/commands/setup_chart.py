@@ -89,6 +89,7 @@ class PlannedReplication:
         rules = plan_rules(self.chart, tags, before)
         running = to_run(rules, [artifact for artifact in artifacts if not before[artifact]])
         self._report_plan(rules, before, running)
+        stored = {rule.name: self._stored_tag_filter(rule.name) for rule in rules}
         policies = {rule.name: self._ensure(rule) for rule in rules}
         subject = f"{self.chart.repository}:{self.chart.tag}"
         if self.dry_run or not self.base.replicate:
@@ -101,7 +102,7 @@ class PlannedReplication:
                       dry_run=False, out=self.out, sleep=self.sleep)
         after = self._held(artifacts)
         self._require_copied(rules, after)
-        signatures = self._signature_pass(tags, rules, after)
+        signatures = self._signature_pass(tags, rules, policies, stored, after)
         checks = registry.verify(
             rendered, self.mirror, self.access,
             charts=[t for t in [self._chart_target()] if t is not None],
@@ -115,7 +116,7 @@ class PlannedReplication:
         copied = copied_chart + sum(bool(after[a]) and not before[a] for a in artifacts)
         report(self.out, "replicate", subject, f"copied {copied} of {len(artifacts)} planned "
                f"artifacts", f"{len(artifacts) - copied} were in Harbor already; {signatures} "
-               "signatures in Harbor")  # fmt: skip
+               "signature tags in Harbor")  # fmt: skip
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -197,26 +198,29 @@ class PlannedReplication:
 
     def _signature_pass(
         self, tags: Mapping[str, Sequence[str]], rules: Sequence[Rule],
+        policies: Mapping[str, Policy | None], stored: Mapping[str, str | None],
         held: Mapping[Artifact, list[str]],
     ) -> int:  # fmt: skip
-        """Add the `.sig` tags of the digests now known to each rule and run the rules whose
-        filter that changed; the number of signatures in Harbor. A digest the upstream has no
-        signature for is reported, not a failure."""
+        """Put the `.sig` (and `.att`) tags of the digests now known into each rule, and run
+        the rules whose tag filter this setup run changed (`stored` is what Harbor had before)
+        while Harbor lacks some of those tags; the number of them in Harbor. A digest the
+        upstream has no signature for is reported, not a failure, and tried again only when
+        the rule changes."""
         signed = plan_rules(self.chart, tags, held)
         found = 0
         for old, rule in zip(rules, signed, strict=True):
+            policy = self._ensure(rule) if rule != old else policies[rule.name]
             wanted_tags = [(rule.repository, tag) for tag in rule.signatures]
-            if rule != old:
-                policy = self._ensure(rule)
-                if wanted_tags:
-                    replicate(self.client, policy, self._replication(rule),
-                              dry_run=False, out=self.out, sleep=self.sleep)
             present = sum(bool(d) for d in self._held(wanted_tags).values())
+            if present < len(wanted_tags) and rule.filter_tag != stored[rule.name]:
+                replicate(self.client, policy, self._replication(rule),
+                          dry_run=False, out=self.out, sleep=self.sleep)
+                present = sum(bool(d) for d in self._held(wanted_tags).values())
             found += present
             if present < len(wanted_tags):
                 report(self.out, "signatures", rule.repository,
                        f"{present} of {len(wanted_tags)} in Harbor",
-                       "the upstream has no signature tag for the others")
+                       "the upstream has no such tag for the others")
         return found
 
     # -- helpers ----------------------------------------------------------------------------
@@ -229,6 +233,13 @@ class PlannedReplication:
         planned = replace(self.plan, replication=self._replication(rule))
         return ensure_policy(self.client, planned, self.endpoint, dry_run=self.dry_run,
                              out=self.out)
+
+    def _stored_tag_filter(self, name: str) -> str | None:
+        """The tag filter of the rule of that name as Harbor holds it now, if any."""
+        policy = self.client.find_policy(name)
+        filters = policy.body.get("filters") if policy is not None else None
+        return next((str(f.get("value")) for f in filters or []
+                     if isinstance(f, dict) and f.get("type") == "tag"), None)  # fmt: skip
 
     def _held(self, artifacts: Sequence[Artifact]) -> dict[Artifact, list[str]]:
         if not self.project_exists:

@@ -90,3 +90,13 @@ def test_a_version_range_is_refused(version: str) -> None:
 def test_a_chart_tag_is_the_version_as_helm_pushes_it() -> None:
     assert (CHART.repository, CHART.name, CHART.tag) == ("charts/etcd", "etcd", "1.2.3_build.4")
     assert ChartRequest(CHART.url, "1.0.0-xyz", (), CHART.upstream_host).tag == "1.0.0-xyz"
+
+
+def test_attestation_tags_come_beside_the_signature_tags_when_asked_for() -> None:
+    attesting = ChartRequest(CHART.url, "1.0.0", (), CHART.upstream_host, attestations=True)
+    (chart_rule,) = plan_rules(attesting, {}, {("charts/etcd", "1.0.0"): [INDEX]})
+    (plain_rule,) = plan_rules(CHART, {}, {("charts/etcd", "1.2.3_build.4"): [INDEX]})
+
+    signatures = f"{signature_tag(INDEX)},{signature_tag(INDEX, 'att')}"
+    assert chart_rule.filter_tag == f"{{1.0.0,{signatures}}}"
+    assert plain_rule.filter_tag == f"{{1.2.3_build.4,{signature_tag(INDEX)}}}"

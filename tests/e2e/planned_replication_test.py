@@ -60,8 +60,8 @@ class Signed:
             return sum(len(client.get(f"/v2/{n}/tags/list").json()["tags"]) for n in names)
 
 
-def _push_signature(pusher: Pusher, repository: str, digest: str) -> None:
-    """A `.sig` shaped as cosign writes it: a simple-signing payload naming the digest."""
+def _push_signature(pusher: Pusher, repository: str, digest: str, suffix: str = "sig") -> None:
+    """A `.sig` (or `.att`) shaped as cosign writes it: a payload naming the digest."""
     payload = json.dumps({"critical": {"image": {"docker-manifest-digest": digest}}}).encode()
     config = b"{}"
     for blob in (config, payload):
@@ -72,7 +72,7 @@ def _push_signature(pusher: Pusher, repository: str, digest: str) -> None:
         "layers": [{"mediaType": COSIGN_LAYER, "digest": digest_of(payload),
                     "size": len(payload)}],
     }).encode()  # fmt: skip
-    pusher.manifest(repository, signature_tag(digest), OCI_MANIFEST, manifest)
+    pusher.manifest(repository, signature_tag(digest, suffix), OCI_MANIFEST, manifest)
 
 
 def _push_charts(helm4: Path, registry: UpstreamRegistry, work: Path) -> None:
@@ -113,6 +113,7 @@ def signed(helm4: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
             pusher = Pusher(client)
             for name, digest in signed.items():
                 _push_signature(pusher, name.partition(":")[0], digest)
+            _push_signature(pusher, "containers/etcd", signed["containers/etcd:3.5.17-1.2"], "att")
         _push_charts(helm4, registry, root)
         yield Signed(Upstream(registry, images), signed)
 
@@ -171,7 +172,7 @@ def setting(
 
 def _copied(output: str) -> tuple[int, int]:
     """(artifacts this run copied, signatures Harbor holds) from setup's last report."""
-    found = re.search(r"copied (\d+) of \d+ planned artifacts \(.*; (\d+) signatures in Harbor",
+    found = re.search(r"copied (\d+) of \d+ planned artifacts \(.*; (\d+) signature tags in Harbor",
                       output)
     assert found, output
     return int(found.group(1)), int(found.group(2))
@@ -192,7 +193,7 @@ def test_the_chart_plans_exactly_what_its_release_pulls(setting: Setting) -> Non
     copied, signatures = _copied(done.stdout)
     everything = setting.signed.everything()
     assert (copied, signatures) == (4, 1)
-    assert copied + signatures < everything == 11, "what `**` would have copied"
+    assert copied + signatures < everything == 12, "what `**` would have copied"
     assert re.search(r"\[signatures\] containers/kubectl: 0 of 4 in Harbor", done.stdout)
     assert "[check] 5 references: resolve through Harbor" in done.stdout
     assert setting.policies()["application-collection:etcd-like:containers/etcd"] == [
@@ -237,6 +238,14 @@ def test_the_chart_plans_exactly_what_its_release_pulls(setting: Setting) -> Non
     assert "[policy] application-collection:etcd-like:containers/etcd: would update" in (
         plan.stdout
     )
+
+    # Attestations when asked for: the .att the upstream holds for a planned digest.
+    attested = setting.setup(ETCD_LIKE, "0.1.0", *setting.values(), "--replicate",
+                             "--attestations")  # fmt: skip
+    assert attested.returncode == 0, attested.stderr + attested.stdout
+    assert setting.held()["containers/etcd"] == {
+        "3.5.17-1.2", signature_tag(etcd), signature_tag(etcd, "att")
+    }
 
     # Another chart adds its own tags without narrowing the first chart's rules.
     rules = setting.policies()
