@@ -303,3 +303,20 @@ def test_a_chart_version_the_upstream_lacks_names_the_rules_filters(setting: Set
     assert "'application-collection:etcd-like:charts/etcd-like'" in errors[0]
     assert re.search(r"name[= ]'?charts/etcd-like'?.*tag[= ]'?9\.9\.9", errors[0]), errors[0]
     assert setting.held() == {}
+
+
+def test_without_replicate_only_the_chart_is_copied_and_the_rules_are_written(
+    setting: Setting,
+) -> None:
+    done = setting.setup(ETCD_LIKE, "0.1.0", *setting.values())
+
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert setting.held() == {"charts/etcd-like": {"0.1.0"}}
+    assert "[replicate] charts/etcd-like:0.1.0: has to run 3 of 4 rules (--replicate runs them)" \
+        in done.stdout
+    assert sorted(setting.policies()) == [
+        f"application-collection:etcd-like:{repository}" for repository in (
+            "charts/etcd-like", "containers/bci-busybox", "containers/etcd",
+            "containers/kubectl",
+        )
+    ]  # fmt: skip
