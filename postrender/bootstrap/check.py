@@ -1,4 +1,9 @@
-"""Step 1: is this Harbor, are the credentials really valid, is the user a system admin."""
+"""Step 1: is this Harbor, are the credentials really valid, may they run setup.
+
+Who may: a system administrator, whether by Harbor's own flag or by signing in through an LDAP
+admin group or the auth proxy (`admin_role_in_auth`), and a system robot account, whose
+missing permissions Harbor names in its own 403s as setup goes on.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,20 @@ from typing import TextIO
 
 from postrender.bootstrap.outcome import report
 from postrender.errors import HarborAPIError, HarborError
-from postrender.harbor import HarborClient
+from postrender.harbor import OIDC_AUTH, HarborClient
 
 _VERSION = re.compile(r"v?(\d+)\.(\d+)")
+# `handler/user.go:GetCurrentUserInfo` has no user to show for a robot's security context.
+_ROBOT_CALLER = 412
+_ROBOT_PERMISSIONS = (
+    "system: registry list/read/create/update, project create, replication-policy "
+    "list/read/create/update, replication list/read/create; on the project (or all projects): "
+    "project read/update, robot list/read/create/update, repository pull"
+)
+_WAYS_IN = (
+    "use Harbor's local admin account (Harbor checks it against its own database whatever "
+    "the sign-in mode) or a system robot account (--username 'robot$NAME')"
+)
 
 
 def check_harbor(client: HarborClient, harbor_url: str, out: TextIO) -> str:
@@ -18,23 +34,48 @@ def check_harbor(client: HarborClient, harbor_url: str, out: TextIO) -> str:
         user = client.current_user()
     except HarborAPIError as error:
         if error.status == 401:
-            raise error.with_hint(
-                "Harbor did not accept the username and password (it treats wrong credentials "
-                "as anonymous): check --username and the password"
-            ) from None
+            raise error.with_hint(_refused_hint(client)) from None
         if error.status == 404:
             raise error.with_hint("is --harbor-url the address of a Harbor v2 server?") from None
-        raise
-    if not user.is_admin:
+        if error.status != _ROBOT_CALLER:
+            raise
+        user = None
+    if user is not None and not user.is_admin:
         raise HarborError(
             f"user {user.username!r} is not a Harbor system administrator; setup manages "
             "registry endpoints and proxy-cache projects, which Harbor allows only to system "
-            "administrators: sign in with an admin account (--username)"
+            "administrators and system robot accounts: sign in as one of them (--username)"
         )
     version = client.system_info().harbor_version
     shown = f"Harbor {version}" if version else "Harbor (version not reported)"
-    report(out, "harbor", harbor_url, "ok", f"{shown}, signed in as {user.username}, system admin")
+    if user is None:
+        who = f"signed in as a robot account, which needs {_ROBOT_PERMISSIONS}"
+    else:
+        who = f"signed in as {user.username}, system admin"
+        if not user.sysadmin_flag:
+            who += " (by its sign-in group or auth proxy)"
+    report(out, "harbor", harbor_url, "ok", f"{shown}, {who}")
     return version
+
+
+def _refused_hint(client: HarborClient) -> str:
+    """Why Harbor took the credentials as anonymous; in OIDC mode a user's CLI secret is
+    accepted only on `/v2`, the token service and a few API paths
+    (`server/middleware/security/oidc_cli.go:valid`), none of which setup can do without."""
+    try:
+        auth_mode = client.system_info().auth_mode  # anonymous callers get it too
+    except HarborError:
+        auth_mode = ""
+    if auth_mode == OIDC_AUTH:
+        return (
+            "Harbor did not accept these credentials: a wrong password, or an OIDC user's CLI "
+            "secret, which this Harbor (it signs users in with OIDC) takes on none of the API "
+            "paths setup uses: " + _WAYS_IN
+        )
+    return (
+        "Harbor did not accept the username and password (it treats wrong credentials "
+        "as anonymous): check --username and the password"
+    )
 
 
 def version_at_least(version: str, major: int, minor: int) -> bool:

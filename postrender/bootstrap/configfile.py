@@ -62,6 +62,19 @@ def _current(path: Path) -> dict[str, str] | None:
         ) from None
 
 
+def remembered_secret_file(plan: Plan) -> Path | None:
+    """The robot Secret file a run of setup with `--robot` recorded for this Harbor, so a
+    re-run without `--robot` still knows the nodes' and Helm's credentials."""
+    try:
+        current = _current(plan.config_path)
+    except ConfigError:
+        return None
+    if not current or current.get("harborHost") != plan.harbor_host:
+        return None
+    remembered = current.get("secretFile")
+    return Path(remembered) if remembered else None
+
+
 def ensure_config(plan: Plan, *, dry_run: bool, out: TextIO) -> None:
     path = plan.config_path
     current = _current(path)

@@ -58,18 +58,10 @@ def positive_seconds(option: str, value: float) -> float:
 
 
 def searchable_name(option: str, value: str, max_length: int) -> str:
-    """A name setup finds again with Harbor's `q=name=<value>`, which splits on `,`, unescapes
-    `%` once more and reads a value wrapped in [ ], { } or ( ) as a range or a list."""
-    if (
-        not value.strip()
-        or len(value) > max_length
-        or any(c in value for c in ",%")
-        or value.startswith(("[", "{", "("))
-    ):
-        raise ConfigError(
-            f"{option} {value!r} must be 1 to {max_length} characters, without , or % and not "
-            "starting with [ { or ( (Harbor's search syntax)"
-        )
+    """A registry endpoint or policy name: Harbor takes any 1 to `max_length` characters, and
+    setup finds each again by a part its `q` parser leaves alone (`harbor.name_search`)."""
+    if not value.strip() or len(value) > max_length:
+        raise ConfigError(f"{option} {value!r} must be 1 to {max_length} characters")
     return value
 
 
@@ -103,11 +95,6 @@ class Replication:
         positive_seconds("--poll-interval", self.poll_interval)
         positive_seconds("--replicate-timeout", self.wait)
 
-    @property
-    def lists_catalog(self) -> bool:
-        """Harbor lists the upstream's whole `_catalog` unless the name filter is a plain path."""
-        return any(c in self.filter_name for c in "*?[]^\\")
-
 
 @dataclass(frozen=True)
 class RobotPlan:
@@ -117,6 +104,7 @@ class RobotPlan:
     secret_out: Path
     secret_name: str
     rotate: bool = False
+    repair: bool = False  # make an existing robot enabled, never-expiring and pull-only
 
     def __post_init__(self) -> None:
         harbor_name("--robot", self.name)
@@ -213,6 +201,7 @@ class PlanOptions:
     pull_secret: str | None
     secret_out: Path | None
     rotate_robot_secret: bool
+    repair_robot: bool
     config: Path | None
     ca_file: Path | None
     chart: str | None
@@ -329,6 +318,8 @@ def _robot(options: PlanOptions) -> RobotPlan | None:
             raise ConfigError("--secret-out needs --robot NAME")
         if options.rotate_robot_secret:
             raise ConfigError("--rotate-robot-secret needs --robot NAME")
+        if options.repair_robot:
+            raise ConfigError("--repair-robot needs --robot NAME")
         return None
     if options.secret_out is None:
         raise ConfigError(
@@ -340,4 +331,5 @@ def _robot(options: PlanOptions) -> RobotPlan | None:
         secret_out=options.secret_out,
         secret_name=options.pull_secret or settings.DEFAULT_UPSTREAM_PULL_SECRET,
         rotate=options.rotate_robot_secret,
+        repair=options.repair_robot,
     )

@@ -16,8 +16,7 @@ from postrender.harbor import HarborClient, Registry
 REGISTRY_TYPE = "docker-registry"
 _DESCRIPTION = "SUSE Application Collection, managed by helm-harbor-mirror"
 _FINGERPRINT = re.compile(r"token fingerprint ([0-9a-f]{16})")
-_SHOWN = {"url": "url", "insecure": "verify remote cert", "access_key": "username",
-          "access_secret": "token"}  # fmt: skip
+_SHOWN = {"url": "url", "access_key": "username", "access_secret": "token"}
 _UNHEALTHY_NOW = (
     "Harbor last found registry endpoint {subject!r} unhealthy, so proxied pulls fail until it "
     "recovers; if the upstream token expired, re-run setup with a new HARBOR_MIRROR_UPSTREAM_TOKEN"
@@ -45,14 +44,17 @@ def _same_url(a: str, b: str) -> bool:
 def _unhealthy_hint(plan: Plan) -> str:
     return (
         f"Harbor could not sign in to {plan.upstream_url}/v2/ with the upstream username and "
-        "token: check --upstream-username and HARBOR_MIRROR_UPSTREAM_TOKEN, and that Harbor "
-        "can reach that URL"
+        "token, or does not trust its TLS certificate: check --upstream-username and "
+        "HARBOR_MIRROR_UPSTREAM_TOKEN, that Harbor can reach that URL, and, behind a "
+        "TLS-inspecting proxy, the endpoint's certificate settings in Harbor"
     )
 
 
 def _changes(existing: Registry, plan: Plan) -> dict[str, Any]:
     """The flat RegistryUpdate fields that differ from what is wanted (the secret only when
-    new, or with a new URL)."""
+    new, or with a new URL). `insecure` is the admin's: turning certificate checks off is how
+    Harbor reaches an upstream through a TLS-inspecting proxy, and turning them back on fails
+    Harbor's health check (`controller/registry/controller.go:validate`)."""
     if existing.type != REGISTRY_TYPE:
         raise HarborConflict(
             f"registry endpoint {existing.name!r} exists with type {existing.type!r}, and "
@@ -68,8 +70,6 @@ def _changes(existing: Registry, plan: Plan) -> dict[str, Any]:
                 "to be asked): Harbor clears the stored token when the URL changes without one"
             )
         changes["url"] = plan.upstream_url
-    if existing.insecure:
-        changes["insecure"] = False
     username = plan.upstream_username or existing.access_key
     if username != existing.access_key:
         changes["access_key"] = username
@@ -126,7 +126,8 @@ def ensure_registry(
             return existing
     changes = _changes(existing, plan)
     if not changes:
-        report(out, "registry", subject, Outcome.UNCHANGED, existing.url)
+        kept = ", remote certificate not verified (as set in Harbor)" if existing.insecure else ""
+        report(out, "registry", subject, Outcome.UNCHANGED, existing.url + kept)
         if existing.status == "unhealthy":
             warn(out, _UNHEALTHY_NOW.format(subject=subject))
         return existing

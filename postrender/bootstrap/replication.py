@@ -15,6 +15,27 @@ from postrender.harbor import Execution, HarborClient, Policy, Registry
 NO_FLATTENING = 0  # dest_namespace_replace_count: keep containers/x and charts/x apart
 
 
+def lists_catalog(filter_name: str) -> bool:
+    """Whether Harbor lists the upstream's whole `/v2/_catalog` for this name filter: unless
+    every `/`-separated part is plain, or has one `{a,b}` list (`pkg/reg/util/pattern.go:
+    IsSpecificPath`, `IsSpecificPathComponent`)."""
+    return not all(_plain_component(part) for part in filter_name.split("/"))
+
+
+def _plain_component(part: str) -> bool:
+    if not part or any(c in part for c in "*?[\\]^"):
+        return False
+    if not any(c in part for c in "{},"):
+        return True
+    return part.count("{") == 1 and part.index("{") < part.rfind("}")
+
+
+def filters_shown(rule: Replication) -> str:
+    """The filters as the user typed them, for a message about what they matched."""
+    shown = f"--filter-name {rule.filter_name!r}"
+    return shown + (f" and --filter-tag {rule.filter_tag!r}" if rule.filter_tag else "")
+
+
 def policy_body(plan: Plan, rule: Replication, registry_id: int) -> dict[str, Any]:
     """The complete policy: Harbor's PUT replaces everything, so nothing is left to defaults."""
     filters: list[dict[str, str]] = [{"type": "name", "value": rule.filter_name}]
@@ -78,10 +99,11 @@ def ensure_policy(
     """Create or fully replace the rule; None only in a dry run that would create it."""
     rule = plan.replication
     assert rule is not None
-    if rule.lists_catalog:
-        warn(out, f"--filter-name {rule.filter_name!r} is a pattern, so Harbor lists the "
-                  "upstream's whole catalog (/v2/_catalog) on every run, which the upstream may "
-                  "not serve; prefer explicit names such as containers/{etcd,redis}")
+    if lists_catalog(rule.filter_name):
+        warn(out, f"--filter-name {rule.filter_name!r} is a pattern (or a list Harbor cannot "
+                  "expand), so Harbor lists the upstream's whole catalog (/v2/_catalog) on every "
+                  "run, which the upstream may not serve; prefer explicit names such as "
+                  "containers/etcd or containers/{etcd,redis}")
     subject = rule.policy_name
     note = f"{rule.filter_name} → {plan.project}/, no flattening"
     existing = client.find_policy(rule.policy_name)
@@ -135,6 +157,15 @@ def replicate(
         execution_id = client.start_execution(policy.id)
         report(out, "replicate", rule.policy_name, "started", f"execution {execution_id}")
     final = _follow(client, execution_id, rule, out, sleep, clock)
+    if final.status == "Succeed" and final.total == 0:
+        # flow/copy.go:copyFlow.Run ends a run that found nothing to copy as a success
+        said = " ".join(redact_server_text(final.status_text).split())
+        raise ReplicationFailed(
+            f"replication execution {final.id} of policy {rule.policy_name!r} copied nothing"
+            + (f" ({said})" if said else "")
+            + f": nothing upstream matches {filters_shown(rule)}; check the repository names "
+            "and tags (a pattern is matched against the upstream's catalog)"
+        )
     if final.status == "Succeed" and final.failed == 0 and final.stopped == 0:
         return
     _print_failed_tasks(client, final, out)

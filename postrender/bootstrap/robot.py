@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, RobotPlan
-from postrender.errors import ConfigError, HarborResponseError, keep_secret
+from postrender.errors import ConfigError, HarborConflict, HarborResponseError, keep_secret
 from postrender.files import atomic_write
-from postrender.harbor import HarborClient, Project, Robot
+from postrender.harbor import NEVER_EXPIRES, HarborClient, Project, Robot
 from postrender.rewrite.rules import DOCKERCONFIG_TYPE
 from postrender.secretfile import read_credentials
+
+_PULL = ("repository", "pull")
+REPAIR_OPTION = "--repair-robot"
+
+
+def pull_only(project: str) -> list[dict[str, Any]]:
+    """The one permission the robot of the pull Secret holds."""
+    resource, action = _PULL
+    access = [{"resource": resource, "action": action}]
+    return [{"kind": "project", "namespace": project, "access": access}]
 
 
 def robot_body(robot: RobotPlan, project: str) -> dict[str, Any]:
@@ -22,16 +33,53 @@ def robot_body(robot: RobotPlan, project: str) -> dict[str, Any]:
         "name": robot.name,
         "description": "Kubernetes image pulls (helm-harbor-mirror)",
         "level": "project",
-        "duration": -1,
+        "duration": NEVER_EXPIRES,
         "disable": False,
-        "permissions": [
-            {
-                "kind": "project",
-                "namespace": project,
-                "access": [{"resource": "repository", "action": "pull"}],
-            }
-        ],
+        "permissions": pull_only(project),
     }
+
+
+def repair_body(existing: Robot, project: str) -> dict[str, Any]:
+    """PUT /robots/{id}: Harbor wants the listed (prefixed) name and the level repeated, sets
+    `expires_at` to never only when `duration` changes, and replaces the rest
+    (`handler/robot.go:updateV2Robot`)."""
+    return {
+        "name": existing.name,
+        "description": existing.description,
+        "level": existing.level,
+        "duration": NEVER_EXPIRES,
+        "disable": False,
+        "permissions": pull_only(project),
+    }
+
+
+def robot_problems(existing: Robot, project: str, now: float) -> list[str]:
+    """Why `existing` cannot be the pull Secret's robot: it must be enabled, unexpired and hold
+    exactly repository pull on `project` (no push or delete handed to every namespace)."""
+    problems = []
+    if existing.disabled:
+        problems.append("it is disabled")
+    if existing.expired(now):
+        problems.append(f"it expired on {_day(existing.expires_at)}")
+    held = {
+        (permission.kind, permission.namespace, resource, action)
+        for permission in existing.permissions
+        for resource, action in permission.access
+    }
+    wanted = ("project", project, *_PULL)
+    extra = sorted(
+        f"{resource}:{action}" + ("" if namespace == project else f" on {kind} {namespace}")
+        for kind, namespace, resource, action in held - {wanted}
+    )
+    if extra:
+        problems.append(f"it can do more than pull ({', '.join(extra)})")
+    if wanted not in held:
+        problems.append(f"it cannot pull from project {project!r}")
+    return problems
+
+
+def _day(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
 def secret_manifest(name: str, registry_host: str, username: str, password: str) -> str:
@@ -57,12 +105,6 @@ def secret_file_credentials(path: Path, registry_host: str) -> tuple[str, str] |
         return None
 
 
-def secret_file_user(path: Path, registry_host: str) -> str | None:
-    """The username a previously written Secret file holds for `registry_host`, if readable."""
-    credentials = secret_file_credentials(path, registry_host)
-    return credentials[0] if credentials else None
-
-
 def ensure_robot(
     client: HarborClient,
     plan: Plan,
@@ -71,7 +113,8 @@ def ensure_robot(
     dry_run: bool,
     out: TextIO,
 ) -> None:
-    """Create the robot (or rotate its secret on request) and write the pull Secret file."""
+    """Create the robot, or check the existing one (repairing it only when asked), then make
+    sure the pull Secret file holds credentials Harbor accepts, rotating only when asked."""
     robot = plan.robot
     assert robot is not None
     existing = client.find_project_robot(project.id, robot.name) if project else None
@@ -88,26 +131,83 @@ def ensure_robot(
             _write_secret(plan, robot, created, out)
             return
         existing = _reread(client, project, robot.name)
-    if robot.rotate:
+    problems = robot_problems(existing, plan.project, time.time())
+    if problems:
+        if not robot.repair:
+            raise HarborConflict(
+                f"robot {existing.name!r} exists, but {'; '.join(problems)}, and setup puts only "
+                "an enabled, unexpired, pull-only robot into the pull Secret: re-run with "
+                f"{REPAIR_OPTION} to make it so, fix it in Harbor, or choose another --robot"
+            )
+        repaired = "enabled, never expires, pull-only on " + plan.project
         if dry_run:
-            report(out, "robot", existing.name, Outcome.WOULD_UPDATE, "new secret")
-            report(out, "pull-secret", str(robot.secret_out), "would write")
-            return
-        rotated = client.refresh_robot_secret(existing)
-        report(out, "robot", existing.name, Outcome.UPDATED, "new secret")
-        _write_secret(plan, robot, rotated, out)
+            report(out, "robot", existing.name, Outcome.WOULD_UPDATE, repaired)
+        else:
+            client.update_robot(existing.id, repair_body(existing, plan.project))
+            report(out, "robot", existing.name, Outcome.UPDATED, repaired)
+    if robot.rotate:
+        _rotate(client, plan, existing, dry_run=dry_run, out=out)
         return
-    report(out, "robot", existing.name, Outcome.UNCHANGED)
-    if existing.disabled:
-        warn(out, f"robot {existing.name!r} is disabled in Harbor: pulls with it fail")
-    if secret_file_user(robot.secret_out, plan.harbor_host) == existing.name:
-        report(out, "pull-secret", str(robot.secret_out), Outcome.UNCHANGED)
+    if not problems:
+        report(out, "robot", existing.name, Outcome.UNCHANGED)
+        if existing.expires_at != NEVER_EXPIRES:
+            warn(
+                out,
+                f"robot {existing.name!r} expires on {_day(existing.expires_at)}; pulls "
+                f"with it fail after that ({REPAIR_OPTION} makes it never expire)",
+            )
+    _keep_secret_file(client, plan, existing, checkable=not (dry_run and problems), out=out)
+
+
+def _rotate(
+    client: HarborClient, plan: Plan, existing: Robot, *, dry_run: bool, out: TextIO
+) -> None:
+    robot = plan.robot
+    assert robot is not None
+    if dry_run:
+        report(out, "robot", existing.name, Outcome.WOULD_UPDATE, "new secret")
+        report(out, "pull-secret", str(robot.secret_out), "would write")
         return
-    raise ConfigError(
-        f"robot {existing.name!r} exists and Harbor shows a robot's secret only when it is "
-        f"created, so {robot.secret_out} cannot be written: re-run with --rotate-robot-secret "
-        "to issue a new secret (the old one stops working)"
+    rotated = client.refresh_robot_secret(existing)
+    report(out, "robot", existing.name, Outcome.UPDATED, "new secret")
+    warn(
+        out,
+        f"robot {existing.name!r} has a new secret: every copy of the old one (pull "
+        "Secrets in clusters, node mirror configs, other workstations' Secret files) "
+        f"stops working now; apply {robot.secret_out} again wherever the old one was",
     )
+    _write_secret(plan, robot, rotated, out)
+
+
+def _keep_secret_file(
+    client: HarborClient, plan: Plan, existing: Robot, *, checkable: bool, out: TextIO
+) -> None:
+    """A Secret file already holding this robot's working credentials is kept as it is: that
+    is how a second workstation joins (its copy from the first). Harbor shows a robot's secret
+    only when it is made, so anything else needs that copy, or a rotation."""
+    robot = plan.robot
+    assert robot is not None
+    credentials = secret_file_credentials(robot.secret_out, plan.harbor_host)
+    if credentials is None or credentials[0] != existing.name:
+        raise ConfigError(
+            f"robot {existing.name!r} exists and Harbor shows a robot's secret only when it is "
+            f"created, so {robot.secret_out} cannot be written: copy the Secret file setup "
+            "wrote on the first workstation to this path (setup keeps it), or re-run with "
+            "--rotate-robot-secret, which invalidates every existing copy of the secret"
+        )
+    if not checkable:
+        note = "not checked: Harbor refuses it until the robot is repaired"
+        report(out, "pull-secret", str(robot.secret_out), Outcome.UNCHANGED, note)
+        return
+    if not client.registry_accepts(*credentials):
+        raise ConfigError(
+            f"Harbor refuses the credentials of robot {existing.name!r} in {robot.secret_out}: "
+            "its secret was changed since that file was written (in Harbor's UI, or by a "
+            "rotation on another workstation or whose answer was lost): copy the current Secret "
+            "file from where it was rotated, or re-run with --rotate-robot-secret, which "
+            "invalidates every existing copy of the secret"
+        )
+    report(out, "pull-secret", str(robot.secret_out), Outcome.UNCHANGED, "Harbor accepts it")
 
 
 def _write_secret(plan: Plan, robot: RobotPlan, account: Robot, out: TextIO) -> None:

@@ -13,8 +13,8 @@ from typing import Any, TextIO
 import click
 
 from postrender.bootstrap.check import check_harbor, version_at_least
-from postrender.bootstrap.configfile import ensure_config
-from postrender.bootstrap.emit import check_emit, ensure_node_mirror
+from postrender.bootstrap.configfile import ensure_config, remembered_secret_file
+from postrender.bootstrap.emit import Emit, check_emit, ensure_node_mirrors
 from postrender.bootstrap.nodemirror import FORMATS as NODE_MIRROR_FORMATS
 from postrender.bootstrap.outcome import report, warn
 from postrender.bootstrap.plan import (
@@ -92,8 +92,9 @@ def _next_steps(plan: Plan, dry_run: bool, out: TextIO) -> None:
     if dry_run:
         out.write("Dry run: nothing was changed.\n")
     out.write("Next:\n")
-    if plan.robot is not None:
-        out.write(f"  kubectl apply -n <namespace> -f {plan.robot.secret_out}\n")
+    secret_file = plan.robot.secret_out if plan.robot else remembered_secret_file(plan)
+    if secret_file is not None:
+        out.write(f"  kubectl apply -n <namespace> -f {secret_file}\n")
     elif not plan.public:
         ca = f" --ca-file {plan.ca_file}" if plan.ca_file else ""
         out.write(
@@ -164,8 +165,9 @@ class _SetupCommand(click.Command):
 @click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
               metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
 @click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
-              show_envvar=True, help=f"Harbor system admin. Password: ${PASSWORD_ENV}, "
-              "--password-stdin, or a hidden prompt.")
+              show_envvar=True, help="Harbor system admin (local, LDAP or auth-proxy admin) or "
+              f"system robot 'robot$NAME'. Password: ${PASSWORD_ENV}, --password-stdin, or a "
+              "hidden prompt.")
 @click.option("--password-stdin", is_flag=True, help="Read the Harbor password from stdin.")
 @click.option("--upstream-url", default=DEFAULT_UPSTREAM_URL, show_default=True, metavar="URL",
               help="Registry Harbor mirrors.")
@@ -223,7 +225,11 @@ class _SetupCommand(click.Command):
 @click.option("--secret-out", type=_FILE, metavar="FILE",
               help="Write the robot's kubernetes.io/dockerconfigjson Secret here (mode 0600).")
 @click.option("--rotate-robot-secret", is_flag=True,
-              help="Issue a new secret for an existing robot (the old one stops working).")
+              help="Issue a new secret for an existing robot: every existing copy of the old "
+              "one (clusters, other workstations) stops working.")
+@click.option("--repair-robot", is_flag=True,
+              help="Make an existing --robot that is disabled, expiring or not exactly "
+              "pull-only on the project enabled, never-expiring and pull-only.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--config", type=_FILE, envvar="HARBOR_MIRROR_CONFIG", show_envvar=True,
               metavar="FILE", help="Post-renderer config file to write. "
@@ -233,14 +239,20 @@ class _SetupCommand(click.Command):
               help="Do not verify Harbor's TLS certificate (tests only).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="Per-request timeout.")
-@click.option("--emit", type=(click.Choice(NODE_MIRROR_FORMATS), _FILE),
-              metavar="FORMAT FILE", help="Also write a node mirror config: RKE2/K3s "
-              "registries.yaml, containerd hosts.toml or CRI-O registries.conf (mode 0600).")
+@click.option("--emit", type=(click.Choice(NODE_MIRROR_FORMATS), _FILE), multiple=True,
+              metavar="FORMAT FILE", help="Also write a node mirror config (repeatable, mode "
+              "0600): RKE2/K3s registries.yaml, containerd hosts.toml, CRI-O registries.conf "
+              "drop-in, or auth: the node auth file with the robot's credentials.")
 @click.option("--emit-credentials", is_flag=True,
-              help="With --emit rke2: embed the robot's credentials from --secret-out.")
+              help="With --emit rke2: embed the robot's credentials (from --secret-out, or "
+              "the Secret file the config remembers).")
+@click.option("--node-ca-file", type=_FILE, metavar="PATH",
+              help="Where the nodes keep Harbor's CA, named in the --emit files "
+              "(default: the absolute path of --ca-file).")
 def cli(
     username: str, password_stdin: bool, timeout: float, insecure_skip_tls_verify: bool,
-    dry_run: bool, emit: tuple[str, Path] | None, emit_credentials: bool, **plan_options: Any,
+    dry_run: bool, emit: tuple[Emit, ...], emit_credentials: bool, node_ca_file: Path | None,
+    **plan_options: Any,
 ) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
 
@@ -251,7 +263,7 @@ def cli(
     environ = os.environ
     # bad input fails before any prompt
     plan = plan_from_options(PlanOptions(**plan_options), environ)
-    check_emit(plan, emit, emit_credentials)
+    check_emit(plan, emit, emit_credentials, node_ca_file)
     timeout = positive_seconds("--timeout", timeout)
     verify = tls_verify(plan.ca_file, insecure_skip_tls_verify)
     password = keep_secret(_password(password_stdin, environ), username=username)
@@ -263,7 +275,7 @@ def cli(
     client = connect(connection)
     login = HarborLogin((username, password), plan.ca_file, insecure_skip_tls_verify)
     code = setup(client, plan, dry_run=dry_run, out=sys.stdout, login=login)
-    if emit is not None:
-        ensure_node_mirror(plan, emit[0], emit[1], embed_credentials=emit_credentials,
-                           dry_run=dry_run, out=sys.stdout)
+    if emit:
+        ensure_node_mirrors(plan, emit, embed_credentials=emit_credentials,
+                            node_ca_file=node_ca_file, dry_run=dry_run, out=sys.stdout)
     return code

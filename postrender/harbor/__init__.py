@@ -10,11 +10,14 @@ from postrender.harbor._connect import Connection, connect, tls_verify
 from postrender.harbor._errors import error_detail, unreachable
 from postrender.harbor._http import HarborHTTP, cookie_jar_that_keeps_nothing
 from postrender.harbor._models import (
+    NEVER_EXPIRES,
+    OIDC_AUTH,
     Execution,
     Policy,
     Project,
     Registry,
     Robot,
+    RobotPermission,
     SystemInfo,
     Task,
     User,
@@ -22,6 +25,8 @@ from postrender.harbor._models import (
 from postrender.harbor._retry import RetryPolicy, may_retry_status
 
 __all__ = [
+    "NEVER_EXPIRES",
+    "OIDC_AUTH",
     "Connection",
     "Execution",
     "HarborClient",
@@ -31,6 +36,7 @@ __all__ = [
     "Registry",
     "RetryPolicy",
     "Robot",
+    "RobotPermission",
     "SystemInfo",
     "Task",
     "User",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from postrender.errors import HarborResponseError
-from postrender.harbor._http import HarborHTTP, decode_json
+import httpx
+
+from postrender.errors import HarborAPIError, HarborResponseError
+from postrender.harbor._errors import origin
+from postrender.harbor._http import HarborHTTP, Params, decode_json
 from postrender.harbor._models import (
     Execution,
     Policy,
@@ -20,10 +25,25 @@ from postrender.harbor._models import (
 
 _BY_NAME = {"X-Is-Resource-Name": "true"}
 _NOT_FOUND = frozenset({404})
+_REFUSED = frozenset({401})
+# What Harbor's `q` parser changes in a value: see `name_search`.
+_CHANGED_BY_Q = re.compile(r"[+%,\\]")
+
+
+def name_search(name: str) -> Params:
+    """A `q` that finds `name` among others, for the caller to compare exactly.
+
+    Harbor's parser (`lib/q/builder.go:parseKeywords`) unescapes `q` once more, so `+` turns
+    into a space and `%2C` into a separator, splits on `,`, and drops a leading `\\` of an
+    exact value. So ask for the longest part of `name` it leaves alone, as a case-insensitive
+    substring (`~`, `lib/orm/query.go:setFilters`); with no such part, list everything.
+    """
+    fragment = max(_CHANGED_BY_Q.split(name), key=len)
+    return {"q": f"name=~{fragment}"} if fragment else {}
 
 
 class HarborClient:
-    """Typed endpoints over HarborHTTP; names are matched exactly (Harbor's `name=` is fuzzy)."""
+    """Typed endpoints over HarborHTTP; names are searched loosely and matched exactly."""
 
     def __init__(self, http: HarborHTTP) -> None:
         self.http = http
@@ -38,7 +58,7 @@ class HarborClient:
 
     # -- registry endpoints ---------------------------------------------------------------
     def find_registry(self, name: str) -> Registry | None:
-        found = self.http.list_all("/registries", {"q": f"name={name}"})
+        found = self.http.list_all("/registries", name_search(name))
         return next((r for r in map(Registry.parse, found) if r.name == name), None)
 
     def create_registry(self, body: Mapping[str, Any]) -> int:
@@ -51,10 +71,23 @@ class HarborClient:
     # -- projects -------------------------------------------------------------------------
     def get_project(self, name: str) -> Project | None:
         path = f"/projects/{name}"
-        response = self.http.request("GET", path, headers=_BY_NAME, allow=_NOT_FOUND)
+        try:
+            response = self.http.request("GET", path, headers=_BY_NAME, allow=_NOT_FOUND)
+        except HarborAPIError as error:
+            # A robot asking for a project that does not exist is refused, not told 404
+            # (`handler/base.go:RequireProjectAccess` checks project 0); HEAD tells which.
+            if error.status == 403 and not self._project_exists(name):
+                return None
+            raise
         if response.status_code == 404:
             return None
         return Project.parse(decode_json(response, "GET", path))
+
+    def _project_exists(self, name: str) -> bool:
+        """`HEAD /projects?project_name=`: 200 or 404 for anyone signed in (`HeadProject`)."""
+        params = {"project_name": name}
+        response = self.http.request("HEAD", "/projects", params=params, allow=_NOT_FOUND)
+        return response.status_code != 404
 
     def create_project(self, body: Mapping[str, Any]) -> int:
         return self.http.create("/projects", body)
@@ -65,7 +98,7 @@ class HarborClient:
 
     # -- replication ----------------------------------------------------------------------
     def find_policy(self, name: str) -> Policy | None:
-        found = self.http.list_all("/replication/policies", {"q": f"name={name}"})
+        found = self.http.list_all("/replication/policies", name_search(name))
         return next((p for p in map(Policy.parse, found) if p.name == name), None)
 
     def create_policy(self, body: Mapping[str, Any]) -> int:
@@ -105,10 +138,23 @@ class HarborClient:
         """The answer is the only time Harbor shows the robot's secret."""
         return Robot.parse(self.http.call("POST", "/robots", body=body))
 
+    def update_robot(self, robot_id: int, body: Mapping[str, Any]) -> None:
+        """Harbor's PUT keeps only the name, level and project: `body` must repeat the first
+        two and give everything else (`handler/robot.go:updateV2Robot`)."""
+        self.http.request("PUT", f"/robots/{robot_id}", body=body)
+
     def refresh_robot_secret(self, robot: Robot) -> Robot:
         """Ask Harbor for a new generated secret; the old one stops working."""
         answer = self.http.call("PATCH", f"/robots/{robot.id}", body={"secret": ""})
         secret = answer.get("secret") if isinstance(answer, dict) else None
         if not isinstance(secret, str) or not secret:
             raise HarborResponseError(f"PATCH /robots/{robot.id}: Harbor sent no new secret")
-        return Robot(robot.id, robot.name, robot.disabled, secret)
+        return replace(robot, secret=secret)
+
+    def registry_accepts(self, username: str, password: str) -> bool:
+        """Whether Harbor's registry answers `/v2/` with 200 for these credentials: only a
+        robot that exists, with this secret, enabled and unexpired, gets it; anything else
+        is anonymous there, and refused with 401 (`server/middleware/security/robot.go`)."""
+        url = origin(self.http.base_url) + "/v2/"
+        auth = httpx.BasicAuth(username, password)
+        return self.http.request("GET", url, auth=auth, allow=_REFUSED).status_code != 401

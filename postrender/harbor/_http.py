@@ -63,8 +63,11 @@ class HarborHTTP:
         body: object = None,
         headers: Mapping[str, str] | None = None,
         allow: frozenset[int] = frozenset(),
+        auth: httpx.Auth | None = None,
     ) -> httpx.Response:
-        """Send, retrying what is safe to retry; statuses in `allow` are returned, not raised."""
+        """Send, retrying what is safe to retry; statuses in `allow` are returned, not raised.
+
+        `path` is below /api/v2.0 unless it is a whole URL; `auth` replaces the client's."""
         sent_headers = {"X-Request-Id": uuid.uuid4().hex, "Accept": "application/json"}
         sent_headers.update(headers or {})
         content = None if body is None else json.dumps(body).encode("utf-8")
@@ -74,8 +77,9 @@ class HarborHTTP:
         while True:
             try:
                 response = self._client.request(
-                    method, path, params=params, content=content, headers=sent_headers
-                )
+                    method, path, params=params, content=content, headers=sent_headers,
+                    auth=auth or httpx.USE_CLIENT_DEFAULT,
+                )  # fmt: skip
             except httpx.TransportError as error:
                 wait = self._retry.delay(attempt, None) if self._retryable(method, error) else None
                 if wait is None:
@@ -91,6 +95,10 @@ class HarborHTTP:
                     raise api_error(response, method, path)
             self._sleep(wait)
             attempt += 1
+
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._client.base_url
 
     @staticmethod
     def _retryable(method: str, error: httpx.TransportError) -> bool:

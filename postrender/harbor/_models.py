@@ -41,28 +41,53 @@ class _Fields:
             raise self._bad(key, "a boolean")
         return value
 
+    def items(self, key: str) -> list[Any]:
+        """A list field; absent or null reads as empty."""
+        value = self.data.get(key) or []
+        if not isinstance(value, list):
+            raise self._bad(key, "a list")
+        return value
+
     def obj(self, key: str) -> _Fields:
         return _Fields(self.data.get(key) or {}, f"{self._origin} {key}")
 
 
 @dataclass(frozen=True)
 class User:
+    """`admin_by_sign_in`: admin through an LDAP admin group, the auth proxy or an OIDC admin
+    group, which Harbor grants at each sign-in and never stores in `sysadmin_flag`."""
+
     username: str
-    is_admin: bool
+    sysadmin_flag: bool
+    admin_by_sign_in: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        """Harbor's own test (`common/security/local/context.go:IsSysAdmin`)."""
+        return self.sysadmin_flag or self.admin_by_sign_in
 
     @classmethod
     def parse(cls, data: object) -> User:
         f = _Fields(data, "GET /users/current")
-        return cls(f.text("username"), f.flag("sysadmin_flag", False))
+        return cls(
+            f.text("username"),
+            f.flag("sysadmin_flag", False),
+            f.flag("admin_role_in_auth", False),
+        )
+
+
+OIDC_AUTH = "oidc_auth"
 
 
 @dataclass(frozen=True)
 class SystemInfo:
     harbor_version: str  # "" when Harbor keeps it to itself (anonymous)
+    auth_mode: str = ""  # db_auth, ldap_auth, oidc_auth, http_auth, uaa_auth; anonymous too
 
     @classmethod
     def parse(cls, data: object) -> SystemInfo:
-        return cls(_Fields(data, "GET /systeminfo").text("harbor_version", ""))
+        f = _Fields(data, "GET /systeminfo")
+        return cls(f.text("harbor_version", ""), f.text("auth_mode", ""))
 
 
 @dataclass(frozen=True)
@@ -181,16 +206,57 @@ class Task:
         )
 
 
+NEVER_EXPIRES = -1
+
+
+@dataclass(frozen=True)
+class RobotPermission:
+    """One entry of a robot's `permissions`: what it may do, of which kind, where."""
+
+    kind: str  # project | system
+    namespace: str  # a project name, or * for all
+    access: frozenset[tuple[str, str]]  # (resource, action)
+
+    @classmethod
+    def parse(cls, data: object) -> RobotPermission:
+        f = _Fields(data, "GET /robots permissions")
+        pairs = (_Fields(item, "GET /robots access") for item in f.items("access"))
+        return cls(
+            f.text("kind", ""),
+            f.text("namespace", ""),
+            frozenset((a.text("resource"), a.text("action")) for a in pairs),
+        )
+
+
 @dataclass(frozen=True)
 class Robot:
-    """A robot account; `secret` is only ever filled right after create or rotation."""
+    """A robot account; `secret` is only ever filled right after create or rotation.
+
+    `expires_at` is Unix seconds, or -1 for never; Harbor refuses an expired robot's
+    credentials as if they were wrong (`server/middleware/security/robot.go:Generate`)."""
 
     id: int
     name: str
     disabled: bool
     secret: str = field(default="", repr=False)
+    expires_at: int = NEVER_EXPIRES
+    level: str = "project"
+    description: str = ""
+    permissions: tuple[RobotPermission, ...] = ()
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at != NEVER_EXPIRES and self.expires_at <= now
 
     @classmethod
     def parse(cls, data: object) -> Robot:
         f = _Fields(data, "GET /robots")
-        return cls(f.integer("id"), f.text("name"), f.flag("disable", False), f.text("secret", ""))
+        return cls(
+            id=f.integer("id"),
+            name=f.text("name"),
+            disabled=f.flag("disable", False),
+            secret=f.text("secret", ""),
+            expires_at=f.integer("expires_at", NEVER_EXPIRES),
+            level=f.text("level", "project"),
+            description=f.text("description", ""),
+            permissions=tuple(RobotPermission.parse(p) for p in f.items("permissions")),
+        )

@@ -14,6 +14,14 @@ from postrender.helm.harbor import Harbor
 
 # user:password@ in a chart or repository URL that Helm echoes in its error.
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
+# Helm quoting Harbor's refusal: "response status code 401", "401 Unauthorized".
+_REFUSED = re.compile(r"\b401\b")
+REFUSED_HINT = (
+    "; Harbor refused the sign-in: a private project needs the robot's Secret file "
+    "(--secret-file or HARBOR_MIRROR_SECRET_FILE), and once the robot's secret has been "
+    "rotated (setup --rotate-robot-secret on another workstation, or in Harbor's UI) every "
+    "older copy of that file is refused: copy the current one from where it was rotated"
+)
 
 
 def helm_binary(environ: Mapping[str, str]) -> str:
@@ -64,8 +72,9 @@ def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -
     ours = [line for line in lines if line.startswith("harbor-mirror: ")]
     errors = [line for line in lines if line.startswith("Error: ")]
     reason = ours[0].removeprefix("harbor-mirror: ") if ours else (errors or lines[-1:])[0]
+    hint = REFUSED_HINT if charts and not ours and _REFUSED.search(reason) else ""
     return f"{what} failed (exit {code}): {_URL_CREDENTIALS.sub('***@', reason)}" + (
-        through_harbor(charts)
+        through_harbor(charts) + hint
     )
 
 

@@ -3,6 +3,8 @@ its cache holds them: only a GET makes a proxy project store anything.
 
 Resumable: each blob is asked for with HEAD first (Harbor answers it from its cache alone) and
 skipped when present. Bounded concurrency; 429 and 5xx are retried by the client with backoff.
+A blob refused by the project's upstream-connection limit is pulled again once the others are
+done, one at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ from postrender.registry._check import (
     platform_of,
 )
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
+
+# A proxy project's `max_upstream_conn` reached: Harbor answers 429 with this at once, with no
+# Retry-After, for as long as other pulls from the upstream stream (`repoproxy/proxy.go:
+# handleBlob`), which can outlast any backoff.
+_UPSTREAM_LIMIT = "too many requests to upstream registry"
+_LIMITED = (
+    "Harbor's limit on connections to the upstream (the project's max_upstream_conn) refused "
+    "it even one pull at a time"
+)
+
+Failure = tuple[str, str] | None
 
 
 class Blob(NamedTuple):
@@ -89,6 +102,10 @@ def warm(
     progress = Progress(sum(blob.size for blob in owners), len(owners), stream or sys.stderr)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         outcomes = list(pool.map(lambda blob: _pull(client, blob, progress), owners))
+    outcomes = [
+        _pull(client, blob, progress) if outcome[0] == (UPSTREAM_ERROR, _LIMITED) else outcome
+        for blob, outcome in zip(owners, outcomes, strict=True)
+    ]
     progress.close()
     for (blob, checks_of_blob), (failure, pulled) in zip(owners.items(), outcomes, strict=True):
         for check in checks_of_blob:
@@ -154,9 +171,7 @@ def _manifest(client: RegistryClient, check: Check, digest: str) -> dict[str, An
     return manifest
 
 
-def _pull(client: RegistryClient, blob: Blob, progress: Progress) -> tuple[
-    tuple[str, str] | None, bool
-]:
+def _pull(client: RegistryClient, blob: Blob, progress: Progress) -> tuple[Failure, bool]:
     """(failure, pulled): HEAD first; pull and check the digest only when Harbor lacks it."""
     try:
         if client.head_blob(blob.repository, blob.digest).status_code == 200:
@@ -165,6 +180,8 @@ def _pull(client: RegistryClient, blob: Blob, progress: Progress) -> tuple[
         with client.stream_blob(blob.repository, blob.digest) as response:
             if response.status_code != 200:
                 response.read()
+                if response.status_code == 429 and _UPSTREAM_LIMIT in response.text:
+                    return (UPSTREAM_ERROR, _LIMITED), False
                 return classify(response, anonymous=client.anonymous), False
             digest = hashlib.sha256()
             for chunk in response.iter_bytes():

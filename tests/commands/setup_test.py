@@ -372,10 +372,11 @@ def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
         (["--filter-name", "containers/etcd"], "--filter-name only applies to --mode replication"),
         (["--robot", "k8s"], "--robot needs --secret-out FILE"),
         (["--secret-out", "x.json"], "--secret-out needs --robot NAME"),
+        (["--repair-robot"], "--repair-robot needs --robot NAME"),
         (["--project", "Bad_Name!"], "--project 'Bad_Name!' is not a valid Harbor name"),
-        (["--registry-name", "a,b"], "--registry-name 'a,b' must be 1 to 64 characters, without ,"),
-        (["--mode", "replication", "--filter-name", "containers/etcd", "--policy-name", "{a b}"],
-         "--policy-name '{a b}' must be 1 to 256 characters"),
+        (["--registry-name", "x" * 65], "--registry-name 'xxxx"),
+        (["--mode", "replication", "--filter-name", "containers/etcd", "--policy-name", " "],
+         "--policy-name ' ' must be 1 to 256 characters"),
         (["--chart", CHART_ARG, "--version", "1.0.0"],
          "--chart only applies to --mode replication"),
         (["--mode", "replication", "--chart", CHART_ARG], "--chart needs --version V"),
@@ -703,7 +704,11 @@ def test_an_endpoint_harbor_accepts_but_then_does_not_list_is_reported(tmp_path)
     assert not plan.config_path.exists()
 
 
-def test_setup_restores_cert_verification_and_a_new_upstream_username(harbor, upstream, tmp_path):
+def test_setup_keeps_an_admins_insecure_endpoint_and_takes_a_new_upstream_username(
+    harbor, upstream, tmp_path
+):
+    """Issue 16 item 7: turning certificate checks off is how an admin reaches the upstream
+    through a TLS-inspecting proxy; setup used to turn them back on, which Harbor refuses."""
     client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
     client.create_registry({
         "name": "application-collection", "type": "docker-registry", "url": upstream.url,
@@ -716,10 +721,17 @@ def test_setup_restores_cert_verification_and_a_new_upstream_username(harbor, up
     output = run_setup(harbor, make_plan(harbor, upstream, tmp_path, upstream_token=None))
 
     (registry,) = harbor.state.registries.values()
-    assert (registry.insecure, registry.access_key) == (False, "new-service-account")
+    assert (registry.insecure, registry.access_key) == (True, "new-service-account")
     assert registry.access_secret == upstream.token  # no token given: the stored one is kept
     assert lines_of(output, "registry") == [
-        "[registry] application-collection: updated (username, verify remote cert, tested)"
+        "[registry] application-collection: updated (username, tested)"
+    ]
+    assert "insecure" not in harbor.writes[0].json()
+
+    again = run_setup(harbor, make_plan(harbor, upstream, tmp_path, upstream_token=None))
+    assert lines_of(again, "registry") == [
+        f"[registry] application-collection: unchanged ({upstream.url}, remote certificate not "
+        "verified (as set in Harbor))"
     ]
 
 

@@ -386,6 +386,32 @@ def test_verify_with_a_wrong_robot_secret_blames_the_secret_not_the_upstream(
     assert "upstream" not in entry["detail"]
 
 
+def test_a_chart_harbor_refuses_to_a_stale_robot_secret_says_it_may_have_been_rotated(
+    mirror, run, tmp_path
+):
+    """Issue 16: after a rotation on another workstation, Helm's bare 401 for the chart was
+    all a user saw; the line now says what the 401 may mean and where the current file is."""
+    from postrender.bootstrap.robot import secret_manifest
+
+    _robot_secret_file(mirror, tmp_path)
+    stale = tmp_path / "stale-secret.json"
+    name = f"robot${mirror.project}+ci-pull"
+    stale.write_text(secret_manifest("harbor-pull", mirror.host, name, "the-old-secret"))
+    anonymous = {"HARBOR_MIRROR_USERNAME": "", "HARBOR_MIRROR_HARBOR_PASSWORD": ""}
+    done = run("verify", "demo", "oci://dp.apps.rancher.io/charts/etcd-like", "--version",
+               "0.1.0", *_target(mirror), "--secret-file", stale, extra_env=anonymous)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert "response status code 401" in line
+    assert line.endswith(
+        "once the robot's secret has been rotated (setup --rotate-robot-secret on another "
+        "workstation, or in Harbor's UI) every older copy of that file is refused: copy the "
+        "current one from where it was rotated"
+    )
+    assert "the-old-secret" not in done.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [

@@ -29,6 +29,7 @@ from tests.harbor_emulator import (
 )
 from tests.harbor_emulator.core import OPERATIONS
 from tests.harbor_emulator.spec import Spec
+from tests.harbor_emulator.state import Execution, Task
 from tests.support.fixtures_harbor import serving_upstream
 
 ADMIN = (ADMIN_USERNAME, ADMIN_PASSWORD)
@@ -925,3 +926,126 @@ def test_emulator_runs_from_the_command_line(tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=10)
     assert process.returncode == 0
+
+
+# -- where issue 16 found the emulator kinder than Harbor v2.15.2 (reference section F) ----------
+
+
+@pytest.fixture
+def robot(harbor: HarborEmulator, client: httpx.Client, registry_id: int) -> dict[str, object]:
+    """A project robot made by hand with Harbor's UI default: it expires after 30 days."""
+    create(client, "/projects", {"project_name": "application-collection",
+                                 "registry_id": registry_id})  # fmt: skip
+    made = client.post("/robots", json={**ROBOT, "duration": 30})
+    assert made.status_code == 201, made.text
+    answer: dict[str, object] = made.json()
+    return answer
+
+
+def test_f1_an_expired_robot_is_anonymous_on_the_registry(
+    harbor: HarborEmulator, robot: dict[str, object]
+) -> None:
+    """`server/middleware/security/robot.go:Generate`."""
+    credentials = (str(robot["name"]), str(robot["secret"]))
+    with httpx.Client(base_url=harbor.url) as registry:
+        assert registry.get("/v2/", auth=credentials).status_code == 200
+        harbor.state.robots[int(str(robot["id"]))].expires_at = int(time.time()) - 1
+        refused = registry.get("/v2/", auth=credentials)
+        assert refused.status_code == 401
+        assert refused.headers["Www-Authenticate"] == 'Basic realm="harbor"'
+
+
+def test_f2_robot_update_needs_the_listed_name_and_recomputes_the_expiry(
+    harbor: HarborEmulator, client: httpx.Client, robot: dict[str, object]
+) -> None:
+    """`handler/robot.go:updateV2Robot`."""
+    path = f"/robots/{robot['id']}"
+    body = {**ROBOT, "duration": -1, "disable": False}
+    short = client.put(path, json=body)  # the name as created, without robot$<project>+
+    assert (short.status_code, short.json()["errors"][0]["message"]) == (
+        400, "cannot update the level or name of robot")  # fmt: skip
+    assert client.put(path, json={**body, "name": robot["name"], "level": "system"}).status_code \
+        == 400
+    stored = harbor.state.robots[int(str(robot["id"]))]
+    assert stored.expires_at != -1
+    assert client.put(path, json={**body, "name": robot["name"]}).status_code == 200
+    assert stored.expires_at == -1
+    assert client.put(path, json={**body, "name": robot["name"], "duration": 2}).status_code \
+        == 200
+    assert stored.expires_at == int(stored.created_at) + 2 * 86400
+
+
+def test_f6_q_is_unescaped_again_split_and_loses_a_leading_backslash(
+    client: httpx.Client, upstream_registry: FakeUpstream
+) -> None:
+    """`lib/q/builder.go:parseKeywords`, `escapeValue`; `lib/orm/query.go:setFilters`."""
+    for name in ("suse+appco", "suse appco", "\\lead"):
+        create(client, "/registries", registry_body(upstream_registry, name))
+
+    def names(q: str) -> list[str]:
+        return [r["name"] for r in client.get("/registries", params={"q": q}).json()]
+
+    assert names("name=suse+appco") == ["suse appco"]  # the + became a space
+    assert names("name=suse%2Bappco") == ["suse+appco"]  # escaped for the second unescape
+    assert names("name=~SUSE") == ["suse+appco", "suse appco"]  # fuzzy: case-insensitive
+    assert names("name=\\lead") == []  # exact: one leading \ dropped
+    assert names("name=\\\\lead") == ["\\lead"]
+    split = client.get("/registries", params={"q": "name=a%2Cb"})
+    assert split.status_code == 400
+    assert split.json()["errors"][0]["message"] == (
+        'the query string must contain "=" and the key/value cannot be empty'
+    )
+
+
+def test_f7_a_failed_task_outranks_a_stopped_one() -> None:
+    """`pkg/task/dao/execution.go:refreshStatus`: running, then Error, then Stopped."""
+    failed = Task(1, 1, "a", "b", "Failed", "", starts_at=0, ends_at=1)
+    stopped = Task(2, 1, "c", "d", "Succeed", "", starts_at=0, ends_at=5, stopped_at=2)
+    execution = Execution(1, 1, "MANUAL", 0, "", tasks=[failed, stopped])
+    assert execution.status(now=10) == "Failed"
+
+
+def test_f8_an_admin_by_sign_in_is_admin_without_the_flag(harbor: HarborEmulator) -> None:
+    """`handler/model/user.go:ToUserResp`; `common/security/local/context.go:IsSysAdmin`."""
+    harbor.add_user("dana", "Ldap-Secret1", by_sign_in=True)
+    with api(harbor, ("dana", "Ldap-Secret1")) as dana:
+        me = dana.get("/users/current").json()
+        assert (me["sysadmin_flag"], me["admin_role_in_auth"]) == (False, True)
+        assert dana.get("/registries").status_code == 200
+
+
+def test_f8_oidc_cli_secrets_count_only_on_oidc_clis_paths(harbor: HarborEmulator) -> None:
+    """`server/middleware/security/oidc_cli.go:valid`; the local admin still signs in."""
+    harbor.state.auth_mode = "oidc_auth"
+    harbor.add_user("olga", "Cli-Secret-1", by_sign_in=True, oidc=True)
+    with api(harbor, None) as anonymous:
+        assert anonymous.get("/systeminfo").json()["auth_mode"] == "oidc_auth"
+    with api(harbor, ("olga", "Cli-Secret-1")) as olga:
+        assert olga.get("/users/current").status_code == 401
+        assert olga.get("/registries").status_code == 401
+        assert "harbor_version" in olga.get("/systeminfo").json()  # signed in there
+    with httpx.Client(base_url=harbor.url) as registry:
+        assert registry.get("/v2/", auth=("olga", "Cli-Secret-1")).status_code == 200
+    with api(harbor, ADMIN) as admin:
+        assert admin.get("/users/current").json()["sysadmin_flag"] is True
+
+
+def test_f8_a_system_robot_uses_its_permissions_and_has_no_current_user(
+    harbor: HarborEmulator, upstream_registry: FakeUpstream
+) -> None:
+    """`handler/user.go:GetCurrentUserInfo` (412); `handler/base.go:RequireSystemAccess` (403
+    naming the robot); `common/security/robot/context.go:Can`."""
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "system", "namespace": "/",
+        "access": [{"resource": "registry", "action": "list"}]}])  # fmt: skip
+    with api(harbor, ("robot$ci", "Robot-Secret-1")) as robot:
+        current = robot.get("/users/current")
+        assert (current.status_code, current.json()["errors"][0]["message"]) == (
+            412, "get current user not available for security context: robot")  # fmt: skip
+        assert robot.get("/registries").status_code == 200
+        refused = robot.post("/registries", json=registry_body(upstream_registry))
+        assert (refused.status_code, refused.json()["errors"][0]["message"]) == (
+            403, "robot$ci")  # fmt: skip
+        missing = robot.get("/projects/nothing-here", headers={"X-Is-Resource-Name": "true"})
+        assert missing.status_code == 403  # not 404: RequireProjectAccess checks project 0
+        assert robot.head("/projects", params={"project_name": "nothing-here"}).status_code \
+            == 404

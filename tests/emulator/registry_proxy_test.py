@@ -79,6 +79,9 @@ def test_v2_challenges_with_harbors_token_service(mirror):
         )
         other = client.get("/service/token", params={"service": "registry", "scope": "x"})
         assert (other.status_code, other.text) == (400, "Unable to handle service: registry")
+        # containerd first POSTs an OAuth form, and asks by GET after Harbor's 405.
+        oauth = client.post("/service/token", data={"service": "harbor-registry", "scope": "x"})
+        assert oauth.status_code == 405
 
 
 def test_a1_get_by_tag_through_the_proxy_has_an_empty_digest_until_cached(mirror):

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 import postrender.harbor as harbor
+import postrender.harbor._client as harbor_client_module
 from postrender.errors import ConfigError, HarborAPIError, HarborResponseError, HarborUnreachable
 from postrender.harbor import Connection, HarborClient, RetryPolicy, connect
 from postrender.harbor._retry import parse_retry_after
@@ -335,3 +336,46 @@ def test_a_timeout_after_sending_names_the_request_id(harbor: HarborEmulator):
     (request,) = harbor.requests
     assert str(caught.value).startswith(f"cannot reach Harbor at {harbor.url}: timed out")
     assert f"X-Request-Id {request.headers['x-request-id']}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [
+        ("application-collection", {"q": "name=~application-collection"}),
+        ("suse+appco-mirror", {"q": "name=~appco-mirror"}),  # + turns into a space in Harbor
+        ("\\appco", {"q": "name=~appco"}),  # an exact value would lose the backslash
+        ("a,b%2Cc", {"q": "name=~2Cc"}),  # , separates; %2C would be unescaped into one
+        ("+", {}),  # nothing safe to ask for: list all, compare here
+    ],
+)
+def test_names_are_searched_by_a_part_harbors_q_parser_leaves_alone(name, query):
+    """Issue 16 item 6: `lib/q/builder.go:parseKeywords` unescapes `q` a second time."""
+    assert harbor_client_module.name_search(name) == query
+
+
+def test_an_admin_by_sign_in_group_is_an_admin():
+    """Issue 16 item 1: `common/security/local/context.go:IsSysAdmin`."""
+    user = harbor.User.parse({"username": "dana", "sysadmin_flag": False,
+                              "admin_role_in_auth": True})  # fmt: skip
+    assert user.is_admin and not user.sysadmin_flag
+
+
+def test_a_robots_expiry_and_permissions_are_read():
+    robot = harbor.Robot.parse({
+        "id": 7, "name": "robot$p+pull", "disable": False, "expires_at": 1000, "level": "project",
+        "permissions": [{"kind": "project", "namespace": "p", "access": [
+            {"resource": "repository", "action": "pull", "effect": ""}]}],
+    })  # fmt: skip
+    assert robot.expired(1000) and not robot.expired(999)
+    assert robot.permissions == (
+        harbor.RobotPermission("project", "p", frozenset({("repository", "pull")})),
+    )
+    assert not harbor.Robot.parse({"id": 1, "name": "r", "expires_at": -1}).expired(1e12)
+
+
+def test_registry_accepts_only_what_v2_answers_200_to(harbor: HarborEmulator):
+    """The proof that a Secret file still works: Harbor's `/v2/` with Basic credentials."""
+    client = loopback_client(harbor)
+    assert client.registry_accepts(ADMIN_USERNAME, ADMIN_PASSWORD)
+    assert not client.registry_accepts("robot$p+pull", "not-the-secret")
+    assert [r.path for r in harbor.requests[-2:]] == ["/v2/", "/v2/"]

@@ -13,7 +13,10 @@ Pytest fixtures (`tests/support/fixtures_harbor.py`)
     (``/v2/_catalog`` 404s, so wildcard rules fail), ``.requests`` / ``.paths``.
 ``harbor`` -> `HarborEmulator` served over HTTP on 127.0.0.1
     ``.url`` (base URL, no ``/api/v2.0``), admin ``ADMIN_USERNAME``/``ADMIN_PASSWORD``
-    (``admin``/``Harbor12345``), ``.add_user(name, password, admin=False)``,
+    (``admin``/``Harbor12345``), ``.add_user(name, password, admin=False, by_sign_in=False,
+    oidc=False)`` (``by_sign_in``: admin through an LDAP group or the auth proxy;
+    ``oidc``: the password is an OIDC CLI secret, with ``.state.auth_mode = "oidc_auth"``),
+    ``.add_system_robot(name, secret, permissions)``,
     ``.inject_fault(path=None, *, status=None, count=1, retry_after=None, delay=0.0,
     method=None)`` (path like ``"/registries"`` or the full ``"/api/v2.0/registries"``),
     ``.fail_copies("containers/etcd:3.5.*")`` (the replication task of a repository with a
@@ -74,9 +77,17 @@ with HEAD caching nothing, GET by tag answering an empty ``Docker-Content-Digest
 failures falling back to local content, ``tags/list`` always 200, indexes in a Redis-like
 cache until their children are local, HEAD's background ``EnsureTag``.
 
-Not reproduced: CSRF tokens (any kept ``sid`` is refused), robots or OIDC/LDAP users calling
-the API, project members other than the owner, ``project_creation_restriction``, quotas,
-retention runs, label filters (accepted, not applied), scheduled/event triggers firing,
+Also (issue 16): admins by sign-in (``admin_role_in_auth``); OIDC CLI secrets only on the
+API paths ``oidc_cli.go:valid`` lists; robots calling the API with their permissions (system
+ones need them for every admin API; ``users/current`` answers them 412); expired robots
+anonymous; ``PUT /robots`` wanting the listed name; ``q`` unescaped a second time; a proxy
+project's ``max_upstream_conn`` (``.state.upstream_blob_seconds`` is how long an upstream blob
+streams, ``.state.upstream_limit_on_project`` counts per project).
+
+Not reproduced: CSRF tokens (any kept ``sid`` is refused), LDAP or OIDC sign-in itself (users
+are arranged with their result), project members other than the owner,
+``project_creation_restriction``, quotas, retention runs, label filters (accepted, not
+applied), scheduled/event triggers firing,
 bearer-token challenges in the upstream health check (the fake upstream uses basic auth),
 pushes through ``/v2/`` (only replication writes content), Harbor's timing: its 60 s JWT
 leeway, the 20 s waits before a proxied manifest is stored (the emulator stores a single

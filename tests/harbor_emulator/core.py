@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from . import executions, projects, registries, replication, robots, system
 from .registry_proxy import PREFIXES as REGISTRY_PREFIXES
 from .registry_proxy import RegistryPlane
-from .state import Call, State, User
+from .registry_token import robot_by_credentials
+from .state import Call, Robot, State, User
 from .wire import (
     API_PREFIX,
     WRITE_METHODS,
@@ -42,6 +43,7 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "Harbor12345"
 Handler = Callable[[Call], Response]
 _ERROR_CODES = {429: "TOO_MANY_REQUEST", 500: "UNKNOWN"}
+_LISTINGS = re.compile(r"^/projects/[^/]+/repositories(/[^/]+)*(/artifacts)?$")
 
 
 @dataclass
@@ -115,10 +117,37 @@ class HarborEmulator:
         self.add_user(ADMIN_USERNAME, ADMIN_PASSWORD, admin=True)
 
     # -- what tests arrange -------------------------------------------------------------------
-    def add_user(self, username: str, password: str, *, admin: bool = False) -> User:
-        """Create a local user (the admin is user 1); non-admins get 403 on admin-only APIs."""
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        admin: bool = False,
+        by_sign_in: bool = False,
+        oidc: bool = False,
+    ) -> User:
+        """Create a user (the admin is user 1); non-admins get 403 on admin-only APIs.
+
+        `by_sign_in`: admin through an LDAP admin group or the auth proxy (sysadmin_flag stays
+        false); `oidc`: an OIDC user whose `password` is its CLI secret (set
+        `state.auth_mode = "oidc_auth"` too)."""
         with self._lock:
-            return self.state.add_user(username, password, admin=admin)
+            return self.state.add_user(
+                username, password, admin=admin, by_sign_in=by_sign_in, oidc=oidc
+            )
+
+    def add_system_robot(
+        self, name: str, secret: str, permissions: list[dict[str, object]]
+    ) -> Robot:
+        """A system robot (`robot$<name>`), as an admin makes one in Harbor's UI."""
+        with self._lock:
+            robot = Robot(
+                id=self.state.next_id("robot"), name=name, description="", level="system",
+                project_id=0, duration=-1, disable=False, permissions=permissions,
+                secret=secret, creator_ref=1,
+            )  # fmt: skip
+            self.state.robots[robot.id] = robot
+            return robot
 
     def inject_fault(
         self,
@@ -232,6 +261,7 @@ class HarborEmulator:
                 incoming.read(),
             )
             response = self.handle(request)
+            response.sent()
             return httpx.Response(response.status, headers=response.headers, content=response.body)
 
         return httpx.MockTransport(handler)
@@ -268,7 +298,12 @@ class HarborEmulator:
         raise not_found(f"{request.path} not found")
 
     def _caller(self, request: Request) -> User | None:
-        """Basic auth; wrong or malformed credentials silently mean anonymous, as in Harbor."""
+        """Basic auth; wrong or malformed credentials silently mean anonymous, as in Harbor.
+
+        A valid robot (`server/middleware/security/robot.go:Generate`) acts as a stand-in
+        user holding its permissions. In OIDC mode an OIDC user's CLI secret counts only on
+        the few API paths of `server/middleware/security/oidc_cli.go:valid`; the local admin
+        is checked against the database whatever the mode (`core/auth/authenticator.go`)."""
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
             return None
@@ -276,7 +311,24 @@ class HarborEmulator:
             username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
+        robot = robot_by_credentials(self.state, username, password)
+        if robot is not None:
+            return User(0, username, "", sysadmin_flag=False, robot=robot)
         user = self.state.users.get(username)
-        return (
-            user if user is not None and secrets.compare_digest(user.password, password) else None
-        )
+        if user is None or not secrets.compare_digest(user.password, password):
+            return None
+        if user.oidc and not _oidc_cli_path(request):
+            return None
+        return user
+
+
+def _oidc_cli_path(request: Request) -> bool:
+    """The API requests `oidc_cli.go:valid` lets a CLI secret make (the rest is anonymous)."""
+    path = request.path.removeprefix(API_PREFIX).rstrip("/")
+    if request.method == "POST":
+        return path == "/projects"
+    reads = ("/projects", "/systeminfo", "/version", "/labels")
+    return request.method == "GET" and (
+        path in reads
+        or bool(re.match(r"^/projects/[^/]+/repositories(/[^/]+)*(/artifacts)?$", path))
+    )

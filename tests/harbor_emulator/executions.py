@@ -101,7 +101,7 @@ def _plan_tasks(call: Call, execution: Execution, policy: Policy) -> None:
 
 
 def start_execution(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("replication", "create"))
     body = body_object(call.request, "execution", {"policy_id": int})
     policy = stored_policy(call, body.get("policy_id") or 0)
     if not policy.enabled:
@@ -131,13 +131,13 @@ def _matching(call: Call, items: list[dict[str, JSON]], keys: tuple[str, ...]) -
 
 
 def _execution(call: Call) -> Execution:
-    call.require_admin()
+    call.require_admin(("replication", "read"))
     execution_id = call.int_param("id")
     return found(call.state.executions.get(execution_id), f"execution {execution_id} not found")
 
 
 def list_executions(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("replication", "list"))
     now = call.state.clock()
     items = [execution_json(e, now) for e in reversed(call.state.executions.values())]
     return _matching(call, items, ("policy_id", "status", "trigger"))

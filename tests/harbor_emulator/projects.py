@@ -78,12 +78,15 @@ def _repositories(call: Call, project: Project) -> set[str]:
     return call.state.store.content(project.name).repositories()
 
 
-def _manages(project: Project, user: User | None) -> bool:
-    return user is not None and (user.admin or user is project.owner)
+def _manages(project: Project, user: User | None, action: str = "update") -> bool:
+    """Admin, owner, or a robot granted `project` `action` there (`RequireProjectAccess`)."""
+    return user is not None and (
+        user.admin or user is project.owner or user.may("project", project.name, "project", action)
+    )
 
 
 def _readable(project: Project, user: User | None) -> bool:
-    return project.metadata.get("public") == "true" or _manages(project, user)
+    return project.metadata.get("public") == "true" or _manages(project, user, "read")
 
 
 def _lookup(call: Call) -> Project | None:
@@ -96,11 +99,13 @@ def _lookup(call: Call) -> Project | None:
 
 
 def _visible(call: Call, *, write: bool = False) -> Project:
-    """A missing project is 404 for an admin, 403 for other users, 401 for anonymous."""
+    """A missing project is 404 for an admin, 403 for other users and for robots (whatever
+    they may do: `handler/base.go:RequireProjectAccess` checks project 0), 401 for anonymous."""
     project = _lookup(call)
     if project is not None and (_manages if write else _readable)(project, call.user):
         return project
-    call.require_admin()
+    if not call.require_login().admin:
+        raise forbidden()
     raise not_found(f"project {call.params['name_or_id']} not found")
 
 
@@ -134,8 +139,12 @@ def create(call: Call) -> Response:
         )
     if "public" not in metadata:
         metadata["public"] = "true" if body.get("public") else "false"
+    if user.robot is not None and user.robot.level != "system":
+        raise forbidden("Only system level robot can create project")
+    # CreateProject's isSysAdmin is RequireSystemAccess(create, project): robots may pass it
+    system_creator = user.admin or user.may("system", "/", "project", "create")
     if registry_id:
-        if not user.admin:
+        if not system_creator:
             raise forbidden("Only system admin can create proxy cache project")
         try:
             registry = get_registry(call, registry_id)
@@ -148,17 +157,24 @@ def create(call: Call) -> Response:
     project_id = call.state.next_id("project")
     if registry_id:
         metadata["retention_id"] = str(call.state.next_id("retention"))
-    call.state.projects[project_id] = Project(project_id, name, user, metadata, registry_id)
+    owner = user if user.robot is None else _first_admin(call)  # a robot owns nothing
+    call.state.projects[project_id] = Project(project_id, name, owner, metadata, registry_id)
     by_name = call.request.headers.get("x-resource-name-in-location", "").lower() == "true"
     return created(f"{call.request.path}/{name if by_name else project_id}")
+
+
+def _first_admin(call: Call) -> User:
+    """The owner Harbor gives a project made by a robot or by replication (`CreateProject`)."""
+    return next(u for u in call.state.users.values() if u.user_id == 1)
 
 
 def ensure_for_replication(call: Call, name: str) -> Project:
     """The local adapter creates a missing destination project, private, owned by admin."""
     project = call.state.project_by_name(name)
     if project is None:
-        admin = next(u for u in call.state.users.values() if u.user_id == 1)
-        project = Project(call.state.next_id("project"), name, admin, {"public": "false"})
+        project = Project(
+            call.state.next_id("project"), name, _first_admin(call), {"public": "false"}
+        )
         call.state.projects[project.project_id] = project
     return project
 

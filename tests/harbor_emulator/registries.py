@@ -100,7 +100,7 @@ def _validate(call: Call, registry: Registry) -> None:
 
 
 def create(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("registry", "create"))
     body = body_object(
         call.request,
         "registry",
@@ -128,7 +128,7 @@ def create(call: Call) -> Response:
 
 
 def list_registries(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("registry", "list"))
     items = list(call.state.registries.values())
     items = query_filter(
         call.request,
@@ -140,14 +140,14 @@ def list_registries(call: Call) -> Response:
 
 
 def get(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("registry", "read"))
     return json_response(200, to_json(get_registry(call, call.int_param("id"))))
 
 
 def update(call: Call) -> Response:
     """`handler/registry.go:UpdateRegistry`: the flat `RegistryUpdate`, only the fields sent
     change; on "main" a changed URL sent without `access_secret` clears the stored secret."""
-    call.require_admin()
+    call.require_admin(("registry", "update"))
     stored = get_registry(call, call.int_param("id"))
     body = body_object(call.request, "registry", _FLAT_TYPES)
     changed = Registry(**vars(stored))
@@ -173,7 +173,7 @@ def update(call: Call) -> Response:
 
 
 def delete(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("registry", "delete"))
     registry = get_registry(call, call.int_param("id"))
     state = call.state
     if any(registry.id in (p.src_registry_id, p.dest_registry_id) for p in state.policies.values()):
@@ -188,7 +188,7 @@ def ping(call: Call) -> Response:
     """`handler/registry.go:PingRegistry`: a flat body; with `id`, the stored endpoint is
     tested with the fields sent over it, except that from release-2.15.0 (v2.15.3) and on
     "main" the stored url, insecure and ca_certificate win (#23463)."""
-    call.require_admin()
+    call.require_admin(("registry", "read"))
     body = body_object(call.request, "registry", _FLAT_TYPES)
     base = Endpoint("")
     kind = ""
@@ -234,7 +234,7 @@ def regular_health_check(state: State) -> None:
 
 def info(call: Call) -> Response:
     """What the native adapter advertises: name and tag filters, manual and scheduled triggers."""
-    call.require_admin()
+    call.require_admin(("registry", "read"))
     registry = get_registry(call, call.int_param("id"))
     return json_response(
         200,
@@ -251,7 +251,7 @@ def info(call: Call) -> Response:
 
 
 def adapters(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("replication-adapter", "list"))
     return json_response(200, list(ADAPTERS))
 
 

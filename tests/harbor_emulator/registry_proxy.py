@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .registry_token import TOKEN_PATH, Tokens, check
@@ -45,11 +47,35 @@ def _error(status: int, code: str, message: str) -> Response:
     return json_response(status, {"errors": [{"code": code, "message": message}]})
 
 
+class UpstreamLimit:
+    """A proxy project's `max_upstream_conn` (v2.15.0+): `repoproxy/proxy.go:handleBlob` takes
+    a count in Redis (`pkg/proxy/connection/limit.go:Acquire`) before pulling a blob from the
+    upstream and gives it back once the blob is sent (`Release`); over the limit it answers
+    429 "too many requests to upstream registry" at once, without Retry-After. The key is the
+    blob (`<repo>:<digest>`), or the project with UPSTREAM_REGISTRY_LIMIT_ON_PROJECT."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # released by the server, outside the emulator's lock
+        self._in_flight: Counter[str] = Counter()
+
+    def acquire(self, key: str, limit: int) -> bool:
+        with self._lock:
+            if self._in_flight[key] + 1 > limit:
+                return False
+            self._in_flight[key] += 1
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._in_flight[key] = max(0, self._in_flight[key] - 1)
+
+
 @dataclass
 class RegistryPlane:
     """Answers `/v2/…` and `/service/token`; the content itself is `State.store`."""
 
     tokens: Tokens = field(default_factory=Tokens)
+    limit: UpstreamLimit = field(default_factory=UpstreamLimit)
 
     def handle(self, request: Request, state: State, base_url: str) -> Response:
         if request.path == TOKEN_PATH:
@@ -78,8 +104,33 @@ class RegistryPlane:
         if kind == "manifests":
             return _manifest(request.method, content, endpoint, project, name, reference)
         if kind == "blobs":
-            return _blob(content, endpoint, repository, reference, request.method)
+            if reference in content.blobs or request.method == "HEAD" or endpoint is None:
+                return _blob(content, endpoint, repository, reference, request.method)
+            return self._upstream_blob(state, project, content, endpoint, repository, reference)
         return _tags(content, endpoint, name, repository)
+
+    def _upstream_blob(
+        self,
+        state: State,
+        project: Project,
+        content: Content,
+        endpoint: Endpoint,
+        repository: str,
+        digest: str,
+    ) -> Response:
+        """A blob GET that goes to the upstream, within the project's `max_upstream_conn`."""
+        try:
+            limit = int(project.metadata.get("max_upstream_conn", "0"))
+        except ValueError:
+            limit = 0
+        key = project.name if state.upstream_limit_on_project else f"{repository}:{digest}"
+        if limit > 0 and not self.limit.acquire(key, limit):
+            return _error(429, "TOO_MANY_REQUEST", "too many requests to upstream registry")
+        response = _blob(content, endpoint, repository, digest, "GET")
+        response.body_seconds = state.upstream_blob_seconds
+        if limit > 0:
+            response.after = lambda: self.limit.release(key)
+        return response
 
 
 _ROUTE = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>manifests|blobs)/(?P<ref>uploads/.*|[^/]+)$")

@@ -1,6 +1,7 @@
 """Harbor's registry auth: the token service, who a `/v2/` request acts as, and its refusals.
 
-- `/service/token` (`core/service/token/token.go:Handler.Get`, `creator.go:generalCreator.Create`):
+- `/service/token` (`core/service/token/token.go:Handler.Get`, `creator.go:generalCreator.Create`;
+  any other method is beego's 405, e.g. containerd's OAuth POST):
   wrong credentials silently mean anonymous (the `server/middleware/security/` generators return
   nil). Anonymous without a scope is 401 with an empty body; otherwise the answer is 200 with a
   token granting, per named project, every action the caller may do there
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -89,6 +91,11 @@ class Tokens:
 
     def issue(self, request: Request, state: State) -> Response:
         """GET /service/token: a token for the requested scopes, within the caller's rights."""
+        if request.method != "GET":
+            # token.Handler has only Get; beego answers any other method 405, which
+            # containerd's OAuth POST relies on to fall back to GET
+            # (core/middlewares/middlewares.go: readonlySkippers' comment on /service/token).
+            return Response(405, [("Content-Type", "text/plain")], b"Method Not Allowed")
         service = request.arg("service") or ""
         if service != SERVICE:  # no token creator for it: beego's CustomAbort, plain text
             return Response(400, [("Content-Type", "text/plain")],
@@ -138,19 +145,25 @@ def basic_caller(request: Request, state: State) -> Caller:
         username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return ANONYMOUS
-    if username.startswith(ROBOT_PREFIX):
-        name = username[len(ROBOT_PREFIX) :]
-        for robot in state.robots.values():
-            if (
-                robot.name == name
-                and not robot.disable
-                and secrets.compare_digest(robot.secret, password)
-            ):
-                return Caller(username, robot=robot)
+    robot = robot_by_credentials(state, username, password)
+    if robot is not None:
+        return Caller(username, robot=robot)
     user = state.users.get(username)
     if user is None or not secrets.compare_digest(user.password, password):
         return ANONYMOUS
     return Caller(username, user=user)
+
+
+def robot_by_credentials(state: State, username: str, password: str) -> Robot | None:
+    """The robot these Basic credentials sign in as, if it is valid now (`Robot.valid`:
+    not disabled, not expired; `server/middleware/security/robot.go:Generate`)."""
+    if not username.startswith(ROBOT_PREFIX):
+        return None
+    name, now = username[len(ROBOT_PREFIX) :], time.time()
+    for robot in state.robots.values():
+        if robot.name == name and secrets.compare_digest(robot.secret, password):
+            return robot if robot.valid(now) else None
+    return None
 
 
 def refusal(request: Request, base_url: str, message: str, scope: str | None = None) -> Response:

@@ -152,7 +152,7 @@ def stored_policy(call: Call, policy_id: int) -> Policy:
 
 
 def create_policy(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("replication-policy", "create"))
     policy = _policy(call, 0)
     policy.id = call.state.next_id("policy")
     call.state.policies[policy.id] = policy
@@ -160,7 +160,7 @@ def create_policy(call: Call) -> Response:
 
 
 def list_policies(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("replication-policy", "list"))
     items = query_filter(
         call.request, list(call.state.policies.values()), {"name": lambda p: p.name}
     )
@@ -169,12 +169,12 @@ def list_policies(call: Call) -> Response:
 
 
 def get_policy(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("replication-policy", "read"))
     return json_response(200, policy_json(call, stored_policy(call, call.int_param("id"))))
 
 
 def update_policy(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("replication-policy", "update"))
     stored = stored_policy(call, call.int_param("id"))
     policy = _policy(call, stored.id)
     policy.creation_time = stored.creation_time
@@ -183,7 +183,7 @@ def update_policy(call: Call) -> Response:
 
 
 def delete_policy(call: Call) -> Response:
-    call.require_admin()
+    call.require_admin(("replication-policy", "delete"))
     policy = stored_policy(call, call.int_param("id"))
     now = call.state.clock()
     if any(

@@ -7,9 +7,10 @@ import string
 import time
 
 from .projects import NAME
-from .state import STRONG_SECRET, Call, Robot, iso_now
+from .state import STRONG_SECRET, Call, Robot, User, iso_now
 from .wire import (
     JSON,
+    ApiError,
     Response,
     bad_request,
     body_object,
@@ -81,12 +82,15 @@ def to_json(robot: Robot) -> dict[str, JSON]:
     }
 
 
-def _may_manage(call: Call, project_id: int) -> None:
-    """System admins manage every robot; a project's owner manages that project's robots."""
+def _may_manage(call: Call, project_id: int, action: str) -> None:
+    """System admins manage every robot; a project's owner manages that project's robots; a
+    robot needs `robot` `action` on the project (`handler/robot.go:requireAccess`)."""
     user = call.require_login()
     project = call.state.projects.get(project_id)
-    if not user.admin and (project is None or project.owner is not user):
-        raise forbidden()
+    if user.admin or (project is not None and project.owner is user):
+        return
+    if project is None or not user.may("project", project.name, "robot", action):
+        raise forbidden(user.username if user.robot else "forbidden")
 
 
 def _permissions(
@@ -102,7 +106,7 @@ def _permissions(
     if any(not p.get("access") for p in permissions):
         raise bad_request("bad request empty access")
     if level == "system":
-        call.require_admin()
+        call.require_admin(("robot", "create"))
         return permissions, 0
     if len(permissions) != 1:
         raise bad_request("bad request permission")
@@ -113,7 +117,7 @@ def _permissions(
     if project is None:
         call.require_login()
         raise not_found(f"project {namespace} not found")
-    _may_manage(call, project.project_id)
+    _may_manage(call, project.project_id, "create" if call.request.method == "POST" else "update")
     checked = call.state.release() >= (2, 10, 0)  # handler/robot.go:robotAPI.validate
     for access in permissions[0].get("access") or []:
         pair = (access.get("resource"), access.get("action"))
@@ -143,6 +147,13 @@ def create(call: Call) -> Response:
     permissions, project_id = _permissions(call, body, level)
     if project_id:
         name = f"{permissions[0]['namespace']}+{name}"
+    if user.robot is not None and not _within(user, permissions):
+        raise ApiError(
+            403,
+            "DENIED",
+            "permission scope is invalid. It must be equal to or more restrictive than the "
+            f"creator robot's permissions: {user.username}",
+        )  # handler/robot.go:CreateRobot, isValidPermissionScope
     if any(r.name == name for r in call.state.robots.values()):
         raise conflict(f"robot account {PREFIX}{name} already exists")
     robot = Robot(
@@ -155,7 +166,7 @@ def create(call: Call) -> Response:
         disable=bool(body.get("disable")),
         permissions=permissions,
         secret=new_secret(),
-        creator_ref=user.user_id,
+        creator_ref=user.robot.id if user.robot else user.user_id,
         expires_at=-1 if duration == -1 else int(time.time()) + duration * 86400,
     )
     call.state.robots[robot.id] = robot
@@ -171,11 +182,22 @@ def create(call: Call) -> Response:
     )
 
 
-def _robot(call: Call) -> Robot:
+def _within(creator: User, permissions: list[dict[str, JSON]]) -> bool:
+    """Whether a robot asks for no more than it holds itself."""
+    return all(
+        creator.may(
+            p.get("kind") or "", p.get("namespace") or "", a.get("resource"), a.get("action")
+        )
+        for p in permissions
+        for a in p.get("access") or []
+    )
+
+
+def _robot(call: Call, action: str) -> Robot:
     call.require_login()
     robot_id = call.int_param("robot_id")
     robot = found(call.state.robots.get(robot_id), f"robot {robot_id} not found")
-    _may_manage(call, robot.project_id)
+    _may_manage(call, robot.project_id, action)
     return robot
 
 
@@ -189,22 +211,27 @@ def list_robots(call: Call) -> Response:
     )
     project_ids = {r.project_id for r in items}
     for project_id in project_ids:
-        _may_manage(call, project_id)
+        _may_manage(call, project_id, "list")
     return paginate(call.request, sort_items(call.request, [to_json(r) for r in items]))
 
 
 def get(call: Call) -> Response:
-    return json_response(200, to_json(_robot(call)))
+    return json_response(200, to_json(_robot(call, "read")))
 
 
 def update(call: Call) -> Response:
-    """PUT replaces description, disable, duration and permissions; name and level are fixed."""
-    robot = _robot(call)
+    """`handler/robot.go:updateV2Robot`: PUT replaces description, disable and permissions;
+    the body must repeat the level and the listed (prefixed) name, else 400; a changed
+    `duration` recomputes `expires_at` (-1, or creation time + that many days)."""
+    robot = _robot(call, "update")
     body = body_object(call.request, "robot", {**_TYPES, "id": int})
-    if body.get("level", robot.level) != robot.level:
-        raise bad_request("cannot update the level or name of robot")
+    duration = robot.duration if body.get("duration") is None else _duration(body)
     permissions, _ = _permissions(call, body, robot.level)
-    robot.duration = _duration(body)
+    if body.get("level") != robot.level or body.get("name") != PREFIX + robot.name:
+        raise bad_request("cannot update the level or name of robot")
+    if duration != robot.duration:
+        robot.duration = duration
+        robot.expires_at = -1 if duration == -1 else int(robot.created_at) + duration * 86400
     robot.description = body.get("description") or ""
     robot.disable = bool(body.get("disable"))
     robot.permissions = permissions
@@ -214,7 +241,7 @@ def update(call: Call) -> Response:
 
 def refresh(call: Call) -> Response:
     """PATCH `{"secret": ""}` makes Harbor generate a secret; a given one must pass its rule."""
-    robot = _robot(call)
+    robot = _robot(call, "update")
     body = body_object(call.request, "robotSec", {"secret": str})
     wanted = body.get("secret") or ""
     if wanted and not STRONG_SECRET.match(wanted):
@@ -228,7 +255,7 @@ def refresh(call: Call) -> Response:
 
 
 def delete(call: Call) -> Response:
-    robot = _robot(call)
+    robot = _robot(call, "delete")
     del call.state.robots[robot.id]
     return Response(200)
 

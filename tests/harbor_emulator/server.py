@@ -10,6 +10,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,14 +39,18 @@ def _handler_class(handle: Handle) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             request = Request.build(self.command, self.path, self.headers.items(), body)
             response = handle(request)
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            if response.header("Content-Length") is None:  # a HEAD may name the GET's length
-                self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+            try:
+                self.send_response(response.status)
+                for name, value in response.headers:
+                    self.send_header(name, value)
+                if response.header("Content-Length") is None:  # a HEAD may name the GET's length
+                    self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    time.sleep(response.body_seconds)
+                    self.wfile.write(response.body)
+            finally:
+                response.sent()
 
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 

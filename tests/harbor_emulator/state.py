@@ -33,11 +33,41 @@ def iso_now() -> str:
 
 @dataclass
 class User:
+    """Who an API request acts as. A robot signing in with Basic auth gets a stand-in with
+    `robot` set (user id 0), so handlers can check its permissions."""
+
     user_id: int
     username: str
     password: str
-    admin: bool
+    sysadmin_flag: bool
+    # Admin by signing in (LDAP admin group, auth proxy, OIDC admin group), never stored
+    # in sysadmin_flag: `core/auth/ldap/ldap.go:attachLDAPGroup`, `pkg/authproxy/http.go`.
+    admin_role_in_auth: bool = False
+    oidc: bool = False  # an OIDC user: `password` is the CLI secret
+    robot: Robot | None = None
     creation_time: str = field(default_factory=iso_now)
+
+    @property
+    def admin(self) -> bool:
+        """`common/security/local/context.go:IsSysAdmin`: either way of being admin."""
+        return self.sysadmin_flag or self.admin_role_in_auth
+
+    def may(self, kind: str, namespace: str, resource: str, action: str) -> bool:
+        """A robot's permission (`common/security/robot/context.go:Can`): an entry of that
+        kind on that namespace, or on all (`*`), granting the resource and action."""
+        if self.robot is None:
+            return False
+        wanted = (resource, action)
+        for permission in self.robot.permissions:
+            accesses = permission.get("access")
+            if (
+                permission.get("kind") == kind
+                and permission.get("namespace") in (namespace, "*")
+                and isinstance(accesses, list)
+                and any((a.get("resource"), a.get("action")) == wanted for a in accesses)
+            ):
+                return True
+        return False
 
 
 @dataclass
@@ -127,15 +157,17 @@ class Execution:
     failed_early: bool = False
 
     def status(self, now: float) -> str:
-        """Failed early (listing, skipped), else derived from the tasks at `now`."""
+        """Failed early (listing, skipped), else derived from the tasks at `now` with
+        `pkg/task/dao/execution.go:refreshStatus`'s precedence: running, then Error
+        (Failed), then Stopped, then Success."""
         if self.failed_early:
             return "Failed"
         statuses = [task.status(now) for task in self.tasks]
         if any(s in RUNNING for s in statuses):
             return "InProgress"
-        if "Stopped" in statuses:
-            return "Stopped"
-        return "Failed" if "Failed" in statuses else "Succeed"
+        if "Failed" in statuses:
+            return "Failed"
+        return "Stopped" if "Stopped" in statuses else "Succeed"
 
 
 @dataclass
@@ -153,6 +185,12 @@ class Robot:
     expires_at: int = -1
     creation_time: str = field(default_factory=iso_now)
     update_time: str = field(default_factory=iso_now)
+    created_at: float = field(default_factory=time.time)  # Unix seconds, for expires_at
+
+    def valid(self, now: float) -> bool:
+        """`server/middleware/security/robot.go:Generate`: a disabled robot, or one whose
+        `expires_at` is not -1 and has passed, gets no security context (anonymous)."""
+        return not self.disable and (self.expires_at == -1 or self.expires_at > now)
 
 
 @dataclass
@@ -170,6 +208,12 @@ class State:
     failing_copies: set[str] = field(default_factory=set)
     store: Store = field(default_factory=Store)
     version: str = "v2.15.2"
+    auth_mode: str = "db_auth"  # /systeminfo; "oidc_auth" limits OIDC users' CLI secrets
+    # How long a blob takes to stream from the upstream through a proxy project, and core's
+    # UPSTREAM_REGISTRY_LIMIT_ON_PROJECT (one max_upstream_conn count per project, not per
+    # blob): see `registry_proxy.UpstreamLimit`.
+    upstream_blob_seconds: float = 0.0
+    upstream_limit_on_project: bool = False
     health_checked_at: float | None = None
     _ids: dict[str, Iterator[int]] = field(default_factory=dict)
 
@@ -186,8 +230,16 @@ class State:
     def next_id(self, kind: str) -> int:
         return next(self._ids.setdefault(kind, itertools.count(1)))
 
-    def add_user(self, username: str, password: str, *, admin: bool) -> User:
-        user = User(self.next_id("user"), username, password, admin)
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        admin: bool,
+        by_sign_in: bool = False,
+        oidc: bool = False,
+    ) -> User:
+        user = User(self.next_id("user"), username, password, admin, by_sign_in, oidc)
         self.users[username] = user
         return user
 
@@ -210,10 +262,16 @@ class Call:
             raise ApiError(401, "UNAUTHORIZED", "UnAuthorized")
         return self.user
 
-    def require_admin(self) -> User:
+    def require_admin(self, access: tuple[str, str] | None = None) -> User:
+        """`handler/base.go:RequireSystemAccess`: a system admin, or a robot holding `access`
+        (resource, action) in its system permissions; Harbor's 403 then names the robot."""
         user = self.require_login()
-        if not user.admin:
+        if user.admin:
+            return user
+        if user.robot is None:
             raise forbidden()
+        if access is None or not user.may("system", "/", *access):
+            raise forbidden(user.username)
         return user
 
     def int_param(self, name: str) -> int:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from .state import STRONG_SECRET, Call, iso_now
-from .wire import JSON, Response, bad_request, body_object, conflict, created, json_response
+from .wire import (
+    JSON,
+    Response,
+    bad_request,
+    body_object,
+    conflict,
+    created,
+    json_response,
+    precondition,
+)
 
 BUILDS = {"v2.15.2": "v2.15.2-080b0220", "main": "v2.16.0-c50c7ddd"}
 """What `/systeminfo` prints for a `State.version` (the VERSION file and the commit)."""
@@ -26,7 +35,7 @@ def health(call: Call) -> Response:
 def systeminfo(call: Call) -> Response:
     """Anonymous callers get the auth mode only; the version needs valid credentials."""
     info: dict[str, JSON] = {
-        "auth_mode": "db_auth",
+        "auth_mode": call.state.auth_mode,
         "primary_auth_mode": False,
         "self_registration": False,
         "banner_message": "",
@@ -47,8 +56,13 @@ def systeminfo(call: Call) -> Response:
 
 
 def current_user(call: Call) -> Response:
-    """401 for anonymous: the only reliable way to tell that credentials were wrong."""
+    """401 for anonymous: the only reliable way to tell that credentials were wrong; 412 for a
+    robot, which has no user to show (`handler/user.go:GetCurrentUserInfo`). An admin by an
+    LDAP group or the auth proxy shows `sysadmin_flag: false, admin_role_in_auth: true`
+    (`handler/model/user.go:ToUserResp`)."""
     user = call.require_login()
+    if user.robot is not None:
+        raise precondition("get current user not available for security context: robot")
     return json_response(
         200,
         {
@@ -57,8 +71,8 @@ def current_user(call: Call) -> Response:
             "email": f"{user.username}@example.com",
             "realname": "system admin" if user.user_id == 1 else user.username,
             "comment": "admin user" if user.user_id == 1 else "",
-            "sysadmin_flag": user.admin,
-            "admin_role_in_auth": False,
+            "sysadmin_flag": user.sysadmin_flag,
+            "admin_role_in_auth": user.admin_role_in_auth,
             "creation_time": user.creation_time,
             "update_time": user.creation_time,
         },

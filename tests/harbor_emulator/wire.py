@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, unquote, urlencode
+from urllib.parse import parse_qs, unquote_plus, urlencode
 
 JSON = Any
 T = TypeVar("T")
@@ -56,6 +56,16 @@ class Response:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # A body that takes this long to send (a proxied blob streaming from the upstream), and
+    # what to do once it has gone out; the server calls both outside the emulator's lock.
+    body_seconds: float = 0.0
+    after: Callable[[], None] | None = None
+
+    def sent(self) -> None:
+        """The body has gone out (or the client hung up): run `after` once."""
+        after, self.after = self.after, None
+        if after is not None:
+            after()
 
     def header(self, name: str) -> str | None:
         """The first header of that name (case-insensitive), or None."""
@@ -244,10 +254,15 @@ _RANGE = re.compile(r"^\[(.*)~(.*)\]$")
 
 
 def _condition(raw: str) -> Callable[[str], bool]:
-    """One `q` value: `~v` fuzzy, `[a~b]` range, `{a b}` any of, `(a b)` all of, else exact."""
+    """One `q` value: `~v` fuzzy, `[a~b]` range, `{a b}` any of, `(a b)` all of, else exact.
+
+    Fuzzy is SQL `icontains` (`lib/orm/query.go:setFilters`), so case-insensitive; an exact
+    value loses one leading backslash (`builder.go:escapeValue`)."""
     if raw.startswith("~"):
-        needle = raw[1:]
-        return lambda value: needle in value
+        if len(raw) < 2:
+            raise bad_request(f"invalid query string value: {raw}")
+        needle = raw[1:].lower()
+        return lambda value: needle in value.lower()
     if found := _RANGE.match(raw):
         low, high = found.groups()
         return lambda value: (
@@ -259,7 +274,8 @@ def _condition(raw: str) -> Callable[[str], bool]:
     if raw.startswith("(") and raw.endswith(")"):
         required = {v.strip("\"'") for v in raw[1:-1].split()}
         return lambda value: required <= {value}
-    return lambda value: value == raw
+    exact = raw.removeprefix("\\")
+    return lambda value: value == exact
 
 
 def _num(value: str) -> float:
@@ -269,19 +285,27 @@ def _num(value: str) -> float:
         return float("nan")
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def query_filter(
     request: Request, items: list[T], keys: Mapping[str, Callable[[T], object]]
 ) -> list[T]:
-    """Filter by Harbor's `q=k=v,k2=~v2` syntax; keys the resource does not know are ignored."""
+    """Filter by Harbor's `q=k=v,k2=~v2` syntax; keys the resource does not know are ignored.
+
+    As `lib/q/builder.go:parseKeywords`: the already-decoded `q` is unescaped once more
+    (`+` becomes a space, `%2C` a separator; a malformed escape keeps `q` as it was), then
+    split on `,`, each part at its first `=`."""
     raw_q = request.arg("q")
     if not raw_q:
         return items
+    if not _BAD_ESCAPE.search(raw_q):  # url.QueryUnescape fails as a whole, and is logged
+        raw_q = unquote_plus(raw_q)
     result = items
     for entry in raw_q.split(","):
         key, sep, value = entry.partition("=")
-        value = unquote(value)
         if not sep or not key or not value:
-            raise bad_request(f'invalid query string "{raw_q}"')
+            raise bad_request('the query string must contain "=" and the key/value cannot be empty')
         getter = keys.get(key)
         if getter is None:
             continue

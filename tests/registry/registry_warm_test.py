@@ -10,9 +10,12 @@ import time
 
 import httpx
 
+from postrender.harbor import RetryPolicy
 from postrender.registry import Check, Target
 from postrender.registry._client import RegistryClient
 from postrender.registry._warm import warm
+from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME
+from tests.support.fixtures_registry import harbor_client
 
 REPOSITORY = "appco/containers/etcd"
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -98,3 +101,28 @@ def test_warm_fails_the_check_when_a_manifest_is_not_json():
     assert check.result == "upstream error"
     assert check.detail == f"manifest {_digest(registry.manifest)}: 200, but not a JSON object"
     assert check.warmed == 0
+
+
+def test_warm_gets_every_blob_past_harbors_upstream_connection_limit(mirror):
+    """Issue 16 item 9: a proxy project's max_upstream_conn makes Harbor answer 429 at once,
+    without Retry-After, while other blobs stream; retries run out long before they finish.
+    The refused blobs are pulled again after the others, one at a time."""
+    harbor = mirror.harbor
+    harbor.state.project_by_name(mirror.project).metadata["max_upstream_conn"] = "1"
+    harbor.state.upstream_limit_on_project = True
+    harbor.state.upstream_blob_seconds = 0.3  # far longer than the whole backoff below
+    image = mirror.upstream.images["containers/bci-busybox:15.6"]
+    repository = f"{mirror.project}/containers/bci-busybox"
+    target = Target(f"{mirror.host}/{repository}:15.6", repository, "15.6", None, False)
+    check = Check(target, "ok", image.digest, MANIFEST_TYPE)
+    client = RegistryClient(
+        harbor_client(harbor), (ADMIN_USERNAME, ADMIN_PASSWORD),
+        retry=RetryPolicy(attempts=3, base_delay=0.01),
+    )  # fmt: skip
+
+    warm(client, [check], frozenset(), concurrency=4, stream=io.StringIO())
+
+    assert (check.result, check.detail) == ("ok", "")
+    assert check.warmed == len(image.blobs)
+    refused = [e for e in harbor.exchanges if e.response.status == 429]
+    assert refused and all(b"too many requests to upstream" in e.response.body for e in refused)

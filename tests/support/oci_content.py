@@ -25,14 +25,16 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _layer(text: str) -> bytes:
+def _layer(text: str) -> tuple[bytes, str]:
+    """The gzipped layer and its diff ID (the digest of the tar before compression), which
+    runtimes that unpack (containerd, podman) check against the config's `rootfs.diff_ids`."""
     payload = text.encode()
     tar_bytes = io.BytesIO()
     with tarfile.open(fileobj=tar_bytes, mode="w") as tar:
         info = tarfile.TarInfo("etc/image-id")
         info.size = len(payload)
         tar.addfile(info, io.BytesIO(payload))
-    return gzip.compress(tar_bytes.getvalue(), mtime=0)
+    return gzip.compress(tar_bytes.getvalue(), mtime=0), digest_of(tar_bytes.getvalue())
 
 
 @dataclass
@@ -80,15 +82,15 @@ class Pusher:
 
     def _platform_manifest(self, image: Image, platform: str) -> bytes:
         os_name, _, arch = platform.partition("/")
+        layer, diff_id = _layer(f"{image.repository}:{image.tag} {platform}\n")
         config = json.dumps(
             {
                 "architecture": arch,
                 "os": os_name,
                 "config": {"Labels": {"image": f"{image.repository}:{image.tag}"}},
-                "rootfs": {"type": "layers", "diff_ids": []},
+                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
             }
         ).encode()
-        layer = _layer(f"{image.repository}:{image.tag} {platform}\n")
         for blob in (config, layer):
             self.blob(image.repository, blob)
             image.blobs[digest_of(blob)] = len(blob)
