@@ -12,26 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError
-from postrender.helm.paths import default_config_file
+from postrender.helmhome import default_config_file
+from postrender.rewrite import imageref
 
 DEFAULT_UPSTREAM = "dp.apps.rancher.io"
 DEFAULT_PROJECT = "application-collection"
 DEFAULT_UPSTREAM_PULL_SECRET = "application-collection"
 
-_HOST = re.compile(
-    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-    r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?$"
-)
-_PROJECT_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_PROJECT = re.compile(rf"^{_PROJECT_COMPONENT}(?:/{_PROJECT_COMPONENT})*$")
 _SECRET_NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?$")
-
-
-def reads_as_registry_host(first: str) -> bool:
-    """Whether a reference's first component is its registry host (distribution's
-    `splitDockerDomain`): with a `.` or `:`, as `localhost`, or with upper case; otherwise the
-    reference means Docker Hub."""
-    return "." in first or ":" in first or first == "localhost" or first != first.lower()
 
 
 class Option(NamedTuple):
@@ -140,8 +128,18 @@ def read_config_file(path: str) -> dict[str, str]:
 
 
 def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Settings:
-    """Merge the four sources in precedence order and validate the result."""
-    given = parse_argv(argv)
+    """The post-renderer's settings from its command line (see `resolve_given`)."""
+    return resolve_given(parse_argv(argv), environ)
+
+
+def resolve_given(
+    given: Mapping[str, str | bool | None], environ: Mapping[str, str] = os.environ
+) -> Settings:
+    """Merge the four sources in precedence order and validate the result.
+
+    `given` maps flags (`--harbor-host`) to the values the user gave, as `parse_argv` or click
+    hands them over; None or False stands for an option not given.
+    """
 
     def pick(flag: str) -> str | None:
         value = given.get(flag)
@@ -199,16 +197,16 @@ def validate(settings: Settings, flags: Mapping[str, str] | None = None) -> None
     }
     for field in ("harbor_host", "upstream"):
         host = getattr(settings, field)
-        if not _HOST.match(host):
+        if not imageref.is_domain(host):
             raise ConfigError(f"{flag[field]} {host!r} is not HOST[:PORT] (no scheme, no path)")
-        if not reads_as_registry_host(host):
+        if not imageref.reads_as_registry_host(host):
             raise ConfigError(
                 f"{flag[field]} {host!r} would not read as a registry host: image references "
                 f"{host}/… mean Docker Hub unless the host has a dot or a port or is localhost"
             )
     if settings.harbor_host.lower() == settings.upstream.lower():
         raise ConfigError(f"{flag['harbor_host']} {settings.harbor_host!r} is the upstream itself")
-    if not _PROJECT.match(settings.project):
+    if not imageref.is_path(settings.project):
         raise ConfigError(f"{flag['project']} {settings.project!r} is not a valid Harbor project")
     for field in ("upstream_pull_secret", "pull_secret"):
         name = getattr(settings, field)

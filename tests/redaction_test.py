@@ -19,8 +19,9 @@ import pytest
 
 from postrender.bootstrap.plan import Replication
 from postrender.bootstrap.replication import replicate
+from postrender.endpoint import Endpoint
 from postrender.errors import ReplicationFailed, keep_secret
-from postrender.harbor import Connection, Policy, connect
+from postrender.harbor import Policy, connect
 
 HARBOR_MIRROR = Path(sys.executable).parent / "harbor-mirror"
 PASSWORD = "adm1n-Pa55word"
@@ -191,7 +192,7 @@ def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
         return httpx.Response(200, json=[])
 
     out = io.StringIO()
-    client = connect(Connection("https://harbor.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://harbor.test", ("admin", "pw")),
                      transport=httpx.MockTransport(handler))  # fmt: skip
     with pytest.raises(ReplicationFailed):
         replicate(client, Policy(1, "p", {}), Replication("containers/etcd"), dry_run=False,

@@ -76,6 +76,11 @@ def test_missing_harbor_host_says_how_to_fix(tmp_path: Path) -> None:
     [
         (["--harbor-host", "https://h.example.com"], "not HOST"),
         (["--harbor-host", "h.example.com/path"], "not HOST"),
+        # the reference grammar's domain (one copy, imageref): no trailing newline, and an IPv6
+        # host without the dotted IPv4 tail distribution's grammar cannot read back
+        (["--harbor-host", "h.example.com\n"], "not HOST"),
+        (["--harbor-host", "[::ffff:10.0.0.1]:5000"], "not HOST"),
+        (["--harbor-host", "h.io", "--project", "appco\n"], "not a valid Harbor project"),
         (["--harbor-host", "h.io", "--project", "Upper"], "not a valid Harbor project"),
         (["--harbor-host", "h.io", "--pull-secret", "Bad_Name"], "not a valid Kubernetes secret"),
         (["--harbor-host", "h.io", "--bogus"], "unknown option '--bogus'"),

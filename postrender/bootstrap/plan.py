@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from postrender import settings
 from postrender.bootstrap.replication_plan import ChartRequest, chart_rule
 from postrender.errors import ConfigError
-from postrender.helm.paths import default_config_file
+from postrender.helmhome import default_config_file
 
 Mode = Literal["proxy-cache", "replication"]
 MODES: tuple[Mode, ...] = ("proxy-cache", "replication")

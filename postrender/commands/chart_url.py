@@ -19,11 +19,10 @@ def cli(url: str, **given: Any) -> int:
     oci://dp.apps.rancher.io/charts/etcd becomes oci://HARBOR_HOST/PROJECT/charts/etcd, with
     the Harbor host and project of the post-renderer (options, HARBOR_MIRROR_*, config file).
     """
-    from postrender.registry import chart_url
     from postrender.rewrite.rules import Rules
 
     config = resolve(given)
-    mapped = chart_url(url, Rules.from_settings(config).mirror)
+    mapped = Rules.from_settings(config).mirror.chart_url(url)
     if mapped is None:
         raise ConfigError(f"{url!r} is not an oci:// chart URL of {config.upstream}")
     click.echo(mapped)

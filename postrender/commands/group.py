@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import click
 
 from postrender import __version__, settings
-from postrender.helm.paths import last_error_file
+from postrender.helmhome import last_error_file
 
 # name → (module:attribute of a click command, one-line help). The post-renderer is listed for
 # help only: cli.main runs it without click.

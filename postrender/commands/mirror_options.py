@@ -1,6 +1,6 @@
 """Post-renderer options that other commands take too, resolved exactly as the post-renderer's.
 
-They go through `settings.resolve` (option > HARBOR_MIRROR_* > config file > default), so
+They go through `settings.resolve_given` (option > HARBOR_MIRROR_* > config file > default), so
 every command points at the same Harbor project as `--post-renderer harbor-mirror`.
 """
 
@@ -36,14 +36,11 @@ class SettingsOptions:
 
     def resolve(self, given: dict[str, Any]) -> settings.Settings:
         """The settings from the options given (taken out of `given`), environment, config."""
-        argv: list[str] = []
-        for option in self.options:
-            value = given.pop(option.flag.lstrip("-").replace("-", "_"), None)
-            if option.metavar is None and value:
-                argv.append(option.flag)
-            elif option.metavar is not None and value is not None:
-                argv.append(f"{option.flag}={value}")
-        return settings.resolve(argv, os.environ)
+        values = {
+            option.flag: given.pop(option.flag.lstrip("-").replace("-", "_"), None)
+            for option in self.options
+        }
+        return settings.resolve_given(values, os.environ)
 
 
 # What verify and chart-url need: where the mirror is.

@@ -127,7 +127,7 @@ def cli(
             raise ConfigError("give the helm template arguments (NAME CHART ...) or --from-stdin")
         line = CommandLine.parse("template", helm_args, lambda: helm_major(environ))
         release = release_of(line, environ)
-        text = render(line, environ, Harbor.from_settings(config))
+        text = render(line, environ, Harbor.from_settings(config, environ))
     click.echo(
         overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)
     )

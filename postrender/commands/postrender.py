@@ -50,7 +50,7 @@ def record_last_error(message: str) -> None:
     from pathlib import Path
 
     from postrender.files import atomic_write
-    from postrender.helm.paths import last_error_file
+    from postrender.helmhome import last_error_file
 
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     # The message already went to stderr; a read-only cache must not mask it.

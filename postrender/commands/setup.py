@@ -30,12 +30,12 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
-from postrender.commands.setup_chart import HarborLogin, PlannedReplication
+from postrender.commands.setup_chart import PlannedReplication
+from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError, HarborError, keep_secret
-from postrender.harbor import Connection, HarborClient, connect, tls_verify
-from postrender.helm.paths import default_config_file
+from postrender.harbor import HarborClient, connect
+from postrender.helmhome import default_config_file
 
-PASSWORD_ENV = "HARBOR_MIRROR_HARBOR_PASSWORD"
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
 
 
@@ -46,11 +46,12 @@ def setup(
     dry_run: bool,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
-    login: HarborLogin | None = None,
+    endpoint: Endpoint | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> int:
     """Bring Harbor to `plan`, one reported step at a time; raises on the first failure.
-    `login` is who setup is to Harbor's registry and Helm, which a plan from a chart needs."""
+    `endpoint` is setup's own way into Harbor, which a plan from a chart reads `/v2/` and
+    renders with."""
     version = check_harbor(client, plan.harbor_url, out)
     if plan.mode == "replication" and not version_at_least(version, 2, 3):
         raise HarborError(
@@ -67,8 +68,8 @@ def setup(
         ensure_robot(client, plan, project, dry_run=dry_run, out=out)
     ensure_config(plan, dry_run=dry_run, out=out)
     if plan.chart is not None:
-        assert login is not None
-        PlannedReplication(client, plan, registry, login, project_exists=project is not None,
+        assert endpoint is not None
+        PlannedReplication(client, plan, registry, endpoint, project_exists=project is not None,
                            dry_run=dry_run, out=out, sleep=sleep).run(environ)
     elif plan.replication is not None and plan.replication.replicate:
         replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
@@ -164,7 +165,7 @@ class _SetupCommand(click.Command):
 )
 @click.option("--harbor-url", required=True, envvar="HARBOR_MIRROR_HARBOR_URL", show_envvar=True,
               metavar="URL", help="Harbor's address, e.g. https://core.harbor.domain.")
-@click.option("--username", default="admin", show_default=True, envvar="HARBOR_MIRROR_USERNAME",
+@click.option("--username", default="admin", show_default=True, envvar=USERNAME_ENV,
               show_envvar=True, help="Harbor system admin (local, LDAP or auth-proxy admin) or "
               f"system robot 'robot$NAME'. Password: ${PASSWORD_ENV}, --password-stdin, or a "
               "hidden prompt.")
@@ -265,16 +266,20 @@ def cli(
     plan = plan_from_options(PlanOptions(**plan_options), environ)
     check_emit(plan, emit, emit_credentials, node_ca_file)
     timeout = positive_seconds("--timeout", timeout)
-    verify = tls_verify(plan.ca_file, insecure_skip_tls_verify)
+    endpoint = Endpoint.at_url(
+        plan.harbor_url, project=plan.project,
+        ca_file=str(plan.ca_file) if plan.ca_file else None,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+    )
+    endpoint.tls_verify()  # a bad --ca-file is reported before anyone types a secret
     password = keep_secret(_password(password_stdin, environ), username=username)
     token = _token(environ)
     plan = replace(plan, upstream_token=token and keep_secret(token))
-    connection = Connection(plan.harbor_url, username, password, verify, timeout)
-    if verify is False:
+    if endpoint.insecure_skip_tls_verify:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
-    client = connect(connection)
-    login = HarborLogin((username, password), plan.ca_file, insecure_skip_tls_verify)
-    code = setup(client, plan, dry_run=dry_run, out=sys.stdout, login=login)
+    endpoint = replace(endpoint, credentials=(username, password))
+    client = connect(endpoint, timeout=timeout)
+    code = setup(client, plan, dry_run=dry_run, out=sys.stdout, endpoint=endpoint)
     if emit:
         ensure_node_mirrors(plan, emit, embed_credentials=emit_credentials,
                             node_ca_file=node_ca_file, dry_run=dry_run, out=sys.stdout)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import TextIO
 
 from postrender import registry
@@ -27,6 +26,7 @@ from postrender.bootstrap.replication_plan import (
     to_run,
     wanted,
 )
+from postrender.endpoint import Endpoint
 from postrender.errors import ReplicationFailed
 from postrender.harbor import HarborClient, Policy, Registry
 from postrender.helm.args import CommandLine
@@ -38,15 +38,6 @@ from postrender.rewrite.stream import rewrite_stream
 Artifact = tuple[str, str]  # (repository below the project, tag)
 
 
-@dataclass(frozen=True)
-class HarborLogin:
-    """Who setup is to Harbor's registry and to Helm: its own login, and how TLS is checked."""
-
-    credentials: tuple[str, str] = field(repr=False)
-    ca_file: Path | None = None
-    insecure_skip_tls_verify: bool = False
-
-
 class PlannedReplication:
     """One setup run's replication of one chart; see the module docstring for the steps."""
 
@@ -54,8 +45,8 @@ class PlannedReplication:
         self,
         client: HarborClient,
         plan: Plan,
-        endpoint: Registry | None,
-        login: HarborLogin,
+        upstream_endpoint: Registry | None,
+        harbor: Endpoint,
         *,
         project_exists: bool,
         dry_run: bool,
@@ -63,18 +54,13 @@ class PlannedReplication:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         assert plan.chart is not None and plan.replication is not None
-        self.client, self.plan, self.endpoint = client, plan, endpoint
+        self.client, self.plan, self.upstream_endpoint = client, plan, upstream_endpoint
         self.chart: ChartRequest = plan.chart
         self.base: Replication = plan.replication
         self.dry_run, self.out, self.sleep = dry_run, out, sleep
         self.project_exists = project_exists  # a dry run may plan a project Harbor lacks
         self.mirror = MirrorRule(plan.upstream_host, plan.harbor_host, plan.project)
-        plain_http = plan.harbor_url.startswith("http://")
-        self.access = registry.Access(plan.harbor_host, login.credentials, login.ca_file,
-                                      login.insecure_skip_tls_verify, plain_http)
-        self.helm = Harbor(self.mirror, login.credentials,
-                           str(login.ca_file) if login.ca_file else None,
-                           login.insecure_skip_tls_verify, plain_http)
+        self.harbor = replace(harbor, project=plan.project)  # setup's own login: /v2/ and Helm
 
     def run(self, environ: Mapping[str, str]) -> None:
         copied_chart = self._chart_step()
@@ -104,7 +90,7 @@ class PlannedReplication:
         self._require_copied(rules, after)
         signatures = self._signature_pass(tags, rules, policies, stored, after)
         checks = registry.verify(
-            rendered, self.mirror, self.access,
+            rendered, self.mirror, self.harbor,
             charts=[t for t in [self._chart_target()] if t is not None],
         )  # fmt: skip
         for check in checks:
@@ -155,7 +141,7 @@ class PlannedReplication:
         chart = self.chart
         args = [chart.name, chart.url, "--version", chart.version, *chart.values_args]
         line = CommandLine.parse("template", args, lambda: helm_major(environ))
-        text = render(line, environ, self.helm)
+        text = render(line, environ, Harbor(self.mirror, self.harbor))
         return rewrite_stream(text, Rules.from_settings(self.plan.post_renderer_settings())).text
 
     def _references(self, rendered: str) -> list[Reference]:
@@ -231,7 +217,7 @@ class PlannedReplication:
 
     def _ensure(self, rule: Rule) -> Policy | None:
         planned = replace(self.plan, replication=self._replication(rule))
-        return ensure_policy(self.client, planned, self.endpoint, dry_run=self.dry_run,
+        return ensure_policy(self.client, planned, self.upstream_endpoint, dry_run=self.dry_run,
                              out=self.out)
 
     def _stored_tag_filter(self, name: str) -> str | None:
@@ -245,7 +231,7 @@ class PlannedReplication:
         if not self.project_exists:
             return {artifact: [] for artifact in artifacts}
         below = self.plan.project + "/"
-        found = registry.held(self.access, [(below + repo, tag) for repo, tag in artifacts])
+        found = registry.held(self.harbor, [(below + repo, tag) for repo, tag in artifacts])
         return {artifact: found[(below + artifact[0], artifact[1])] for artifact in artifacts}
 
     def _chart_target(self) -> registry.Target | None:

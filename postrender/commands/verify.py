@@ -15,6 +15,7 @@ import click
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
+from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, redact
 from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
@@ -44,9 +45,9 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
               "pulls from there instead of through Harbor.")
 @click.option("--secret-file", type=_FILE, metavar="FILE",
               help="The robot's Secret manifest written by setup --secret-out "
-              "[env HARBOR_MIRROR_SECRET_FILE; default: the one setup wrote]; helm template "
-              "signs in with it too. Else $HARBOR_MIRROR_USERNAME with "
-              "$HARBOR_MIRROR_HARBOR_PASSWORD; else anonymous.")
+              "[env HARBOR_MIRROR_SECRET_FILE; default: the one setup wrote]. Else "
+              "$HARBOR_MIRROR_USERNAME with $HARBOR_MIRROR_HARBOR_PASSWORD; else anonymous. "
+              "helm template signs in with the same.")
 @click.option("--ca-file", type=_FILE, metavar="FILE",
               help="CA certificate(s) Harbor's TLS certificate is checked against "
               "[env HARBOR_MIRROR_CA_FILE]; also passed to helm template. Default: setup's.")
@@ -83,18 +84,16 @@ def cli(
         secret_file=str(secret_file) if secret_file else config.secret_file,
         ca_file=str(ca_file) if ca_file else config.ca_file,
     )
-    access = registry.access(
+    endpoint = Endpoint.from_settings(  # the /v2/ checks and helm template sign in alike
         config, os.environ, insecure_skip_tls_verify=insecure_skip_tls_verify,
         plain_http=plain_http,
     )
-    harbor = Harbor.from_settings(
-        config, insecure_skip_tls_verify=insecure_skip_tls_verify, plain_http=plain_http
-    )
+    harbor = Harbor(rules.mirror, endpoint)
     text, line = _read(inputs, harbor, os.environ)
     chart, version = _chart_argument(line) if line else (None, None)
     chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
     checks = registry.verify(
-        rewrite_stream(text, rules).text, rules.mirror, access,
+        rewrite_stream(text, rules).text, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
     )

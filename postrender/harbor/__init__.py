@@ -1,12 +1,13 @@
 """A small typed Harbor v2.0 REST client: the only code that talks to Harbor's `/api/v2.0`.
 
-Imports only `errors` (and httpx); never on the post-renderer path, `setup` loads it on demand.
+Imports only `endpoint` (whom to reach) and `errors` (and httpx); never on the post-renderer path,
+`setup` loads it on demand.
 """
 
 from __future__ import annotations
 
 from postrender.harbor._client import HarborClient
-from postrender.harbor._connect import Connection, connect, tls_verify
+from postrender.harbor._connect import connect
 from postrender.harbor._errors import error_detail, unreachable
 from postrender.harbor._http import HarborHTTP, cookie_jar_that_keeps_nothing
 from postrender.harbor._models import (
@@ -27,7 +28,6 @@ from postrender.harbor._retry import RetryPolicy, may_retry_status
 __all__ = [
     "NEVER_EXPIRES",
     "OIDC_AUTH",
-    "Connection",
     "Execution",
     "HarborClient",
     "HarborHTTP",
@@ -44,6 +44,5 @@ __all__ = [
     "cookie_jar_that_keeps_nothing",
     "error_detail",
     "may_retry_status",
-    "tls_verify",
     "unreachable",
 ]

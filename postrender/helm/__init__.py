@@ -1,6 +1,6 @@
-"""Everything that runs or imitates Helm: its homes, its argument grammar, running it through
-Harbor (`harbor`: chart URL, robot login, CA) for `helm template` and the wrappers.
+"""Everything that runs or imitates Helm: its argument grammar, running it through Harbor
+(`harbor`: chart arguments, the endpoint's login and CA) for `helm template` and the wrappers.
 
-May import `rewrite`, `secretfile`, `errors` and `settings`; `paths` is on the post-renderer's
-start-up path, so this `__init__` stays empty.
+May import `rewrite`, `endpoint`, `errors`, `settings` and `helmhome`; this `__init__` stays
+empty, so importing one module loads no siblings.
 """

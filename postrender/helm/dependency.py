@@ -2,7 +2,7 @@
 from Harbor, and the user's Chart.yaml stays as it is.
 
 Helm runs on a temporary copy of the chart whose Chart.yaml names Harbor instead of the
-upstream (`Harbor.chart_url`), and `file://` dependencies by their absolute path (Helm reads a
+upstream (`MirrorRule.chart_url`), and `file://` dependencies by their absolute path (Helm reads a
 relative one from the chart's directory, which the copy is not); the archives it fetched are
 then copied into `CHART_DIR/charts/` (replacing the ones it replaced). `Chart.lock`:
 
@@ -113,7 +113,7 @@ def _repository(entry: dict[str, Any], harbor: Harbor, chart_dir: Path) -> objec
     """The repository the copy's Chart.yaml names for `entry`: Harbor's URL of an upstream
     one, the absolute path of a relative `file://` one, else the user's as it is."""
     repository = entry.get("repository")
-    url = harbor.chart_url(str(repository or ""))
+    url = harbor.rule.chart_url(str(repository or ""))
     if url is not None:
         return url
     if isinstance(repository, str) and repository.startswith("file://"):
@@ -128,7 +128,7 @@ def _for_the_copy(
     mapped, charts = [], []
     for entry in wanted:
         repository = _repository(entry, harbor, chart_dir)
-        if harbor.chart_url(str(entry.get("repository") or "")) is not None:
+        if harbor.rule.chart_url(str(entry.get("repository") or "")) is not None:
             charts.append(f"{repository}/{entry.get('name')}")
         mapped.append({**entry, "repository": repository})
     return mapped, charts

@@ -14,14 +14,15 @@ from postrender.settings import Settings
 
 
 def login(settings: Settings, environ: Mapping[str, str] = os.environ) -> int:
-    """Store the robot's login to Harbor in the user's own Helm registry config."""
-    harbor = Harbor.from_settings(settings)
-    if harbor.credentials is None:
+    """Store the endpoint's login (the robot's) to Harbor in the user's own Helm registry config."""
+    harbor = Harbor.from_settings(settings, environ)
+    if harbor.endpoint.credentials is None:
         raise ConfigError(
             "no robot credentials: run `helm harbor-mirror setup --robot NAME --secret-out FILE` "
-            "or set HARBOR_MIRROR_SECRET_FILE"
+            "or set HARBOR_MIRROR_SECRET_FILE (or HARBOR_MIRROR_USERNAME with "
+            "HARBOR_MIRROR_HARBOR_PASSWORD)"
         )
-    username, password = harbor.credentials
+    username, password = harbor.endpoint.credentials
     args = ["registry", "login", harbor.host, "--username", username, "--password-stdin"]
     # `helm registry login` names the CA flag like the others, but skips TLS with --insecure.
     tls = [flag.replace("--insecure-skip-tls-verify", "--insecure") for flag in harbor.tls_flags()]
@@ -31,7 +32,7 @@ def login(settings: Settings, environ: Mapping[str, str] = os.environ) -> int:
 
 def logout(settings: Settings, environ: Mapping[str, str] = os.environ) -> int:
     """Forget the login to Harbor in the user's Helm registry config."""
-    harbor = Harbor.from_settings(settings)
+    harbor = Harbor.from_settings(settings, environ)
     done = run_helm(["registry", "logout", harbor.host], environ)
     return _finish("helm registry logout", done.returncode, done.stdout, done.stderr)
 

@@ -35,8 +35,8 @@ from typing import NamedTuple
 from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
 from postrender.helm.args import CommandLine, Major
 from postrender.helm.harbor import Harbor
-from postrender.helm.paths import last_error_file
 from postrender.helm.render import failure, helm_major, run_helm, through_harbor
+from postrender.helmhome import last_error_file
 from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
@@ -197,7 +197,7 @@ def run(
     args, verify = split_verify(CommandLine.parse(subcommand, args, major))
     line = CommandLine.parse(subcommand, args, major)
     refuse(line)
-    harbor = Harbor.from_settings(settings)
+    harbor = Harbor.from_settings(settings, environ)
     preflight = verify and asked == 3 and check is not None and subcommand in _HOOKS_RENDERED
     if preflight and "--output-dir" in dict(line.flags()):
         raise ConfigError(f"{subcommand}: --verify on Helm 3 checks the stream helm template "

@@ -1,26 +1,24 @@
 """Harbor's registry API (`/v2/`): verify that rewritten references resolve, and warm the cache.
 
-Imports `harbor` (connections), `rewrite`, `secretfile` and `errors`; it loads httpx, so only
-`verify`, `chart-url`, the wrappers and the post-renderer's `--verify` import it.
+Imports `endpoint`, `harbor` (cookie policy), `rewrite` and `errors`; it loads httpx, so only
+`verify`, the wrappers and the post-renderer's `--verify` import it.
 """
 
 from __future__ import annotations
 
-from postrender.registry._access import Access, access
+from postrender.registry._access import registry_client
 from postrender.registry._check import Check
 from postrender.registry._held import held
-from postrender.registry._references import Target, chart_target, chart_url, find
+from postrender.registry._references import Target, chart_target, find
 from postrender.registry._verify import require_resolved, verify
 
 __all__ = [
-    "Access",
     "Check",
     "Target",
-    "access",
     "chart_target",
-    "chart_url",
     "find",
     "held",
+    "registry_client",
     "require_resolved",
     "verify",
 ]

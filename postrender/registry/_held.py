@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from postrender.endpoint import Endpoint
 from postrender.errors import HarborError
-from postrender.registry._access import Access
+from postrender.registry._access import registry_client
 from postrender.registry._check import classify, json_object
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 
 Artifact = tuple[str, str]  # (repository with the project, tag)
 
 
-def held(access: Access, artifacts: Sequence[Artifact]) -> dict[Artifact, list[str]]:
+def held(endpoint: Endpoint, artifacts: Sequence[Artifact]) -> dict[Artifact, list[str]]:
     """Each artifact's digests in Harbor, the tag's own first and then an index's platform
     manifests; [] where Harbor answers 404. Any other answer is an error: the plan would be
     read wrong."""
-    client = access.client()
+    client = registry_client(endpoint)
     try:
         return {artifact: _digests(client, *artifact) for artifact in artifacts}
     except TokenRefused as refused:

@@ -1,4 +1,4 @@
-"""Find the Harbor references a rendered stream asks the cluster to pull, and chart URLs.
+"""Find the Harbor references a rendered stream asks the cluster to pull, and chart targets.
 
 A reference is `HARBOR_HOST/PROJECT/path[:tag][@digest]` wherever it stands (an image field,
 an env value, a script) or `oci://HARBOR_HOST/PROJECT/path[:tag]` (a chart). Each is kept once,
@@ -115,8 +115,3 @@ def _chart_tag(version: str | None) -> str | None:
     except ValueError:
         return None
     return None if {"x", "X", "*"} & set(tag.split(".")) else tag
-
-
-def chart_url(url: str, rule: MirrorRule) -> str | None:
-    """`oci://UPSTREAM/path` → `oci://HARBOR_HOST/PROJECT/path`; None for anything else."""
-    return rule.chart_url(url)

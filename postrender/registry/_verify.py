@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from postrender.endpoint import Endpoint
 from postrender.errors import VerifyFailed
-from postrender.registry._access import Access
+from postrender.registry._access import registry_client
 from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
 from postrender.registry._references import Target, find, unmirrored
 from postrender.registry._warm import warm
@@ -16,7 +17,7 @@ from postrender.rewrite.rules import MirrorRule
 def verify(
     text: str,
     rule: MirrorRule,
-    access: Access,
+    endpoint: Endpoint,
     *,
     charts: Sequence[Target] = (),
     warm_cache: bool = False,
@@ -26,7 +27,7 @@ def verify(
     """One Check per distinct reference (the given charts first), in order of appearance,
     then one per image Harbor will not serve."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
-    client = access.client()
+    client = registry_client(endpoint)
     try:
         checks = [check(client, target) for target in targets.values()]
         if warm_cache:

@@ -10,8 +10,6 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from postrender.settings import reads_as_registry_host
-
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|-+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
@@ -52,6 +50,23 @@ class Reference(NamedTuple):
         tag = f":{self.tag}" if self.tag is not None else ""
         digest = f"@{self.digest}" if self.digest is not None else ""
         return f"{self.name}{tag}{digest}"
+
+
+def reads_as_registry_host(first: str) -> bool:
+    """Whether a reference's first component is its registry host (distribution's
+    `splitDockerDomain`): with a `.` or `:`, as `localhost`, or with upper case; otherwise the
+    reference means Docker Hub."""
+    return "." in first or ":" in first or first == "localhost" or first != first.lower()
+
+
+def is_domain(text: str) -> bool:
+    """Whether `text` is a reference's domain as the grammar writes it: `HOST[:PORT]`."""
+    return _DOMAIN_ONLY.fullmatch(text) is not None
+
+
+def is_path(text: str) -> bool:
+    """Whether `text` is a reference path (`component[/component…]`, lower case)."""
+    return _PATH.fullmatch(text) is not None
 
 
 def _split_domain(name: str) -> tuple[str | None, str]:

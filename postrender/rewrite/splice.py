@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 
 from postrender.rewrite.compose import Mapping, Scalar, Sequence, scalar_value
-from postrender.rewrite.locate import Change, Drop
+from postrender.rewrite.places import Change, Drop
 from postrender.rewrite.rules import MirrorRule
 
 # Anchors and tags stand before a scalar's own text inside the node's span.

@@ -14,6 +14,7 @@ from typing import NamedTuple, NoReturn
 from postrender.errors import ManifestError, RewriteError
 from postrender.rewrite import locate, splice
 from postrender.rewrite.compose import compose
+from postrender.rewrite.places import Findings, Refusal
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.yamlpath import Path, dotted, pointer
 
@@ -109,7 +110,7 @@ def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
             ident = locate.identity(root)
             try:
                 found = locate.locate(root, rules, strict=strict, folded=folded)
-            except locate.Refusal as refusal:
+            except Refusal as refusal:
                 where = f"document {number} ({ident.kind}/{ident.name}) {dotted(refusal.path)}"
                 raise RewriteError(f"{where}: {refusal.problem}") from None
             doc = _splice(doc, found, rules)
@@ -158,7 +159,7 @@ def _shown(kind: str | None, path: Path, value: str) -> str:
     return repr(value)
 
 
-def _splice(doc: str, found: locate.Findings, rules: Rules) -> str:
+def _splice(doc: str, found: Findings, rules: Rules) -> str:
     edits = [splice.render_change(doc, change, rules.mirror) for change in found.changes]
     edits.extend(edit for drop in found.drops if (edit := splice.render_drop(doc, drop)))
     return splice.apply(doc, edits) if edits else doc

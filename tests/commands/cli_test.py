@@ -185,3 +185,19 @@ def test_harbor_hosts_the_grammar_reads_as_registries_are_accepted(
     result = run(["postrender", f"--harbor-host={host}"], MANIFEST, tmp_path)
     assert (result.returncode, result.stderr) == (0, b"")
     assert f"{host}/application-collection/containers/etcd".encode() in result.stdout
+
+
+def test_chart_url_prints_the_mapping_without_loading_httpx(tmp_path: Path) -> None:
+    """chart-url maps a name (MirrorRule.chart_url, the one mapping); the /v2/ client's httpx
+    has nothing to do there, and starting it is paid on every call from a script."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HARBOR_MIRROR_", "HELM_"))}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "postrender.cli", "chart-url",
+         "oci://dp.apps.rancher.io/charts/etcd", "--harbor-host", "h.example.com"],
+        capture_output=True, text=True, check=False,
+        env={**clean, "HELM_CONFIG_HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert done.stdout == "oci://h.example.com/application-collection/charts/etcd\n"
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines()}
+    assert "click" in imported  # the probe really saw the command's imports
+    assert {name for name in imported if name.split(".")[0] in ("httpx", "httpcore")} == set()

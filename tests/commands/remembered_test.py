@@ -11,7 +11,7 @@ from pathlib import Path
 from postrender import settings
 from postrender.bootstrap.configfile import ensure_config
 from postrender.bootstrap.plan import Plan, RobotPlan
-from postrender.registry import access
+from postrender.endpoint import Endpoint
 
 
 def _plan(tmp_path: Path, **changes: object) -> Plan:
@@ -60,5 +60,5 @@ def test_settings_take_the_remembered_paths_unless_told_otherwise(tmp_path: Path
     dockerconfig = json.dumps({"auths": {"h.test": {"auth": auth}}}).encode()
     secret.write_text(json.dumps({"data": {".dockerconfigjson": base64.b64encode(
         dockerconfig).decode()}}))  # fmt: skip
-    found = access(remembered, {"PATH": "/bin"})
-    assert (found.ca_file, found.credentials) == (Path("/ca.pem"), ("robot$p+ci", "pw-1234"))
+    found = Endpoint.from_settings(remembered, {"PATH": "/bin"})
+    assert (found.ca_file, found.credentials) == ("/ca.pem", ("robot$p+ci", "pw-1234"))

@@ -15,8 +15,9 @@ import pytest
 from postrender.bootstrap.plan import Plan, Replication, RobotPlan
 from postrender.bootstrap.replication import lists_catalog
 from postrender.commands.setup import setup
+from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, HarborAPIError, HarborConflict, ReplicationFailed
-from postrender.harbor import Connection, RetryPolicy, connect
+from postrender.harbor import RetryPolicy, connect
 from tests.commands.setup_test import (
     assert_one_line_error,
     lines_of,
@@ -39,7 +40,9 @@ def upstream(upstream_registry: FakeUpstream) -> FakeUpstream:
 
 def setup_as(harbor: HarborEmulator, plan: Plan, username: str, password: str) -> str:
     out = io.StringIO()
-    client = connect(Connection(harbor.url, username, password), retry=RetryPolicy(attempts=1))
+    client = connect(
+        Endpoint.at_url(harbor.url, (username, password)), retry=RetryPolicy(attempts=1)
+    )
     assert setup(client, plan, dry_run=False, out=out, sleep=lambda _: None) == 0
     return out.getvalue()
 

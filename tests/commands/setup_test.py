@@ -21,6 +21,7 @@ import pytest
 from postrender.bootstrap.plan import Plan, Replication, RobotPlan
 from postrender.bootstrap.replication import replicate
 from postrender.commands.setup import setup
+from postrender.endpoint import Endpoint
 from postrender.errors import (
     ConfigError,
     HarborAPIError,
@@ -28,7 +29,7 @@ from postrender.errors import (
     HarborResponseError,
     ReplicationFailed,
 )
-from postrender.harbor import Connection, Policy, RetryPolicy, connect
+from postrender.harbor import Policy, RetryPolicy, connect
 from tests.harbor_emulator import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -60,7 +61,7 @@ def make_plan(harbor: HarborEmulator, upstream: FakeUpstream, tmp_path: Path, **
 
 def run_setup(harbor: HarborEmulator, plan: Plan, *, dry_run: bool = False) -> str:
     out = io.StringIO()
-    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD)
+    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD))
     client = connect(connection, retry=RetryPolicy(base_delay=0.01))
     assert setup(client, plan, dry_run=dry_run, out=out, sleep=lambda _: None) == 0
     return out.getvalue()
@@ -266,7 +267,7 @@ def test_setup_without_token_keeps_the_stored_one(harbor, upstream, tmp_path):
 
 
 def test_setup_existing_normal_project_fails_with_the_explanation(harbor, upstream, tmp_path):
-    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     client.create_project({"project_name": "application-collection", "metadata": {}})
 
     result = run_cli(harbor.url, upstream, tmp_path)
@@ -657,7 +658,7 @@ def test_plan_refuses_harbor_urls_it_cannot_use(url: str, needle: str):
 
 
 def test_setup_refuses_an_endpoint_of_another_type(harbor, upstream, tmp_path):
-    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     client.create_registry({
         "name": "application-collection", "type": "harbor", "url": upstream.url,
         "credential": {"type": "basic", "access_key": upstream.username,
@@ -675,7 +676,7 @@ class Terminal(io.StringIO):
 def test_replication_progress_redraws_one_line_on_a_terminal(harbor, upstream, tmp_path):
     plan = replication_plan(harbor, upstream, tmp_path, replicate=True)
     out = Terminal()
-    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     setup(client, plan, dry_run=False, out=out)
     progress = out.getvalue().split("started (execution 1)\n", 1)[1].split("\n", 1)[0]
     assert progress.startswith("\r\x1b[K[replicate] execution 1: ")
@@ -692,7 +693,7 @@ def test_an_endpoint_harbor_accepts_but_then_does_not_list_is_reported(tmp_path)
             return httpx.Response(200, json={"harbor_version": "v2.15.2"})
         return httpx.Response(200, json=[])  # the endpoint list stays empty
 
-    client = connect(Connection("https://harbor.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://harbor.test", ("admin", "pw")),
                      transport=httpx.MockTransport(handler))  # fmt: skip
     plan = Plan(harbor_url="https://harbor.test", upstream_username="u", upstream_token="t",
                 config_path=tmp_path / "config.yaml")  # fmt: skip
@@ -709,7 +710,7 @@ def test_setup_keeps_an_admins_insecure_endpoint_and_takes_a_new_upstream_userna
 ):
     """Issue 16 item 7: turning certificate checks off is how an admin reaches the upstream
     through a TLS-inspecting proxy; setup used to turn them back on, which Harbor refuses."""
-    client = connect(Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     client.create_registry({
         "name": "application-collection", "type": "docker-registry", "url": upstream.url,
         "insecure": True, "credential": {"type": "basic", "access_key": upstream.username,
@@ -771,7 +772,7 @@ def test_setup_repairs_its_own_damaged_config_file(harbor, upstream, tmp_path):
 
 def test_setup_against_something_that_is_not_harbor_says_so(tmp_path):
     answer = httpx.Response(404, text="<html><body>404 page not found</body></html>")
-    client = connect(Connection("https://www.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://www.test", ("admin", "pw")),
                      transport=httpx.MockTransport(lambda request: answer))  # fmt: skip
     with pytest.raises(HarborAPIError) as caught:
         setup(client, Plan(harbor_url="https://www.test"), dry_run=True, out=io.StringIO())
@@ -788,7 +789,7 @@ def test_a_failed_execution_with_a_multi_line_status_text_is_still_a_one_line_er
                                              "status_text": "pull failed:\n  401 Unauthorized\n"})
         return httpx.Response(200, json=[])  # nothing running, no task listed
 
-    client = connect(Connection("https://harbor.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://harbor.test", ("admin", "pw")),
                      transport=httpx.MockTransport(handler))  # fmt: skip
     with pytest.raises(ReplicationFailed) as caught:
         replicate(client, Policy(1, "application-collection", {}), Replication("containers/etcd"),
@@ -815,7 +816,7 @@ def test_replicate_stops_following_a_run_that_outlasts_the_replicate_timeout():
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    client = connect(Connection("https://harbor.test", "admin", "pw"),
+    client = connect(Endpoint.at_url("https://harbor.test", ("admin", "pw")),
                      transport=httpx.MockTransport(handler))  # fmt: skip
     rule = Replication("containers/etcd", poll_interval=2.0, wait=60.0)
     with pytest.raises(ReplicationFailed) as caught:

@@ -500,21 +500,44 @@ def _secret_file(tmp_path, entry):
 
 @pytest.mark.parametrize("auth", ["not base64!", "//79/w==", 42])
 def test_secret_file_with_a_bad_auth_field_is_a_config_error(tmp_path, auth):
+    from postrender.endpoint import Endpoint
     from postrender.errors import ConfigError
-    from postrender.registry import access
     from postrender.settings import Settings
 
     path = _secret_file(tmp_path, {"auth": auth})
     with pytest.raises(ConfigError, match="has no username and password"):
-        access(Settings("h.example", secret_file=str(path)), {})
+        Endpoint.from_settings(Settings("h.example", secret_file=str(path)), {})
 
 
 def test_secret_file_comes_from_the_environment_too(tmp_path):
     from postrender import settings
-    from postrender.registry import access
+    from postrender.endpoint import Endpoint
 
     path = _secret_file(tmp_path, {"username": "robot$appco+pull", "password": "s3cret"})
     environ = {"HARBOR_MIRROR_SECRET_FILE": str(path), "HELM_CONFIG_HOME": str(tmp_path)}
-    found = access(settings.resolve(["--harbor-host=h.example"], environ), environ)
+    found = Endpoint.from_settings(settings.resolve(["--harbor-host=h.example"], environ), environ)
     assert found.credentials == ("robot$appco+pull", "s3cret")
     assert "s3cret" not in repr(found)
+
+
+def test_verify_signs_helm_template_in_with_the_username_password_pair(mirror, run):
+    """No Secret file and no `helm registry login`: the HARBOR_MIRROR_USERNAME/_HARBOR_PASSWORD
+    pair that signs in the /v2/ checks signs in helm template's pull from the private project
+    too (through a temporary registry config, as with the robot's Secret)."""
+    chart = "oci://dp.apps.rancher.io/charts/etcd-like"
+    done = run("verify", "demo", chart, "--version", "0.1.0", *pin_values(mirror), *_target(mirror))
+    assert done.returncode == 0, done.stderr
+    harbor_chart = f"oci://{mirror.host}/application-collection/charts/etcd-like:0.1.0"
+    assert done.stdout.splitlines()[1].split()[:2] == [harbor_chart, "ok"]
+    assert "Harbor12345" not in done.stdout + done.stderr
+
+
+def test_a_wrapper_signs_helm_in_with_the_username_password_pair(mirror, run, tmp_path):
+    """`harbor-mirror pull` of a private project's chart with only the pair: the wrappers follow
+    the same credential rule as verify (Helm's own registry config holds no login)."""
+    env = {"HARBOR_MIRROR_HARBOR_HOST": mirror.host, "HARBOR_MIRROR_CA_FILE": mirror.harbor.ca_file}
+    done = run("pull", "oci://dp.apps.rancher.io/charts/etcd-like", "--version", "0.1.0",
+               "-d", tmp_path, extra_env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "etcd-like-0.1.0.tgz").is_file()
+    assert "Harbor12345" not in done.stdout + done.stderr

@@ -16,8 +16,9 @@ import pytest
 
 import postrender.harbor as harbor
 import postrender.harbor._client as harbor_client_module
+from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, HarborAPIError, HarborResponseError, HarborUnreachable
-from postrender.harbor import Connection, HarborClient, RetryPolicy, connect
+from postrender.harbor import HarborClient, RetryPolicy, connect
 from postrender.harbor._retry import parse_retry_after
 from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME, HarborEmulator
 
@@ -29,7 +30,7 @@ def errors_body(message: str, code: str = "BAD_REQUEST") -> dict[str, object]:
 
 
 def mock_client(handler: Handler, sleeps: list[float] | None = None) -> HarborClient:
-    connection = Connection("https://harbor.test", "admin", "secret-pass")
+    connection = Endpoint.at_url("https://harbor.test", ("admin", "secret-pass"))
     record = sleeps.append if sleeps is not None else (lambda _: None)
     return connect(connection, transport=httpx.MockTransport(handler), sleep=record)
 
@@ -37,8 +38,10 @@ def mock_client(handler: Handler, sleeps: list[float] | None = None) -> HarborCl
 def loopback_client(
     emulator: HarborEmulator, *, ca_file: Path | None = None, insecure_skip_tls_verify: bool = False
 ) -> HarborClient:
-    verify = harbor.tls_verify(ca_file, insecure_skip_tls_verify)
-    connection = Connection(emulator.url, ADMIN_USERNAME, ADMIN_PASSWORD, verify)
+    connection = Endpoint.at_url(
+        emulator.url, (ADMIN_USERNAME, ADMIN_PASSWORD), ca_file=str(ca_file) if ca_file else None,
+        insecure_skip_tls_verify=insecure_skip_tls_verify,
+    )
     return connect(connection, retry=RetryPolicy(base_delay=0.01))
 
 
@@ -231,7 +234,7 @@ def test_two_writes_pass_harbors_csrf_check_over_loopback(harbor: HarborEmulator
 
 
 def test_wrong_password_is_a_401_on_users_current(harbor: HarborEmulator):
-    connection = Connection(harbor.url, ADMIN_USERNAME, "wrong")
+    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, "wrong"))
     with pytest.raises(HarborAPIError) as caught:
         connect(connection).current_user()
     assert caught.value.status == 401
@@ -258,14 +261,14 @@ def test_insecure_skip_tls_verify_works_and_excludes_a_ca_file(harbor_tls: Harbo
 
 def test_a_missing_ca_file_is_bad_input(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"--ca-file .*missing\.pem: no such file"):
-        harbor.tls_verify(tmp_path / "missing.pem", insecure=False)
+        Endpoint("h.example", ca_file=str(tmp_path / "missing.pem")).tls_verify()
 
 
 def test_nothing_listening_is_unreachable():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    connection = Connection(f"http://127.0.0.1:{port}", "admin", "x")
+    connection = Endpoint.at_url(f"http://127.0.0.1:{port}", ("admin", "x"))
     client = connect(connection, retry=RetryPolicy(attempts=2, base_delay=0.01))
     with pytest.raises(HarborUnreachable, match=rf"cannot reach Harbor at http://127.0.0.1:{port}"):
         client.current_user()
@@ -273,8 +276,8 @@ def test_nothing_listening_is_unreachable():
 
 def test_slow_harbor_times_out_then_recovers(harbor: HarborEmulator):
     harbor.inject_fault("/users/current", delay=0.6, count=1)
-    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD, timeout=0.3)
-    client = connect(connection, retry=RetryPolicy(base_delay=0.01))
+    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD))
+    client = connect(connection, timeout=0.3, retry=RetryPolicy(base_delay=0.01))
     assert client.current_user().is_admin  # first attempt timed out, the retry answered
 
 
@@ -283,8 +286,8 @@ def test_retry_after_as_http_date():
     assert parse_retry_after("soon", now=0.0) is None
 
 
-def test_password_is_not_in_the_connection_repr():
-    assert "secret-pass" not in repr(Connection("https://h", "admin", "secret-pass"))
+def test_password_is_not_in_the_endpoint_repr():
+    assert "secret-pass" not in repr(Endpoint.at_url("https://h", ("admin", "secret-pass")))
 
 
 def test_json_bodies_are_sent_as_json():
@@ -327,9 +330,9 @@ def test_a_redirect_names_the_address_to_use():
 
 def test_a_timeout_after_sending_names_the_request_id(harbor: HarborEmulator):
     harbor.inject_fault("/users/current", delay=0.5, count=1)
-    connection = Connection(harbor.url, ADMIN_USERNAME, ADMIN_PASSWORD, timeout=0.2)
+    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD))
     with pytest.raises(HarborUnreachable) as caught:
-        connect(connection, retry=RetryPolicy(attempts=1)).current_user()
+        connect(connection, timeout=0.2, retry=RetryPolicy(attempts=1)).current_user()
     deadline = time.monotonic() + 5
     while not harbor.requests and time.monotonic() < deadline:  # logged once it answers
         time.sleep(0.05)

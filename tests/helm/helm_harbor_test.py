@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError
 from postrender.helm.args import CommandLine
 from postrender.helm.harbor import REGISTRY_CONFIG_ENV, Harbor
+from postrender.rewrite.rules import MirrorRule
 from postrender.settings import Settings
 
 HOST = "core.harbor.domain"
@@ -46,10 +48,10 @@ def secret_file(tmp_path: Path, host: str = HOST) -> Path:
     ],
 )
 def test_chart_url_maps_the_upstream_chart_into_the_project(project: str, expected: str) -> None:
-    harbor = Harbor.from_settings(Settings(harbor_host=HOST, project=project))
-    assert harbor.chart_url("oci://dp.apps.rancher.io/charts/etcd") == expected
-    assert harbor.chart_url("oci://registry.suse.com/charts/etcd") is None
-    assert harbor.chart_url("./charts/etcd") is None
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST, project=project), {})
+    assert harbor.rule.chart_url("oci://dp.apps.rancher.io/charts/etcd") == expected
+    assert harbor.rule.chart_url("oci://registry.suse.com/charts/etcd") is None
+    assert harbor.rule.chart_url("./charts/etcd") is None
 
 
 def test_map_charts_rewrites_the_chart_argument_only() -> None:
@@ -80,8 +82,21 @@ def test_helm_environ_holds_the_robot_login_in_a_private_file_removed_afterwards
     assert ROBOT[1] not in repr(harbor)
 
 
+@pytest.mark.parametrize("with_secret_file", [False, True])
+def test_helm_environ_follows_the_credential_rule(tmp_path: Path, with_secret_file: bool) -> None:
+    """The Secret file first, else the HARBOR_MIRROR_USERNAME/_HARBOR_PASSWORD pair: Helm signs
+    in as the /v2/ checks do."""
+    pair = {USERNAME_ENV: "admin", PASSWORD_ENV: "pw-5678"}
+    secret = str(secret_file(tmp_path)) if with_secret_file else None
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST, secret_file=secret), pair)
+    with harbor.helm_environ({}) as env:
+        auth = json.loads(Path(env[REGISTRY_CONFIG_ENV]).read_text())["auths"][HOST]["auth"]
+    expected = ":".join(ROBOT) if with_secret_file else "admin:pw-5678"
+    assert base64.b64decode(auth).decode() == expected
+
+
 def test_helm_environ_without_a_secret_file_leaves_the_environment_alone() -> None:
-    harbor = Harbor.from_settings(Settings(harbor_host=HOST))
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST), {})
     with harbor.helm_environ({"PATH": "/bin"}) as env:
         assert env == {"PATH": "/bin"}
 
@@ -95,8 +110,10 @@ def test_a_secret_file_for_another_harbor_is_refused(tmp_path: Path) -> None:
 def test_tls_flags_trust_the_remembered_ca_unless_one_is_given() -> None:
     remembered = Settings(harbor_host=HOST, ca_file="/etc/harbor-ca.pem")
     assert Harbor.from_settings(remembered).tls_flags() == ["--ca-file=/etc/harbor-ca.pem"]
-    given = Harbor.from_settings(remembered, ca_file="ca.pem", plain_http=True)
-    assert given.tls_flags() == ["--ca-file=ca.pem", "--plain-http"]
+    given = Endpoint.from_settings(remembered._replace(ca_file="ca.pem"), {}, plain_http=True)
+    assert Harbor(MirrorRule("u.example", HOST, "p"), given).tls_flags() == [
+        "--ca-file=ca.pem", "--plain-http"
+    ]
     assert Harbor.from_settings(Settings(harbor_host=HOST)).tls_flags() == []
 
 

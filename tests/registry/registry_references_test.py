@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.registry import chart_target, chart_url, find
+from postrender.registry import chart_target, find
 from postrender.registry._references import unmirrored
 from postrender.rewrite.rules import MirrorRule
 
@@ -40,11 +40,11 @@ def test_find_references(text, expected):
 
 
 def test_chart_url_maps_upstream_charts_only():
-    assert chart_url("oci://dp.apps.rancher.io/charts/etcd", RULE) == (
+    assert RULE.chart_url("oci://dp.apps.rancher.io/charts/etcd") == (
         "oci://harbor.example:8443/appco/charts/etcd"
     )
-    assert chart_url("oci://registry.suse.com/charts/etcd", RULE) is None
-    assert chart_url("dp.apps.rancher.io/charts/etcd", RULE) is None
+    assert RULE.chart_url("oci://registry.suse.com/charts/etcd") is None
+    assert RULE.chart_url("dp.apps.rancher.io/charts/etcd") is None
 
 
 def test_chart_target_takes_upstream_and_harbor_urls_with_their_version():
