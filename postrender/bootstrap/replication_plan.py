@@ -134,9 +134,12 @@ def plan_rules(
     """One rule per repository, the chart's first; `digests` maps (repository, tag) to the
     digests Harbor already holds for it (an index and its platforms), whose signature tags
     (and attestation tags, when asked for) the rule selects too."""
+    planned: dict[str, tuple[str, ...]] = {chart.repository: (chart.tag,)}
+    for repository, listed in tags.items():  # the release may name its own chart too
+        planned[repository] = tuple(dict.fromkeys([*planned.get(repository, ()), *listed]))
     rules = []
     suffixes = ("sig", "att") if chart.attestations else ("sig",)
-    for repository, selected in {chart.repository: (chart.tag,), **tags}.items():
+    for repository, selected in planned.items():
         signatures = [
             signature_tag(digest, suffix)
             for tag in selected
@@ -151,7 +154,7 @@ def plan_rules(
 
 
 def to_run(rules: Sequence[Rule], missing: Sequence[tuple[str, str]]) -> list[Rule]:
-    """The rules with something to copy: the only ones a run starts, in both passes."""
+    """The rules with something to copy: the only ones the first pass starts."""
     return [rule for rule in rules if any(repo == rule.repository for repo, _ in missing)]
 
 

@@ -100,3 +100,9 @@ def test_attestation_tags_come_beside_the_signature_tags_when_asked_for() -> Non
     signatures = f"{signature_tag(INDEX)},{signature_tag(INDEX, 'att')}"
     assert chart_rule.filter_tag == f"{{1.0.0,{signatures}}}"
     assert plain_rule.filter_tag == f"{{1.2.3_build.4,{signature_tag(INDEX)}}}"
+
+
+def test_a_release_naming_its_own_chart_keeps_the_chart_version_in_the_rule() -> None:
+    tags = wanted([Reference("charts/etcd", "1.0.0", None)])  # e.g. a Flux HelmRepository
+    (chart,) = plan_rules(CHART, tags, {})
+    assert chart.tags == ("1.2.3_build.4", "1.0.0")
