@@ -89,16 +89,7 @@ class PlannedReplication:
         after = self._held(artifacts)
         self._require_copied(rules, after)
         signatures = self._signature_pass(tags, rules, policies, stored, after)
-        checks = registry.verify(
-            rendered, self.mirror, self.harbor,
-            charts=[t for t in [self._chart_target()] if t is not None],
-        )  # fmt: skip
-        for check in checks:
-            if check.noted:
-                report(self.out, "check", check.target.reference, check.result, check.detail)
-        registry.require_resolved(checks)
-        resolved = sum(not check.noted for check in checks)
-        report(self.out, "check", f"{resolved} references", "resolve through Harbor")
+        self._check(rendered)
         copied = copied_chart + sum(bool(after[a]) and not before[a] for a in artifacts)
         report(self.out, "replicate", subject, f"copied {copied} of {len(artifacts)} planned "
                f"artifacts", f"{len(artifacts) - copied} were in Harbor already; {signatures} "
@@ -135,6 +126,19 @@ class PlannedReplication:
                 "--chart and --version"
             )
         return 1
+
+    def _check(self, rendered: str) -> None:
+        """Every reference of the release (and the chart) asked for through Harbor, as
+        `verify` asks; the first that does not resolve fails the run."""
+        chart = registry.chart_target(self.chart.url, self.chart.version, self.mirror)
+        checks = registry.verify(rendered, self.mirror, self.harbor,
+                                 charts=[chart] if chart is not None else [])  # fmt: skip
+        for check in checks:
+            if check.noted:
+                report(self.out, "check", check.target.reference, check.result, check.detail)
+        registry.require_resolved(checks)
+        resolved = sum(not check.noted for check in checks)
+        report(self.out, "check", f"{resolved} references", "resolve through Harbor")
 
     def _rendered(self, environ: Mapping[str, str]) -> str:
         """The release as `verify` sees it: rendered from Harbor's copy, then rewritten."""
@@ -233,6 +237,3 @@ class PlannedReplication:
         below = self.plan.project + "/"
         found = registry.held(self.harbor, [(below + repo, tag) for repo, tag in artifacts])
         return {artifact: found[(below + artifact[0], artifact[1])] for artifact in artifacts}
-
-    def _chart_target(self) -> registry.Target | None:
-        return registry.chart_target(self.chart.url, self.chart.version, self.mirror)
