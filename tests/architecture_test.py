@@ -23,11 +23,11 @@ ALLOWED: dict[str, set[str]] = {
     "helm": {"rewrite", "endpoint", "errors", "settings", "helmhome"},
     "harbor": {"endpoint", "errors"},
     "registry": {"harbor", "endpoint", "rewrite", "rewrite.imageref", "errors", "settings"},
-    "gitops": {"rewrite", "helm", "helmhome", "files", "errors", "settings"},
+    "gitops": {"rewrite", "helm", "files", "errors", "settings"},
     "bootstrap": {"harbor", "rewrite", "helm", "helmhome", "files", "secretfile", "settings",
                   "errors"},
     "commands": {"*"},
-    "cli": {"commands", "helmhome", "errors"},
+    "cli": {"commands", "errors"},
     "__init__": set(),
 }
 

@@ -1,14 +1,17 @@
 """Step 1: is this Harbor, are the credentials really valid, may they run setup.
 
 Who may: a system administrator, whether by Harbor's own flag or by signing in through an LDAP
-admin group or the auth proxy (`admin_role_in_auth`), and a system robot account, whose
-missing permissions Harbor names in its own 403s as setup goes on.
+admin group or the auth proxy (`admin_role_in_auth`), and a system robot account. Harbor's
+403 for a robot names the robot where a system permission is missing and nothing at all on a
+project (`handler/base.go:RequireProjectAccess`), so setup adds the permissions it needs.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TextIO
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple, TextIO
 
 from postrender.bootstrap.outcome import report
 from postrender.errors import HarborAPIError, HarborError
@@ -28,8 +31,13 @@ _WAYS_IN = (
 )
 
 
-def check_harbor(client: HarborClient, harbor_url: str, out: TextIO) -> str:
-    """Sign in and return Harbor's version ("" if unknown); raise with advice when unusable."""
+class Checked(NamedTuple):
+    version: str  # "" if Harbor keeps it to itself
+    robot: bool  # signed in as a robot account
+
+
+def check_harbor(client: HarborClient, harbor_url: str, out: TextIO) -> Checked:
+    """Sign in and say who that is; raise with advice when unusable."""
     try:
         user = client.current_user()
     except HarborAPIError as error:
@@ -55,7 +63,20 @@ def check_harbor(client: HarborClient, harbor_url: str, out: TextIO) -> str:
         if not user.sysadmin_flag:
             who += " (by its sign-in group or auth proxy)"
     report(out, "harbor", harbor_url, "ok", f"{shown}, {who}")
-    return version
+    return Checked(version, robot=user is None)
+
+
+@contextmanager
+def robot_refusals_explained(robot: bool) -> Iterator[None]:
+    """Add to a robot's 403 the permissions setup needs, which Harbor does not name."""
+    try:
+        yield
+    except HarborAPIError as error:
+        if not robot or error.status != 403 or error.hint:
+            raise
+        raise error.with_hint(
+            f"a robot account needs these permissions for setup: {_ROBOT_PERMISSIONS}"
+        ) from None
 
 
 def _refused_hint(client: HarborClient) -> str:

@@ -45,10 +45,12 @@ def check_emit(
         raise ConfigError(f"--emit: {twice} is given twice")
     formats = [fmt for fmt, _ in emits]
     if embed_credentials and "rke2" not in formats:
-        if not formats:
+        # auth holds the credentials without the flag, so only the others can be named here
+        without_place = [fmt for fmt in formats if fmt != "auth"]
+        if not without_place:
             raise ConfigError("--emit-credentials needs --emit rke2 FILE")
         raise ConfigError(
-            f"--emit-credentials: {formats[0]} has no place for credentials (only rke2 has; "
+            f"--emit-credentials: {without_place[0]} has no place for credentials (only rke2 has; "
             "CRI-O and podman read the node auth file: --emit auth FILE)"
         )
     needs = "--emit-credentials" if embed_credentials else "--emit auth" * ("auth" in formats)

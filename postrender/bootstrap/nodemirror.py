@@ -18,14 +18,12 @@ from typing import NamedTuple
 from postrender.errors import ConfigError
 from postrender.rewrite.rules import MirrorRule
 
-# Formats that hold the robot's credentials: rke2 when asked to, auth always.
-CREDENTIAL_FORMATS = ("rke2", "auth")
-# Where each file goes on a node (shown in its header, or by setup for the JSON auth file).
+# Where each snippet goes on a node (shown in its header; the JSON auth file has none, and
+# the README says where it goes).
 NODE_PATHS = {
     "rke2": "/etc/rancher/rke2/registries.yaml (K3s: /etc/rancher/k3s/registries.yaml)",
     "containerd": "/etc/containerd/certs.d/{upstream}/hosts.toml",
     "crio": "/etc/containers/registries.conf.d/harbor-mirror.conf",
-    "auth": "the file CRI-O's global_auth_file names (podman, skopeo: --authfile)",
 }
 # containers/image trusts every *.crt in this directory for that host
 # (containers/image docker/docker_client.go: dockerCertDir, perHostCertDirs).

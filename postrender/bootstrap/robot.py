@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -97,6 +98,15 @@ def secret_manifest(name: str, registry_host: str, username: str, password: str)
     return json.dumps(manifest, indent=2) + "\n"
 
 
+def secret_file_name(path: Path) -> str | None:
+    """The name of the Secret a previously written Secret file makes, if readable."""
+    try:
+        name = json.loads(path.read_text(encoding="utf-8"))["metadata"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
 def secret_file_credentials(path: Path, registry_host: str) -> tuple[str, str] | None:
     """The username and password a previously written Secret file holds, if it is usable."""
     try:
@@ -113,8 +123,7 @@ def ensure_robot(
     dry_run: bool,
     out: TextIO,
 ) -> None:
-    """Create the robot, or check the existing one (repairing it only when asked), then make
-    sure the pull Secret file holds credentials Harbor accepts, rotating only when asked."""
+    """Create the robot and write its Secret file, or reuse the one that exists (`_reuse`)."""
     robot = plan.robot
     assert robot is not None
     existing = client.find_project_robot(project.id, robot.name) if project else None
@@ -131,14 +140,26 @@ def ensure_robot(
             _write_secret(plan, robot, created, out)
             return
         existing = _reread(client, project, robot.name)
+    _reuse(client, plan, existing, dry_run=dry_run, out=out)
+
+
+def _reuse(
+    client: HarborClient, plan: Plan, existing: Robot, *, dry_run: bool, out: TextIO
+) -> None:
+    """An existing robot: refuse one unfit for the pull Secret unless asked to repair it, then
+    rotate its secret when asked, else keep the Secret file that works."""
+    robot = plan.robot
+    assert robot is not None
     problems = robot_problems(existing, plan.project, time.time())
-    if problems:
-        if not robot.repair:
-            raise HarborConflict(
-                f"robot {existing.name!r} exists, but {'; '.join(problems)}, and setup puts only "
-                "an enabled, unexpired, pull-only robot into the pull Secret: re-run with "
-                f"{REPAIR_OPTION} to make it so, fix it in Harbor, or choose another --robot"
-            )
+    if problems and not robot.repair:
+        raise HarborConflict(
+            f"robot {existing.name!r} exists, but {'; '.join(problems)}, and setup puts only "
+            "an enabled, unexpired, pull-only robot into the pull Secret: re-run with "
+            f"{REPAIR_OPTION} to make it so, fix it in Harbor, or choose another --robot"
+        )
+    # A robot that expires later is usable, and --repair-robot is how it stops expiring.
+    repairing = bool(problems) or (robot.repair and existing.expires_at != NEVER_EXPIRES)
+    if repairing:
         repaired = "enabled, never expires, pull-only on " + plan.project
         if dry_run:
             report(out, "robot", existing.name, Outcome.WOULD_UPDATE, repaired)
@@ -148,7 +169,7 @@ def ensure_robot(
     if robot.rotate:
         _rotate(client, plan, existing, dry_run=dry_run, out=out)
         return
-    if not problems:
+    if not repairing:
         report(out, "robot", existing.name, Outcome.UNCHANGED)
         if existing.expires_at != NEVER_EXPIRES:
             warn(
@@ -156,7 +177,9 @@ def ensure_robot(
                 f"robot {existing.name!r} expires on {_day(existing.expires_at)}; pulls "
                 f"with it fail after that ({REPAIR_OPTION} makes it never expire)",
             )
-    _keep_secret_file(client, plan, existing, checkable=not (dry_run and problems), out=out)
+    _keep_secret_file(
+        client, plan, existing, checkable=not (dry_run and problems), dry_run=dry_run, out=out
+    )
 
 
 def _rotate(
@@ -180,11 +203,18 @@ def _rotate(
 
 
 def _keep_secret_file(
-    client: HarborClient, plan: Plan, existing: Robot, *, checkable: bool, out: TextIO
+    client: HarborClient,
+    plan: Plan,
+    existing: Robot,
+    *,
+    checkable: bool,
+    dry_run: bool,
+    out: TextIO,
 ) -> None:
-    """A Secret file already holding this robot's working credentials is kept as it is: that
-    is how a second workstation joins (its copy from the first). Harbor shows a robot's secret
-    only when it is made, so anything else needs that copy, or a rotation."""
+    """A Secret file already holding this robot's working credentials is kept: that is how a
+    second workstation joins (its copy from the first), renamed only when this run asks for
+    another Secret name. Harbor shows a robot's secret only when it is made, so anything else
+    needs that copy, or a rotation."""
     robot = plan.robot
     assert robot is not None
     credentials = secret_file_credentials(robot.secret_out, plan.harbor_host)
@@ -207,7 +237,13 @@ def _keep_secret_file(
             "file from where it was rotated, or re-run with --rotate-robot-secret, which "
             "invalidates every existing copy of the secret"
         )
-    report(out, "pull-secret", str(robot.secret_out), Outcome.UNCHANGED, "Harbor accepts it")
+    path = str(robot.secret_out)
+    if secret_file_name(robot.secret_out) == robot.secret_name:
+        report(out, "pull-secret", path, Outcome.UNCHANGED, "Harbor accepts it")
+    elif dry_run:
+        report(out, "pull-secret", path, "would write", f"Secret {robot.secret_name}")
+    else:  # the same credentials under the name the post-renderer will give the charts
+        _write_secret(plan, robot, replace(existing, secret=credentials[1]), out)
 
 
 def _write_secret(plan: Plan, robot: RobotPlan, account: Robot, out: TextIO) -> None:

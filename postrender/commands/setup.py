@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import click
 
-from postrender.bootstrap.check import check_harbor, version_at_least
+from postrender.bootstrap.check import check_harbor, robot_refusals_explained, version_at_least
 from postrender.bootstrap.configfile import ensure_config, remembered_secret_file
 from postrender.bootstrap.emit import Emit, check_emit, ensure_node_mirrors
 from postrender.bootstrap.nodemirror import FORMATS as NODE_MIRROR_FORMATS
@@ -52,27 +52,30 @@ def setup(
     """Bring Harbor to `plan`, one reported step at a time; raises on the first failure.
     `endpoint` is setup's own way into Harbor, which a plan from a chart reads `/v2/` and
     renders with."""
-    version = check_harbor(client, plan.harbor_url, out)
-    if plan.mode == "replication" and not version_at_least(version, 2, 3):
+    checked = check_harbor(client, plan.harbor_url, out)
+    if plan.mode == "replication" and not version_at_least(checked.version, 2, 3):
         raise HarborError(
-            f"replication mode needs Harbor 2.3 or newer (for 'no flattening'); this is {version}"
+            "replication mode needs Harbor 2.3 or newer (for 'no flattening'); "
+            f"this is {checked.version}"
         )
-    registry = ensure_registry(client, plan, dry_run=dry_run, out=out)
-    for message in plan.warnings:
-        warn(out, message)
-    project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
-    policy = None
-    if plan.replication is not None and plan.chart is None:
-        policy = ensure_policy(client, plan, registry, dry_run=dry_run, out=out)
-    if plan.robot is not None:
-        ensure_robot(client, plan, project, dry_run=dry_run, out=out)
-    ensure_config(plan, dry_run=dry_run, out=out)
-    if plan.chart is not None:
-        assert endpoint is not None
-        PlannedReplication(client, plan, registry, endpoint, project_exists=project is not None,
-                           dry_run=dry_run, out=out, sleep=sleep).run(environ)
-    elif plan.replication is not None and plan.replication.replicate:
-        replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
+    with robot_refusals_explained(checked.robot):
+        registry = ensure_registry(client, plan, dry_run=dry_run, out=out)
+        for message in plan.warnings:
+            warn(out, message)
+        project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
+        policy = None
+        if plan.replication is not None and plan.chart is None:
+            policy = ensure_policy(client, plan, registry, dry_run=dry_run, out=out)
+        if plan.robot is not None:
+            ensure_robot(client, plan, project, dry_run=dry_run, out=out)
+        ensure_config(plan, dry_run=dry_run, out=out)
+        if plan.chart is not None:
+            assert endpoint is not None
+            PlannedReplication(client, plan, registry, endpoint,
+                               project_exists=project is not None, dry_run=dry_run, out=out,
+                               sleep=sleep).run(environ)
+        elif plan.replication is not None and plan.replication.replicate:
+            replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
     _next_steps(plan, dry_run, out)
     return 0
 

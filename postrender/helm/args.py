@@ -8,7 +8,7 @@ pflag: a flag that takes a value takes the next argument whatever it looks like 
 which takes the rest or the next argument (`-gn ns`, `-ndemo`), `=` gives a value to any flag
 (`--dry-run=client`, `-n=demo`), and `--` ends the flags. Which flags take a value differs per
 subcommand and per Helm major; `VALUE_FLAGS` is read from the pinned Helms' `--help`
-(tests/helm_flags_test.py fails when it and the help disagree).
+(tests/helm/helm_flags_test.py fails when it and the help disagree).
 """
 
 from __future__ import annotations

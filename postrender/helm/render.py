@@ -14,11 +14,13 @@ from postrender.helm.harbor import Harbor
 
 # user:password@ in a chart or repository URL that Helm echoes in its error.
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
-# Helm quoting Harbor's refusal: "response status code 401", "401 Unauthorized".
-_REFUSED = re.compile(r"\b401\b")
+# Helm quoting Harbor's refusal: "response status code 401", "401 Unauthorized" (a bare 401
+# may be part of a chart version).
+_REFUSED = re.compile(r"status code 401\b|\b401 Unauthorized\b")
 REFUSED_HINT = (
     "; Harbor refused the sign-in: a private project needs the robot's Secret file "
-    "(--secret-file or HARBOR_MIRROR_SECRET_FILE), and once the robot's secret has been "
+    "(--secret-file or HARBOR_MIRROR_SECRET_FILE), a robot that expired or was disabled is "
+    "refused (setup --repair-robot), and once the robot's secret has been "
     "rotated (setup --rotate-robot-secret on another workstation, or in Harbor's UI) every "
     "older copy of that file is refused: copy the current one from where it was rotated"
 )

@@ -1,7 +1,8 @@
 """Harbor's registry API (`/v2/`): verify that rewritten references resolve, and warm the cache.
 
-Imports `endpoint`, `harbor` (cookie policy), `rewrite` and `errors`; it loads httpx, so only
-`verify`, the wrappers and the post-renderer's `--verify` import it.
+Imports `endpoint`, `harbor` (cookie policy), `rewrite`, `settings` (the post-renderer's
+`--verify` gate) and `errors`; it loads httpx, so only `verify`, the wrappers and the
+post-renderer's `--verify` import it.
 """
 
 from __future__ import annotations

@@ -91,12 +91,13 @@ def unmirrored(text: str, rule: MirrorRule) -> list[Target]:
 def chart_target(chart: str, version: str | None, rule: MirrorRule) -> Target | None:
     """The Harbor chart for a `helm template` chart argument, or None if it is not a mirror's.
 
-    `oci://UPSTREAM/charts/x` maps to the Harbor project; `oci://HARBOR/PROJECT/charts/x` is
-    taken as it is; a local path or another registry is not Harbor's to check.
+    `oci://UPSTREAM/charts/x` maps to the Harbor project as Helm's is mapped
+    (`MirrorRule.chart_url`); `oci://HARBOR/PROJECT/charts/x` is taken as it is; a local path
+    or another registry is not Harbor's to check.
     """
     if not chart.startswith(_OCI):
         return None
-    url = rule.rewrite(chart)
+    url = rule.chart_url(chart) or chart
     tag = _chart_tag(version)
     found = find(url if tag is None else f"{url}:{tag}", rule)
     return found[0] if found else None

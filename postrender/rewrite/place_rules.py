@@ -2,7 +2,7 @@
 
 Each rule is one small function in one of the tables at the end, which the walk (locate.py)
 iterates; a new rule is one function, one table entry and one row in
-tests/place_rules_test.py. Rules read nodes and ask for values through `Scope.places`
+tests/rewrite/place_rules_test.py. Rules read nodes and ask for values through `Scope.places`
 (places.py), which settles what shared values and aliases get; the string work is rules.py's.
 
 - a value rule says what a value becomes wherever it stands, `(value, path, rules) -> value`,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.commands.setup_test import assert_one_line_error, host_of, run_cli
 from tests.harbor_emulator import FakeUpstream, HarborEmulator
+from tests.support.setup_runs import assert_one_line_error, host_of, run_cli
 
 tomllib = pytest.importorskip("tomllib", reason="TOML parsing needs Python 3.11's tomllib")
 
@@ -92,6 +92,9 @@ def test_emit_dry_run_writes_nothing(
     [
         (["--emit-credentials"], "--emit-credentials needs --emit rke2"),
         (["--emit", "crio", "x.conf", "--emit-credentials"], "crio has no place for credentials"),
+        # auth holds the credentials without the flag: the refusal names a format that cannot
+        (["--emit", "auth", "a", "--emit", "crio", "c", "--emit-credentials"], "crio has no place"),
+        (["--emit", "auth", "a", "--emit-credentials"], "--emit-credentials needs --emit rke2"),
         (["--emit", "rke2", "r.yaml", "--emit-credentials"], "needs --robot NAME --secret-out"),
         (["--emit", "auth", "a.json"], "--emit auth needs --robot NAME --secret-out FILE"),
         (["--node-ca-file", "/ca.pem"], "--node-ca-file needs --emit FORMAT FILE"),

@@ -5,6 +5,7 @@ or OIDC, system robots, robots made by hand, replication that copied nothing, na
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from dataclasses import replace
@@ -18,7 +19,9 @@ from postrender.commands.setup import setup
 from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, HarborAPIError, HarborConflict, ReplicationFailed
 from postrender.harbor import RetryPolicy, connect
-from tests.commands.setup_test import (
+from postrender.secretfile import read_credentials
+from tests.harbor_emulator import FakeUpstream, HarborEmulator
+from tests.support.setup_runs import (
     assert_one_line_error,
     lines_of,
     make_plan,
@@ -26,7 +29,6 @@ from tests.commands.setup_test import (
     run_cli,
     run_setup,
 )
-from tests.harbor_emulator import FakeUpstream, HarborEmulator
 
 ROBOT = "robot$application-collection+k8s-pull"
 PULL_ONLY = [{"kind": "project", "namespace": "application-collection",
@@ -132,6 +134,31 @@ def test_a_system_robot_missing_a_permission_gets_harbors_403_naming_it(
     assert "robot$setup-bot" in str(refused.value)
 
 
+def test_a_system_robot_refused_on_the_project_is_told_what_setup_needs(
+    harbor, upstream, tmp_path
+):
+    """Item 2: on a project Harbor's 403 is a bare "forbidden" (`RequireProjectAccess` names
+    nothing), so setup says which permissions a robot needs."""
+    robot_rights = [
+        {"resource": "robot", "action": a} for a in ("list", "read", "create", "update")
+    ]
+    without_robots = [SETUP_PERMISSIONS[0], dict(SETUP_PERMISSIONS[1], access=[
+        a for a in SETUP_PERMISSIONS[1]["access"] if a not in robot_rights
+    ])]  # fmt: skip
+    harbor.add_system_robot("setup-bot", "Robot-Secret-1", without_robots)
+    with pytest.raises(HarborAPIError) as refused:
+        setup_as(harbor, robot_plan(harbor, upstream, tmp_path), "robot$setup-bot",
+                 "Robot-Secret-1")  # fmt: skip
+    message = str(refused.value)
+    assert message.startswith("Harbor refused GET /robots: 403 forbidden")
+    assert message.endswith(
+        ": a robot account needs these permissions for setup: system: registry "
+        "list/read/create/update, project create, replication-policy list/read/create/update, "
+        "replication list/read/create; on the project (or all projects): project read/update, "
+        "robot list/read/create/update, repository pull"
+    )
+
+
 # -- robots made by hand (items 3 and 4) --------------------------------------------------------
 
 
@@ -201,6 +228,27 @@ def test_repair_robot_makes_it_enabled_never_expiring_and_pull_only(harbor, upst
     assert [w.method for w in harbor.writes] == ["PUT"]
 
 
+def test_a_robot_that_expires_later_is_kept_with_a_warning_that_repair_robot_follows(
+    harbor, upstream, tmp_path
+):
+    """Harbor's UI makes expiring robots by default: usable now, dead on a date. The warning
+    names --repair-robot as the way to stop that, so that flag must do it."""
+    plan, robot = _made(harbor, upstream, tmp_path)
+    robot.duration, robot.expires_at = 30, int(time.time()) + 86400
+    assert plan.robot is not None
+
+    kept = run_setup(harbor, plan)
+    assert lines_of(kept, "robot") == [f"[robot] {ROBOT}: unchanged"]
+    assert "pulls with it fail after that (--repair-robot makes it never expire)" in kept
+
+    repaired = run_setup(harbor, replace(plan, robot=replace(plan.robot, repair=True)))
+    assert lines_of(repaired, "robot") == [
+        f"[robot] {ROBOT}: updated (enabled, never expires, pull-only on application-collection)"
+    ]
+    assert robot.expires_at == -1
+    assert "expires on" not in run_setup(harbor, plan)
+
+
 def test_a_dry_run_of_repair_robot_changes_nothing(harbor, upstream, tmp_path):
     plan, robot = _made(harbor, upstream, tmp_path)
     robot.disable = True
@@ -240,6 +288,35 @@ def test_a_second_workstation_keeps_the_copied_secret_file_and_rotates_nothing(
     assert f"[pull-secret] {copied}: unchanged (Harbor accepts it)" in output
     assert (robot.secret, copied.stat().st_mtime_ns) == (secret, mtime)
     assert harbor.writes == []
+
+
+def test_a_copied_secret_file_takes_the_secret_name_this_workstation_asks_for(
+    harbor, upstream, tmp_path
+):
+    """The first workstation chose --pull-secret harbor-pull; the second asks for another
+    name, which its config gives the post-renderer. A kept file still naming harbor-pull
+    would create a Secret no pod refers to: the same credentials are written under the name
+    asked for, and nothing is rotated."""
+    plan, robot = _made(harbor, upstream, tmp_path)
+    assert plan.robot is not None
+    secret = robot.secret
+    second = replace(plan, robot=replace(plan.robot, secret_name="application-collection"))
+    before = plan.robot.secret_out.read_bytes()
+    dry = run_setup(harbor, second, dry_run=True)
+    assert plan.robot.secret_out.read_bytes() == before
+    assert lines_of(dry, "pull-secret") == [
+        f"[pull-secret] {plan.robot.secret_out}: would write (Secret application-collection)"
+    ]
+
+    output = run_setup(harbor, second)
+
+    manifest = json.loads(plan.robot.secret_out.read_text())
+    assert manifest["metadata"]["name"] == "application-collection"
+    assert read_credentials(plan.robot.secret_out, plan.harbor_host) == (ROBOT, secret)
+    assert lines_of(output, "pull-secret") == [
+        f"[pull-secret] {plan.robot.secret_out}: updated (Secret application-collection)"
+    ]
+    assert robot.secret == secret
 
 
 def test_a_second_workstation_without_the_file_is_told_to_copy_it(harbor, upstream, tmp_path):

@@ -6,10 +6,8 @@ import base64
 import io
 import json
 import os
-import re
 import stat
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -29,7 +27,7 @@ from postrender.errors import (
     HarborResponseError,
     ReplicationFailed,
 )
-from postrender.harbor import Policy, RetryPolicy, connect
+from postrender.harbor import Policy, connect
 from tests.harbor_emulator import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -37,34 +35,20 @@ from tests.harbor_emulator import (
     HarborEmulator,
 )
 from tests.support.fixtures_harbor import serving_upstream
+from tests.support.setup_runs import (
+    HARBOR_MIRROR,
+    UPSTREAM_HOST,
+    assert_one_line_error,
+    cli_env,
+    host_of,
+    lines_of,
+    make_plan,
+    replication_plan,
+    run_cli,
+    run_setup,
+)
 
-HARBOR_MIRROR = Path(sys.executable).parent / "harbor-mirror"
-UPSTREAM_HOST = "dp.apps.rancher.io"  # what charts name; the fake upstream is on loopback
 CHART_ARG = f"oci://{UPSTREAM_HOST}/charts/etcd"
-
-
-def host_of(url: str) -> str:
-    return url.split("://", 1)[1]
-
-
-def make_plan(harbor: HarborEmulator, upstream: FakeUpstream, tmp_path: Path, **changes) -> Plan:
-    plan = Plan(
-        harbor_url=harbor.url,
-        upstream_url=upstream.url,
-        upstream_host_override=UPSTREAM_HOST,
-        upstream_username=upstream.username,
-        upstream_token=upstream.token,
-        config_path=tmp_path / "helm" / "harbor-mirror" / "config.yaml",
-    )
-    return replace(plan, **changes)
-
-
-def run_setup(harbor: HarborEmulator, plan: Plan, *, dry_run: bool = False) -> str:
-    out = io.StringIO()
-    connection = Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD))
-    client = connect(connection, retry=RetryPolicy(base_delay=0.01))
-    assert setup(client, plan, dry_run=dry_run, out=out, sleep=lambda _: None) == 0
-    return out.getvalue()
 
 
 def secret_file_auth(path: Path, harbor: HarborEmulator) -> dict[str, str]:
@@ -73,10 +57,6 @@ def secret_file_auth(path: Path, harbor: HarborEmulator) -> dict[str, str]:
     config = json.loads(base64.b64decode(manifest["data"][".dockerconfigjson"]))
     entry: dict[str, str] = config["auths"][host_of(harbor.url)]
     return entry
-
-
-def lines_of(output: str, step: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith(f"[{step}]")]
 
 
 @pytest.fixture
@@ -88,43 +68,6 @@ def upstream(upstream_registry: FakeUpstream) -> FakeUpstream:
 def second_upstream() -> Iterator[FakeUpstream]:
     with serving_upstream() as other:
         yield other
-
-
-def cli_env(tmp_path: Path, upstream: FakeUpstream, **extra: str) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "HELM_CONFIG_HOME": str(tmp_path / "helm"),
-        "HELM_CACHE_HOME": str(tmp_path / "cache"),
-        "HARBOR_MIRROR_HARBOR_PASSWORD": ADMIN_PASSWORD,
-        "HARBOR_MIRROR_UPSTREAM_TOKEN": upstream.token,
-    }
-    env.update(extra)
-    return env
-
-
-def run_cli(
-    harbor_url: str, upstream: FakeUpstream, tmp_path: Path, *args: str, **env: str
-) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(HARBOR_MIRROR), "setup", "--harbor-url", harbor_url, "--upstream-url", upstream.url,
-        "--upstream-host", UPSTREAM_HOST, "--upstream-username", upstream.username,
-        "--timeout", "5", *args,
-    ]  # fmt: skip
-    return subprocess.run(
-        command, env=cli_env(tmp_path, upstream, **env), capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=120,
-    )  # fmt: skip
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *needles: str):
-    assert result.returncode == code, result.stderr
-    errors = result.stderr.strip().splitlines()
-    assert len(errors) == 1, result.stderr
-    assert errors[0].startswith("harbor-mirror: error: "), errors[0]
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    assert "Traceback" not in result.stderr + result.stdout
 
 
 # -- the happy path ---------------------------------------------------------------------------
@@ -506,13 +449,6 @@ def test_two_setups_at_once_end_with_one_endpoint_and_one_project(harbor, upstre
 # -- replication -------------------------------------------------------------------------------
 
 
-def replication_plan(harbor, upstream, tmp_path, **rule) -> Plan:
-    return make_plan(
-        harbor, upstream, tmp_path, mode="replication", project="appco-mirror",
-        replication=Replication("containers/{etcd,redis}", poll_interval=0.1, **rule),
-    )  # fmt: skip
-
-
 def test_setup_replication_policy_keeps_paths_and_follows_the_run(harbor, upstream, tmp_path):
     output = run_setup(harbor, replication_plan(harbor, upstream, tmp_path, replicate=True))
 
@@ -622,39 +558,6 @@ def test_existing_robot_without_its_secret_file_says_how_to_rotate(harbor, upstr
     assert "[robot] robot$application-collection+k8s-pull: updated (new secret)" in output
     assert robot.secret != old_secret
     assert secret_file_auth(tmp_path / "lost.json", harbor)["password"] == robot.secret
-
-
-
-# -- input the plan refuses or normalises -------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "host"),
-    [
-        ("https://core.harbor.domain/", "core.harbor.domain"),
-        ("https://Core.Harbor.Domain:443", "core.harbor.domain"),
-        ("http://127.0.0.1:8080", "127.0.0.1:8080"),
-        ("https://[::1]", "[::1]"),
-        ("https://[::1]:8443", "[::1]:8443"),
-    ],
-)
-def test_plan_harbor_host_is_what_image_references_use(url: str, host: str):
-    assert Plan(harbor_url=url).harbor_host == host
-
-
-@pytest.mark.parametrize(
-    ("url", "needle"),
-    [
-        ("ftp://harbor", "is not an http(s) URL"),
-        ("https://harbor/api/v2.0", "must be just scheme://host[:port]"),
-        ("https://user@harbor", "must be just scheme://host[:port]"),
-        ("https://harbor:99999", "has an invalid port"),
-        ("https://[::1", "is not an http(s) URL"),
-    ],
-)
-def test_plan_refuses_harbor_urls_it_cannot_use(url: str, needle: str):
-    with pytest.raises(ConfigError, match=re.escape(needle)):
-        Plan(harbor_url=url)
 
 
 def test_setup_refuses_an_endpoint_of_another_type(harbor, upstream, tmp_path):

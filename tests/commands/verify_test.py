@@ -10,6 +10,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -412,6 +413,24 @@ def test_a_chart_harbor_refuses_to_a_stale_robot_secret_says_it_may_have_been_ro
     assert "the-old-secret" not in done.stderr
 
 
+def test_a_chart_harbor_refuses_to_an_expired_robot_points_at_repair_robot(
+    mirror, run, tmp_path
+):
+    """Harbor's UI makes expiring robots, and setup keeps one with a warning; the day it
+    expires, Harbor takes its credentials as anonymous. The line must not only talk of a
+    rotated secret, which copying files would not fix."""
+    secret_file, _ = _robot_secret_file(mirror, tmp_path)
+    (robot,) = mirror.harbor.state.robots.values()
+    robot.duration, robot.expires_at = 30, int(time.time()) - 60
+    anonymous = {"HARBOR_MIRROR_USERNAME": "", "HARBOR_MIRROR_HARBOR_PASSWORD": ""}
+    done = run("verify", "demo", "oci://dp.apps.rancher.io/charts/etcd-like", "--version",
+               "0.1.0", *_target(mirror), "--secret-file", secret_file, extra_env=anonymous)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert "response status code 401" in line
+    assert "a robot that expired or was disabled is refused (setup --repair-robot)" in line
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
@@ -487,37 +506,6 @@ def test_verify_a_misspelled_chart_url_without_version_is_missing(mirror, run, t
     assert entry["result"] == "missing"
     assert entry["detail"].startswith("no versions listed: no chart here")
     assert "charts/etcd-lkie: missing" in done.stderr
-
-
-def _secret_file(tmp_path, entry):
-    import base64
-
-    config = json.dumps({"auths": {"h.example": entry}}).encode()
-    path = tmp_path / "pull-secret.json"
-    path.write_text(json.dumps({"data": {".dockerconfigjson": base64.b64encode(config).decode()}}))
-    return path
-
-
-@pytest.mark.parametrize("auth", ["not base64!", "//79/w==", 42])
-def test_secret_file_with_a_bad_auth_field_is_a_config_error(tmp_path, auth):
-    from postrender.endpoint import Endpoint
-    from postrender.errors import ConfigError
-    from postrender.settings import Settings
-
-    path = _secret_file(tmp_path, {"auth": auth})
-    with pytest.raises(ConfigError, match="has no username and password"):
-        Endpoint.from_settings(Settings("h.example", secret_file=str(path)), {})
-
-
-def test_secret_file_comes_from_the_environment_too(tmp_path):
-    from postrender import settings
-    from postrender.endpoint import Endpoint
-
-    path = _secret_file(tmp_path, {"username": "robot$appco+pull", "password": "s3cret"})
-    environ = {"HARBOR_MIRROR_SECRET_FILE": str(path), "HELM_CONFIG_HOME": str(tmp_path)}
-    found = Endpoint.from_settings(settings.resolve(["--harbor-host=h.example"], environ), environ)
-    assert found.credentials == ("robot$appco+pull", "s3cret")
-    assert "s3cret" not in repr(found)
 
 
 def test_verify_signs_helm_template_in_with_the_username_password_pair(mirror, run):

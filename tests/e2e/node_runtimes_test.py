@@ -289,6 +289,8 @@ def containerd() -> Iterator[Containerd]:
         'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
         f'[grpc]\n  address = "{address}"\n'
         f'[ttrpc]\n  address = "{address}.ttrpc"\n'
+        # the opt plugin otherwise makes /opt/containerd on the machine
+        f'[plugins."io.containerd.internal.v1.opt"]\n  path = "{base / "opt"}"\n'
     )
     with (base / "containerd.log").open("wb") as log:
         process = subprocess.Popen([daemon, "--config", str(base / "config.toml")],
@@ -299,6 +301,7 @@ def containerd() -> Iterator[Containerd]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"containerd did not start: {(base / 'containerd.log').read_text()}")
             time.sleep(0.1)
+        assert (base / "opt").is_dir(), "containerd's opt directory must be the test's own"
         yield Containerd(address, ctr)
     finally:
         process.terminate()

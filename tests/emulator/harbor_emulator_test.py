@@ -150,7 +150,8 @@ def test_non_admin_is_forbidden_admin_apis(
     harbor.add_user("dev", "Dev12345")
     with api(harbor, ("dev", "Dev12345")) as dev:
         assert dev.get("/users/current").json()["sysadmin_flag"] is False
-        assert dev.get("/registries").status_code == 403
+        refused = dev.get("/registries")  # RequireSystemAccess names the caller
+        assert (refused.status_code, refused.json()["errors"][0]["message"]) == (403, "dev")
         assert (
             dev.post("/registries", json=registry_body(upstream_registry, "x")).status_code == 403
         )
@@ -658,9 +659,11 @@ def test_robot_secret_is_shown_once_and_on_refresh(client: httpx.Client, registr
     refreshed = client.patch(f"/robots/{robot['id']}", json={"secret": ""}).json()["secret"]
     assert refreshed != robot["secret"]
     assert client.patch(f"/robots/{robot['id']}", json={"secret": "weak"}).status_code == 400
-    assert client.patch(f"/robots/{robot['id']}", json={"secret": "Str0ngEnough"}).json() == {
-        "secret": "Str0ngEnough"
-    }
+    # RefreshSec takes a given secret and answers with an empty one
+    given = client.patch(f"/robots/{robot['id']}", json={"secret": "Str0ngEnough"})
+    assert (given.status_code, given.json()) == (200, {"secret": ""})
+    with httpx.Client(base_url=client.base_url.copy_with(path="/")) as registry:
+        assert registry.get("/v2/", auth=(robot["name"], "Str0ngEnough")).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -1049,3 +1052,81 @@ def test_f8_a_system_robot_uses_its_permissions_and_has_no_current_user(
         assert missing.status_code == 403  # not 404: RequireProjectAccess checks project 0
         assert robot.head("/projects", params={"project_name": "nothing-here"}).status_code \
             == 404
+
+
+def test_a_robot_refused_on_a_projects_robots_gets_a_bare_forbidden(
+    harbor: HarborEmulator, client: httpx.Client
+) -> None:
+    """`handler/robot.go:requireAccess` checks a project robot with `RequireProjectAccess`,
+    whose 403 carries no message of its own (only `RequireSystemAccess` names the caller)."""
+    project_id = create(client, "/projects", {"project_name": "p"})
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "project", "namespace": "*",
+        "access": [{"resource": "project", "action": "read"}]}])  # fmt: skip
+    with api(harbor, ("robot$ci", "Robot-Secret-1")) as robot:
+        listed = robot.get("/robots", params={"q": f"Level=project,ProjectID={project_id}"})
+    assert (listed.status_code, listed.json()["errors"][0]["message"]) == (403, "forbidden")
+
+
+def test_listing_robots_wants_a_level_and_a_project_as_list_robot_does(
+    harbor: HarborEmulator, client: httpx.Client
+) -> None:
+    """`handler/robot.go:ListRobot`: no Level means the system robots only."""
+    project_id = create(client, "/projects", {"project_name": "p"})
+    create(client, "/robots", {"name": "pull", "level": "project", "duration": -1,
+        "permissions": [{"kind": "project", "namespace": "p",
+                         "access": [{"resource": "repository", "action": "pull"}]}]})  # fmt: skip
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "system", "namespace": "/",
+        "access": [{"resource": "registry", "action": "list"}]}])  # fmt: skip
+    assert [r["name"] for r in client.get("/robots").json()] == ["robot$ci"]
+    listed = client.get("/robots", params={"q": f"Level=project,ProjectID={project_id}"})
+    assert [r["name"] for r in listed.json()] == ["robot$p+pull"]
+    for q, message in [
+        ("Level=project", "must with project ID when to query project robots"),
+        ("Level=project,ProjectID=0", "ProjectID must be a positive integer"),
+        ("Level=team", "bad request error level input"),
+    ]:
+        refused = client.get("/robots", params={"q": q})
+        assert (refused.status_code, refused.json()["errors"][0]["message"]) == (400, message)
+
+
+def test_a_robot_needs_replication_list_for_tasks_and_create_to_stop(
+    harbor: HarborEmulator,
+) -> None:
+    """`handler/replication.go`: ListReplicationTasks checks `replication` list and
+    StopReplication create, both before looking the execution up; read is not enough."""
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "system", "namespace": "/",
+        "access": [{"resource": "replication", "action": "read"}]}])  # fmt: skip
+    with api(harbor, ("robot$ci", "Robot-Secret-1")) as robot:
+        assert robot.get("/replication/executions/9").status_code == 404
+        assert robot.get("/replication/executions/9/tasks").status_code == 403
+        assert robot.put("/replication/executions/9").status_code == 403
+
+
+def test_a_new_robot_is_enabled_whatever_the_body_says(
+    harbor: HarborEmulator, client: httpx.Client
+) -> None:
+    """`handler/robot.go:CreateRobot` copies name, description, duration and permissions,
+    never `disable`."""
+    create(client, "/projects", {"project_name": "application-collection"})
+    made = client.post("/robots", json={**ROBOT, "disable": True})
+    assert made.status_code == 201, made.text
+    assert client.get(f"/robots/{made.json()['id']}").json()["disable"] is False
+    credentials = (made.json()["name"], made.json()["secret"])
+    with httpx.Client(base_url=harbor.url) as registry:
+        assert registry.get("/v2/", auth=credentials).status_code == 200
+
+
+def test_a_robot_updating_a_system_robot_needs_robot_update_not_create(
+    harbor: HarborEmulator,
+) -> None:
+    """`handler/robot.go:updateV2Robot` checks `requireAccess(r, update)`: for a system robot,
+    RequireSystemAccess on robot update."""
+    target = harbor.add_system_robot("target", "Robot-Secret-2", [{"kind": "system",
+        "namespace": "/", "access": [{"resource": "registry", "action": "list"}]}])  # fmt: skip
+    harbor.add_system_robot("ci", "Robot-Secret-1", [{"kind": "system", "namespace": "/",
+        "access": [{"resource": "robot", "action": "update"}]}])  # fmt: skip
+    body = {"name": "robot$target", "level": "system", "duration": -1, "disable": True,
+            "permissions": target.permissions}  # fmt: skip
+    with api(harbor, ("robot$ci", "Robot-Secret-1")) as robot:
+        assert robot.put(f"/robots/{target.id}", json=body).status_code == 200
+    assert target.disable is True

@@ -43,7 +43,12 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "Harbor12345"
 Handler = Callable[[Call], Response]
 _ERROR_CODES = {429: "TOO_MANY_REQUEST", 500: "UNKNOWN"}
-_LISTINGS = re.compile(r"^/projects/[^/]+/repositories(/[^/]+)*(/artifacts)?$")
+# What `server/middleware/security/oidc_cli.go:valid` lets an OIDC CLI secret do on the API.
+_OIDC_CLI_READS = frozenset(
+    {f"{API_PREFIX}/projects", f"{API_PREFIX}/systeminfo", "/api/version", f"{API_PREFIX}/labels"}
+)
+_OIDC_CLI_LISTINGS = re.compile(r"^/api/v2\.0/projects/.*/repositories(/.*/artifacts)?$")
+_OIDC_CLI_TAGS = re.compile(r"^/api/v2\.0/projects/.*/repositories/.*/artifacts/.*/tags/.*$")
 
 
 @dataclass
@@ -324,11 +329,11 @@ class HarborEmulator:
 
 def _oidc_cli_path(request: Request) -> bool:
     """The API requests `oidc_cli.go:valid` lets a CLI secret make (the rest is anonymous)."""
-    path = request.path.removeprefix(API_PREFIX).rstrip("/")
+    path = request.path.rstrip("/")
     if request.method == "POST":
-        return path == "/projects"
-    reads = ("/projects", "/systeminfo", "/version", "/labels")
+        return path == f"{API_PREFIX}/projects"
+    if request.method == "DELETE":
+        return bool(_OIDC_CLI_TAGS.match(path))
     return request.method == "GET" and (
-        path in reads
-        or bool(re.match(r"^/projects/[^/]+/repositories(/[^/]+)*(/artifacts)?$", path))
+        path in _OIDC_CLI_READS or bool(_OIDC_CLI_LISTINGS.match(path))
     )

@@ -130,8 +130,10 @@ def _matching(call: Call, items: list[dict[str, JSON]], keys: tuple[str, ...]) -
     return paginate(call.request, sort_items(call.request, items))
 
 
-def _execution(call: Call) -> Execution:
-    call.require_admin(("replication", "read"))
+def _execution(call: Call, action: str = "read") -> Execution:
+    """After `handler/replication.go`'s RequireSystemAccess on `replication` `action`: read to
+    get one or its task log, list for its tasks, create to stop it."""
+    call.require_admin(("replication", action))
     execution_id = call.int_param("id")
     return found(call.state.executions.get(execution_id), f"execution {execution_id} not found")
 
@@ -149,7 +151,7 @@ def get_execution(call: Call) -> Response:
 
 def stop_execution(call: Call) -> Response:
     """Stops the tasks; the execution's status follows from theirs."""
-    execution = _execution(call)
+    execution = _execution(call, "create")
     now = call.state.clock()
     for task in execution.tasks:
         task.stopped_at = now
@@ -174,7 +176,7 @@ def task_json(execution: Execution, task: Task, now: float) -> dict[str, JSON]:
 
 
 def list_tasks(call: Call) -> Response:
-    execution = _execution(call)
+    execution = _execution(call, "list")
     now = call.state.clock()
     items = [task_json(execution, t, now) for t in execution.tasks]
     return _matching(call, items, ("status", "resource_type"))

@@ -92,9 +92,10 @@ class Tokens:
     def issue(self, request: Request, state: State) -> Response:
         """GET /service/token: a token for the requested scopes, within the caller's rights."""
         if request.method != "GET":
-            # token.Handler has only Get; beego answers any other method 405, which
-            # containerd's OAuth POST relies on to fall back to GET
-            # (core/middlewares/middlewares.go: readonlySkippers' comment on /service/token).
+            # core/router.go routes /service/token to token.Handler, which has only Get; any
+            # other method is beego's web.Controller default (Post, Put, ...: http.Error 405),
+            # on which containerd's OAuth POST falls back to GET. (/service/ skips the CSRF
+            # check: server/middleware/csrf/csrf.go: csrfSkipper.)
             return Response(405, [("Content-Type", "text/plain")], b"Method Not Allowed")
         service = request.arg("service") or ""
         if service != SERVICE:  # no token creator for it: beego's CustomAbort, plain text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 import time
@@ -22,6 +23,7 @@ from .wire import (
     not_found,
     paginate,
     query_filter,
+    query_keywords,
     sort_items,
 )
 
@@ -84,13 +86,14 @@ def to_json(robot: Robot) -> dict[str, JSON]:
 
 def _may_manage(call: Call, project_id: int, action: str) -> None:
     """System admins manage every robot; a project's owner manages that project's robots; a
-    robot needs `robot` `action` on the project (`handler/robot.go:requireAccess`)."""
+    robot needs `robot` `action` on the project (`handler/robot.go:requireAccess`), else the
+    bare 403 of `RequireProjectAccess` (only `RequireSystemAccess` names the caller)."""
     user = call.require_login()
     project = call.state.projects.get(project_id)
     if user.admin or (project is not None and project.owner is user):
         return
     if project is None or not user.may("project", project.name, "robot", action):
-        raise forbidden(user.username if user.robot else "forbidden")
+        raise forbidden()
 
 
 def _permissions(
@@ -105,8 +108,9 @@ def _permissions(
         raise bad_request("bad request empty permission")
     if any(not p.get("access") for p in permissions):
         raise bad_request("bad request empty access")
+    action = "create" if call.request.method == "POST" else "update"  # requireAccess's
     if level == "system":
-        call.require_admin(("robot", "create"))
+        call.require_admin(("robot", action))
         return permissions, 0
     if len(permissions) != 1:
         raise bad_request("bad request permission")
@@ -117,7 +121,7 @@ def _permissions(
     if project is None:
         call.require_login()
         raise not_found(f"project {namespace} not found")
-    _may_manage(call, project.project_id, "create" if call.request.method == "POST" else "update")
+    _may_manage(call, project.project_id, action)
     checked = call.state.release() >= (2, 10, 0)  # handler/robot.go:robotAPI.validate
     for access in permissions[0].get("access") or []:
         pair = (access.get("resource"), access.get("action"))
@@ -163,7 +167,7 @@ def create(call: Call) -> Response:
         level=level,
         project_id=project_id,
         duration=duration,
-        disable=bool(body.get("disable")),
+        disable=False,  # CreateRobot copies no `disable` from the body: new robots are enabled
         permissions=permissions,
         secret=new_secret(),
         creator_ref=user.robot.id if user.robot else user.user_id,
@@ -197,21 +201,36 @@ def _robot(call: Call, action: str) -> Robot:
     call.require_login()
     robot_id = call.int_param("robot_id")
     robot = found(call.state.robots.get(robot_id), f"robot {robot_id} not found")
-    _may_manage(call, robot.project_id, action)
+    if robot.level == "system":  # `handler/robot.go:requireAccess`
+        call.require_admin(("robot", action))
+    else:
+        _may_manage(call, robot.project_id, action)
     return robot
 
 
 def list_robots(call: Call) -> Response:
-    """`q=Level=project,ProjectID=N` (case-sensitive keys) is how a project's robots are found."""
+    """`handler/robot.go:ListRobot`: `q=Level=project,ProjectID=N` lists that project's robots
+    once `robot` `list` is allowed there (N must be a positive integer, else 400); without
+    `Level`, or with `Level=system`, the system robots, checked as a system permission. The
+    check comes first, so a refused caller learns nothing, even that there are no robots."""
     call.require_login()
-    items = query_filter(
-        call.request,
-        list(call.state.robots.values()),
-        {"Level": lambda r: r.level, "ProjectID": lambda r: r.project_id, "name": lambda r: r.name},
-    )
-    project_ids = {r.project_id for r in items}
-    for project_id in project_ids:
+    keywords = query_keywords(call.request)
+    level = keywords.get("Level", "system")
+    if level not in ("system", "project"):
+        raise bad_request("bad request error level input")
+    project_id = 0
+    if level == "project":
+        if "ProjectID" not in keywords:
+            raise bad_request("must with project ID when to query project robots")
+        given = keywords["ProjectID"]  # strconv.ParseInt
+        project_id = int(given) if re.fullmatch(r"[+-]?[0-9]+", given) else 0
+        if project_id <= 0:
+            raise bad_request("ProjectID must be a positive integer")
         _may_manage(call, project_id, "list")
+    else:
+        call.require_admin(("robot", "list"))
+    items = [r for r in call.state.robots.values() if r.project_id == project_id]
+    items = query_filter(call.request, items, {"name": lambda r: r.name})
     return paginate(call.request, sort_items(call.request, [to_json(r) for r in items]))
 
 
@@ -240,7 +259,9 @@ def update(call: Call) -> Response:
 
 
 def refresh(call: Call) -> Response:
-    """PATCH `{"secret": ""}` makes Harbor generate a secret; a given one must pass its rule."""
+    """`handler/robot.go:RefreshSec`: PATCH `{"secret": ""}` makes Harbor generate a secret,
+    which it answers with; a given one must pass its rule, and the answer's secret is then
+    empty."""
     robot = _robot(call, "update")
     body = body_object(call.request, "robotSec", {"secret": str})
     wanted = body.get("secret") or ""
@@ -251,7 +272,7 @@ def refresh(call: Call) -> Response:
         )
     robot.secret = wanted or new_secret()
     robot.update_time = iso_now()
-    return json_response(200, {"secret": robot.secret})
+    return json_response(200, {"secret": "" if wanted else robot.secret})
 
 
 def delete(call: Call) -> Response:

@@ -262,17 +262,13 @@ class Call:
             raise ApiError(401, "UNAUTHORIZED", "UnAuthorized")
         return self.user
 
-    def require_admin(self, access: tuple[str, str] | None = None) -> User:
+    def require_admin(self, access: tuple[str, str]) -> User:
         """`handler/base.go:RequireSystemAccess`: a system admin, or a robot holding `access`
-        (resource, action) in its system permissions; Harbor's 403 then names the robot."""
+        (resource, action) in its system permissions; Harbor's 403 names the caller."""
         user = self.require_login()
-        if user.admin:
+        if user.admin or user.may("system", "/", *access):
             return user
-        if user.robot is None:
-            raise forbidden()
-        if access is None or not user.may("system", "/", *access):
-            raise forbidden(user.username)
-        return user
+        raise forbidden(user.username)
 
     def int_param(self, name: str) -> int:
         raw = self.params[name]

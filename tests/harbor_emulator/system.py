@@ -80,8 +80,9 @@ def current_user(call: Call) -> Response:
 
 
 def create_user(call: Call) -> Response:
-    """A local non-admin user, as a system admin creates one when self-registration is off."""
-    call.require_admin()
+    """A local non-admin user, as a system admin creates one when self-registration is off
+    (`handler/user.go:requireCreatable`)."""
+    call.require_admin(("user", "create"))
     body = body_object(
         call.request,
         "userReq",

@@ -288,24 +288,31 @@ def _num(value: str) -> float:
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
-def query_filter(
-    request: Request, items: list[T], keys: Mapping[str, Callable[[T], object]]
-) -> list[T]:
-    """Filter by Harbor's `q=k=v,k2=~v2` syntax; keys the resource does not know are ignored.
-
-    As `lib/q/builder.go:parseKeywords`: the already-decoded `q` is unescaped once more
-    (`+` becomes a space, `%2C` a separator; a malformed escape keeps `q` as it was), then
-    split on `,`, each part at its first `=`."""
+def query_keywords(request: Request) -> dict[str, str]:
+    """Harbor's `q=k=v,k2=~v2` as keys and raw values (`lib/q/builder.go:parseKeywords`): the
+    already-decoded `q` is unescaped once more (`+` becomes a space, `%2C` a separator; a
+    malformed escape keeps `q` as it was), then split on `,`, each part at its first `=`; a
+    repeated key keeps its last value, as in Go's map."""
     raw_q = request.arg("q")
     if not raw_q:
-        return items
+        return {}
     if not _BAD_ESCAPE.search(raw_q):  # url.QueryUnescape fails as a whole, and is logged
         raw_q = unquote_plus(raw_q)
-    result = items
+    keywords = {}
     for entry in raw_q.split(","):
         key, sep, value = entry.partition("=")
         if not sep or not key or not value:
             raise bad_request('the query string must contain "=" and the key/value cannot be empty')
+        keywords[key] = value
+    return keywords
+
+
+def query_filter(
+    request: Request, items: list[T], keys: Mapping[str, Callable[[T], object]]
+) -> list[T]:
+    """Filter by `q` (`query_keywords`); keys the resource does not know are ignored."""
+    result = items
+    for key, value in query_keywords(request).items():
         getter = keys.get(key)
         if getter is None:
             continue

@@ -13,7 +13,7 @@ from postrender.errors import ConfigError
 from postrender.helm import wrap
 from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
-from postrender.helm.render import helm_major
+from postrender.helm.render import REFUSED_HINT, failure, helm_major
 from postrender.settings import Settings
 from tests.support.fixtures_helm import isolated_helm_env
 
@@ -204,3 +204,21 @@ def test_h_given_as_a_flags_value_is_that_value_not_help(helm3: Path, tmp_path: 
     assert done.returncode == 0, done.stderr
     assert not done.stdout.startswith("Usage:")
     assert "kind: StatefulSet" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        ('Error: GET "https://h/v2/p/charts/etcd/manifests/1.0.0": response status code 401: '
+         "unauthorized: unauthorized to access repository", True),
+        ("Error: failed to authorize: failed to fetch oauth token: unexpected status from GET "
+         "request to https://h/service/token: 401 Unauthorized", True),
+        ('Error: chart "etcd" version "0.401.0" not found in oci://h/p/charts/etcd', False),
+        ("Error: manifest sha256:401e2a not found", False),
+    ],
+)
+def test_the_rotated_secret_hint_is_added_only_when_harbor_refused_the_sign_in(error, refused):
+    """Issue 16: Helm's 401 gets the hint about a robot secret rotated elsewhere; a version
+    or digest that merely contains 401 must not send the user after their Secret file."""
+    line = failure("helm template", 1, error.encode(), ["oci://h/p/charts/etcd"])
+    assert line.endswith(REFUSED_HINT) is refused

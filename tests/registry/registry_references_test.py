@@ -58,6 +58,18 @@ def test_chart_target_takes_upstream_and_harbor_urls_with_their_version():
 
 
 @pytest.mark.parametrize(
+    "chart",
+    ["oci://other.example/x?dp.apps.rancher.io/charts/etcd",
+     "oci://other.example/x:dp.apps.rancher.io/charts/etcd"],
+)  # fmt: skip
+def test_chart_target_checks_only_a_chart_helm_fetches_from_harbor(chart):
+    """The chart of another registry that only mentions the upstream further on is not mapped
+    for Helm (`MirrorRule.chart_url`), so verify has no Harbor chart to check either."""
+    assert RULE.chart_url(chart) is None
+    assert chart_target(chart, "1.0.0", RULE) is None
+
+
+@pytest.mark.parametrize(
     ("version", "manifest"),
     [
         ("1.0.0", "1.0.0"),
