@@ -1,10 +1,11 @@
-"""Replace a file in one step, so readers see the old content or the new, never half."""
+"""Replace files in one step, so readers see the old content or the new, never half."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from postrender.errors import ConfigError
@@ -14,17 +15,44 @@ def atomic_write(path: Path, data: bytes, *, mode: int, option: str) -> None:
     """Write `data` to `path` with permission `mode`; `option` names the flag in errors."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        replace_all({path: data}, mode=mode)
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror})") from None
+
+
+def replace_all(files: Mapping[Path, bytes], *, mode: int) -> None:
+    """Give every path its data, or none of them: each is written and synced beside its target
+    first, and only when all are on disk do they replace the targets (a rename needs no space).
+
+    An OSError names the target (`filename`) that could not be written; no target has changed
+    then and no temporary file is left, also when a signal's exception unwinds through here.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            try:
+                staged.append((_write_beside(path, data, mode), path))
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+        for temp, path in staged:
+            os.replace(temp, path)
+    finally:
+        for temp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+
+
+def _write_beside(path: Path, data: bytes, mode: int) -> str:
+    """A new file in `path`'s directory holding `data`, flushed to disk; removed on failure."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except OSError as exc:
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror})") from None
+        raise
+    return temp

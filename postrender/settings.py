@@ -55,6 +55,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("--strict", None, None, None, "Fail when an upstream mention would remain."),
     Option("--verify", None, None, None,
            "Fail unless every rewritten reference resolves through Harbor (see verify --help)."),
+    Option("--signatures", None, None, None,
+           "With --verify: also fail unless each one's cosign signature verifies through Harbor."),
+    Option("--attestations", None, None, None,
+           "With --verify: also fail unless each one's cosign attestations verify."),
+    Option("--key", None, None, "FILE[:FILE...]",
+           "With --signatures: PEM public key(s) to trust, any one suffices. "
+           "Default: Application Collection's, built in."),
 )
 _BY_FLAG = {option.flag: option for option in OPTIONS}
 CONFIG_KEYS = frozenset(option.key for option in OPTIONS if option.key) | {"mode"}
@@ -71,6 +78,9 @@ class Settings(NamedTuple):
     report: str | None = None
     strict: bool = False
     verify: bool = False
+    signatures: bool = False
+    attestations: bool = False
+    keys: str | None = None  # os.pathsep-separated PEM files
     ca_file: str | None = None  # paths only: setup remembers them, the secrets stay in the files
     secret_file: str | None = None
 
@@ -108,6 +118,8 @@ def read_config_file(path: str) -> dict[str, str]:
             text = file.read()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path}: not UTF-8 text (byte {exc.start})") from None
     try:
         data = YAML(typ="safe", pure=False).load(text)
     except YAMLError as exc:
@@ -174,10 +186,17 @@ def resolve_given(
         report=report,
         strict=bool(given.get("--strict")),
         verify=bool(given.get("--verify")),
+        signatures=bool(given.get("--signatures")),
+        attestations=bool(given.get("--attestations")),
+        keys=pick("--key"),
         ca_file=value("--ca-file"),
         secret_file=value("--secret-file"),
     )
     validate(settings)
+    if (settings.signatures or settings.attestations or settings.keys) and not settings.verify:
+        raise ConfigError("--signatures, --attestations and --key go with --verify")
+    if settings.keys and not (settings.signatures or settings.attestations):
+        raise ConfigError("--key needs --signatures or --attestations")
     return settings
 
 

@@ -53,9 +53,9 @@ start_harbor() {
 # charts need nothing but --post-renderer harbor-mirror.
 configure_harbor() {
     start_harbor
-    echo "\$ helm harbor-mirror setup --harbor-url $HARBOR_URL --upstream-url $UPSTREAM_URL --upstream-host $UPSTREAM --upstream-username $UPSTREAM_USER"
+    echo "\$ helm harbor-mirror setup --harbor-url $HARBOR_URL --plain-http --upstream-url $UPSTREAM_URL --upstream-host $UPSTREAM --upstream-username $UPSTREAM_USER"
     HARBOR_MIRROR_HARBOR_PASSWORD=Harbor12345 HARBOR_MIRROR_UPSTREAM_TOKEN=$UPSTREAM_TOKEN \
-        "$HELM" harbor-mirror setup --harbor-url "$HARBOR_URL" --username admin \
+        "$HELM" harbor-mirror setup --harbor-url "$HARBOR_URL" --plain-http --username admin \
         --upstream-url "$UPSTREAM_URL" --upstream-host "$UPSTREAM" --upstream-username "$UPSTREAM_USER"
     HARBOR_HOST=${HARBOR_URL#*://}
 }

@@ -6,4 +6,5 @@ pytest_plugins: list[str] = [
     "tests.support.fixtures_harbor",
     "tests.support.fixtures_registry",
     "tests.support.fixtures_airgap",
+    "tests.support.fixtures_signed",
 ]

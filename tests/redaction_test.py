@@ -156,12 +156,13 @@ def test_setup_never_prints_the_credentials_an_echoing_server_sends_back(
         "HARBOR_MIRROR_HARBOR_PASSWORD": PASSWORD, "HARBOR_MIRROR_UPSTREAM_TOKEN": TOKEN,
     }  # fmt: skip
     result = subprocess.run(
-        [str(HARBOR_MIRROR), "setup", "--harbor-url", echoing_harbor, "--upstream-username",
-         "svc-mirror", "--timeout", "5"],
+        [str(HARBOR_MIRROR), "setup", "--harbor-url", echoing_harbor, "--plain-http",
+         "--upstream-username", "svc-mirror", "--timeout", "5"],
         env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
-    (line,) = result.stderr.strip().splitlines()
+    warning, line = result.stderr.strip().splitlines()
+    assert warning.startswith(f"warning: {echoing_harbor} is plain HTTP (--plain-http)")
     # The echo really came back (the endpoint create was refused with the request in it) ...
     assert line.startswith("harbor-mirror: error: Harbor refused POST /registries: 400 {")
     assert '"access_key": "svc-mirror", "access_secret": ***' in line

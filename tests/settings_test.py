@@ -122,3 +122,16 @@ def test_validate_names_the_option_the_caller_took_the_value_from() -> None:
         validate(bad, {"harbor_host": "--harbor-url"})
     with pytest.raises(ConfigError, match=r"^--upstream-host 'a b' is not HOST"):
         validate(Settings(harbor_host="h.io", upstream="a b"), {"upstream": "--upstream-host"})
+
+
+@pytest.mark.parametrize(("argv", "problem"), [
+    (["--signatures"], "--signatures, --attestations and --key go with --verify"),
+    (["--verify", "--key=k.pem"], "--key needs --signatures or --attestations"),
+])
+def test_signature_options_go_with_verify(tmp_path: Path, argv: list[str], problem: str) -> None:
+    env = env_for(tmp_path)
+    with pytest.raises(ConfigError, match=problem):
+        resolve(["--harbor-host", "harbor.example.com", *argv], env)
+    asked = resolve(["--harbor-host", "harbor.example.com", "--verify", "--attestations",
+                     "--key", "a.pem"], env)
+    assert (asked.signatures, asked.attestations, asked.keys) == (False, True, "a.pem")

@@ -11,13 +11,42 @@ fail() {
     exit 2
 }
 
-# The app's ARGOCD_ENV_<NAME> overrides the sidecar's HARBOR_MIRROR_<NAME> default.
+# The app's ARGOCD_ENV_<NAME> overrides the sidecar's HARBOR_MIRROR_<NAME> default, except where
+# Harbor is: the sidecar signs in there with the robot's credentials, so HARBOR_HOST is the
+# sidecar's own (an app may repeat it, not change it). harbor-mirror validates the rest.
 harbor_settings() {
     local name app_value
-    for name in HARBOR_HOST PROJECT PULL_SECRET UPSTREAM UPSTREAM_PULL_SECRET; do
+    if [ -n "${ARGOCD_ENV_HARBOR_HOST:-}" ] \
+        && [ "$ARGOCD_ENV_HARBOR_HOST" != "${HARBOR_MIRROR_HARBOR_HOST:-}" ]; then
+        fail "HARBOR_HOST is the sidecar's (HARBOR_MIRROR_HARBOR_HOST), an Application cannot change it"
+    fi
+    for name in PROJECT PULL_SECRET UPSTREAM UPSTREAM_PULL_SECRET; do
         app_value="ARGOCD_ENV_$name"
         if [ -n "${!app_value:-}" ]; then export "HARBOR_MIRROR_$name=${!app_value}"; fi
     done
+}
+
+# Every value from the Application reaches helm as `--flag=value` or as a checked positional,
+# so none can become a helm flag (`--set-file=x=/etc/harbor-mirror/robot/pull-secret.json`).
+# Helm's release name grammar (pkg/chart/v2/util ValidateReleaseName): 53 long at most.
+check_release_name() {
+    local name=$1 label='[a-z0-9]([-a-z0-9]*[a-z0-9])?'
+    if [ ${#name} -gt 53 ] || ! [[ $name =~ ^$label(\.$label)*$ ]]; then
+        fail "RELEASE_NAME '$name' is not a Helm release name (lower-case letters, digits, '-', '.'; at most 53)"
+    fi
+}
+
+# Helm follows symlinks in a chart and values files are read through them: one leading out of
+# the application would put the sidecar's files (the robot's Secret) into the manifests.
+fence_symlinks() {
+    local link root
+    root=$(pwd -P)
+    while IFS= read -r -d '' link; do
+        case "$(realpath -m -- "$link")" in
+            "$root" | "$root"/*) ;;
+            *) fail "'${link#./}' is a symlink that leads out of the application" ;;
+        esac
+    done < <(find . -type l -print0)
 }
 
 # Vendored dependencies (charts/) are used as they are; otherwise fetch them once, through
@@ -35,13 +64,14 @@ pull_chart() {
         *) fail "CHART '$ARGOCD_ENV_CHART' must be an oci:// chart URL" ;;
     esac
     harbor-mirror pull "$ARGOCD_ENV_CHART" \
-        ${ARGOCD_ENV_CHART_VERSION:+--version "$ARGOCD_ENV_CHART_VERSION"} \
-        --untar --untardir "$1" >&2
+        ${ARGOCD_ENV_CHART_VERSION:+"--version=$ARGOCD_ENV_CHART_VERSION"} \
+        --untar "--untardir=$1" >&2
 }
 
 generate() {
-    local chart=. file
+    local chart=. file release=${ARGOCD_ENV_RELEASE_NAME:-$ARGOCD_APP_NAME}
     local -a found helm_args values_files
+    check_release_name "$release"
     if [ -n "${ARGOCD_ENV_CHART:-}" ]; then
         work=$(mktemp -d "${TMPDIR:-/tmp}/harbor-mirror-cmp.XXXXXX")  # global: the trap needs it
         trap 'rm -rf "$work"' EXIT
@@ -50,23 +80,24 @@ generate() {
         found=("$work"/*/Chart.yaml)
         chart=${found[0]%/Chart.yaml}
     fi
-    helm_args=(template "${ARGOCD_ENV_RELEASE_NAME:-$ARGOCD_APP_NAME}" "$chart"
-               --namespace "$ARGOCD_APP_NAMESPACE" --include-crds)
-    if [ -n "${KUBE_VERSION:-}" ]; then helm_args+=(--kube-version "$KUBE_VERSION"); fi
-    if [ -n "${KUBE_API_VERSIONS:-}" ]; then helm_args+=(--api-versions "$KUBE_API_VERSIONS"); fi
+    helm_args=(template "$release" "$chart"
+               "--namespace=$ARGOCD_APP_NAMESPACE" --include-crds)
+    if [ -n "${KUBE_VERSION:-}" ]; then helm_args+=("--kube-version=$KUBE_VERSION"); fi
+    if [ -n "${KUBE_API_VERSIONS:-}" ]; then helm_args+=("--api-versions=$KUBE_API_VERSIONS"); fi
     IFS=',' read -r -a values_files <<< "${ARGOCD_ENV_VALUES_FILES:-}"
     for file in "${values_files[@]}"; do
         case "$file" in
             /* | .. | ../* | */.. | */../*) fail "values file '$file' must be a path inside the application" ;;
         esac
         [ -f "$file" ] || fail "values file '$file' does not exist in the application"
-        helm_args+=(--values "$file")
+        helm_args+=("--values=$file")
     done
     # Piped, not --post-renderer: hook Jobs are rewritten on any Helm, errors reach the UI.
     helm "${helm_args[@]}" | harbor-mirror postrender
 }
 
 harbor_settings
+fence_symlinks
 case "${1:-}" in
     init) init ;;
     generate) generate ;;

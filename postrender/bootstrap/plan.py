@@ -11,6 +11,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from postrender import settings
+from postrender.bootstrap import tagfilter
 from postrender.bootstrap.replication_plan import ChartRequest, chart_rule
 from postrender.errors import ConfigError
 from postrender.helmhome import default_config_file
@@ -152,11 +153,14 @@ class Plan:
     @property
     def warnings(self) -> list[str]:
         """What Harbor accepts but serves badly: Helm charts through a proxy-cache project
-        whose name has a `_` (a maintainer's note on goharbor/harbor#17355)."""
+        whose name has a `_` (a maintainer's note on goharbor/harbor#17355); a replication tag
+        filter written by hand that drops the signatures (`tagfilter`)."""
         if self.mode == "proxy-cache" and "_" in self.project:
             return [f"--project {self.project!r} has a '_': Harbor may not proxy Helm charts "
                     "through such a project (goharbor/harbor#17355); prefer '-' or '.'"]
-        return []
+        by_hand = self.replication if self.chart is None else None  # --chart adds them itself
+        dropped = tagfilter.warning(by_hand.filter_tag) if by_hand else None
+        return [dropped] if dropped else []
 
     @property
     def harbor_host(self) -> str:

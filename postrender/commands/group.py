@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 from collections.abc import Sequence
+from types import FrameType
 
 import click
 
@@ -86,8 +88,24 @@ def group() -> None:
     """
 
 
+# Signals that end a command, besides Ctrl-C: a CI job's timeout or `kill` (SIGTERM), a closed
+# terminal or ssh session (SIGHUP), Ctrl-\ (SIGQUIT).
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _unwind(signum: int, frame: FrameType | None) -> None:
+    """End as Ctrl-C does, by an exception: every `finally` runs, so temporary files with
+    credentials are removed and helm is killed (`run_helm`); Python's default for these
+    signals ends the process on the spot. A second signal does not cut that clean-up short."""
+    for ending in ENDING_SIGNALS:
+        signal.signal(ending, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
 def run(argv: Sequence[str]) -> int:
     """Run the group in standalone mode; click handles usage errors (exit 2) and --help."""
+    for ending in ENDING_SIGNALS:
+        signal.signal(ending, _unwind)
     try:
         result = group.main(
             args=list(argv) or ["--help"], prog_name="harbor-mirror", standalone_mode=False
@@ -97,7 +115,9 @@ def run(argv: Sequence[str]) -> int:
     except click.ClickException as error:
         error.show()
         return error.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__cause__, KeyboardInterrupt):
+            raise abort.__cause__ from None  # Ctrl-C: cli.main's exit 130, as a shell's
         click.echo("Aborted.", err=True)
         return 1
     return result if isinstance(result, int) else 0

@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from postrender.bootstrap.admission import FORMATS as ADMISSION_FORMATS
+from postrender.bootstrap.admission import check_keys, ensure_admission_policy
 from postrender.bootstrap.check import check_harbor, robot_refusals_explained, version_at_least
 from postrender.bootstrap.configfile import ensure_config, remembered_secret_file
 from postrender.bootstrap.emit import Emit, check_emit, ensure_node_mirrors
@@ -35,6 +37,9 @@ from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError, HarborError, keep_secret
 from postrender.harbor import HarborClient, connect
 from postrender.helmhome import default_config_file
+
+if TYPE_CHECKING:
+    from postrender.trust.keys import TrustedKey
 
 TOKEN_ENV = "HARBOR_MIRROR_UPSTREAM_TOKEN"
 
@@ -141,7 +146,36 @@ def _token(environ: Mapping[str, str]) -> str | None:
     return None
 
 
+def _plain_http_checked(harbor_url: str, plain_http: bool) -> None:
+    """An http:// Harbor gets the admin password (and the upstream token) in clear text: only
+    when --plain-http asks for it, and said before any credential is asked for or sent."""
+    if harbor_url.startswith("http://") and not plain_http:
+        raise ConfigError(
+            f"--harbor-url {harbor_url} is plain HTTP, which would send the admin password "
+            "unencrypted: use https:// or pass --plain-http"
+        )
+    if plain_http and not harbor_url.startswith("http://"):
+        raise ConfigError(f"--plain-http: --harbor-url {harbor_url} is not an http:// URL")
+    if plain_http:
+        warn(sys.stderr, f"{harbor_url} is plain HTTP (--plain-http): the admin password and "
+             "the upstream token cross the network unencrypted")  # fmt: skip
+
+
 _FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _admission_keys(policies: tuple[Emit, ...], keys: tuple[Path, ...]) -> list[TrustedKey]:
+    """The keys of the admission policies to emit, read before Harbor is contacted."""
+    if not policies:
+        if keys:
+            raise ConfigError("--key needs --emit kyverno FILE or --emit kubewarden FILE")
+        return []
+    from postrender.trust.keys import trusted_keys
+
+    trusted = trusted_keys(list(keys))
+    for fmt, _ in policies:
+        check_keys(fmt, trusted)
+    return trusted
 
 
 class _SetupCommand(click.Command):
@@ -241,22 +275,29 @@ class _SetupCommand(click.Command):
 @click.option("--ca-file", type=_FILE, metavar="FILE", help="CA certificate(s) to trust (PEM).")
 @click.option("--insecure-skip-tls-verify", is_flag=True,
               help="Do not verify Harbor's TLS certificate (tests only).")
+@click.option("--plain-http", is_flag=True,
+              help="Allow an http:// --harbor-url: the admin password goes unencrypted.")
 @click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
               help="Per-request timeout.")
-@click.option("--emit", type=(click.Choice(NODE_MIRROR_FORMATS), _FILE), multiple=True,
-              metavar="FORMAT FILE", help="Also write a node mirror config (repeatable, mode "
-              "0600): RKE2/K3s registries.yaml, containerd hosts.toml, CRI-O registries.conf "
-              "drop-in, or auth: the node auth file with the robot's credentials.")
+@click.option("--emit", type=(click.Choice((*NODE_MIRROR_FORMATS, *ADMISSION_FORMATS)), _FILE),
+              multiple=True, metavar="FORMAT FILE", help="Also write a node mirror config "
+              "(repeatable, mode 0600): RKE2/K3s registries.yaml, containerd hosts.toml, CRI-O "
+              "registries.conf drop-in, or auth: the node auth file with the robot's "
+              "credentials; or an admission policy verifying signatures on the rewritten "
+              "references: kyverno (a ClusterPolicy) or kubewarden (a ClusterAdmissionPolicy).")
 @click.option("--emit-credentials", is_flag=True,
               help="With --emit rke2: embed the robot's credentials (from --secret-out, or "
               "the Secret file the config remembers).")
 @click.option("--node-ca-file", type=_FILE, metavar="PATH",
               help="Where the nodes keep Harbor's CA, named in the --emit files "
               "(default: the absolute path of --ca-file).")
+@click.option("--key", "keys", type=_FILE, multiple=True, metavar="FILE",
+              help="With --emit kyverno|kubewarden: PEM public key the policy verifies with "
+              "(repeatable: any one suffices). Default: Application Collection's key, built in.")
 def cli(
     username: str, password_stdin: bool, timeout: float, insecure_skip_tls_verify: bool,
-    dry_run: bool, emit: tuple[Emit, ...], emit_credentials: bool, node_ca_file: Path | None,
-    **plan_options: Any,
+    plain_http: bool, dry_run: bool, emit: tuple[Emit, ...], emit_credentials: bool,
+    node_ca_file: Path | None, keys: tuple[Path, ...], **plan_options: Any,
 ) -> int:
     """Bootstrap Harbor as an idempotent mirror of SUSE Application Collection.
 
@@ -267,7 +308,10 @@ def cli(
     environ = os.environ
     # bad input fails before any prompt
     plan = plan_from_options(PlanOptions(**plan_options), environ)
+    nodes = tuple(e for e in emit if e[0] not in ADMISSION_FORMATS)
+    policies = tuple(e for e in emit if e[0] in ADMISSION_FORMATS)
     check_emit(plan, emit, emit_credentials, node_ca_file)
+    trusted = _admission_keys(policies, keys)
     timeout = positive_seconds("--timeout", timeout)
     endpoint = Endpoint.at_url(
         plan.harbor_url, project=plan.project,
@@ -275,6 +319,7 @@ def cli(
         insecure_skip_tls_verify=insecure_skip_tls_verify,
     )
     endpoint.tls_verify()  # a bad --ca-file is reported before anyone types a secret
+    _plain_http_checked(plan.harbor_url, plain_http)
     password = keep_secret(_password(password_stdin, environ), username=username)
     token = _token(environ)
     plan = replace(plan, upstream_token=token and keep_secret(token))
@@ -283,7 +328,9 @@ def cli(
     endpoint = replace(endpoint, credentials=(username, password))
     client = connect(endpoint, timeout=timeout)
     code = setup(client, plan, dry_run=dry_run, out=sys.stdout, endpoint=endpoint)
-    if emit:
-        ensure_node_mirrors(plan, emit, embed_credentials=emit_credentials,
+    if nodes:
+        ensure_node_mirrors(plan, nodes, embed_credentials=emit_credentials,
                             node_ca_file=node_ca_file, dry_run=dry_run, out=sys.stdout)
+    for fmt, path in policies:
+        ensure_admission_policy(plan, fmt, path, trusted, dry_run=dry_run, out=sys.stdout)
     return code

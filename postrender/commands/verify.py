@@ -15,6 +15,7 @@ import click
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
+from postrender.commands.signature_options import signature_options, signing
 from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError, redact
 from postrender.helm.args import CommandLine
@@ -37,9 +38,11 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
               "a proxy cache stores them.")
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="With --warm: only these platforms of a multi-platform image (repeatable); "
-              "a single-platform image is pulled as it is.")
+              "a single-platform image is pulled as it is. With --signatures/--attestations: "
+              "only these platforms' signatures are checked, the others are 'not checked'.")
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="With --warm: blobs pulled at once.")
+              help="With --warm: blobs pulled at once; with --signatures: references checked "
+              "at once.")
 @click.option("--strict", is_flag=True,
               help="Also fail on images on other registries (not mirrored), which the cluster "
               "pulls from there instead of through Harbor.")
@@ -54,11 +57,13 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
 @click.option("--insecure-skip-tls-verify", is_flag=True,
               help="Do not check Harbor's certificate (tests only); also passed to helm.")
 @click.option("--plain-http", is_flag=True, help="Harbor speaks HTTP; also passed to helm.")
+@signature_options
 @mirror_options
 def cli(
     inputs: tuple[str, ...], output: str, warm: bool, platforms: tuple[str, ...],
     concurrency: int, strict: bool, secret_file: Path | None, ca_file: Path | None,
-    insecure_skip_tls_verify: bool, plain_http: bool, **given: Any,
+    insecure_skip_tls_verify: bool, plain_http: bool, signatures: bool, attestations: bool,
+    keys: tuple[Path, ...], **given: Any,
 ) -> int:
     """Check that every rewritten image and chart reference resolves through Harbor.
 
@@ -72,12 +77,15 @@ def cli(
     GETs every manifest and blob, so Harbor keeps serving them when the upstream is down.
     Images on other registries are listed as not mirrored. Exits 1 when any reference is
     missing, unauthorized, blocked by the project's policy or hit an upstream error (with
-    --strict, also when one is not mirrored).
+    --strict, also when one is not mirrored), and with --signatures/--attestations when any
+    reference Harbor serves is not verified.
     """
     from postrender import registry
+    from postrender.registry._signatures import record_file
     from postrender.rewrite.rules import Rules
     from postrender.rewrite.stream import rewrite_stream
 
+    checking = signing(signatures, attestations, keys, platforms=frozenset(platforms), warm=warm)
     config = resolve(given)
     rules = Rules.from_settings(config)
     config = config._replace(  # an option given here beats HARBOR_MIRROR_* and the config file
@@ -96,12 +104,14 @@ def cli(
         rewrite_stream(text, rules).text, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
+        signing=checking, record=record_file() if checking else None,
     )
     if not checks:
         click.echo(f"harbor-mirror: no reference to {rules.mirror.target_prefix} found", err=True)
     # digests, media types and details are the server's words: no secret we hold goes out
     click.echo(redact(_json(checks) if output == "json" else _table(checks, warm)))
     registry.require_resolved(checks, strict=strict)
+    registry.require_signed(checks)
     return 0
 
 
@@ -139,16 +149,19 @@ def _json(checks: Sequence[Check]) -> str:
 
 
 def _table(checks: Sequence[Check], warm: bool) -> str:
-    columns = (*_COLUMNS, "WARMED") if warm else _COLUMNS
+    from postrender.commands import signature_options as trust
+
+    columns = (*_COLUMNS, *trust.columns(checks), *(("WARMED",) if warm else ()))
     rows = [columns]
     for c in checks:
         row = (
             c.target.reference, c.result, c.digest[:19] or "-",
             c.media_type.removeprefix("application/vnd.") or "-", ",".join(c.platforms) or "-",
+            *trust.cells(c, checks),
         )
         rows.append((*row, f"{c.warmed} pulled, {c.cached} cached") if warm else row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
     lines += [f"{c.target.reference}: {c.detail}" for c in checks if c.noted]
-    return "\n".join(lines)
+    return "\n".join(lines + trust.notes(checks))

@@ -4,6 +4,7 @@ and the post-renderer going through Harbor (`postrender.helm.wrap` says exactly 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import click
 
@@ -23,7 +24,9 @@ Helm 4, this executable on Helm 3; a --post-renderer of yours is refused, your
 global.imageRegistry gets it set to Harbor (and global.imagePullSecrets to the Harbor pull
 secret). --verify (ours, not Helm's provenance check) checks every rendered reference
 through Harbor and fails before anything is installed (Helm 3: hooks too, for install and
-template, by rendering first). """
+template, by rendering first). With --verify, --signatures (and --attestations; --key FILE,
+repeatable, else Application Collection's key) also checks each one's cosign signature
+through Harbor, as verify --signatures does. """
 
 
 def _command(name: str) -> click.Command:
@@ -43,16 +46,18 @@ def _command(name: str) -> click.Command:
         from postrender.helm.wrap import run
 
         config = settings.resolve([], os.environ)
-        return run(name, helm_args, config, check=lambda text: _verify(text, config))
+        return run(name, helm_args, config, check=_verify)
 
     return cli
 
 
-def _verify(text: str, config: settings.Settings) -> None:
-    """--verify on Helm 3: every Harbor reference of the rendered stream, hooks included."""
+def _verify(text: str, options: Sequence[str]) -> None:
+    """--verify on Helm 3: every Harbor reference of the rendered stream, hooks included,
+    checked as the post-renderer given `options` would check it."""
     from postrender.registry.gate import verify_or_fail
     from postrender.rewrite.rules import Rules
 
+    config = settings.resolve(options, os.environ)
     verify_or_fail(text, Rules.from_settings(config).mirror, config)
 
 

@@ -57,12 +57,39 @@ def origin(url: httpx.URL) -> str:
 
 def is_tls_verification_failure(error: BaseException) -> bool:
     """True when the handshake failed because the server's certificate is not trusted."""
+    return _certificate_failure(error) is not None or "CERTIFICATE_VERIFY_FAILED" in str(error)
+
+
+def _certificate_failure(error: BaseException) -> ssl.SSLCertVerificationError | None:
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
+            return seen
         seen = seen.__cause__ or seen.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(error)
+    return None
+
+
+# OpenSSL's X509_V_ERR_* codes (include/openssl/x509_vfy.h) for the causes a user can act on.
+_UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})  # the chain ends in a CA not trusted here
+_EXPIRED, _NOT_YET_VALID = 10, 9
+_WRONG_NAME = frozenset({62, 64})  # host name or IP address mismatch
+
+
+def _tls_problem(error: BaseException) -> str:
+    """Why the certificate was refused, and what to do: only an unknown CA is --ca-file's."""
+    failure = _certificate_failure(error)
+    code = failure.verify_code if failure is not None else None
+    said = (failure.verify_message if failure is not None else None) or "not trusted"
+    if code in _UNKNOWN_ISSUER or code is None:
+        return f"{said}: pass --ca-file with the CA that signed it"
+    if code == _EXPIRED:
+        return "it has expired: Harbor needs a renewed certificate"
+    if code == _NOT_YET_VALID:
+        return "it is not valid yet: check this machine's clock and the certificate's dates"
+    if code in _WRONG_NAME:
+        return (f"it is issued for another name ({said.rstrip('.')}): use a host name the "
+                "certificate names")  # fmt: skip
+    return said
 
 
 def unreachable(
@@ -75,8 +102,7 @@ def unreachable(
     where = origin(url)
     if is_tls_verification_failure(error):
         return HarborUnreachable(
-            f"cannot verify the TLS certificate of {where}: pass --ca-file with the CA that "
-            "signed it (or, for a throwaway test, --insecure-skip-tls-verify)"
+            f"cannot verify the TLS certificate of {where}: {_tls_problem(error)}"
         )
     if isinstance(error, httpx.TimeoutException):
         what = "timed out"

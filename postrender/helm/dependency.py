@@ -4,7 +4,8 @@ from Harbor, and the user's Chart.yaml stays as it is.
 Helm runs on a temporary copy of the chart whose Chart.yaml names Harbor instead of the
 upstream (`MirrorRule.chart_url`), and `file://` dependencies by their absolute path (Helm reads a
 relative one from the chart's directory, which the copy is not); the archives it fetched are
-then copied into `CHART_DIR/charts/` (replacing the ones it replaced). `Chart.lock`:
+then copied into `CHART_DIR/charts/` (replacing the ones it replaced): with Chart.lock, all
+of them or, when one cannot be written (a full disk), none. `Chart.lock`:
 
 - `build` with a Chart.lock fetches exactly the locked versions and leaves Chart.lock alone, as
   `helm dependency build` does (and, as it does, refuses a lock out of sync with Chart.yaml);
@@ -16,6 +17,7 @@ then copied into `CHART_DIR/charts/` (replacing the ones it replaced). `Chart.lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from postrender.errors import ConfigError, HarborMirrorError
+from postrender.files import replace_all
 from postrender.helm import chartlock
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, run_helm
@@ -33,11 +36,26 @@ ACTIONS = ("build", "update")
 
 
 def _load(path: Path) -> Any:
+    """`path` as Helm reads it (sigs.k8s.io/yaml over yaml.v2): any BOM, a timestamp kept as the
+    text written, `!!binary` as its bytes in a string."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import SafeConstructor
     from ruamel.yaml.error import YAMLError
 
+    class HelmConstructor(SafeConstructor):
+        def construct_yaml_binary(self, node: Any) -> str:
+            return bytes(super().construct_yaml_binary(node)).decode("utf-8", "replace")
+
+    HelmConstructor.add_constructor(
+        "tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str
+    )
+    HelmConstructor.add_constructor(
+        "tag:yaml.org,2002:binary", HelmConstructor.construct_yaml_binary
+    )
+    yaml = YAML(typ="safe", pure=False)
+    yaml.Constructor = HelmConstructor
     try:
-        return YAML(typ="safe", pure=False).load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_bytes())
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except YAMLError:
@@ -53,11 +71,21 @@ def _dependencies(document: Any, path: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _write_yaml(path: Path, document: Any) -> None:
-    """JSON is YAML, and the copy is never read by a person."""
+def _write_yaml(path: Path, document: Any, source: Path) -> None:
+    """JSON is YAML, and the copy is never read by a person. A `!!set` is the mapping to nulls
+    Helm reads; what JSON cannot hold (NaN, a key that is a list) Helm refuses as well."""
     import json
 
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    def as_helm_reads(value: object) -> object:
+        if isinstance(value, (set, frozenset)):
+            return dict.fromkeys(sorted(map(str, value)))
+        raise TypeError(type(value).__name__)
+
+    try:
+        text = json.dumps(document, indent=2, allow_nan=False, default=as_helm_reads)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: a value Helm cannot read ({exc})") from None
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def dependency(
@@ -74,6 +102,8 @@ def dependency(
     if not chart_yaml.is_file():
         raise ConfigError(f"{chart_dir}: no Chart.yaml (give the chart's directory)")
     chart = _load(chart_yaml)
+    if not isinstance(chart, dict):
+        raise ConfigError(f"{chart_yaml}: not a mapping of chart fields")
     wanted = _dependencies(chart, chart_yaml)
     lock_path = chart_dir / "Chart.lock"
     locked = None
@@ -88,12 +118,14 @@ def dependency(
             )
     with tempfile.TemporaryDirectory(prefix="harbor-mirror-dependency-") as scratch:
         copy = Path(scratch) / chart_dir.resolve().name
-        shutil.copytree(chart_dir, copy, symlinks=True)
+        _copy_chart(chart_dir, copy)
         mapped, charts = _for_the_copy(wanted, harbor, chart_dir)
         if action == "build" and locked is not None:
             _pin(mapped, locked, harbor, chart_dir)  # `update` of the locked versions = build
         (copy / "Chart.lock").unlink(missing_ok=True)
-        _write_yaml(copy / "Chart.yaml", {**chart, "dependencies": mapped})
+        # No dependencies (none listed, or an empty `dependencies:`): Helm writes nothing.
+        as_copied = {**chart, "dependencies": mapped} if wanted else chart
+        _write_yaml(copy / "Chart.yaml", as_copied, chart_yaml)
         command = ["dependency", "update", str(copy), *harbor.tls_flags(), *helm_args]
         with harbor.helm_environ(environ) as env:
             done = run_helm(command, env)
@@ -101,9 +133,10 @@ def dependency(
             raise HarborMirrorError(
                 failure(f"helm dependency {action}", done.returncode, done.stderr, charts)
             )
-        _copy_archives(copy / "charts", chart_dir / "charts")
+        lock_text = None
         if not (action == "build" and locked is not None):
-            _write_lock(copy / "Chart.lock", lock_path, wanted, mapped)
+            lock_text = _lock_text(copy / "Chart.lock", lock_path, wanted, mapped)
+        _replace_in_chart(f"dependency {action}", copy / "charts", chart_dir, lock_text)
     sys.stdout.buffer.write(done.stdout or b"")
     sys.stdout.flush()
     return 0
@@ -150,34 +183,69 @@ def _pin(
         entry["version"] = version
 
 
-def _copy_archives(source: Path, dest: Path) -> None:
-    """What Helm put into the copy's charts/ replaces the archives in the user's charts/."""
-    dest.mkdir(exist_ok=True)
-    fetched = {path.name for path in source.glob("*.tgz")}
-    for old in dest.glob("*.tgz"):
-        if old.name not in fetched:
+def _copy_chart(chart_dir: Path, copy: Path) -> None:
+    """The chart for Helm to work on: symlinks as they are, but charts/ a directory of its own
+    (Helm writes through a symlinked charts/; the copy's link may lead nowhere)."""
+    try:
+        shutil.copytree(chart_dir, copy, symlinks=True)
+        charts = copy / "charts"
+        if charts.is_symlink():
+            charts.unlink()
+            if (chart_dir / "charts").is_dir():
+                shutil.copytree(chart_dir / "charts", charts, symlinks=True)
+    except OSError as exc:  # shutil.Error too: (source, copy, why) for each file that failed
+        why = exc.strerror or str(exc.args[0][0][2])
+        raise HarborMirrorError(f"cannot copy {chart_dir} for helm to work on: {why}") from None
+
+
+def _replace_in_chart(
+    command: str, fetched: Path, chart_dir: Path, lock_text: str | None
+) -> None:
+    """The archives Helm fetched replace those in the user's charts/ (through a symlink, as
+    Helm writes), and Chart.lock its new text: all of them or, on a full disk, none."""
+    dest = chart_dir / "charts"
+    archives = {path.name: path for path in fetched.glob("*.tgz")}
+    created = not dest.is_dir()
+    try:
+        files = {dest / name: path.read_bytes() for name, path in sorted(archives.items())}
+        if lock_text is not None:
+            files[chart_dir / "Chart.lock"] = lock_text.encode("utf-8")
+        if archives:
+            dest.mkdir(exist_ok=True)
+        replace_all(files, mode=0o644)
+    except OSError as exc:
+        if created:
+            with contextlib.suppress(OSError):
+                dest.rmdir()
+        where = exc.filename or dest
+        raise HarborMirrorError(
+            f"{command}: cannot write {where} ({exc.strerror}); {chart_dir} is as it was"
+        ) from None
+    for old in dest.glob("*.tgz") if fetched.is_dir() else ():
+        if old.name not in archives:
             old.unlink()
-    for name in sorted(fetched):
-        shutil.copy2(source / name, dest / name)
 
 
-def _write_lock(
+def _lock_text(
     helm_lock: Path,
     lock_path: Path,
     wanted: list[dict[str, Any]],
     mapped: list[dict[str, Any]],
-) -> None:
-    """Chart.lock with the user's repository URLs and Helm's digest for them (module docstring)."""
+) -> str | None:
+    """Chart.lock with the user's repository URLs and Helm's digest for them (module docstring);
+    None to leave it as it is."""
+    if not helm_lock.is_file():
+        return None
     written = _load(helm_lock)
     if not isinstance(written, dict):
-        return
+        return None
     locked = _dependencies(written, helm_lock)
     if chartlock.digest(mapped, locked) != written.get("digest"):
         sys.stderr.write(
             f"harbor-mirror: warning: {lock_path} not written: its digest cannot be reproduced "
             "for this Chart.yaml (the charts were fetched)\n"
         )
-        return
+        return None
     upstream = {str(m.get("repository")): str(w.get("repository"))
                 for m, w in zip(mapped, wanted, strict=True)}  # fmt: skip
     for entry in locked:
@@ -186,5 +254,4 @@ def _write_lock(
     for harbor_url, original in upstream.items():
         if harbor_url != original:
             text = text.replace(f"repository: {harbor_url}\n", f"repository: {original}\n")
-    text = text.replace(str(written.get("digest")), chartlock.digest(wanted, locked))
-    lock_path.write_text(text, encoding="utf-8")
+    return text.replace(str(written.get("digest")), chartlock.digest(wanted, locked))

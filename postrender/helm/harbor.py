@@ -14,8 +14,10 @@ wrappers, `verify`, `overlay`, `dependency` use it):
 - `with harbor.helm_environ(environ) as env:` the environment to run helm in: with credentials,
   `HELM_REGISTRY_CONFIG` names a temporary registry config (mode 0600 in a private directory,
   removed on exit) holding only that login to Harbor; the user's own `registry/config.json` is
-  neither read for Harbor nor written, and no password is on argv. A SIGTERM meanwhile (a CI
-  job's timeout, `kill`) unwinds like Ctrl-C, so the file goes too.
+  neither read for Harbor nor written, and no password is on argv. What helm runs (the
+  post-renderer's --verify) gets no password in its environment (`render.run_helm`), so
+  `HARBOR_MIRROR_SECRET_FILE` names the same login as a Secret manifest beside it. A signal
+  meanwhile unwinds like Ctrl-C (`commands/group.py`), so both files go too.
 """
 
 from __future__ import annotations
@@ -24,12 +26,10 @@ import base64
 import json
 import os
 import shutil
-import signal
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import FrameType
 
 from postrender.endpoint import Endpoint
 from postrender.helm.args import CommandLine
@@ -37,6 +37,7 @@ from postrender.rewrite.rules import MirrorRule
 from postrender.settings import Settings
 
 REGISTRY_CONFIG_ENV = "HELM_REGISTRY_CONFIG"
+SECRET_FILE_ENV = "HARBOR_MIRROR_SECRET_FILE"
 
 
 @dataclass(frozen=True)
@@ -84,34 +85,28 @@ class Harbor:
         if self.endpoint.credentials is None:
             yield env
             return
-        with _sigterm_unwinds():
-            directory = tempfile.mkdtemp(prefix="harbor-mirror-helm-")  # mode 0700
-            try:
-                path = os.path.join(directory, "config.json")
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                    file.write(self.registry_config())
-                env[REGISTRY_CONFIG_ENV] = path
-                yield env
-            finally:
-                shutil.rmtree(directory, ignore_errors=True)
+        directory = tempfile.mkdtemp(prefix="harbor-mirror-helm-")  # mode 0700
+        try:
+            config = self.registry_config()
+            env[REGISTRY_CONFIG_ENV] = _private_file(directory, "config.json", config)
+            env[SECRET_FILE_ENV] = _private_file(directory, "pull-secret.json", _secret(config))
+            yield env
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
-def _exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+def _secret(registry_config: str) -> str:
+    """The registry config as the Secret manifest `--secret-file` reads (`secretfile`)."""
+    encoded = base64.b64encode(registry_config.encode("utf-8")).decode("ascii")
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+              "data": {".dockerconfigjson": encoded}}  # fmt: skip
+    return json.dumps(secret) + "\n"
 
 
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM raises SystemExit while the robot's login is on disk, so `finally` removes it
-    (Python's default for SIGTERM ends the process on the spot). Only the main thread can
-    set a handler; elsewhere nothing changes."""
-    try:
-        previous = signal.signal(signal.SIGTERM, _exit)
-    except ValueError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _private_file(directory: str, name: str, text: str) -> str:
+    """`text` in a new file of mode 0600 in `directory`; its path."""
+    path = os.path.join(directory, name)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+    return path

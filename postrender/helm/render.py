@@ -8,12 +8,15 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from postrender.errors import ConfigError, InputError
+from postrender.errors import ConfigError, InputError, redact
 from postrender.helm.args import CommandLine
 from postrender.helm.harbor import Harbor
 
-# user:password@ in a chart or repository URL that Helm echoes in its error.
+# user:password@ in a chart or repository URL that Helm echoes.
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
+# What the user exported for setup and verify (README); nothing helm runs needs them, and a
+# kubeconfig exec plugin or a helm plugin would otherwise get them too.
+_NOT_FOR_HELM = ("HARBOR_MIRROR_HARBOR_PASSWORD", "HARBOR_MIRROR_UPSTREAM_TOKEN")
 # Helm quoting Harbor's refusal: "response status code 401", "401 Unauthorized" (a bare 401
 # may be part of a chart version).
 _REFUSED = re.compile(r"status code 401\b|\b401 Unauthorized\b")
@@ -41,17 +44,28 @@ def run_helm(
     stdout_to_user: bool = False,
     stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run helm with `args`; stderr is kept for the message, stdout too unless it is the
-    user's (a wrapped install prints its notes as it goes). `stdin` is how a password goes."""
+    """Run helm with `args`; stderr is kept (redacted like our own messages) for the message,
+    stdout too unless it is the user's (a wrapped install prints its notes as it goes). `stdin`
+    is how a password goes. An exception meanwhile (Ctrl-C, a signal) kills helm."""
     helm = helm_binary(environ)
     stdout = None if stdout_to_user else subprocess.PIPE
+    env = {name: value for name, value in environ.items() if name not in _NOT_FOR_HELM}
     try:
-        return subprocess.run(
-            [helm, *args], stdout=stdout, stderr=subprocess.PIPE, env=dict(environ),
-            input=stdin, check=False,
+        done = subprocess.run(
+            [helm, *args], stdout=stdout, stderr=subprocess.PIPE, env=env, input=stdin,
+            check=False,
         )  # fmt: skip
     except OSError as exc:
         raise ConfigError(f"cannot run {helm}: {exc.strerror}") from None
+    done.stderr = _redacted(done.stderr)
+    return done
+
+
+def _redacted(stderr: bytes) -> bytes:
+    """Helm's stderr with every secret we hold, and credentials in URLs, masked; bytes that
+    are not UTF-8 stay as they were."""
+    text = stderr.decode("utf-8", "surrogateescape")
+    return _URL_CREDENTIALS.sub("***@", redact(text)).encode("utf-8", "surrogateescape")
 
 
 def helm_major(environ: Mapping[str, str]) -> int:
@@ -64,7 +78,8 @@ def helm_major(environ: Mapping[str, str]) -> int:
 
 
 def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -> str:
-    """One line: what failed, why (credentials in URLs masked), the chart URL tried in Harbor.
+    """One line: what failed, why (`run_helm` masked the credentials), the chart URL tried in
+    Harbor.
 
     The why is our own post-renderer's message when Helm 3 quotes it, else Helm's first
     `Error:` line, else its last line.
@@ -75,9 +90,7 @@ def failure(what: str, code: int, stderr: bytes | None, charts: Sequence[str]) -
     errors = [line for line in lines if line.startswith("Error: ")]
     reason = ours[0].removeprefix("harbor-mirror: ") if ours else (errors or lines[-1:])[0]
     hint = REFUSED_HINT if charts and not ours and _REFUSED.search(reason) else ""
-    return f"{what} failed (exit {code}): {_URL_CREDENTIALS.sub('***@', reason)}" + (
-        through_harbor(charts) + hint
-    )
+    return f"{what} failed (exit {code}): {reason}{through_harbor(charts)}{hint}"
 
 
 def through_harbor(charts: Sequence[str]) -> str:

@@ -15,6 +15,8 @@ The arguments are helm's own and go to `$HELM_BIN` (else helm on PATH) unchanged
   rewrites is checked through Harbor before Helm creates anything. On Helm 3, whose
   post-renderer never sees hooks, install and template are first rendered with `helm template`
   and the whole stream checked (`check`); upgrade keeps the post-renderer's check only.
+  `--signatures`, `--attestations` and `--key FILE` (repeatable) are taken out too and go with
+  it: the check then also verifies cosign signatures through Harbor (`verify --signatures`).
 - a failure is one line; when Helm 4 reports only that the post-renderer failed (it drops the
   post-renderer's stderr), the reason is the line the post-renderer kept in its last-error file.
 
@@ -33,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
-from postrender.helm.args import CommandLine, Major
+from postrender.helm.args import CommandLine, Major, split_own
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, helm_major, run_helm, through_harbor
 from postrender.helmhome import last_error_file
@@ -74,6 +76,34 @@ def _post_renderer(major: int) -> list[str]:
     return ["--post-renderer", own_executable(), "--post-renderer-args", "postrender"]
 
 
+# The wrapper's own options that go with --verify (name → takes a value).
+_SIGNATURE_OPTIONS = {"--signatures": False, "--attestations": False, "--key": True}
+
+
+def split_signatures(subcommand: str, args: Sequence[str], major: Major
+                     ) -> tuple[list[str], list[str]]:
+    """(helm's arguments, the post-renderer options asking for signature checks:
+    `--signatures`, `--attestations`, `--key=FILE[:FILE...]` with absolute paths)."""
+    own, helm = split_own(subcommand, args, major, _SIGNATURE_OPTIONS)
+    switches: list[str] = []
+    keys: list[str] = []
+    taken = iter(own)
+    for arg in taken:
+        name, has_value, value = arg.partition("=")
+        if name == "--help":
+            helm.append(arg)  # not ours: helm's own help
+        elif name != "--key":
+            switches += [name] if name not in switches else []
+        elif not has_value and (value := next(taken, "")) == "":
+            raise ConfigError(f"{subcommand}: --key needs a FILE (a PEM public key)")
+        elif os.pathsep in value:
+            raise ConfigError(f"{subcommand}: --key {value!r}: a path with {os.pathsep!r} "
+                              "cannot be passed on; rename the file")
+        else:
+            keys.append(os.path.abspath(value))
+    return helm, switches + ([f"--key={os.pathsep.join(keys)}"] if keys else [])
+
+
 def split_verify(line: CommandLine) -> tuple[list[str], bool]:
     """The arguments without `--verify` (ours here, not Helm's provenance check), and whether
     it was there; a `--verify` that is another flag's value stays hers."""
@@ -96,15 +126,18 @@ def build(
     major: int,
     verify: bool,
     environ: Mapping[str, str],
+    signature_args: Sequence[str] = (),
 ) -> Command:
-    """The helm command line for `helm harbor-mirror SUBCOMMAND ARGS`."""
+    """The helm command line for `helm harbor-mirror SUBCOMMAND ARGS`; `signature_args` go to
+    the post-renderer's `--verify`."""
     subcommand = line.subcommand
     mapped, charts = harbor.map_charts(line)
     extra = harbor.tls_flags()  # before the user's args: a --ca-file of theirs wins
     if subcommand in _POST_RENDERED:
         extra += _post_renderer(major)
         if verify:
-            extra += ["--post-renderer-args", "--verify"]
+            for arg in ("--verify", *signature_args):
+                extra += ["--post-renderer-args", arg]
         if major == 3:
             extra += hook_values(line, charts, harbor, settings, environ)
     elif verify:
@@ -172,8 +205,9 @@ def show_values(
         return None
 
 
-Check = Callable[[str], None]
-"""Raises when a reference in the rendered stream does not resolve through Harbor."""
+Check = Callable[[str, Sequence[str]], None]
+"""Raises when a reference in the rendered stream does not resolve through Harbor; the second
+argument is the post-renderer's options for the check (`--verify`, `--signatures`, …)."""
 
 
 def run(
@@ -194,7 +228,11 @@ def run(
         raise ConfigError(f"{subcommand!r} is not one of {', '.join(WRAPPED)}")
     asked = helm_major(environ) if subcommand in _POST_RENDERED else None
     major: Major = asked or (lambda: helm_major(environ))  # pull: only if a flag's reading needs it
+    args, signature_args = split_signatures(subcommand, args, major)
     args, verify = split_verify(CommandLine.parse(subcommand, args, major))
+    if signature_args and not verify:
+        raise ConfigError(f"{subcommand}: --signatures, --attestations and --key go with "
+                          "--verify")
     line = CommandLine.parse(subcommand, args, major)
     refuse(line)
     harbor = Harbor.from_settings(settings, environ)
@@ -202,16 +240,18 @@ def run(
     if preflight and "--output-dir" in dict(line.flags()):
         raise ConfigError(f"{subcommand}: --verify on Helm 3 checks the stream helm template "
                           "prints, and --output-dir writes it to files instead; drop one")
-    command = build(line, harbor, settings, major=asked or 4,
-                    verify=verify and not preflight, environ=environ)  # fmt: skip
+    command = build(line, harbor, settings, major=asked or 4, verify=verify and not preflight,
+                    environ=environ, signature_args=signature_args)  # fmt: skip
+    stdin = values_from_stdin(line) if preflight else None  # both runs read them
     started = time.time()
     with harbor.helm_environ(environ) as env:
         if preflight:
             assert check is not None
-            done = run_helm(["template", *command.args[1:]], env)  # install's flags all fit
+            # install's flags all fit
+            done = run_helm(["template", *command.args[1:]], env, stdin=stdin)
             _raise_on_failure(subcommand, done, command.charts, started, environ)
             try:
-                check(done.stdout.decode("utf-8", "replace"))
+                check(done.stdout.decode("utf-8", "replace"), ["--verify", *signature_args])
             except VerifyFailed as error:  # one line naming the chart, as on Helm 4
                 raise VerifyFailed(f"{error}{through_harbor(command.charts)}") from None
             if subcommand == "template":  # already rendered: show it, do not render twice
@@ -219,10 +259,24 @@ def run(
                 sys.stdout.flush()
                 sys.stderr.buffer.write(done.stderr or b"")
                 return 0
-        done = run_helm(command.args, env, stdout_to_user=True)
+        done = run_helm(command.args, env, stdout_to_user=True, stdin=stdin)
     _raise_on_failure(subcommand, done, command.charts, started, environ)
     sys.stderr.buffer.write(done.stderr or b"")
     return 0
+
+
+def values_from_stdin(line: CommandLine) -> bytes | None:
+    """What `-f -` (or `--set-file key=-`) reads, read once, or None when nothing reads stdin.
+
+    Helm reads a values file named `-` from stdin (pkg/cli/values/options.go `readFile`), and
+    stdin can be read once: Helm 3's --verify renders first, then the command renders again.
+    """
+    files = [name for value in line.values("-f", "--values") for name in value.split(",")]
+    files += [pair.partition("=")[2] for value in line.values("--set-file")
+              for pair in value.split(",")]  # fmt: skip
+    if any(name.strip() == "-" for name in files):
+        return sys.stdin.buffer.read()
+    return None
 
 
 def _raise_on_failure(

@@ -1,8 +1,9 @@
 """Harbor's registry API (`/v2/`): verify that rewritten references resolve, and warm the cache.
 
-Imports `endpoint`, `harbor` (cookie policy), `rewrite`, `settings` (the post-renderer's
-`--verify` gate) and `errors`; it loads httpx, so only `verify`, the wrappers and the
-post-renderer's `--verify` import it.
+Imports `endpoint`, `harbor` (cookie policy), `trust` (signatures, loaded only when they are
+checked), `rewrite`, `files`, `helmhome`, `settings` (the post-renderer's `--verify` gate) and
+`errors`; it loads httpx, so only `verify`, the wrappers and the post-renderer's `--verify`
+import it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from postrender.registry._access import registry_client
 from postrender.registry._check import Check
 from postrender.registry._held import held
 from postrender.registry._references import Target, chart_target, find
-from postrender.registry._verify import require_resolved, verify
+from postrender.registry._trust import Signing
+from postrender.registry._verify import require_resolved, require_signed, verify
 
 __all__ = [
     "Check",
+    "Signing",
     "Target",
     "chart_target",
     "find",
     "held",
     "registry_client",
     "require_resolved",
+    "require_signed",
     "verify",
 ]

@@ -31,6 +31,7 @@ import httpx
 from postrender.harbor import error_detail
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 from postrender.registry._references import Target
+from postrender.registry._trust import Trust
 
 OK = "ok"
 MISSING = "missing"
@@ -61,6 +62,8 @@ class Check:
     warmed_bytes: int = 0
     warmed: int = 0
     cached: int = 0
+    index: bytes = b""  # an index as Harbor served it: what its platforms' signatures follow
+    trust: dict[str, Trust] = field(default_factory=dict)  # "signature"/"attestation" results
 
     @property
     def failed(self) -> bool:
@@ -85,6 +88,7 @@ class Check:
             "platforms": self.platforms,
             "detail": self.detail or None,
             "warm": {"pulled": self.warmed, "cached": self.cached, "bytes": self.warmed_bytes},
+            **{kind: trust.as_dict() for kind, trust in self.trust.items()},
         }
 
 
@@ -150,7 +154,7 @@ def check(client: RegistryClient, target: Target) -> Check:
         if listed is None:
             return Check(target, UPSTREAM_ERROR, digest, media_type,
                          detail=f"200 {media_type}, but {digest} is no JSON index")
-        result.platforms = listed
+        result.platforms, result.index = listed, response.content
     return result
 
 
@@ -198,7 +202,7 @@ def json_object(content: bytes) -> dict[str, Any] | None:
     """`content` as a JSON object, or None when it is not one (a proxy's page, a cut body)."""
     try:
         value = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: `[[[[…` nested
         return None
     return value if isinstance(value, dict) else None
 

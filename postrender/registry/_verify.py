@@ -4,12 +4,14 @@ images on other registries are listed as not mirrored."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from postrender.endpoint import Endpoint
 from postrender.errors import VerifyFailed
 from postrender.registry._access import registry_client
 from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
 from postrender.registry._references import Target, find, unmirrored
+from postrender.registry._trust import INVALID, MISSING, Signing
 from postrender.registry._warm import warm
 from postrender.rewrite.rules import MirrorRule
 
@@ -23,18 +25,28 @@ def verify(
     warm_cache: bool = False,
     platforms: frozenset[str] = frozenset(),
     concurrency: int = 4,
+    signing: Signing | None = None,
+    record: Path | None = None,
 ) -> list[Check]:
     """One Check per distinct reference (the given charts first), in order of appearance,
-    then one per image Harbor will not serve."""
+    then one per image Harbor will not serve. With `signing`, each also carries its signature
+    (attestation) results, fetched through Harbor; `record` is the file where what warming
+    verified is kept for later checks (`SignatureRecord`)."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
     client = registry_client(endpoint)
     try:
         checks = [check(client, target) for target in targets.values()]
         if warm_cache:
             warm(client, checks, platforms, concurrency=concurrency)
+        checks += [not_mirrored(target) for target in unmirrored(text, rule)]
+        if signing is not None:
+            from postrender.registry._signatures import SignatureRecord, check_trust
+
+            known = SignatureRecord(record) if record else None
+            check_trust(client, checks, signing, known, concurrency=concurrency)
     finally:
         client.close()
-    return checks + [not_mirrored(target) for target in unmirrored(text, rule)]
+    return checks
 
 
 def require_resolved(checks: Sequence[Check], *, strict: bool = False) -> None:
@@ -46,4 +58,17 @@ def require_resolved(checks: Sequence[Check], *, strict: bool = False) -> None:
         raise VerifyFailed(
             f"{len(failed)} of {len(checks)} references do not resolve through Harbor; "
             f"first: {first.target.reference}: {first.result} ({first.detail})"
+        )
+
+
+def require_signed(checks: Sequence[Check]) -> None:
+    """Raise VerifyFailed naming the first one when any reference Harbor serves is not verified
+    (its signature or attestation invalid or missing)."""
+    failed = [(c, kind, trust) for c in checks for kind, trust in c.trust.items()
+              if trust.result in (INVALID, MISSING)]
+    if failed:
+        first, kind, trust = failed[0]
+        raise VerifyFailed(
+            f"{len(failed)} signature checks through Harbor are not verified; first: "
+            f"{first.target.reference}: {kind} {trust.result} ({trust.detail})"
         )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from postrender.endpoint import Endpoint
-from postrender.registry._verify import require_resolved, verify
+from postrender.registry._verify import require_resolved, require_signed, verify
 from postrender.rewrite.rules import MirrorRule
 from postrender.settings import Settings
 
@@ -19,5 +20,16 @@ from postrender.settings import Settings
 def verify_or_fail(
     text: str, rule: MirrorRule, settings: Settings, environ: Mapping[str, str] = os.environ
 ) -> None:
-    """Raise VerifyFailed (nothing reaches stdout) when a rewritten reference does not resolve."""
-    require_resolved(verify(text, rule, Endpoint.from_settings(settings, environ)))
+    """Raise VerifyFailed (nothing reaches stdout) when a rewritten reference does not resolve,
+    or (`--signatures`, `--attestations`) one Harbor serves is not verified."""
+    signing, record = None, None
+    if settings.signatures or settings.attestations:  # cryptography loads only then
+        from postrender.registry._signatures import record_file, signing_for
+
+        keys = [Path(p) for p in (settings.keys or "").split(os.pathsep) if p]
+        signing = signing_for(settings.signatures, settings.attestations, keys)
+        record = record_file(environ)
+    checks = verify(text, rule, Endpoint.from_settings(settings, environ), signing=signing,
+                    record=record)
+    require_resolved(checks)
+    require_signed(checks)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -185,6 +187,48 @@ def test_harbor_hosts_the_grammar_reads_as_registries_are_accepted(
     result = run(["postrender", f"--harbor-host={host}"], MANIFEST, tmp_path)
     assert (result.returncode, result.stderr) == (0, b"")
     assert f"{host}/application-collection/containers/etcd".encode() in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["postrender"], ["chart-url", "oci://dp.apps.rancher.io/charts/etcd"],
+     ["template", "demo", "oci://dp.apps.rancher.io/charts/etcd"], ["dependency", "build", "."],
+     ["verify", "demo", "oci://dp.apps.rancher.io/charts/etcd"]],
+    ids=lambda args: args[0],
+)  # fmt: skip
+def test_a_config_file_that_is_not_utf8_is_named_by_every_command(
+    args: list[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config" / "harbor-mirror" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_bytes(b"harborHost: h\xe4rbor.example.com\n")  # Latin-1, as an editor may save
+    result = run(args, MANIFEST, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == b""
+    assert result.stderr.decode() == (
+        f"harbor-mirror: error: config file {config}: not UTF-8 text (byte 13)\n"
+    )
+
+
+def test_ctrl_c_in_a_command_exits_130_as_an_interrupt(tmp_path: Path) -> None:
+    """CI tells an interrupt from a refusal by the exit code: 130 (128 + SIGINT), never 1."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("HARBOR_MIRROR_")}
+        clean.update(HELM_CONFIG_HOME=str(tmp_path / "config"),
+                     HARBOR_MIRROR_HARBOR_PASSWORD="admin-password-1")  # fmt: skip
+        setup = subprocess.Popen(
+            [EXE, "setup", "--harbor-url", f"https://127.0.0.1:{silent.getsockname()[1]}",
+             "--upstream-username", "svc"],
+            env=clean, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        connection, _ = silent.accept()  # setup is waiting for Harbor now
+        with connection:
+            setup.send_signal(signal.SIGINT)
+            stdout, stderr = setup.communicate(timeout=30)
+    assert setup.returncode == 130, stderr
+    assert stderr.decode().strip() == "harbor-mirror: interrupted"
+    assert b"Aborted" not in stderr
+    assert stdout == b""
 
 
 def test_chart_url_prints_the_mapping_without_loading_httpx(tmp_path: Path) -> None:

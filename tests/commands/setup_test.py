@@ -269,6 +269,37 @@ def test_setup_unreachable_harbor(upstream, tmp_path):
     assert_one_line_error(result, 1, f"cannot reach Harbor at {url}: connection failed")
 
 
+def test_an_http_harbor_is_refused_unless_plain_http_says_so(harbor, upstream, tmp_path):
+    """An http:// Harbor would get the admin password in clear text without a word."""
+    command = [str(HARBOR_MIRROR), "setup", "--harbor-url", harbor.url, "--upstream-url",
+               upstream.url, "--upstream-username", upstream.username]  # fmt: skip
+    refused = subprocess.run(command, env=cli_env(tmp_path, upstream), capture_output=True,
+                             text=True, stdin=subprocess.DEVNULL, timeout=60)  # fmt: skip
+    assert_one_line_error(
+        refused, 2, f"--harbor-url {harbor.url} is plain HTTP, which would send the admin "
+        "password unencrypted: use https:// or pass --plain-http",
+    )  # fmt: skip
+    assert refused.stdout == ""
+    assert harbor.requests == []  # nothing, the password least of all, went out
+
+    allowed = subprocess.run([*command, "--plain-http"], env=cli_env(tmp_path, upstream),
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                             timeout=60)  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stderr.splitlines()[0] == (
+        f"warning: {harbor.url} is plain HTTP (--plain-http): the admin password and the "
+        "upstream token cross the network unencrypted"
+    )
+
+
+def test_plain_http_with_an_https_harbor_is_refused(harbor_tls, upstream, tmp_path):
+    result = run_cli(harbor_tls.url, upstream, tmp_path, "--plain-http")
+    assert_one_line_error(
+        result, 2, f"--plain-http: --harbor-url {harbor_tls.url} is not an http:// URL"
+    )
+    assert harbor_tls.requests == []
+
+
 def test_setup_tls_fails_without_the_ca_and_works_with_it(harbor_tls, upstream, tmp_path):
     result = run_cli(harbor_tls.url, upstream, tmp_path)
     assert_one_line_error(result, 1, "cannot verify the TLS certificate", "--ca-file")
@@ -385,8 +416,9 @@ def test_setup_help_lists_the_options():
 def test_setup_reads_the_password_from_stdin(harbor, upstream, tmp_path):
     env = cli_env(tmp_path, upstream)
     del env["HARBOR_MIRROR_HARBOR_PASSWORD"]
-    command = [str(HARBOR_MIRROR), "setup", "--harbor-url", harbor.url, "--upstream-url",
-               upstream.url, "--upstream-username", upstream.username, "--password-stdin"]
+    command = [str(HARBOR_MIRROR), "setup", "--harbor-url", harbor.url, "--plain-http",
+               "--upstream-url", upstream.url, "--upstream-username", upstream.username,
+               "--password-stdin"]
     result = subprocess.run(command, env=env, input=ADMIN_PASSWORD + "\n", capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr

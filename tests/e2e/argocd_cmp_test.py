@@ -59,8 +59,11 @@ def test_plugin_manifest_has_only_documented_fields() -> None:
     assert "discover" not in spec
 
 
-def _argocd_env(tmp_path: Path, helm4: Path, **app_env: str) -> dict[str, str]:
-    """What the sidecar's exec sees: its own env, Argo CD's build env, the app's plugin env.
+def _argocd_env(
+    tmp_path: Path, helm4: Path, *, sidecar_host: str | None = None, **app_env: str
+) -> dict[str, str]:
+    """What the sidecar's exec sees: its own env (`sidecar_host` as HARBOR_MIRROR_HARBOR_HOST),
+    Argo CD's build env, the app's plugin env.
 
     PATH is the image's: helm, harbor-mirror, and cmp.sh as harbor-mirror-cmp (the Dockerfile
     copies it there)."""
@@ -88,6 +91,8 @@ def _argocd_env(tmp_path: Path, helm4: Path, **app_env: str) -> dict[str, str]:
         "KUBE_VERSION": "1.35.0",
         "KUBE_API_VERSIONS": "v1,apps/v1,batch/v1,monitoring.coreos.com/v1",
     }
+    if sidecar_host is not None:
+        env["HARBOR_MIRROR_HARBOR_HOST"] = sidecar_host
     env.update({f"ARGOCD_ENV_{name}": value for name, value in app_env.items()})
     return env
 
@@ -113,8 +118,9 @@ def test_generate_yields_the_post_renderer_output_with_hooks(
     app: Path, helm4: Path, tmp_path: Path
 ) -> None:
     env = _argocd_env(
-        tmp_path, helm4,
-        HARBOR_HOST=HARBOR_HOST, PULL_SECRET=HARBOR_SECRET, VALUES_FILES="values-prod.yaml",
+        tmp_path, helm4, sidecar_host=HARBOR_HOST,
+        HARBOR_HOST=HARBOR_HOST,  # an app may repeat the sidecar's Harbor host
+        PULL_SECRET=HARBOR_SECRET, VALUES_FILES="values-prod.yaml",
     )
     init = _run_step("init", app, env)
     assert init.returncode == 0, init.stderr
@@ -168,12 +174,12 @@ def test_generate_renders_with_argo_cds_build_env_and_the_apps_settings(
     app: Path, helm4: Path, tmp_path: Path
 ) -> None:
     """KUBE_VERSION, KUBE_API_VERSIONS and the destination namespace reach Helm; the app's
-    RELEASE_NAME and Harbor settings beat the defaults."""
+    RELEASE_NAME and project beat the defaults."""
     (app / "templates" / "capabilities.yaml").write_text(CAPABILITIES_TEMPLATE, encoding="utf-8")
     env = _argocd_env(
-        tmp_path, helm4, HARBOR_HOST="app.example.com", PROJECT="app-project", RELEASE_NAME="other"
+        tmp_path, helm4, sidecar_host="sidecar-default.example.com",
+        PROJECT="app-project", RELEASE_NAME="other",
     )
-    env["HARBOR_MIRROR_HARBOR_HOST"] = "sidecar-default.example.com"
     generated = _run_step("generate", app, env)
     assert generated.returncode == 0, generated.stderr
     (config,) = [
@@ -183,9 +189,8 @@ def test_generate_renders_with_argo_cds_build_env_and_the_apps_settings(
     assert config["metadata"]["namespace"] == "demo-ns"
     assert config["data"] == {
         "kubeVersion": "v1.35.0",
-        "image": "app.example.com/app-project/containers/etcd:3.5",
+        "image": "sidecar-default.example.com/app-project/containers/etcd:3.5",
     }
-    assert "sidecar-default.example.com" not in generated.stdout
     assert upstream_mentions(generated.stdout) == []
 
 
@@ -202,7 +207,7 @@ def test_init_fetches_dependencies_once_and_generate_renders_them(
     with (app / "Chart.yaml").open("a", encoding="utf-8") as chart:
         chart.write("dependencies:\n- name: sidecar\n  version: 0.1.0\n"
                     "  repository: file://deps/sidecar\n")
-    env = _argocd_env(tmp_path, helm4, HARBOR_HOST=HARBOR_HOST)
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST)
     init = _run_step("init", app, env)
     assert init.returncode == 0, init.stderr
     assert [path.name for path in (app / "charts").iterdir()] == ["sidecar-0.1.0.tgz"]
@@ -229,7 +234,7 @@ def test_generate_fails_when_helm_fails_instead_of_syncing_nothing(
     app: Path, helm4: Path, tmp_path: Path
 ) -> None:
     (app / "templates" / "broken.yaml").write_text("{{ .Values.nope.deeper }}\n", encoding="utf-8")
-    generated = _run_step("generate", app, _argocd_env(tmp_path, helm4, HARBOR_HOST=HARBOR_HOST))
+    generated = _run_step("generate", app, _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST))
     assert generated.returncode != 0
     assert generated.stdout == ""
     assert "broken.yaml" in generated.stderr  # helm's own message reaches the Argo CD UI
@@ -239,11 +244,107 @@ def test_generate_fails_when_helm_fails_instead_of_syncing_nothing(
 def test_generate_refuses_values_files_outside_the_application(
     values_file: str, app: Path, helm4: Path, tmp_path: Path
 ) -> None:
-    env = _argocd_env(tmp_path, helm4, HARBOR_HOST=HARBOR_HOST, VALUES_FILES=values_file)
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST, VALUES_FILES=values_file)
     generated = _run_step("generate", app, env)
     assert generated.returncode == 2
     assert generated.stderr.startswith("harbor-mirror CMP: values file")
     assert generated.stderr.count("\n") == 1
+
+
+LEAK_TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: leak}
+data: {leaked: {{ .Values.leak | default "" | quote }}}
+"""
+
+
+def _robot_secret_file(tmp_path: Path, host: str) -> Path:
+    """The robot's Secret file as repo-server-patch.yaml mounts it into the sidecar."""
+    secret_file = tmp_path / "robot" / "pull-secret.json"
+    secret_file.parent.mkdir()
+    secret_file.write_text(
+        secret_manifest("application-collection", host, "robot$sidecar", "robot-password-1")
+    )
+    return secret_file
+
+
+@pytest.mark.parametrize("where", ["RELEASE_NAME", "ARGOCD_APP_NAME"])
+def test_generate_refuses_a_release_name_that_helm_would_read_as_a_flag(
+    where: str, app: Path, helm4: Path, tmp_path: Path
+) -> None:
+    """The release name is the one positional an Application chooses; `--set-file=…` there made
+    helm read the robot's Secret into the manifests the Argo CD UI shows."""
+    (app / "templates" / "leak.yaml").write_text(LEAK_TEMPLATE, encoding="utf-8")
+    secret_file = _robot_secret_file(tmp_path, HARBOR_HOST)
+    hostile = f"--set-file=leak={secret_file}"
+    app_env = {"RELEASE_NAME": hostile} if where == "RELEASE_NAME" else {}
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST, **app_env)
+    if where == "ARGOCD_APP_NAME":
+        env["ARGOCD_APP_NAME"] = hostile
+    env["HARBOR_MIRROR_SECRET_FILE"] = str(secret_file)
+
+    generated = _run_step("generate", app, env)
+
+    assert generated.returncode == 2
+    assert generated.stdout == ""
+    assert generated.stderr == (
+        f"harbor-mirror CMP: RELEASE_NAME '{hostile}' is not a Helm release name "
+        "(lower-case letters, digits, '-', '.'; at most 53)\n"
+    )
+
+
+def test_generate_passes_every_application_value_as_one_flag_value(
+    app: Path, helm4: Path, tmp_path: Path
+) -> None:
+    """Values that start with `-` stay the value of the flag they belong to."""
+    (app / "templates" / "leak.yaml").write_text(LEAK_TEMPLATE, encoding="utf-8")
+    (app / "-f.yaml").write_text("leak: from-the-apps-values-file\n", encoding="utf-8")
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST, VALUES_FILES="-f.yaml")
+    generated = _run_step("generate", app, env)
+    assert generated.returncode == 0, generated.stderr
+    assert 'leaked: "from-the-apps-values-file"' in generated.stdout
+
+
+@pytest.mark.parametrize("link", ["templates/leak.yaml", "values-leak.yaml"])
+def test_a_symlink_out_of_the_application_is_refused(
+    link: str, app: Path, helm4: Path, tmp_path: Path
+) -> None:
+    """Helm reads a chart's files and values files through symlinks: one to the sidecar's
+    robot Secret would render it into the manifests."""
+    secret_file = _robot_secret_file(tmp_path, HARBOR_HOST)
+    (app / link).symlink_to(secret_file)
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST, VALUES_FILES="values-prod.yaml")
+    env["HARBOR_MIRROR_SECRET_FILE"] = str(secret_file)
+    if link.startswith("values"):
+        env["ARGOCD_ENV_VALUES_FILES"] = link
+    for step in ("init", "generate"):
+        ran = _run_step(step, app, env)
+        assert ran.returncode == 2, (step, ran.stdout)
+        assert ran.stdout == ""
+        assert ran.stderr == (
+            f"harbor-mirror CMP: '{link}' is a symlink that leads out of the application\n"
+        )
+
+
+def test_harbor_host_comes_from_the_sidecar_never_from_the_application(
+    app: Path, helm4: Path, tmp_path: Path
+) -> None:
+    """The sidecar signs in to its Harbor host with the robot's credentials; an Application
+    naming another host would choose where those go (and where its pods pull from)."""
+    secret_file = _robot_secret_file(tmp_path, "elsewhere.example.com")
+    env = _argocd_env(
+        tmp_path, helm4, sidecar_host=HARBOR_HOST, HARBOR_HOST="elsewhere.example.com"
+    )
+    env["HARBOR_MIRROR_SECRET_FILE"] = str(secret_file)
+    for step in ("init", "generate"):
+        ran = _run_step(step, app, env)
+        assert ran.returncode == 2, (step, ran.stdout)
+        assert ran.stdout == ""
+        assert ran.stderr == (
+            "harbor-mirror CMP: HARBOR_HOST is the sidecar's (HARBOR_MIRROR_HARBOR_HOST), "
+            "an Application cannot change it\n"
+        )
 
 
 REPO_SERVER_STUB = """\
@@ -400,7 +501,7 @@ def test_generate_pulls_the_apps_chart_through_harbor(
 
 
 def test_generate_refuses_a_chart_that_is_not_oci(app: Path, helm4: Path, tmp_path: Path) -> None:
-    env = _argocd_env(tmp_path, helm4, HARBOR_HOST=HARBOR_HOST, CHART="https://charts.example/x")
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST, CHART="https://charts.example/x")
     generated = _run_step("generate", app, env)
     assert generated.returncode == 2
     assert generated.stdout == ""

@@ -184,6 +184,7 @@ def test_the_chart_plans_exactly_what_its_release_pulls(setting: Setting) -> Non
     done = setting.setup(ETCD_LIKE, "0.1.0", *setting.values(), "--replicate")
 
     assert done.returncode == 0, done.stderr + done.stdout
+    assert "warning:" not in done.stdout  # no catalog listed, no signature left out
     assert setting.held() == {
         "charts/etcd-like": {"0.1.0"},
         "containers/etcd": {"3.5.17-1.2", signature_tag(etcd)},

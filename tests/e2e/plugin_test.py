@@ -268,7 +268,7 @@ def test_setup_through_helm_then_the_bare_post_renderer_uses_harbor(
     config = Path(plugin.env.env["HELM_CONFIG_HOME"]) / "harbor-mirror" / "config.yaml"
     try:
         setup = plugin.env.run(
-            "harbor-mirror", "setup", "--harbor-url", harbor.url,
+            "harbor-mirror", "setup", "--harbor-url", harbor.url, "--plain-http",
             "--upstream-url", upstream_registry.url, "--upstream-host", "dp.apps.rancher.io",
             "--upstream-username", upstream_registry.username, "--project", "ac-mirror",
             extra_env=secrets,

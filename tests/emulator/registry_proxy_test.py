@@ -215,6 +215,28 @@ def test_a12_an_index_is_stored_once_its_children_are_or_trimmed_when_the_wait_e
     assert others and original.status_code == 404
 
 
+def test_a12_an_index_is_stored_rebuilt_under_its_own_digest_even_with_every_child(mirror):
+    # manifestcache.go:ManifestListCache.push always pushes updateManifestList's result, a list
+    # distribution's FromDescriptors wrote anew (MarshalIndent): the upstream's bytes and digest
+    # live only in the Redis cache, so with the upstream gone the tag serves the rebuilt list.
+    image = mirror.upstream.images["containers/etcd:3.5.17-1.2"]
+    etcd = f"{PROJECT}/containers/etcd"
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, etcd)
+        assert client.head(f"/v2/{etcd}/manifests/3.5.17-1.2", headers=auth).status_code == 200
+        index = client.get(f"/v2/{etcd}/manifests/{image.digest}", headers=auth)
+        for entry in index.json()["manifests"]:
+            assert client.get(f"/v2/{etcd}/manifests/{entry['digest']}",
+                              headers=auth).status_code == 200
+        with upstream_down(mirror):
+            served = client.get(f"/v2/{etcd}/manifests/3.5.17-1.2", headers=auth)
+    assert index.headers["docker-content-digest"] == image.digest  # Redis, upstream answering
+    assert served.status_code == 200
+    assert served.headers["docker-content-digest"] == digest_of(served.content) != image.digest
+    assert served.content.startswith(b'{\n   "schemaVersion": 2,\n   "mediaType": ')
+    assert served.json()["manifests"] == index.json()["manifests"]
+
+
 def test_a12_an_index_got_by_tag_is_stored_under_no_tag(mirror):
     # ProxyManifest pushes an index by digest only, and keeps its trimmed digest under the
     # request's digest (none for a tag), so the HEAD's EnsureTag never finds what was stored.

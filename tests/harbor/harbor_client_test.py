@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 import postrender.harbor as harbor
 import postrender.harbor._client as harbor_client_module
@@ -245,6 +249,61 @@ def test_tls_without_the_ca_fails_with_advice(harbor_tls: HarborEmulator):
         loopback_client(harbor_tls).current_user()
     assert "cannot verify the TLS certificate" in str(caught.value)
     assert "--ca-file" in str(caught.value)
+
+
+@contextlib.contextmanager
+def _tls_listener(certificate: trustme.LeafCert) -> Iterator[str]:
+    """https://127.0.0.1:PORT presenting `certificate`; the handshake is all it does."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    certificate.configure_cert(context)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection, contextlib.suppress(OSError):
+                context.wrap_socket(connection, server_side=True).close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+_LONG_AGO = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+TLS_FAILURES = {
+    # (the certificate, trusted here?, what the message must name)
+    "unknown CA": (lambda ca: ca.issue_cert("127.0.0.1"), False,
+                   "unable to get local issuer certificate: pass --ca-file with the CA that "
+                   "signed it"),
+    "expired": (lambda ca: ca.issue_cert("127.0.0.1", not_before=_LONG_AGO,
+                                         not_after=_LONG_AGO + datetime.timedelta(days=1)),
+                True, "it has expired: Harbor needs a renewed certificate"),
+    "another host": (lambda ca: ca.issue_cert("harbor.other.example"), True,
+                     "it is issued for another name (IP address mismatch, certificate is not "
+                     "valid for '127.0.0.1'): use a host name the certificate names"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", TLS_FAILURES.values(), ids=TLS_FAILURES.keys())
+def test_tls_failures_name_their_cause(case, tmp_path: Path) -> None:
+    """Only a CA this machine does not trust is fixed by --ca-file; an expired certificate or
+    one for another host is not, and the insecure switch is advice for none of them."""
+    issue, trusted, cause = case
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with _tls_listener(issue(ca)) as url:
+        endpoint = Endpoint.at_url(url, (ADMIN_USERNAME, ADMIN_PASSWORD),
+                                   ca_file=str(ca_file) if trusted else None)  # fmt: skip
+        client = connect(endpoint, retry=RetryPolicy(base_delay=0.01))
+        with pytest.raises(HarborUnreachable) as caught:
+            client.current_user()
+    assert str(caught.value) == f"cannot verify the TLS certificate of {url}: {cause}"
 
 
 def test_tls_with_the_ca_file_works(harbor_tls: HarborEmulator):

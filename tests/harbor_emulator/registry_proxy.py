@@ -17,6 +17,11 @@ fetched with the endpoint's stored credentials and TLS settings. What Harbor kee
 - blobs: HEAD is local only (no proxy middleware on that route); GET of a missing blob is
   fetched (`BlobGetMiddleware`, `ProxyBlob`), upstream errors passed on with their status.
   Harbor stores it by a second upstream fetch in the background; the emulator at once.
+- cosign's `sha256-<hex>.sig`/`.att` tags are ordinary tags to the proxy: nothing under
+  `server/middleware/repoproxy/` or `controller/proxy/` treats them apart. Only the local push
+  runs `server/middleware/cosign/cosign.go:SignatureMiddleware` afterwards, which records a
+  `.sig` as its subject's accessory (Harbor's UI and `enable_content_trust_cosign`, neither
+  emulated); what `/v2/` serves is the same.
 - tags/list (`repoproxy/tag.go:TagsListMiddleware`): local and upstream tags, always 200 (`[]`
   when none); upstream failures just leave the local tags.
 - an endpoint that is not "healthy" is never asked (`canProxy`): only local content answers.

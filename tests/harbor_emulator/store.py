@@ -6,7 +6,9 @@ One store for everything `/v2/` serves locally: what a proxy project cached
 Indexes follow `controller/proxy/manifestcache.go:ManifestListCache`: a proxied index goes
 into the Redis cache at once (`CacheContent`) and is pushed locally only once every child
 manifest is local (`push`, `updateManifestList`); when Harbor's wait runs out (20 x 20 s) it
-pushes the index trimmed to the children present, or nothing when none are. The emulator checks
+pushes the index trimmed to the children present, or nothing when none are. What it pushes is
+always a rebuilt list with a digest of its own (`Manifest.rebuilt`); the upstream's bytes stay
+only in the Redis cache, under the upstream digest. The emulator checks
 that condition whenever a manifest is stored, and `settle()` stands for the wait running out.
 The push is by digest, never under a tag: `controller.go:ProxyManifest` fills in the digest
 before `CacheContent`, and `push` is given `getReference`, which prefers it. The trimmed digest
@@ -25,12 +27,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-INDEX_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-    }
-)
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 
 
 def digest_of(body: bytes) -> str:
@@ -64,11 +64,32 @@ class Manifest:
         descriptors = [document.get("config") or {}, *(document.get("layers") or [])]
         return [str(d["digest"]) for d in descriptors if d.get("digest")]
 
-    def trimmed(self, keep: set[str]) -> Manifest:
-        """The index with only the children whose digest is in `keep` (`updateManifestList`)."""
-        document = json.loads(self.body)
-        document["manifests"] = [c for c in self.children() if c.get("digest") in keep]
-        return Manifest(self.media_type, json.dumps(document).encode())
+    def rebuilt(self, keep: set[str]) -> Manifest:
+        """The list Harbor pushes locally: `updateManifestList` keeps the children in `keep`,
+        and distribution v2.8.2's `manifestlist.FromDescriptors` writes a new document
+        (`json.MarshalIndent(m, "", "   ")`: an OCI index when the first child is an OCI
+        manifest, else a Docker list; the index's own annotations dropped), so even with every
+        child kept its digest is not the upstream's."""
+        kept = [_descriptor(child) for child in self.children() if child.get("digest") in keep]
+        first = kept[0].get("mediaType") if kept else None
+        media_type = OCI_INDEX if first == OCI_MANIFEST else DOCKER_LIST
+        document = {"schemaVersion": 2, "mediaType": media_type, "manifests": kept}
+        return Manifest(media_type, json.dumps(document, indent=3).encode())
+
+
+def _descriptor(child: dict[str, object]) -> dict[str, object]:
+    """One `manifestlist.ManifestDescriptor` as Go encodes it: the descriptor's fields in their
+    struct order, empty ones left out, then `platform` (a `PlatformSpec`, always written)."""
+    written = {key: child[key] for key in ("mediaType", "size", "digest", "urls", "annotations")
+               if child.get(key)}
+    platform = child.get("platform")
+    platform = platform if isinstance(platform, dict) else {}
+    spec: dict[str, object] = {"architecture": platform.get("architecture", ""),
+                               "os": platform.get("os", "")}
+    spec.update((key, platform[key]) for key in
+                ("os.version", "os.features", "variant", "features") if platform.get(key))
+    written["platform"] = spec
+    return written
 
 
 @dataclass
@@ -142,14 +163,11 @@ class Content:
         for item in self.waiting:
             wanted = {str(c.get("digest")) for c in item.index.children()}
             present = {d for d in wanted if (item.repository, d) in self.manifests}
-            if present == wanted:
-                pushed: Manifest | None = item.index
-            elif timed_out:
-                pushed = item.index.trimmed(present) if present else None
-            else:
+            if present != wanted and not timed_out:
                 still.append(item)
                 continue
-            if pushed is not None:  # under its own (trimmed) digest, with no tag
+            pushed = item.index.rebuilt(present) if present else None
+            if pushed is not None:  # under its own (rebuilt) digest, with no tag
                 self.trimmed[item.requested] = pushed.digest  # cacheTrimmedDigest
                 self._store(item.repository, pushed, None)
         self.waiting = still

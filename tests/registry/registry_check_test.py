@@ -166,6 +166,7 @@ def test_a_chart_url_listing_no_versions_is_missing_not_ok(body):
         (_chart("appco/charts/etcd"), b'{"tags": "1.0.0"}', "the tag list is not a JSON object"),
         (_image(), b"{not json", "is no JSON index"),
         (_image(), b'{"manifests": [1, 2]}', "is no JSON index"),
+        (_image(), b"[" * 100_000, "is no JSON index"),  # nested past Python's recursion limit
     ],
 )
 def test_a_body_that_is_not_json_is_an_upstream_error(target, body, detail):

@@ -1,0 +1,138 @@
+"""`harbor-mirror verify --signatures [--attestations] [--key FILE]...`, run as a user runs it,
+against content signed here in cosign's format on a real upstream, through the emulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.fixtures_helm import isolated_helm_env
+from tests.support.fixtures_registry import ADMIN_ENV, REPO_ROOT
+from tests.support.fixtures_signed import PROJECT
+from tests.support.setup_runs import assert_one_line_error
+
+
+class Verify:
+    """`harbor-mirror verify FILE ... --harbor-host H --ca-file CA`, with its own Helm homes (the
+    record of signed indexes lives in the Helm cache home)."""
+
+    def __init__(self, harbor, signed, helm4, tmp_path: Path) -> None:
+        self.harbor, self.signed, self.tmp_path = harbor, signed, tmp_path
+        self.host = harbor.url.removeprefix("https://")
+        self.env = {**isolated_helm_env(helm4, tmp_path / "helm").env, **ADMIN_ENV}
+        self.key = tmp_path / "key.pem"
+        self.key.write_bytes(signed.signer.pem)
+
+    def manifest(self, *images: str) -> Path:
+        path = self.tmp_path / "rendered.yaml"
+        path.write_text("".join(
+            f"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\nspec:\n  containers:\n"
+            f"    - name: c\n      image: {self.host}/{PROJECT}/{image}\n"
+            for i, image in enumerate(images)))
+        return path
+
+    def __call__(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "postrender.cli", "verify", *map(str, args),
+             "--harbor-host", self.host, "--project", PROJECT, "--ca-file",
+             str(self.harbor.ca_file)],
+            capture_output=True, text=True, cwd=REPO_ROOT, env=self.env, timeout=120,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def verify(signed_harbor, signed, helm4, tmp_path) -> Verify:
+    return Verify(signed_harbor, signed, helm4, tmp_path)
+
+
+def test_signed_images_verify_in_the_table(verify):
+    rendered = verify.manifest("containers/app:1.0", "containers/plain:1.0")
+    done = verify(rendered, "--signatures", "--key", verify.key)
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split()[-1] == "SIGNATURE"
+    assert [row.split()[-1] for row in rows] == ["verified", "verified"]
+
+
+def test_json_lists_each_platforms_own_result(verify):
+    done = verify(verify.manifest("containers/halfsigned:1.0"), "--signatures", "--key",
+                  verify.key, "-o", "json")
+    assert done.returncode == 1
+    [entry] = json.loads(done.stdout)
+    signature = entry["signature"]
+    assert signature["result"] == "missing"  # the index is not signed: a gap, not tampering
+    assert [p["result"] for p in signature["platforms"]] == ["verified", "verified"]
+    assert [p["platform"] for p in signature["platforms"]] == ["linux/amd64", "linux/arm64"]
+    assert done.stderr.count("\n") == 1
+    assert "containers/halfsigned:1.0: signature missing" in done.stderr
+
+
+def test_tampering_fails_the_run_and_says_why(verify):
+    done = verify(verify.manifest("containers/tampered:1.0", "containers/plain:1.0"),
+                  "--signatures", "--key", verify.key)
+    assert done.returncode == 1
+    rows = done.stdout.splitlines()
+    assert rows[1].split()[-1] == "invalid" and rows[2].split()[-1] == "verified"
+    assert any(line.endswith("signature invalid: not signed by a trusted key (another key, or "
+                             "the payload was changed)") for line in rows)
+    assert "1 signature checks through Harbor are not verified" in done.stderr
+
+
+def test_without_key_the_built_in_application_collection_key_is_the_trust(verify):
+    """Content signed with a test key is not Application Collection's: invalid, not missing."""
+    done = verify(verify.manifest("containers/plain:1.0"), "--signatures", "-o", "json")
+    assert done.returncode == 1
+    [entry] = json.loads(done.stdout)
+    assert entry["signature"]["result"] == "invalid"
+
+
+def test_attestations_get_their_own_column_and_key(verify):
+    done = verify(verify.manifest("containers/app:1.0", "containers/unsigned:1.0"),
+                  "--signatures", "--attestations", "--key", verify.key, "-o", "json")
+    assert done.returncode == 1
+    app, unsigned = json.loads(done.stdout)
+    assert (app["signature"]["result"], app["attestation"]["result"]) == ("verified", "verified")
+    assert unsigned["attestation"]["result"] == "missing"
+
+
+def test_warm_keeps_signatures_verifying_with_the_upstream_stopped(verify, signed):
+    rendered = verify.manifest("containers/app:1.0", "containers/plain:1.0")
+    warmed = verify(rendered, "--warm", "--signatures", "--key", verify.key)
+    assert warmed.returncode == 0, warmed.stderr
+    signed.upstream.registry.stop()
+    try:
+        offline = verify(rendered, "--signatures", "--key", verify.key, "-o", "json")
+    finally:
+        signed.upstream.registry.start()
+    assert offline.returncode == 0, offline.stderr
+    app, plain = json.loads(offline.stdout)
+    assert app["digest"] != signed.images["containers/app:1.0"].digest  # Harbor's own list
+    assert app["signature"]["digest"] == signed.images["containers/app:1.0"].digest
+    assert plain["signature"]["result"] == "verified"
+
+
+def test_help_says_platform_narrows_the_signature_checks_too():
+    done = subprocess.run([sys.executable, "-m", "postrender.cli", "verify", "--help"],
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "With --signatures/--attestations: only these platforms' signatures are checked" in (
+        " ".join(done.stdout.split()))
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--key", "KEY"], "--key needs --signatures or --attestations"),
+    (["--signatures", "--key", "BAD"], "not a PEM public key"),
+    (["--signatures", "--key", "ABSENT"], "cannot read it"),
+])
+def test_bad_keys_are_one_line_before_any_request(verify, args, needle):
+    (verify.tmp_path / "bad.pem").write_text("hello")
+    paths = {"KEY": verify.key, "BAD": verify.tmp_path / "bad.pem",
+             "ABSENT": verify.tmp_path / "absent.pem"}
+    done = verify(verify.manifest("containers/plain:1.0"), *[paths.get(a, a) for a in args])
+    assert_one_line_error(done, 2, needle)
+    assert done.stdout == ""
+    assert [r for r in verify.harbor.requests if r.path.startswith(("/v2/", "/service/"))] == []

@@ -1,0 +1,68 @@
+"""The wrappers' `--verify --signatures` through the installed plugin (real Helm 4 and Helm 3):
+cosign signatures made here, on a real upstream, checked through the emulator before anything
+is rendered out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.fixtures_plugin import Plugin
+from tests.support.fixtures_registry import ADMIN_ENV
+from tests.support.fixtures_signed import PROJECT, Signed
+
+
+def _chart(root: Path, image: str) -> Path:
+    chart = root / "signed-app"
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: signed-app\nversion: 0.1.0\n")
+    (chart / "templates" / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n"
+        f"    - name: c\n      image: dp.apps.rancher.io/{image}\n")
+    return chart
+
+
+@pytest.fixture
+def run(plugin: Plugin, signed_harbor, signed: Signed, tmp_path: Path):
+    key = tmp_path / "key.pem"
+    key.write_bytes(signed.signer.pem)
+    env = {**ADMIN_ENV, "HARBOR_MIRROR_HARBOR_HOST": signed_harbor.url.removeprefix("https://"),
+           "HARBOR_MIRROR_PROJECT": PROJECT, "HARBOR_MIRROR_CA_FILE": signed_harbor.ca_file}
+
+    def template(image: str, *args: str):
+        return plugin.env.run("harbor-mirror", "template", "demo", _chart(tmp_path, image),
+                              *[a.replace("KEY", str(key)) for a in args], extra_env=env)
+
+    return template
+
+
+def _ours(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("harbor-mirror: error: ")]
+
+
+def test_verify_signatures_passes_a_signed_image(run) -> None:
+    done = run("containers/plain:1.0", "--verify", "--signatures", "--key", "KEY")
+    assert done.returncode == 0, done.stderr
+    assert f"/{PROJECT}/containers/plain:1.0" in done.stdout
+
+
+def test_verify_signatures_refuses_a_tampered_one_before_anything_is_rendered_out(run) -> None:
+    done = run("containers/tampered:1.0", "--verify", "--signatures", "--key=KEY")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = _ours(done.stderr)
+    assert "containers/tampered:1.0: signature invalid (not signed by a trusted key" in line
+
+
+def test_without_signatures_the_same_image_passes_verify(run) -> None:
+    """The failure above is the signature's, not the reference's."""
+    done = run("containers/tampered:1.0", "--verify")
+    assert done.returncode == 0, done.stderr
+
+
+def test_signatures_without_verify_is_refused(run) -> None:
+    done = run("containers/plain:1.0", "--signatures")
+    assert done.returncode == 2
+    assert _ours(done.stderr) == [
+        "harbor-mirror: error: template: --signatures, --attestations and --key go with --verify"]
