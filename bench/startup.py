@@ -56,11 +56,12 @@ def isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
-def postrender_probe(python: str, manifest: str, home: Path) -> Probe:
-    """Post-render `manifest` through `postrender.cli.main` and list the modules loaded after."""
+def postrender_probe(python: str, manifest: str, home: Path, *options: str) -> Probe:
+    """Post-render `manifest` through `postrender.cli.main` (with more `options`) and list the
+    modules loaded after."""
     record = home / "modules.json"
     result = subprocess.run(
-        [python, "-c", _PROBE, str(record), *POSTRENDER_ARGS],
+        [python, "-c", _PROBE, str(record), *POSTRENDER_ARGS, *options],
         input=manifest,
         capture_output=True,
         text=True,

@@ -62,6 +62,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--key", None, None, "FILE[:FILE...]",
            "With --signatures: PEM public key(s) to trust, any one suffices. "
            "Default: Application Collection's, built in."),
+    Option("--lock", "HARBOR_MIRROR_LOCK", None, "FILE",
+           "Pin each Harbor image reference by tag to the digest the lock FILE gives it "
+           "(written by verify --write-lock); refuse references it lacks."),
 )
 _BY_FLAG = {option.flag: option for option in OPTIONS}
 CONFIG_KEYS = frozenset(option.key for option in OPTIONS if option.key) | {"mode"}
@@ -83,6 +86,7 @@ class Settings(NamedTuple):
     keys: str | None = None  # os.pathsep-separated PEM files
     ca_file: str | None = None  # paths only: setup remembers them, the secrets stay in the files
     secret_file: str | None = None
+    lock: str | None = None  # a lock file's path: references by tag pinned to its digests
 
 
 def parse_argv(argv: Sequence[str]) -> dict[str, str | bool]:
@@ -191,6 +195,7 @@ def resolve_given(
         keys=pick("--key"),
         ca_file=value("--ca-file"),
         secret_file=value("--secret-file"),
+        lock=pick("--lock"),
     )
     validate(settings)
     if (settings.signatures or settings.attestations or settings.keys) and not settings.verify:

@@ -57,21 +57,39 @@ init() {
     fi
 }
 
+# A file the app names ($2: its role), fenced to the application's source directory.
+inside_app() {
+    case "$1" in
+        /* | .. | ../* | */.. | */../*) fail "$2 '$1' must be a path inside the application" ;;
+    esac
+    [ -f "$1" ] || fail "$2 '$1' does not exist in the application"
+}
+
+# LOCK_FILE (written by `harbor-mirror verify --write-lock`, committed beside the values
+# files): the chart is pulled and every image pinned by its locked digest.
+lock_args() {
+    if [ -n "${ARGOCD_ENV_LOCK_FILE:-}" ]; then
+        inside_app "$ARGOCD_ENV_LOCK_FILE" "lock file"
+        lock=("--lock=$PWD/$ARGOCD_ENV_LOCK_FILE")
+    fi
+}
+
 # CHART (an oci:// chart: the upstream's URL or Harbor's) pulled through Harbor into `$1`.
 pull_chart() {
     case "$ARGOCD_ENV_CHART" in
         oci://*) ;;
         *) fail "CHART '$ARGOCD_ENV_CHART' must be an oci:// chart URL" ;;
     esac
-    harbor-mirror pull "$ARGOCD_ENV_CHART" \
+    harbor-mirror pull ${lock[@]+"${lock[@]}"} "$ARGOCD_ENV_CHART" \
         ${ARGOCD_ENV_CHART_VERSION:+"--version=$ARGOCD_ENV_CHART_VERSION"} \
         --untar "--untardir=$1" >&2
 }
 
 generate() {
     local chart=. file release=${ARGOCD_ENV_RELEASE_NAME:-$ARGOCD_APP_NAME}
-    local -a found helm_args values_files
+    local -a found helm_args values_files lock=()
     check_release_name "$release"
+    lock_args
     if [ -n "${ARGOCD_ENV_CHART:-}" ]; then
         work=$(mktemp -d "${TMPDIR:-/tmp}/harbor-mirror-cmp.XXXXXX")  # global: the trap needs it
         trap 'rm -rf "$work"' EXIT
@@ -86,14 +104,11 @@ generate() {
     if [ -n "${KUBE_API_VERSIONS:-}" ]; then helm_args+=("--api-versions=$KUBE_API_VERSIONS"); fi
     IFS=',' read -r -a values_files <<< "${ARGOCD_ENV_VALUES_FILES:-}"
     for file in "${values_files[@]}"; do
-        case "$file" in
-            /* | .. | ../* | */.. | */../*) fail "values file '$file' must be a path inside the application" ;;
-        esac
-        [ -f "$file" ] || fail "values file '$file' does not exist in the application"
+        inside_app "$file" "values file"
         helm_args+=("--values=$file")
     done
     # Piped, not --post-renderer: hook Jobs are rewritten on any Helm, errors reach the UI.
-    helm "${helm_args[@]}" | harbor-mirror postrender
+    helm "${helm_args[@]}" | harbor-mirror postrender ${lock[@]+"${lock[@]}"}
 }
 
 harbor_settings

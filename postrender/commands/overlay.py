@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from postrender import settings
+from postrender import lock, settings
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import SettingsOptions
@@ -27,7 +27,7 @@ from postrender.rewrite.stream import decode
 # have no meaning for a file that an engine applies later.
 _rule_options = SettingsOptions(
     "--harbor-host", "--project", "--upstream", "--upstream-pull-secret", "--pull-secret",
-    "--config", "--strict", "--ca-file", "--secret-file",
+    "--config", "--strict", "--ca-file", "--secret-file", "--lock",
 )
 
 
@@ -41,7 +41,9 @@ def overlay(
     check: bool,
 ) -> str:
     """Write (or with `check`, compare) the layout's files; returns the lines to show the user."""
-    built = build(text, Rules.from_settings(config), strict=config.strict)
+    pins = lock.read(Path(config.lock)).pins() if config.lock else None
+    built = build(text, Rules.from_settings(config), strict=config.strict, pins=pins,
+                  lock=config.lock or "")
     chart = harbor_chart(release, config)
     generated = layouts.files(layout, built, release, out_dir, chart)
     if check:
@@ -57,7 +59,9 @@ def overlay(
         f"wrote {', '.join(str(out_dir / name) for name in generated)}: "
         f"{len(built.images)} images, {len(built.patches)} patches"
     )
-    return "\n".join([wrote, *layouts.instructions(layout, chart)])
+    not_pinned = [f"not pinned (a bare registry host, no place for a digest): {place}"
+                  for place in built.not_pinned]
+    return "\n".join([wrote, *not_pinned, *layouts.instructions(layout, chart)])
 
 
 def harbor_chart(release: Release | None, config: settings.Settings) -> HarborChart | None:

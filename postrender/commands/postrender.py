@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import IO
 
 from postrender import settings as settings_module
-from postrender.errors import HarborMirrorError
+from postrender.errors import HarborMirrorError, RewriteError
 from postrender.rewrite.rules import Rules
-from postrender.rewrite.stream import decode, rewrite_stream
+from postrender.rewrite.stream import Result, decode, rewrite_stream
 from postrender.settings import Settings
 
 
@@ -20,6 +20,8 @@ def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
     text = decode(stdin.read())
     rules = Rules.from_settings(settings)
     result = rewrite_stream(text, rules, strict=settings.strict)
+    if settings.lock is not None:
+        result = pin_to_lock(result, rules, settings)
     if settings.report is not None:
         _write_report(settings, result.report())
     if settings.verify:  # imports httpx: only when asked for
@@ -29,6 +31,28 @@ def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
     stdout.write(result.text.encode("utf-8"))
     stdout.flush()
     return 0
+
+
+def pin_to_lock(result: Result, rules: Rules, settings: Settings) -> Result:
+    """The stream and its --report entries with each Harbor reference by tag pinned to its
+    locked digest; the places that cannot carry one are named on stderr (refused with
+    --strict)."""
+    from pathlib import Path
+
+    from postrender import lock
+    from postrender.rewrite.pin import pin, pin_rewrites
+
+    assert settings.lock is not None
+    pins = lock.read(Path(settings.lock)).pins()
+    pinned = pin(result.text, rules.mirror, pins, where=settings.lock)
+    if pinned.not_pinned and settings.strict:
+        raise RewriteError(f"{len(pinned.not_pinned)} Harbor references cannot carry a digest "
+                           f"(--strict with --lock), first {pinned.not_pinned[0]}")
+    for place in pinned.not_pinned:
+        sys.stderr.write(f"harbor-mirror: not pinned (a bare registry host, no place for a "
+                         f"digest): {place}\n")
+    rewrites, _ = pin_rewrites(result.rewrites, rules.mirror, pins, where=settings.lock)
+    return Result(pinned.text, rewrites)
 
 
 def _write_report(settings: Settings, entries: list[dict[str, object]]) -> None:

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from postrender import lock as lockfile
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
 from postrender.commands.signature_options import signature_options, signing
 from postrender.endpoint import Endpoint
-from postrender.errors import ConfigError, redact
-from postrender.helm.args import CommandLine
+from postrender.errors import ConfigError, VerifyFailed, redact
+from postrender.helm.args import CommandLine, oci_chart
 from postrender.helm.harbor import Harbor
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="With --warm: only these platforms of a multi-platform image (repeatable); "
               "a single-platform image is pulled as it is. With --signatures/--attestations: "
-              "only these platforms' signatures are checked, the others are 'not checked'.")
+              "only these platforms' signatures are checked, the others are 'not checked'. "
+              "With --write-lock, one platform pins a multi-platform image to its manifest.")
 @click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
               help="With --warm: blobs pulled at once; with --signatures: references checked "
               "at once.")
@@ -57,12 +59,23 @@ _COLUMNS = ("REFERENCE", "RESULT", "DIGEST", "MEDIA TYPE", "PLATFORMS")
 @click.option("--insecure-skip-tls-verify", is_flag=True,
               help="Do not check Harbor's certificate (tests only); also passed to helm.")
 @click.option("--plain-http", is_flag=True, help="Harbor speaks HTTP; also passed to helm.")
+@click.option("--write-lock", type=_FILE, metavar="FILE",
+              help="Once every reference resolves, record the digest of each image (by tag) and "
+              "chart in FILE, merged into what it holds; with one --platform, an image's pin is "
+              "that platform's manifest.")
+@click.option("--update-lock", is_flag=True,
+              help="With --write-lock: replace entries whose tag now names other content "
+              "(without it, such a change fails and FILE is left alone).")
+@click.option("--lock", "lock_file", type=_FILE, metavar="FILE",
+              help="Check the references pinned by the digests in FILE (asked by digest), and "
+              "whether each tag still names them (asked by tag): stale when not.")
 @signature_options
 @mirror_options
 def cli(
     inputs: tuple[str, ...], output: str, warm: bool, platforms: tuple[str, ...],
     concurrency: int, strict: bool, secret_file: Path | None, ca_file: Path | None,
-    insecure_skip_tls_verify: bool, plain_http: bool, signatures: bool, attestations: bool,
+    insecure_skip_tls_verify: bool, plain_http: bool, write_lock: Path | None,
+    update_lock: bool, lock_file: Path | None, signatures: bool, attestations: bool,
     keys: tuple[Path, ...], **given: Any,
 ) -> int:
     """Check that every rewritten image and chart reference resolves through Harbor.
@@ -77,11 +90,12 @@ def cli(
     GETs every manifest and blob, so Harbor keeps serving them when the upstream is down.
     Images on other registries are listed as not mirrored. Exits 1 when any reference is
     missing, unauthorized, blocked by the project's policy or hit an upstream error (with
-    --strict, also when one is not mirrored), and with --signatures/--attestations when any
-    reference Harbor serves is not verified.
+    --strict, also when one is not mirrored), with --signatures/--attestations when any
+    reference Harbor serves is not verified, or with --lock when a tag is stale.
     """
     from postrender import registry
     from postrender.registry._signatures import record_file
+    from postrender.rewrite.pin import pin
     from postrender.rewrite.rules import Rules
     from postrender.rewrite.stream import rewrite_stream
 
@@ -97,22 +111,59 @@ def cli(
         plain_http=plain_http,
     )
     harbor = Harbor(rules.mirror, endpoint)
+    locked = lockfile.read(lock_file) if lock_file else None
     text, line = _read(inputs, harbor, os.environ)
-    chart, version = _chart_argument(line) if line else (None, None)
-    chart_target = registry.chart_target(chart, version, rules.mirror) if chart else None
+    chart = oci_chart(line) if line else None
+    chart_target = registry.chart_target(chart.url, chart.version, rules.mirror) if chart else None
+    rewritten = rewrite_stream(text, rules).text
+    if locked is not None:
+        rewritten = pin(rewritten, rules.mirror, locked.pins(), where=str(lock_file)).text
+        chart_target = chart_target and registry.pinned_chart(chart_target, locked)
     checks = registry.verify(
-        rewrite_stream(text, rules).text, rules.mirror, endpoint,
+        rewritten, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],
         warm_cache=warm, platforms=frozenset(platforms), concurrency=concurrency,
-        signing=checking, record=record_file() if checking else None,
+        signing=checking, record=record_file() if checking else None, lock=locked,
     )
+    if locked is not None:
+        asked = registry.check_tags(endpoint, checks, locked)
+        click.echo(f"harbor-mirror: {asked} tags asked for by tag to see whether the lock is "
+                   "stale (through a proxy cache, one upstream request each); all else by "
+                   "digest", err=True)
     if not checks:
         click.echo(f"harbor-mirror: no reference to {rules.mirror.target_prefix} found", err=True)
     # digests, media types and details are the server's words: no secret we hold goes out
     click.echo(redact(_json(checks) if output == "json" else _table(checks, warm)))
     registry.require_resolved(checks, strict=strict)
     registry.require_signed(checks)
+    if write_lock is not None:
+        _write_lock(write_lock, checks, frozenset(platforms), update=update_lock,
+                    signatures=checking is not None)
     return 0
+
+
+def _write_lock(
+    path: Path, checks: Sequence[Check], platforms: frozenset[str], *, update: bool,
+    signatures: bool,
+) -> None:
+    """Merge what resolved into the lock at `path`; a changed entry only with --update-lock.
+    With `signatures`, each image also keeps the digests of its signatures (attestations)
+    that `--warm --signatures` recorded."""
+    from postrender import registry
+    from postrender.registry._signatures import SignatureRecord, record_file
+
+    previous = lockfile.read(path) if path.exists() else lockfile.Lock()
+    recorded = SignatureRecord(record_file()).artifact if signatures else None
+    found = registry.lock_of(checks, platforms, previous, recorded)
+    merged, changed = previous.merged(found, update=update)
+    if changed and not update:
+        raise VerifyFailed(
+            f"{len(changed)} references in {path} name other content now, first "
+            f"{changed[0]}: pass --update-lock to take the new digests; {path} is unchanged"
+        )
+    merged.write(path)
+    click.echo(f"harbor-mirror: {path}: {len(found.images)} images and {len(found.charts)} "
+               f"charts locked ({len(merged.images)} images in the file)", err=True)
 
 
 def _read(
@@ -135,13 +186,6 @@ def _read(
 
     line = CommandLine.parse("template", inputs, lambda: helm_major(environ))
     return render(line, environ, harbor), line
-
-
-def _chart_argument(line: CommandLine) -> tuple[str | None, str | None]:
-    """The oci:// chart of a helm template command line, and its --version."""
-    positionals = line.positionals()
-    chart = positionals[-1] if positionals and positionals[-1].startswith("oci://") else None
-    return chart, line.last("--version")
 
 
 def _json(checks: Sequence[Check]) -> str:

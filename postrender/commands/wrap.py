@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from postrender import settings
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
+
+if TYPE_CHECKING:
+    from postrender.helm.args import Chart
 
 _HELP = """Run `helm {name} ARGS` through Harbor; ARGS are helm's own, unchanged.
 
@@ -26,7 +30,7 @@ secret). --verify (ours, not Helm's provenance check) checks every rendered refe
 through Harbor and fails before anything is installed (Helm 3: hooks too, for install and
 template, by rendering first). With --verify, --signatures (and --attestations; --key FILE,
 repeatable, else Application Collection's key) also checks each one's cosign signature
-through Harbor, as verify --signatures does. """
+through Harbor, as verify --signatures does, and an oci:// chart's before helm runs. """
 
 
 def _command(name: str) -> click.Command:
@@ -41,24 +45,31 @@ def _command(name: str) -> click.Command:
         context_settings={**HELM_ARGS_CONTEXT, "allow_interspersed_args": False},
         options_metavar="",
     )
+    @click.option("--lock", "lock_file", metavar="FILE",
+                  help="The lock file verify --write-lock wrote: the chart is fetched by its "
+                  "locked digest and, but for pull, every Harbor image reference by tag is pinned "
+                  "to its locked digest [env HARBOR_MIRROR_LOCK].")
     @click.argument("helm_args", nargs=-1, type=click.UNPROCESSED, metavar="[HELM ARGS]...")
-    def cli(helm_args: tuple[str, ...]) -> int:
+    def cli(lock_file: str | None, helm_args: tuple[str, ...]) -> int:
         from postrender.helm.wrap import run
 
-        config = settings.resolve([], os.environ)
+        config = settings.resolve(["--lock", lock_file] if lock_file else [], os.environ)
         return run(name, helm_args, config, check=_verify)
 
     return cli
 
 
-def _verify(text: str, options: Sequence[str]) -> None:
-    """--verify on Helm 3: every Harbor reference of the rendered stream, hooks included,
-    checked as the post-renderer given `options` would check it."""
+def _verify(text: str, options: Sequence[str], chart: Chart | None) -> None:
+    """--verify in the wrapper: every Harbor reference of a stream (on Helm 3, hooks included)
+    and the chart, checked as the post-renderer given `options` would check the stream."""
+    from postrender.registry import chart_target
     from postrender.registry.gate import verify_or_fail
     from postrender.rewrite.rules import Rules
 
     config = settings.resolve(options, os.environ)
-    verify_or_fail(text, Rules.from_settings(config).mirror, config)
+    rule = Rules.from_settings(config).mirror
+    target = chart_target(chart.url, chart.version, rule) if chart else None
+    verify_or_fail(text, rule, config, charts=[target] if target else [])
 
 
 install = _command("install")

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from postrender.errors import ManifestError
+from postrender.errors import ManifestError, RewriteError
+from postrender.gitops.expanded import every_place
+from postrender.rewrite.imageref import hide_credentials
+from postrender.rewrite.pin import Pin, pin, pin_rewrites
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import Rewrite, rewrite_stream, split_documents
 from postrender.rewrite.yamlpath import from_pointer
@@ -46,6 +49,7 @@ class Overlay(NamedTuple):
 
     images: list[dict[str, str]]
     patches: list[dict[str, Any]]
+    not_pinned: tuple[str, ...] = ()  # with a lock: the values that cannot carry a digest
 
     def transformers(self) -> dict[str, Any]:
         """`images:` and `patches:`, the part Flux's postRenderers[].kustomize takes as is."""
@@ -61,14 +65,26 @@ class Overlay(NamedTuple):
         return {"apiVersion": KUSTOMIZATION_API, "kind": "Kustomization", **self.transformers()}
 
 
-def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
-    """The overlay equivalent to `harbor-mirror postrender` on the rendered stream `text`."""
-    rewrites = rewrite_stream(text, rules, strict=strict).rewrites  # its errors come first
+def build(
+    text: str, rules: Rules, *, strict: bool = False, pins: Mapping[str, Pin] | None = None,
+    lock: str = "",
+) -> Overlay:
+    """The overlay equivalent to `harbor-mirror postrender` on the rendered stream `text`
+    (with `pins`, read from the lock file `lock`, to `postrender --lock`)."""
+    result = rewrite_stream(text, rules, strict=strict)  # its errors come first
+    rewrites, after = result.rewrites, result.text
+    not_pinned: list[str] = []
+    if pins is not None:
+        rewrites, not_pinned = pin_rewrites(rewrites, rules.mirror, pins, where=lock)
+        if not_pinned and strict:
+            raise RewriteError(f"{len(not_pinned)} Harbor references cannot carry a digest "
+                               f"(--strict with --lock), first {not_pinned[0]}")
+        after = pin(after, rules.mirror, pins, where=lock).text
     documents = _Documents(text)
     documents.refuse_bare_pull_secrets()
     images: dict[str, str] = {}
     by_document: dict[int, list[Rewrite]] = {}
-    for rewrite in rewrites:
+    for rewrite in _at_every_place(rewrites, documents, _Documents(after)):
         _refuse_secret_data(rewrite)
         entry = _image_entry(rewrite, rules)
         if entry is not None:
@@ -79,7 +95,23 @@ def build(text: str, rules: Rules, *, strict: bool = False) -> Overlay:
         {"target": _target(changes[0]), "patch": _ops_text(_ops(changes, documents))}
         for changes in by_document.values()
     ]
-    return Overlay([{"name": name, "newName": images[name]} for name in sorted(images)], patches)
+    return Overlay([{"name": name, "newName": images[name]} for name in sorted(images)], patches,
+                   tuple(not_pinned))
+
+
+def _at_every_place(
+    rewrites: list[Rewrite], before: _Documents, after: _Documents
+) -> Iterator[Rewrite]:
+    """The engine's rewrites, and in a document with anchors also each place an alias or a
+    `<<` merge repeats a changed value: kustomize patches the document expanded."""
+    by_document: dict[int, list[Rewrite]] = {}
+    for rewrite in rewrites:
+        by_document.setdefault(rewrite.document, []).append(rewrite)
+    for number, changes in by_document.items():
+        if "&" not in before.text_of(number):  # no anchor, so no alias: one place each
+            yield from changes
+        else:
+            yield from every_place(changes, before.load(number), after.load(number))
 
 
 def _refuse_secret_data(rewrite: Rewrite) -> None:
@@ -156,7 +188,8 @@ def _ops(changes: list[Rewrite], documents: _Documents) -> Iterator[dict[str, An
     """Replacements in document order, then removals from the back so indexes stay valid."""
     for change in changes:
         if change.after is not None:
-            yield {"op": "test", "path": change.pointer, "value": change.before}
+            if hide_credentials(change.before) == change.before:  # a password stays out of Git
+                yield {"op": "test", "path": change.pointer, "value": change.before}
             yield {"op": "replace", "path": change.pointer, "value": change.after}
     removals = [change for change in changes if change.after is None]
     removals.sort(key=lambda change: from_pointer(change.pointer)[-1].zfill(12), reverse=True)
@@ -184,6 +217,10 @@ class _Documents:
         self.text = text
         self.spans = split_documents(text)
         self.loaded: dict[int, Any] = {}
+
+    def text_of(self, number: int) -> str:
+        start, end = self.spans[number - 1]
+        return self.text[start:end]
 
     def load(self, number: int) -> Any:
         if number not in self.loaded:

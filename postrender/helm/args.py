@@ -181,6 +181,11 @@ class CommandLine:
         (`--post-renderer-args --verify`), not after `--`."""
         return [arg.start for arg in self.parsed if arg.flag == switch and arg.value is None]
 
+    def flag_indexes(self, flag: str) -> set[int]:
+        """Where `flag` and its value stand (one argument for `--flag=value`, else two)."""
+        return {index for arg in self.parsed if arg.flag == flag
+                for index in range(arg.start, arg.end + 1)}
+
     def without(self, indexes: set[int]) -> list[str]:
         """The arguments without those at `indexes`."""
         return [arg for index, arg in enumerate(self.args) if index not in indexes]
@@ -223,6 +228,21 @@ class Release(NamedTuple):
     repo: str | None
     values_files: list[str]
     sets: list[str]  # the --set* flags given, by name (their values are not carried)
+
+
+class Chart(NamedTuple):
+    """The `oci://` chart argument of a command line and its `--version` (None: the newest)."""
+
+    url: str
+    version: str | None
+
+
+def oci_chart(line: CommandLine) -> Chart | None:
+    """The chart of `install|upgrade|template [NAME] CHART`, if it is an `oci://` one."""
+    positionals = line.positionals()
+    if not positionals or not positionals[-1].startswith("oci://"):
+        return None
+    return Chart(positionals[-1], line.last("--version"))
 
 
 def release_of(line: CommandLine, environ: Mapping[str, str]) -> Release:

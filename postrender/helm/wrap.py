@@ -16,7 +16,8 @@ The arguments are helm's own and go to `$HELM_BIN` (else helm on PATH) unchanged
   post-renderer never sees hooks, install and template are first rendered with `helm template`
   and the whole stream checked (`check`); upgrade keeps the post-renderer's check only.
   `--signatures`, `--attestations` and `--key FILE` (repeatable) are taken out too and go with
-  it: the check then also verifies cosign signatures through Harbor (`verify --signatures`).
+  it: the check then also verifies cosign signatures through Harbor (`verify --signatures`),
+  and, before helm runs at all, those of an `oci://` chart (the post-renderer never sees it).
 - a failure is one line; when Helm 4 reports only that the post-renderer failed (it drops the
   post-renderer's stderr), the reason is the line the post-renderer kept in its last-error file.
 
@@ -35,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
-from postrender.helm.args import CommandLine, Major, split_own
+from postrender.helm.args import Chart, CommandLine, Major, oci_chart, split_own
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, helm_major, run_helm, through_harbor
 from postrender.helmhome import last_error_file
@@ -132,22 +133,73 @@ def build(
     the post-renderer's `--verify`."""
     subcommand = line.subcommand
     mapped, charts = harbor.map_charts(line)
+    if settings.lock is not None:
+        mapped, charts = locked_chart(line, mapped, charts, settings.lock)
     extra = harbor.tls_flags()  # before the user's args: a --ca-file of theirs wins
     if subcommand in _POST_RENDERED:
         extra += _post_renderer(major)
         if verify:
             for arg in ("--verify", *signature_args):
                 extra += ["--post-renderer-args", arg]
+        if settings.lock is not None:
+            extra += ["--post-renderer-args", f"--lock={os.path.abspath(settings.lock)}"]
         if major == 3:
-            extra += hook_values(line, charts, harbor, settings, environ)
+            hooks = hook_values(line, mapped, charts, harbor, settings, environ)
+            if hooks and settings.lock is not None:
+                _hooks_not_pinned(line)
+            extra += hooks
     elif verify:
         raise ConfigError(f"{subcommand}: --verify checks rendered manifests; {subcommand} "
                           "renders none")
     return Command([subcommand, *extra, *mapped], charts)
 
 
+def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lock: str
+                 ) -> tuple[list[str], list[str]]:  # fmt: skip
+    """`mapped` and `charts` with the Harbor chart URL pinned to the digest the lock records
+    for its version: `oci://H/P/charts/x@sha256:…` and no `--version`, which Helm pulls by the
+    digest alone (with a version too it would ask Harbor for the tag, `ValidateReference`)."""
+    from pathlib import Path
+
+    from postrender.lock import read
+    from postrender.rewrite.pin import RERUN
+
+    mapped, pinned, dropped = list(mapped), [], set()
+    for index in line.positional_indexes():
+        if mapped[index] not in charts:
+            continue
+        url, version = mapped[index], line.last("--version")
+        name, colon, _ = url.rpartition("/")[2].partition(":")
+        if version is None and not colon:
+            raise ConfigError(f"{line.subcommand}: --lock pins the chart {url} by its version: "
+                              "give --version")
+        # Helm's tag for a version: `+` is `_`; a tag in the URL stands for itself
+        tag = url if version is None else f"{url}:{version.replace('+', '_')}"
+        digest = read(Path(lock)).charts.get(tag)
+        if digest is None:
+            raise ConfigError(f"{line.subcommand}: the chart {tag} is not in the lock file "
+                              f"{lock}; {RERUN}")
+        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{digest}"
+        pinned.append(mapped[index])
+        dropped |= line.flag_indexes("--version")
+    return [arg for index, arg in enumerate(mapped) if index not in dropped], pinned
+
+
+def _hooks_not_pinned(line: CommandLine) -> None:
+    """Helm 3 never post-renders hooks: the registry `global.imageRegistry` gives them is a
+    prefix, with no place for a digest. Said on stderr; refused with --strict."""
+    problem = ("the images of the chart's hooks, if it has any: Helm 3 never post-renders "
+               "hooks, and global.imageRegistry points them at Harbor by tag")
+    given = line.values("--post-renderer-args")  # a list flag: commas separate its values
+    if any("--strict" in value.split(",") for value in given):
+        raise ConfigError(f"{line.subcommand}: --lock with --strict on Helm 3 cannot pin "
+                          f"{problem}; use Helm 4, which post-renders hooks")
+    sys.stderr.write(f"harbor-mirror: not pinned: {problem}\n")
+
+
 def hook_values(
     line: CommandLine,
+    mapped: Sequence[str],
     charts: Sequence[str],
     harbor: Harbor,
     settings: Settings,
@@ -156,7 +208,7 @@ def hook_values(
     """Helm 3 leaves hooks alone, so charts that take their registry from `global.imageRegistry`
     are pointed at Harbor through it; other charts get nothing (an unknown value could fail a
     strict values schema)."""
-    values = show_values(line, charts, harbor, environ)
+    values = show_values(line, mapped, charts, harbor, environ)
     global_values = values.get("global") if isinstance(values, dict) else None
     if not isinstance(global_values, dict) or "imageRegistry" not in global_values:
         return []
@@ -176,19 +228,20 @@ _CHART_FLAGS = ("--version", "--devel", "--repo", "--ca-file", "--insecure-skip-
 
 def show_values(
     line: CommandLine,
+    mapped: Sequence[str],
     charts: Sequence[str],
     harbor: Harbor,
     environ: Mapping[str, str],
 ) -> object:
-    """The chart's default values, fetched as the command itself will fetch the chart (so a
-    failure is the command's)."""
-    mapped, _ = harbor.map_charts(line)
+    """The chart's default values, fetched as the command itself will fetch the chart (`mapped`:
+    the command's arguments with the chart through Harbor), so a failure is the command's."""
     positionals = [mapped[index] for index in line.positional_indexes()]
     if not positionals:
         raise ConfigError("no chart given (helm install/upgrade/template NAME CHART ...)")
     chart = positionals[-1]
-    flags = [f"{flag}={value}" if value is not None else flag
-             for flag, value in line.flags() if flag in _CHART_FLAGS]
+    by_digest = "@" in chart  # pinned by --lock: a --version would make Helm ask for the tag
+    flags = [f"{flag}={value}" if value is not None else flag for flag, value in line.flags()
+             if flag in _CHART_FLAGS and not (by_digest and flag == "--version")]
     command = ["show", "values", chart, *harbor.tls_flags(), *flags]
     with harbor.helm_environ(environ) as env:
         done = run_helm(command, env)
@@ -205,9 +258,10 @@ def show_values(
         return None
 
 
-Check = Callable[[str, Sequence[str]], None]
-"""Raises when a reference in the rendered stream does not resolve through Harbor; the second
-argument is the post-renderer's options for the check (`--verify`, `--signatures`, …)."""
+Check = Callable[[str, Sequence[str], Chart | None], None]
+"""Raises when a reference in the rendered stream, or the chart, does not resolve through
+Harbor; the second argument is the post-renderer's options for the check (`--verify`,
+`--signatures`, …)."""
 
 
 def run(
@@ -222,7 +276,8 @@ def run(
     failure (naming the Harbor chart URL) and passes through on success.
 
     `check` is how `--verify` sees what Helm 3 never post-renders: for install and template
-    the stream is rendered first (hooks included) and checked before anything else runs.
+    the stream is rendered first (hooks included) and checked before anything else runs. With
+    `--signatures`/`--attestations` it checks the `oci://` chart first, before helm runs.
     """
     if subcommand not in WRAPPED:
         raise ConfigError(f"{subcommand!r} is not one of {', '.join(WRAPPED)}")
@@ -243,6 +298,9 @@ def run(
     command = build(line, harbor, settings, major=asked or 4, verify=verify and not preflight,
                     environ=environ, signature_args=signature_args)  # fmt: skip
     stdin = values_from_stdin(line) if preflight else None  # both runs read them
+    chart = oci_chart(line) if signature_args and subcommand in _POST_RENDERED else None
+    if check is not None and chart is not None:  # its signature: no rendered stream names it
+        _checked(check, "", ["--verify", *signature_args], chart, command.charts)
     started = time.time()
     with harbor.helm_environ(environ) as env:
         if preflight:
@@ -250,10 +308,8 @@ def run(
             # install's flags all fit
             done = run_helm(["template", *command.args[1:]], env, stdin=stdin)
             _raise_on_failure(subcommand, done, command.charts, started, environ)
-            try:
-                check(done.stdout.decode("utf-8", "replace"), ["--verify", *signature_args])
-            except VerifyFailed as error:  # one line naming the chart, as on Helm 4
-                raise VerifyFailed(f"{error}{through_harbor(command.charts)}") from None
+            _checked(check, done.stdout.decode("utf-8", "replace"),
+                     ["--verify", *signature_args], None, command.charts)
             if subcommand == "template":  # already rendered: show it, do not render twice
                 sys.stdout.buffer.write(done.stdout)
                 sys.stdout.flush()
@@ -277,6 +333,16 @@ def values_from_stdin(line: CommandLine) -> bytes | None:
     if any(name.strip() == "-" for name in files):
         return sys.stdin.buffer.read()
     return None
+
+
+def _checked(
+    check: Check, text: str, options: Sequence[str], chart: Chart | None, charts: Sequence[str]
+) -> None:
+    """`check`, its failure one line naming the chart, as the post-renderer's is on Helm 4."""
+    try:
+        check(text, options, chart)
+    except VerifyFailed as error:
+        raise VerifyFailed(f"{error}{through_harbor(charts)}") from None
 
 
 def _raise_on_failure(

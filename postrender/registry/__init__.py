@@ -11,17 +11,27 @@ from __future__ import annotations
 from postrender.registry._access import registry_client
 from postrender.registry._check import Check
 from postrender.registry._held import held
+from postrender.registry._lock import lock_of
 from postrender.registry._references import Target, chart_target, find
 from postrender.registry._trust import Signing
-from postrender.registry._verify import require_resolved, require_signed, verify
+from postrender.registry._verify import (
+    check_tags,
+    pinned_chart,
+    require_resolved,
+    require_signed,
+    verify,
+)
 
 __all__ = [
     "Check",
     "Signing",
     "Target",
     "chart_target",
+    "check_tags",
     "find",
     "held",
+    "lock_of",
+    "pinned_chart",
     "registry_client",
     "require_resolved",
     "require_signed",

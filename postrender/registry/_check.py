@@ -7,7 +7,8 @@ credentials or has no such project, or (on a blob) the upstream refused the endp
 blocked by policy: the project's own rules refuse the pull (412). upstream error: anything
 else (rate limits after retries, 5xx, a 200 that is no manifest).
 skipped: an oci:// repository prefix with no version, not a chart. not mirrored: an image on
-another registry, which Harbor is never asked for.
+another registry, which Harbor is never asked for. A reference on Harbor outside the mirror's
+project is checked like any other, with a hint, since it is most often a typo.
 
 What Harbor does for each request (goharbor/harbor `src/`): a manifest HEAD through a proxy
 project only HEADs the upstream and stores nothing (`controller/proxy/controller.go:
@@ -72,8 +73,9 @@ class Check:
 
     @property
     def noted(self) -> bool:
-        """Its detail is worth a line of its own: a failure, or an image Harbor does not serve."""
-        return self.result not in (OK, SKIPPED)
+        """Its detail is worth a line of its own: a failure, an image Harbor does not serve, or
+        a reference outside the mirror's project."""
+        return self.result not in (OK, SKIPPED) or self.target.outside
 
     def fail(self, result: str, detail: str) -> None:
         self.result, self.detail = result, detail
@@ -187,6 +189,17 @@ def _check_versions(client: RegistryClient, target: Target) -> Check:
     if target.prefix:
         return Check(target, SKIPPED, detail="no versions listed: a chart repository prefix")
     return Check(target, MISSING, detail=f"no versions listed: no chart here; {UPSTREAM_HINT}")
+
+
+def outside_project(result: Check, project: str) -> Check:
+    """A reference on Harbor outside the mirror's project: checked all the same (another
+    project may serve it), and said so, as a one-letter typo in a chart's registry value
+    looks exactly like this."""
+    theirs = result.target.repository.partition("/")[0]
+    hint = (f"{theirs!r} is not the mirror's project ({project!r}): check the chart's registry "
+            "value (global.imageRegistry) and --project")
+    result.detail = f"{hint}; {result.detail}" if result.detail else hint
+    return result
 
 
 def not_mirrored(target: Target) -> Check:

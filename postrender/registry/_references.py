@@ -2,25 +2,20 @@
 
 A reference is `HARBOR_HOST/PROJECT/path[:tag][@digest]` wherever it stands (an image field,
 an env value, a script) or `oci://HARBOR_HOST/PROJECT/path[:tag]` (a chart). Each is kept once,
-in order of first appearance. `image:` fields naming any other registry are found too: Harbor
-will not serve them.
+in order of first appearance, whatever its project (one outside the mirror's is a typo
+until Harbor says otherwise). Image-valued places naming any other registry are found too:
+Harbor will not serve them.
 """
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
+from postrender.registry._image_values import image_values
 from postrender.rewrite import imageref
+from postrender.rewrite.mirrored import OCI, harbor_references
 from postrender.rewrite.rules import MirrorRule
 
-# The characters a reference can be made of; the run is cut where the reference must end.
-_RUN = re.compile(r"[A-Za-z0-9._:/@\[\]-]+")
-_TRAILING = ".:/@-"
-_OCI = "oci://"
-# The value of a block-style `image:` key, as Kubernetes pod specs (and Helm's output) write it.
-_IMAGE_FIELD = re.compile(r"""^[ \t]*(?:-[ \t]+)?["']?image["']?[ \t]*:[ \t]*["']?([^\s"'#]+)""",
-                          re.MULTILINE)
 DOCKER_HUB = "docker.io"
 
 
@@ -33,6 +28,7 @@ class Target(NamedTuple):
     digest: str | None
     chart: bool
     prefix: bool = False  # an oci:// URL one level below the project: a repository prefix
+    outside: bool = False  # on Harbor's host, but not under the mirror's project
 
     @property
     def manifest(self) -> str | None:
@@ -46,37 +42,30 @@ class Target(NamedTuple):
 
 
 def find(text: str, rule: MirrorRule) -> list[Target]:
-    """Every distinct Harbor reference in `text` under `rule`'s project."""
+    """Every distinct reference in `text` on Harbor's host, under any project."""
     targets: dict[str, Target] = {}
     project = rule.project + "/"
-    for offset in imageref.find_host(text, rule.harbor_host):
-        run = _RUN.match(text, offset)
-        if run is None:
-            continue
-        candidate = run.group().rstrip(_TRAILING)
-        try:
-            parsed = imageref.parse(candidate)
-        except ValueError:
-            continue
-        if not parsed.path.startswith(project):
-            continue
-        chart = text[max(0, offset - len(_OCI)) : offset] == _OCI
-        shown = _OCI + candidate if chart else candidate
-        below = parsed.path.removeprefix(project)
+    for found in harbor_references(text, rule, every_project=True):
+        parsed, chart = found.reference, found.chart
+        shown = OCI + found.text if chart else found.text
+        outside = not parsed.path.startswith(project)
+        below = parsed.path.partition("/")[2] if outside else parsed.path.removeprefix(project)
         top = chart and parsed.tag is None and parsed.digest is None and "/" not in below
         targets.setdefault(
-            shown, Target(shown, parsed.path, parsed.tag, parsed.digest, chart, top)
+            shown, Target(shown, parsed.path, parsed.tag, parsed.digest, chart, top, outside)
         )
     return list(targets.values())
 
 
 def unmirrored(text: str, rule: MirrorRule) -> list[Target]:
-    """Every distinct `image:` value on a registry that is neither Harbor nor the upstream
-    (no registry means Docker Hub); `repository` starts with that registry."""
+    """Every distinct image-valued place's reference on a registry that is neither Harbor nor
+    the upstream (a short name means Docker Hub); `repository` starts with that registry."""
     mirrored = {rule.harbor_host.lower(), rule.upstream.lower()}
     targets: dict[str, Target] = {}
-    for match in _IMAGE_FIELD.finditer(text):
-        value = match.group(1)
+    for place in image_values(text):
+        value = place.value
+        if not place.short_names and "/" not in value:
+            continue
         try:
             parsed = imageref.parse(value)
         except ValueError:
@@ -95,7 +84,7 @@ def chart_target(chart: str, version: str | None, rule: MirrorRule) -> Target | 
     (`MirrorRule.chart_url`); `oci://HARBOR/PROJECT/charts/x` is taken as it is; a local path
     or another registry is not Harbor's to check.
     """
-    if not chart.startswith(_OCI):
+    if not chart.startswith(OCI):
         return None
     url = rule.chart_url(chart) or chart
     tag = _chart_tag(version)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from postrender.endpoint import Endpoint
 from postrender.errors import VerifyFailed
+from postrender.lock import Lock
+from postrender.registry import _lock
 from postrender.registry._access import registry_client
-from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored
+from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored, outside_project
 from postrender.registry._references import Target, find, unmirrored
 from postrender.registry._trust import INVALID, MISSING, Signing
 from postrender.registry._warm import warm
@@ -27,11 +29,13 @@ def verify(
     concurrency: int = 4,
     signing: Signing | None = None,
     record: Path | None = None,
+    lock: Lock | None = None,
 ) -> list[Check]:
     """One Check per distinct reference (the given charts first), in order of appearance,
     then one per image Harbor will not serve. With `signing`, each also carries its signature
     (attestation) results, fetched through Harbor; `record` is the file where what warming
-    verified is kept for later checks (`SignatureRecord`)."""
+    verified is kept for later checks (`SignatureRecord`), to which the signatures `lock`
+    records are added, so each is read by its digest."""
     targets = {target.reference: target for target in [*charts, *find(text, rule)]}
     client = registry_client(endpoint)
     try:
@@ -43,10 +47,31 @@ def verify(
             from postrender.registry._signatures import SignatureRecord, check_trust
 
             known = SignatureRecord(record) if record else None
+            if known is not None and lock is not None:
+                for (repository, tag), digest in _lock.locked_signatures(lock).items():
+                    known.put_artifact(repository, tag, digest)
             check_trust(client, checks, signing, known, concurrency=concurrency)
     finally:
         client.close()
-    return checks
+    return [outside_project(c, rule.project) if c.target.outside else c for c in checks]
+
+
+def check_tags(endpoint: Endpoint, checks: Sequence[Check], lock: Lock) -> int:
+    """Mark every pinned image whose tag now names other content `stale`; the count of tags
+    asked for by tag (each a request to the upstream through a proxy cache)."""
+    client = registry_client(endpoint)
+    try:
+        return _lock.check_tags(client, checks, lock)
+    finally:
+        client.close()
+
+
+def pinned_chart(target: Target, lock: Lock) -> Target:
+    """The chart asked for by the digest the lock gives its version, when it gives one."""
+    digest = lock.charts.get(target.reference)
+    if digest is None:
+        return target
+    return target._replace(reference=f"{target.reference}@{digest}", digest=digest)
 
 
 def require_resolved(checks: Sequence[Check], *, strict: bool = False) -> None:

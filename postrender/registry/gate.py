@@ -8,20 +8,22 @@ with HARBOR_MIRROR_HARBOR_PASSWORD): the post-renderer takes no secrets on its c
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from postrender.endpoint import Endpoint
+from postrender.registry._references import Target
 from postrender.registry._verify import require_resolved, require_signed, verify
 from postrender.rewrite.rules import MirrorRule
 from postrender.settings import Settings
 
 
 def verify_or_fail(
-    text: str, rule: MirrorRule, settings: Settings, environ: Mapping[str, str] = os.environ
+    text: str, rule: MirrorRule, settings: Settings, environ: Mapping[str, str] = os.environ,
+    *, charts: Sequence[Target] = (),
 ) -> None:
-    """Raise VerifyFailed (nothing reaches stdout) when a rewritten reference does not resolve,
-    or (`--signatures`, `--attestations`) one Harbor serves is not verified."""
+    """Raise VerifyFailed (nothing reaches stdout) when a rewritten reference or one of `charts`
+    does not resolve, or (`--signatures`, `--attestations`) one Harbor serves is not verified."""
     signing, record = None, None
     if settings.signatures or settings.attestations:  # cryptography loads only then
         from postrender.registry._signatures import record_file, signing_for
@@ -29,7 +31,7 @@ def verify_or_fail(
         keys = [Path(p) for p in (settings.keys or "").split(os.pathsep) if p]
         signing = signing_for(settings.signatures, settings.attestations, keys)
         record = record_file(environ)
-    checks = verify(text, rule, Endpoint.from_settings(settings, environ), signing=signing,
-                    record=record)
+    checks = verify(text, rule, Endpoint.from_settings(settings, environ), charts=charts,
+                    signing=signing, record=record)
     require_resolved(checks)
     require_signed(checks)

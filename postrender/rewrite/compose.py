@@ -35,6 +35,7 @@ from postrender.errors import ManifestError
 # text at full speed with every mark unchanged, and the values get their colon back.
 _INNER_COLON = re.compile(r"(?<=[^\s\"':])(:)(?=[^\s,\[\]{}])")
 _STAND_IN = "\ue000"
+BOM = "\ufeff"
 MAX_DEPTH = 10_000  # go-yaml's limit on nested collections, which Helm reads the output with
 
 
@@ -125,8 +126,9 @@ class _TooDeep(_Problem):
     """Final: no other parser would read it either (and libyaml slows down with depth)."""
 
 
-def _build(next_event: Callable[[], Any], restore: bool) -> Node | None:
-    """The first document's root; an alias reuses its anchor's node (the latest definition)."""
+def _build(next_event: Callable[[], Any], restore: bool, base: int = 0) -> Node | None:
+    """The first document's root; an alias reuses its anchor's node (the latest definition).
+    `base` is added to every mark: the characters the parser read without counting them."""
     anchors: dict[str, Node] = {}
     stack: list[Sequence | Mapping] = []
     top: Sequence | Mapping | None = None
@@ -139,24 +141,24 @@ def _build(next_event: Callable[[], Any], restore: bool) -> Node | None:
         alias = None
         if kind is ScalarEvent:
             value = event.value.replace(_STAND_IN, ":") if restore else event.value
-            node = Scalar(value, event.start_mark.index, event.end_mark.index, event.style,
-                          event.anchor)
+            node = Scalar(value, event.start_mark.index + base, event.end_mark.index + base,
+                          event.style, event.anchor)
             if event.anchor is not None:
                 anchors[event.anchor] = node
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             cls = Mapping if kind is MappingStartEvent else Sequence
-            node = cls(event.start_mark.index, bool(event.flow_style), event.anchor)
+            node = cls(event.start_mark.index + base, bool(event.flow_style), event.anchor)
             if event.anchor is not None:
                 anchors[event.anchor] = node
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
-            stack.pop().end = event.end_mark.index
+            stack.pop().end = event.end_mark.index + base
             top = stack[-1] if stack else None
             continue
         elif kind is AliasEvent:
             found = anchors.get(event.anchor)
             if found is None:
                 raise _Problem(f"found undefined alias {event.anchor!r}", event.start_mark.line)
-            node, alias = found, (event.start_mark.index, event.end_mark.index)
+            node, alias = found, (event.start_mark.index + base, event.end_mark.index + base)
         elif kind is DocumentStartEvent:
             documents += 1
             if documents > 1:
@@ -180,9 +182,11 @@ def _build(next_event: Callable[[], Any], restore: bool) -> Node | None:
 
 
 def _c_build(text: str, restore: bool) -> Node | None:
+    """libyaml skips a byte-order mark at the start of its input without counting it (editors
+    on Windows write one), so the marks after it are one character short of the text's."""
     parser = CParser(text)
     try:
-        return _build(parser.get_event, restore)
+        return _build(parser.get_event, restore, 1 if text.startswith(BOM) else 0)
     finally:
         parser.dispose()
 
@@ -233,3 +237,19 @@ def scalar_value(text: str) -> str | None:
     except (YAMLError, _Problem):
         return None
     return root.value if isinstance(root, Scalar) else None
+
+
+def embedded(text: str) -> Sequence | Mapping | None:
+    """The collection a text value holds when that text is itself a JSON or YAML document (a
+    sidecar injector's values in a ConfigMap, a config file in a block scalar), its marks
+    counted in `text`; None for one line of prose, a lone scalar, or text libyaml cannot read."""
+    body = text.strip()
+    if not body.startswith(("{", "[")) and "\n" not in body:
+        return None
+    for attempt, restore in _c_attempts(text):
+        try:
+            root = _c_build(attempt, restore)
+        except (YAMLError, _Problem):
+            continue
+        return root if isinstance(root, Sequence | Mapping) else None
+    return None

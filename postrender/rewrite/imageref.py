@@ -32,6 +32,11 @@ NAME_MAX = 255
 # What may stand right before a reference's domain: anything that cannot continue a host name
 # or a path, or a registry URL scheme.
 _LEFT_BOUNDARY = r"(?:^|(?<=[^A-Za-z0-9._/-])|(?<=oci://)|(?<=docker://))"
+# RFC 3986 userinfo: the credentials an `oci://` URL may carry before its host.
+_USERINFO_TEXT = r"(?<=oci://)[A-Za-z0-9._~%!$&'()*+,;=:-]+@"
+_USERINFO = f"(?:{_USERINFO_TEXT})?"
+_CREDENTIALS = re.compile(_USERINFO_TEXT)
+_HAS_PORT = re.compile(r":[0-9]+\Z")
 
 
 class Reference(NamedTuple):
@@ -102,8 +107,21 @@ def parse(text: str) -> Reference:
 @lru_cache(maxsize=16)
 def host_pattern(host: str) -> re.Pattern[str]:
     """`host` in any ASCII letter case (DNS folds no other letters), as the domain of a
-    reference (then `/` and a path): a long s or a dotless i makes another host."""
-    return re.compile(_LEFT_BOUNDARY + f"(?ai:{re.escape(host)})" + r"(?=/[a-z0-9])")
+    reference (then `/` and a path): a long s or a dotless i makes another host. Other
+    spellings of the same registry match with it: `:443` (the port HTTPS has when none is
+    given) and, after `oci://`, the credentials of a URL (`user:pass@`)."""
+    default_port = "" if _HAS_PORT.search(host) else "(?::443)?"
+    return re.compile(
+        _LEFT_BOUNDARY + _USERINFO + f"(?ai:{re.escape(host)}){default_port}" + r"(?=/[a-z0-9])"
+    )
+
+
+@lru_cache(maxsize=16)
+def alone_pattern(host: str) -> re.Pattern[str]:
+    """`host` as a whole value (a registry setting of its own): any ASCII letter case, `:443`
+    and a trailing `/` allowed, nothing else around it."""
+    default_port = "" if _HAS_PORT.search(host) else "(?::443)?"
+    return re.compile(f"(?ai:{re.escape(host)}){default_port}/?")
 
 
 @lru_cache(maxsize=16)
@@ -118,11 +136,19 @@ def path_after(text: str, start: int) -> str:
     return match[0] if match else ""
 
 
-def find_host(text: str, host: str) -> list[int]:
-    """Offsets of every reference in `text` whose domain is exactly `host`."""
-    return [match.start() for match in host_pattern(host).finditer(text)]
+def find_host(text: str, host: str) -> list[tuple[int, int]]:
+    """`(start, end)` of the domain of every reference in `text` on `host` (however spelled)."""
+    return [match.span() for match in host_pattern(host).finditer(text)]
 
 
 def replace_host(text: str, host: str, prefix: str) -> str:
-    """Replace the domain `host` of every reference in `text` with `prefix`; all else kept."""
+    """Replace the domain `host` of every reference in `text` with `prefix`, credentials and a
+    default port with it; all else kept."""
     return host_pattern(host).sub(lambda _: prefix, text)
+
+
+def hide_credentials(text: str) -> str:
+    """`text` with the credentials of every `oci://user:pass@host` URL shown as `***`."""
+    if "@" not in text:
+        return text
+    return _CREDENTIALS.sub("***@", text)

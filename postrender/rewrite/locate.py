@@ -40,19 +40,27 @@ def identity(root: Node | None) -> Identity:
 
 
 def locate(
-    root: Node | None, rules: Rules, *, strict: bool = False, folded: bool = False
+    root: Node | None, rules: Rules, *, strict: bool = False, folded: bool = False,
+    depth: int = 0,
 ) -> Findings:
     """Everything to change in one document (and, with `strict`, what would still mention U).
 
     `folded`: the document may spell the upstream host in another case, so look for it in
-    every case (host names are case-insensitive)."""
+    every case (host names are case-insensitive). `depth`: how many text values the document
+    is nested in (0 for a document of the stream)."""
     upstream = rules.mirror.upstream
     mentions: Callable[[str], bool] = (
         (lambda v: upstream in v.lower()) if folded else (lambda v: upstream in v)
     )
+    if rules.secret is not None:  # text that is JSON or YAML may hold the name in a list
+        names_host, secret = mentions, rules.secret.old
+
+        def mentions(value: str) -> bool:
+            return names_host(value) or secret in value
+
     if root is None:
         return Findings([], [], [])
-    scope = Scope(rules, Places(), mentions)
+    scope = Scope(rules, Places(), mentions, depth)
     if isinstance(root, Mapping):
         for document_rule in place_rules.DOCUMENT_RULES:
             document_rule(root, scope)

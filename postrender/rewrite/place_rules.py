@@ -5,11 +5,11 @@ iterates; a new rule is one function, one table entry and one row in
 tests/rewrite/place_rules_test.py. Rules read nodes and ask for values through `Scope.places`
 (places.py), which settles what shared values and aliases get; the string work is rules.py's.
 
-- a value rule says what a value becomes wherever it stands, `(value, path, rules) -> value`,
-  applied in order to each value `Scope.mentions` lets through (today: those that name the
-  upstream host); a place rule's request at a place overrides it. A whole-value rule (a bare
-  registry host) is one; so is a rule that renames pull secrets inside text that is JSON or
-  YAML, which also widens `mentions` to values that name the upstream secret;
+- a value rule says what a value becomes wherever it stands, `(value, path, scope) -> value`,
+  applied in order to each value `Scope.mentions` lets through (those that name the upstream
+  host, or the upstream secret when it is renamed); a place rule's request at a place
+  overrides it. Image references, a registry host alone, and text that is itself a JSON or
+  YAML document (searched with these same rules) are value rules;
 - a document rule reads the whole document (its kind and type) before the walk;
 - a mapping rule reads a mapping's own and merged keys, called where the mapping holds its
   trigger key or merges anything in, before the walk reads the mapping's values;
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from postrender.rewrite.compose import Mapping, Scalar, Sequence
+from postrender.rewrite import splice
+from postrender.rewrite.compose import Mapping, Scalar, Sequence, embedded
 from postrender.rewrite.imageref import NAME_MAX
 from postrender.rewrite.places import Place, Places, Refusal, own_value
 from postrender.rewrite.rules import DOCKERCONFIG_TYPE, Rules
@@ -32,12 +33,15 @@ class Scope:
     could hold the upstream host at all (any letter case, if the document spells it so).
     A plain class: a NamedTuple costs several times as much to define at start-up."""
 
-    __slots__ = ("mentions", "places", "rules")
+    __slots__ = ("depth", "mentions", "places", "rules")
 
-    def __init__(self, rules: Rules, places: Places, mentions: Callable[[str], bool]):
+    def __init__(
+        self, rules: Rules, places: Places, mentions: Callable[[str], bool], depth: int = 0
+    ):
         self.rules = rules
         self.places = places
         self.mentions = mentions
+        self.depth = depth  # how many text values this document is nested in
 
     def free(self, node: Scalar, path: Path) -> str:
         """The value wherever no place rule asks otherwise: the value rules applied."""
@@ -45,20 +49,51 @@ class Scope:
         if not self.mentions(value):
             return value
         for rule in VALUE_RULES:
-            value = rule(value, path, self.rules)
+            value = rule(value, path, self)
         return value
 
 
 # --- value rules --------------------------------------------------------------------------------
 
 
-def image_references(value: str, path: Path, rules: Rules) -> str:
+def image_references(value: str, path: Path, scope: Scope) -> str:
     """`U/path[:tag][@digest]` → `HARBOR/PROJECT/path…` wherever a reference is embedded."""
-    mirror = rules.mirror
+    mirror = scope.rules.mirror
     after = mirror.rewrite(value)
     if after != value and mirror.overlong(after):
         raise Refusal(path, mirror.overlong_problem)
     return after
+
+
+def registry_alone(value: str, path: Path, scope: Scope) -> str:
+    """A value that is the upstream host alone → `HARBOR/PROJECT`: operators take the registry
+    as a setting of its own (`…_CONTAINERREGISTRY: U`) and put it before every image they make
+    at run time. A `registry:` beside a `repository:` gets Harbor's host instead, as the
+    split-form rule asks there."""
+    return scope.rules.mirror.registry_alone(value) or value
+
+
+def documents_in_text(value: str, path: Path, scope: Scope) -> str:
+    """Text that is itself JSON or YAML (a sidecar injector's values in a ConfigMap) is searched
+    like a document, every place rule applying inside it (its pull secrets renamed, a registry
+    host alone moved), and edited in place. Only text that still names the upstream host or
+    secret after the rules above is parsed; nesting stops at TEXT_DEPTH."""
+    rules = scope.rules
+    if scope.depth >= TEXT_DEPTH or not (
+        rules.mirror.upstream in value.lower()
+        or (rules.secret is not None and rules.secret.old in value)
+    ):
+        return value
+    root = embedded(value)
+    if root is None:
+        return value
+    from postrender.rewrite.locate import locate  # the walk that calls these rules
+
+    try:
+        found = locate(root, rules, folded=True, depth=scope.depth + 1)
+    except Refusal as refusal:
+        raise Refusal((*path, *refusal.path), refusal.problem) from None
+    return splice.findings(value, found, rules.mirror)
 
 
 # --- document rules -----------------------------------------------------------------------------
@@ -155,12 +190,13 @@ def image_pull_secrets(node: Sequence | Mapping, path: Path, scope: Scope) -> No
 
 # --- the tables the walk iterates ---------------------------------------------------------------
 
-ValueRule = Callable[[str, Path, Rules], str]
+ValueRule = Callable[[str, Path, Scope], str]
 DocumentRule = Callable[[Mapping, Scope], None]
 MappingRule = Callable[[Mapping, Path, Scope], None]
 KeyRule = Callable[[Sequence | Mapping, Path, Scope], None]
 
-VALUE_RULES: tuple[ValueRule, ...] = (image_references,)
+VALUE_RULES: tuple[ValueRule, ...] = (image_references, registry_alone, documents_in_text)
+TEXT_DEPTH = 3  # JSON in a ConfigMap value, YAML inside that, and one more
 DOCUMENT_RULES: tuple[DocumentRule, ...] = (dockerconfigjson_auths,)
 MAPPING_RULES: tuple[tuple[str, MappingRule], ...] = (  # (trigger key, rule)
     ("registry", registry_and_repository),

@@ -29,9 +29,19 @@ class MirrorRule(NamedTuple):
         """Every reference to the upstream inside `text`, wherever it is embedded."""
         return imageref.replace_host(text, self.upstream, self.target_prefix)
 
+    def registry_alone(self, value: str) -> str | None:
+        """`U` (any case, `:443`, a trailing `/` kept) as a whole value → `HARBOR_HOST/PROJECT`;
+        None for any other value."""
+        if len(value) > len(self.upstream) + 5 or not imageref.alone_pattern(
+            self.upstream
+        ).fullmatch(value):
+            return None
+        return self.target_prefix + ("/" if value.endswith("/") else "")
+
     def chart_url(self, url: str) -> str | None:
         """`oci://UPSTREAM/path` → `oci://HARBOR_HOST/PROJECT/path`; None for any other URL."""
-        if not url.startswith("oci://") or imageref.find_host(url, self.upstream) != [6]:
+        found = imageref.find_host(url, self.upstream)
+        if not url.startswith("oci://") or len(found) != 1 or found[0][0] != len("oci://"):
             return None
         return self.rewrite(url)
 
@@ -39,10 +49,9 @@ class MirrorRule(NamedTuple):
         """Would a reference in `text` (already rewritten) have a path over the grammar's limit?"""
         if len(text) <= imageref.NAME_MAX:
             return False  # no path in it can be longer than the whole text
-        start = len(self.harbor_host) + 1
         return any(
-            len(imageref.path_after(text, offset + start)) > imageref.NAME_MAX
-            for offset in imageref.find_host(text, self.harbor_host)
+            len(imageref.path_after(text, end + 1)) > imageref.NAME_MAX
+            for _, end in imageref.find_host(text, self.harbor_host)
         )
 
     @property

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 
 from postrender.rewrite.compose import Mapping, Scalar, Sequence, scalar_value
-from postrender.rewrite.places import Change, Drop
+from postrender.rewrite.places import Change, Drop, Findings
 from postrender.rewrite.rules import MirrorRule
 
 # Anchors and tags stand before a scalar's own text inside the node's span.
@@ -67,7 +67,43 @@ def render_change(text: str, change: Change, mirror: MirrorRule) -> tuple[int, i
         edited = mirror.rewrite(body)
         if scalar_value(edited) == change.after:
             return start, end, head + edited
+    if style == "|" and (literal := _literal_edit(body, change.before, change.after)):
+        return start, end, head + literal
     return start, end, head + _double_quoted(change.after) + _block_tail(body, style)
+
+
+def _literal_edit(body: str, before: str, after: str) -> str | None:
+    """A literal block scalar's source with the stretch where `after` differs from `before`
+    written in, indented as the block is; None if the block then does not read as `after`
+    (an explicit indentation indicator, a change in its trailing line breaks)."""
+    lines = body.split("\n")  # the header (`|-`…), then the content lines
+    indent = next((len(line) - len(line.lstrip(" ")) for line in lines[1:] if line.strip()), 0)
+    same_start, same_end = _unchanged_ends(before, after)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def source(offset: int) -> int:
+        """Where the value's character `offset` stands in `body`."""
+        row = before.count("\n", 0, offset) + 1
+        column = offset - (before.rfind("\n", 0, offset) + 1)
+        if row >= len(lines):
+            return len(body)
+        return starts[row] + (column + indent if column else min(indent, len(lines[row])))
+
+    new = after[same_start : len(after) - same_end]
+    new = re.sub(r"\n(?=[^\n])", "\n" + " " * indent, new)
+    edited = body[: source(same_start)] + new + body[source(len(before) - same_end) :]
+    return edited if scalar_value(edited) == after else None
+
+
+def _unchanged_ends(before: str, after: str) -> tuple[int, int]:
+    """How many characters `before` and `after` share at the start, then at the end."""
+    room = min(len(before), len(after))
+    start = next((i for i in range(room) if before[i] != after[i]), room)
+    room -= start
+    end = next((i for i in range(room) if before[-1 - i] != after[-1 - i]), room)
+    return start, end
 
 
 def _block_tail(body: str, style: str | None) -> str:
@@ -134,3 +170,10 @@ def apply(text: str, edits: Iterable[tuple[int, int, str]]) -> str:
         position = end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def findings(text: str, found: Findings, mirror: MirrorRule) -> str:
+    """`text` with every change and removal of `found` made."""
+    edits = [render_change(text, change, mirror) for change in found.changes]
+    edits.extend(edit for drop in found.drops if (edit := render_drop(text, drop)))
+    return apply(text, edits) if edits else text

@@ -14,7 +14,8 @@ from typing import NamedTuple, NoReturn
 from postrender.errors import ManifestError, RewriteError
 from postrender.rewrite import locate, splice
 from postrender.rewrite.compose import compose
-from postrender.rewrite.places import Findings, Refusal
+from postrender.rewrite.imageref import hide_credentials
+from postrender.rewrite.places import Refusal
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.yamlpath import Path, dotted, pointer
 
@@ -54,11 +55,14 @@ class Result(NamedTuple):
 
     def report(self) -> list[dict[str, object]]:
         """The --report entries: one JSON object per changed or removed value; a Secret's data
-        (a chart's registry credentials) is named, never written out."""
+        (a chart's registry credentials) is named, never written out, nor is a URL's password."""
         entries = [rewrite.as_dict() for rewrite in self.rewrites]
         for entry in entries:
             if secret_value(entry["kind"], str(entry["pointer"])):  # type: ignore[arg-type]
                 entry["before"] = entry["after"] = "(Secret data, not shown)"
+            for side in ("before", "after"):
+                if isinstance(value := entry[side], str):
+                    entry[side] = hide_credentials(value)
         return entries
 
 
@@ -113,7 +117,7 @@ def rewrite_stream(text: str, rules: Rules, *, strict: bool = False) -> Result:
             except Refusal as refusal:
                 where = f"document {number} ({ident.kind}/{ident.name}) {dotted(refusal.path)}"
                 raise RewriteError(f"{where}: {refusal.problem}") from None
-            doc = _splice(doc, found, rules)
+            doc = splice.findings(doc, found, rules.mirror)
             edited: list[tuple[Path, str, str | None]]
             edited = [(c.path, c.before, c.after) for c in found.changes]
             edited += [(d.path, d.before, None) for d in found.drops]
@@ -154,12 +158,8 @@ def _shown(kind: str | None, path: Path, value: str) -> str:
     """A value as a message may quote it: Secret data withheld, long values cut short."""
     if secret_value(kind, path):
         return "(Secret data, not shown)"
+    value = hide_credentials(value)
     if len(value) > SHOWN_MAX:
         return repr(value[:SHOWN_MAX]) + f"… ({len(value)} characters)"
     return repr(value)
 
-
-def _splice(doc: str, found: Findings, rules: Rules) -> str:
-    edits = [splice.render_change(doc, change, rules.mirror) for change in found.changes]
-    edits.extend(edit for drop in found.drops if (edit := splice.render_drop(doc, drop)))
-    return splice.apply(doc, edits) if edits else doc

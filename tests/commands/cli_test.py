@@ -72,7 +72,7 @@ def test_postrender_help_lists_every_option(tmp_path: Path) -> None:
         (b"\x7fELF\x00\x01binary", ["--harbor-host=h.io"], b"binary data"),
         (b"image: \xe9t\xe9\n", ["--harbor-host=h.io"], b"not UTF-8 text"),
         (MANIFEST, ["--harbor-host=h.io", "--nope"], b"unknown option '--nope'"),
-        (b"data:\n  r: dp.apps.rancher.io\n", ["--harbor-host=h.io", "--strict"], b"--strict"),
+        (b"data:\n  r: see dp.apps.rancher.io\n", ["--harbor-host=h.io", "--strict"], b"--strict"),
     ],
 )
 def test_failure_prints_one_line_and_nothing_on_stdout(

@@ -113,6 +113,32 @@ def test_verify_strict_fails_on_images_harbor_does_not_serve(mirror, run):
     )
 
 
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_verify_checks_references_outside_the_project_and_fails_when_they_do_not_resolve(
+    mirror, run, output
+):
+    """The guide's own `--set global.imageRegistry=HARBOR/PROJECT`, one letter off: the
+    images used to vanish from the output, exit 0, even with --strict."""
+    typo = f"{mirror.host}/aplication-collection"
+    done = run("verify", *_render_args(mirror), *_target(mirror), "-o", output, "--strict",
+               "--set", f"global.imageRegistry={typo}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1
+    assert f"first: {typo}/containers/etcd:3.5.17-1.2: unauthorized" in done.stderr
+    if output == "json":
+        results = {e["reference"]: e for e in json.loads(done.stdout)}
+        etcd = results[f"{typo}/containers/etcd:3.5.17-1.2"]
+        assert etcd["result"] == "unauthorized"
+        assert etcd["detail"].startswith(
+            "'aplication-collection' is not the mirror's project ('application-collection')"
+        )
+        assert "Harbor has no project 'aplication-collection'" in etcd["detail"]
+        assert sum(e["reference"].startswith(typo) for e in results.values()) == 3
+    else:
+        assert f"{typo}/containers/etcd:3.5.17-1.2: 'aplication-collection' is not the " \
+            "mirror's project" in done.stdout
+
+
 def test_verify_passes_helm_short_flag_clusters_to_helm_template(mirror, run, tmp_path):
     """`-nharbor` and `-fo.yaml` are helm's `-n harbor` and `-f o.yaml`; read as clusters of
     one-letter options they printed help (the `h`) or took `-o` (verify's output format)."""

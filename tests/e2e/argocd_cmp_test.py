@@ -8,6 +8,7 @@ Helm 4 and the real `harbor-mirror` on PATH.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -508,3 +509,43 @@ def test_generate_refuses_a_chart_that_is_not_oci(app: Path, helm4: Path, tmp_pa
     assert generated.stderr == (
         "harbor-mirror CMP: CHART 'https://charts.example/x' must be an oci:// chart URL\n"
     )
+
+
+def test_generate_with_the_apps_lock_file_pins_the_chart_and_every_image(
+    mirror: Mirror, helm4: Path, tmp_path: Path
+) -> None:
+    app = tmp_path / "values-only"
+    app.mkdir()
+    (app / "values.yaml").write_text(NO_UPSTREAM_SECRET + "images:\n  volumePermissions:\n"
+                                     "    digest: ''\n")  # busybox by tag
+    chart = {"CHART": f"{UPSTREAM_CHARTS}/etcd-like", "CHART_VERSION": "0.1.0"}
+    env = _sidecar_through_harbor(mirror, tmp_path, helm4, **chart, VALUES_FILES="values.yaml",
+                                  LOCK_FILE="harbor-mirror.lock")
+    written = subprocess.run(  # what the user runs and commits beside the values file
+        ["harbor-mirror", "verify", "demo", chart["CHART"], "--version", "0.1.0", "-f",
+         app / "values.yaml", "--warm", "--platform", "linux/amd64",
+         "--write-lock", app / "harbor-mirror.lock"],
+        env=env, capture_output=True, text=True, check=False, timeout=300,
+    )
+    assert written.returncode == 0, written.stderr
+    mirror.harbor.clear_log()
+
+    generated = _run_step("generate", app, env)
+
+    assert generated.returncode == 0, generated.stderr
+    images = re.findall(r"image: (\S+)", generated.stdout)
+    harbor_images = [i for i in images if i.startswith(f"{mirror.host}/application-collection/")]
+    assert len(harbor_images) >= 3 and all("@sha256:" in image for image in harbor_images)
+    chart_asks = [r.path for r in mirror.harbor.requests
+                  if "/charts/etcd-like/manifests/" in r.path]
+    assert chart_asks and all("/manifests/sha256:" in path for path in chart_asks)
+
+
+def test_generate_refuses_a_lock_file_outside_the_application(
+    app: Path, helm4: Path, tmp_path: Path
+) -> None:
+    env = _argocd_env(tmp_path, helm4, sidecar_host=HARBOR_HOST, LOCK_FILE="../lock.yaml")
+    generated = _run_step("generate", app, env)
+    assert generated.returncode == 2
+    assert generated.stderr == ("harbor-mirror CMP: lock file '../lock.yaml' must be a path "
+                                "inside the application\n")

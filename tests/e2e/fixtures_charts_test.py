@@ -24,6 +24,7 @@ from tests.support.rewrite_oracle import (
     PROJECT,
     UPSTREAM,
     UPSTREAM_SECRET,
+    TextDocument,
     at_path,
     decoded_auths,
     expected_document,
@@ -109,7 +110,7 @@ def test_chart_renders_everything_its_inventory_lists(rendered: Rendered) -> Non
     inventoried = {
         (row.obj, path_parts(row.path) + (("registry",) if row.what == "split-registry" else ()))
         for row in rendered.rows
-        if row.what in ("image", "split-registry")
+        if row.what in ("image", "split-registry", "registry", "text")
     }
     found = {
         (f"{doc['kind']}/{doc['metadata']['name']}", path)
@@ -138,6 +139,13 @@ def test_chart_references_all_rewritten(rendered: Rendered) -> None:
         elif row.what == "auths":
             auths = decoded_auths(find_object(after, row.obj))
             assert auths == {HARBOR_HOST: decoded_auths(find_object(before, row.obj))[UPSTREAM]}
+        elif row.what == "registry":
+            assert new == f"{HARBOR_HOST}/{PROJECT}", row
+        elif row.what == "text":
+            expected = expected_document(old, rename=True)
+            assert isinstance(expected, TextDocument), row
+            assert new == expected, row
+            assert row.value not in new, row
         else:
             assert new == old, row
 

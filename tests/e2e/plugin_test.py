@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from postrender import lock
 from postrender.commands.group import SUBCOMMANDS
 from tests.harbor_emulator import ADMIN_PASSWORD, FakeUpstream, HarborEmulator
 from tests.support import helmbin
@@ -213,6 +214,23 @@ def test_template_post_renders_hook_job_on_helm4_only(plugin: Plugin, tmp_path: 
     # Helm 3 never hands hooks to a post-renderer (README, "Helm 3").
     hook_image = "dp.apps.rancher.io" if plugin.major == 3 else f"{HARBOR}/application-collection"
     assert f"image: {hook_image}/containers/migrate:1.0" in job
+
+
+def test_template_post_renderer_args_lock_pins_through_the_plugin(
+    plugin: Plugin, tmp_path: Path
+) -> None:
+    prefix, app, migrate = f"{HARBOR}/application-collection/containers", "a" * 64, "b" * 64
+    lock_file = tmp_path / "harbor-mirror.lock"
+    lock.Lock({f"{prefix}/app:1.0": lock.ImageLock(f"sha256:{app}"),
+               f"{prefix}/migrate:1.0": lock.ImageLock(f"sha256:{migrate}")}).write(lock_file)
+    done = plugin.template(_hook_chart(tmp_path), "--post-renderer-args", f"--harbor-host={HARBOR}",
+                           "--post-renderer-args", f"--lock={lock_file}")
+
+    assert done.returncode == 0, done.stderr
+    assert f"image: {prefix}/app:1.0@sha256:{app}\n" in done.stdout
+    hook = ("image: dp.apps.rancher.io/containers/migrate:1.0\n" if plugin.major == 3
+            else f"image: {prefix}/migrate:1.0@sha256:{migrate}\n")  # Helm 3 skips hooks
+    assert hook in done.stdout
 
 
 def test_install_hook_rerun_keeps_the_environment(plugin: Plugin) -> None:

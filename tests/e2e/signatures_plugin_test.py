@@ -1,26 +1,62 @@
 """The wrappers' `--verify --signatures` through the installed plugin (real Helm 4 and Helm 3):
 cosign signatures made here, on a real upstream, checked through the emulator before anything
-is rendered out."""
+is rendered out; for an `oci://` chart, the chart's own signature too."""
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from tests.support.cosign_signing import sign
 from tests.support.fixtures_plugin import Plugin
 from tests.support.fixtures_registry import ADMIN_ENV
-from tests.support.fixtures_signed import PROJECT, Signed
+from tests.support.fixtures_signed import PROJECT, Signed, push_chart
+from tests.support.oci_content import Pusher
+
+POD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n"
+       "    - name: c\n      image: dp.apps.rancher.io/{image}\n")
 
 
 def _chart(root: Path, image: str) -> Path:
     chart = root / "signed-app"
     (chart / "templates").mkdir(parents=True, exist_ok=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: signed-app\nversion: 0.1.0\n")
-    (chart / "templates" / "pod.yaml").write_text(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n"
-        f"    - name: c\n      image: dp.apps.rancher.io/{image}\n")
+    (chart / "templates" / "pod.yaml").write_text(POD.format(image=image))
     return chart
+
+
+def _packaged(name: str, image: str) -> bytes:
+    """A chart archive as `helm package` makes one: NAME/Chart.yaml and NAME/templates/."""
+    files = {f"{name}/Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n",
+             f"{name}/templates/pod.yaml": POD.format(image=image)}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def oci_charts(signed: Signed) -> None:
+    """charts/signed-app:0.1.0 (signed) and charts/unsigned-app:0.1.0 on the upstream, both
+    rendering the signed image containers/plain:1.0: only the chart's signature tells them
+    apart."""
+    with signed.upstream.registry.client() as client:
+        pusher = Pusher(client)
+        for name in ("signed-app", "unsigned-app"):
+            repository = f"charts/{name}"
+            config = json.dumps({"apiVersion": "v2", "name": name, "version": "0.1.0"}).encode()
+            chart = push_chart(pusher, repository, "0.1.0", config,
+                               _packaged(name, "containers/plain:1.0"))
+            if name == "signed-app":
+                sign(pusher, repository, chart.digest, signed.signer)
 
 
 @pytest.fixture
@@ -31,7 +67,8 @@ def run(plugin: Plugin, signed_harbor, signed: Signed, tmp_path: Path):
            "HARBOR_MIRROR_PROJECT": PROJECT, "HARBOR_MIRROR_CA_FILE": signed_harbor.ca_file}
 
     def template(image: str, *args: str):
-        return plugin.env.run("harbor-mirror", "template", "demo", _chart(tmp_path, image),
+        chart = image if image.startswith("oci://") else _chart(tmp_path, image)
+        return plugin.env.run("harbor-mirror", "template", "demo", chart,
                               *[a.replace("KEY", str(key)) for a in args], extra_env=env)
 
     return template
@@ -66,3 +103,22 @@ def test_signatures_without_verify_is_refused(run) -> None:
     assert done.returncode == 2
     assert _ours(done.stderr) == [
         "harbor-mirror: error: template: --signatures, --attestations and --key go with --verify"]
+
+
+@pytest.mark.usefixtures("oci_charts")
+def test_verify_signatures_passes_a_signed_chart(run) -> None:
+    done = run("oci://dp.apps.rancher.io/charts/signed-app", "--version", "0.1.0", "--verify",
+               "--signatures", "--key", "KEY")
+    assert done.returncode == 0, done.stderr
+    assert f"/{PROJECT}/containers/plain:1.0" in done.stdout
+
+
+@pytest.mark.usefixtures("oci_charts")
+def test_verify_signatures_refuses_an_unsigned_chart_whose_images_are_signed(run) -> None:
+    done = run("oci://dp.apps.rancher.io/charts/unsigned-app", "--version", "0.1.0", "--verify",
+               "--signatures", "--key", "KEY")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = _ours(done.stderr)
+    assert f"/{PROJECT}/charts/unsigned-app:0.1.0: signature missing" in line
+    assert "through Harbor" in line  # names the chart, as the post-renderer's failures do

@@ -404,3 +404,49 @@ def test_replication_copies_artifacts_that_verify_helm_and_a_runtime_pull(mirror
     assert (tmp_path / "etcd-like-0.1.0.tgz").is_file()
     assert verified.returncode == 0, verified.stderr
     assert [entry["result"] for entry in json.loads(verified.stdout)] == ["ok", "ok"]
+
+
+def test_a_stored_manifest_by_digest_asks_the_upstream_nothing_and_by_tag_one_head(mirror):
+    # controller.go:UseLocalManifest: a pull by digest of a local artifact returns before
+    # remote.ManifestExist; a pull by tag always HEADs the upstream first, even when stored.
+    image = mirror.upstream.images["containers/bci-busybox:15.6"]
+    upstream = mirror.upstream.registry
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, BUSYBOX)
+        stored = client.get(f"/v2/{BUSYBOX}/manifests/15.6", headers=auth)
+        assert stored.status_code == 200
+        before = len(upstream.requests())
+        by_digest = client.get(f"/v2/{BUSYBOX}/manifests/{image.digest}", headers=auth)
+        assert (by_digest.status_code, len(upstream.requests())) == (200, before)
+        by_tag = client.get(f"/v2/{BUSYBOX}/manifests/15.6", headers=auth)
+        assert by_tag.status_code == 200
+        assert upstream.requests()[before:] == ["HEAD /v2/containers/bci-busybox/manifests/15.6"]
+        with upstream_down(mirror):
+            offline = client.get(f"/v2/{BUSYBOX}/manifests/{image.digest}", headers=auth)
+    assert offline.status_code == 200 and offline.content == by_digest.content
+
+
+def test_a_pull_by_the_upstream_index_digest_asks_the_upstream_and_fails_while_it_is_down(
+    mirror,
+):
+    # ManifestListCache.push stores the index rebuilt under a digest of its own, so even with
+    # every platform stored UseLocalManifest finds nothing local for the upstream's digest: it
+    # HEADs the upstream and answers from the Redis cache, or 404 with the upstream gone.
+    image = mirror.upstream.images["containers/kubectl:1.33.4"]
+    upstream = mirror.upstream.registry
+    with harbor_client(mirror.harbor) as client:
+        auth = bearer(client, KUBECTL)
+        index = client.get(f"/v2/{KUBECTL}/manifests/{image.digest}", headers=auth)
+        for entry in index.json()["manifests"]:
+            child = client.get(f"/v2/{KUBECTL}/manifests/{entry['digest']}", headers=auth)
+            assert child.status_code == 200
+        before = len(upstream.requests())
+        again = client.get(f"/v2/{KUBECTL}/manifests/{image.digest}", headers=auth)
+        assert again.status_code == 200
+        assert upstream.requests()[before:] == [
+            f"HEAD /v2/containers/kubectl/manifests/{image.digest}"]
+        with upstream_down(mirror):
+            offline = client.get(f"/v2/{KUBECTL}/manifests/{image.digest}", headers=auth)
+            child = client.get(f"/v2/{KUBECTL}/manifests/{entry['digest']}", headers=auth)
+    assert offline.status_code == 404
+    assert child.status_code == 200  # a platform's manifest is stored as it is

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from postrender.errors import ManifestError
+from postrender import lock
+from postrender.errors import ManifestError, RewriteError
 from postrender.gitops.overlay import build
 from postrender.rewrite.rules import Rules
 from postrender.settings import Settings
@@ -108,6 +109,68 @@ metadata: {{name: "w+1.(a)"}}
 spec:
   image: {U}/containers/widget:1
 """, [], ["/spec/image"]),
+    # The engine changes a shared value at its anchor; kustomize reads the document expanded,
+    # so every place an alias or a `<<` merge repeats it needs its own patch.
+    "anchors, aliases and merges in a custom resource": (f"""\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {{name: w}}
+spec:
+  image: &img {U}/containers/etcd:3.5
+  sidecar:
+    image: *img
+  defaults: &d
+    registry: {U}
+    hub: {U}/containers
+  merged:
+    <<: *d
+    name: x
+  imagePullSecrets: &s
+  - name: application-collection
+  more:
+    imagePullSecrets: *s
+""", [], ["/spec/defaults/hub", "/spec/defaults/registry", "/spec/image",
+          "/spec/imagePullSecrets/0/name", "/spec/merged/hub", "/spec/merged/registry",
+          "/spec/more/imagePullSecrets/0/name", "/spec/sidecar/image"]),
+    "anchors and aliases in a pod template": (f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: prod}}
+spec:
+  template:
+    spec:
+      imagePullSecrets: &s
+      - name: application-collection
+      - name: harbor-pull
+      containers:
+      - &main
+        name: a
+        image: &img {U}/containers/etcd:3.5
+        env:
+        - {{name: SIDECAR_IMAGE, value: *img}}
+        - &reg {{name: REGISTRY, value: {U}}}
+      - <<: *main
+        name: b
+        env: [*reg]
+      initContainers:
+      - name: c
+        image: *img
+""", [f"{U}/containers/etcd"], [
+        f"/spec/template/spec/{place}" for place in (
+            "containers/0/env/0/value", "containers/0/env/1/value", "containers/1/env/0/value",
+            "imagePullSecrets/0/name", "imagePullSecrets/1",
+        )
+    ]),
+    # A URL's credentials are dropped with the upstream host, and never copied into a patch.
+    "URL credentials and the default port": (f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: appco}}
+spec:
+  type: oci
+  url: oci://robot:s3cr3t@{U}/charts
+  mirror: oci://{U}:443/charts
+""", [], ["/spec/mirror", "/spec/url"]),
     "duplicate pull secrets": ("""\
 apiVersion: v1
 kind: ServiceAccount
@@ -135,6 +198,7 @@ def test_build_uses_images_where_kustomize_reaches_and_patches_elsewhere(
     for entry in overlay.images:
         assert entry["newName"] == T + entry["name"].removeprefix(U)
     assert sorted(p for patch in overlay.patches for p in _paths(patch["patch"])) == patched
+    assert all("s3cr3t" not in patch["patch"] for patch in overlay.patches)
 
     built = kustomize_build(kubectl, manifest, overlay.transformers(), tmp_path)
     assert built.returncode == 0, built.stderr
@@ -218,3 +282,35 @@ def test_build_refuses_to_copy_a_secrets_content_into_a_patch(field: str) -> Non
     with pytest.raises(ManifestError, match=r"document 1.*Secret/pull .*file for Git") as error:
         build(manifest, RULES)
     assert "dXNlcjp0b2tlbg" not in str(error.value) and value not in str(error.value)
+
+
+def test_build_with_a_lock_gives_what_postrender_lock_gives(kubectl: Path, tmp_path: Path) -> None:
+    manifest = CASES["container"][0]
+    etcd, digest = f"{T}/containers/etcd:3.5", "sha256:" + "e" * 64
+    lock_file = tmp_path / "lock.yaml"
+    lock.Lock({etcd: lock.ImageLock(digest)}).write(lock_file)
+    overlay = build(manifest, RULES, pins=lock.read(lock_file).pins(), lock=str(lock_file))
+    assert [entry["name"] for entry in overlay.images] == [f"{U}/containers/busybox"]
+    built = kustomize_build(kubectl, manifest, overlay.transformers(), tmp_path / "k")
+    assert built.returncode == 0, built.stderr
+    expected = postrender_ok(manifest, "--pull-secret", HARBOR_SECRET, "--lock", str(lock_file))
+    assert f"image: {etcd}@{digest}\n" in expected
+    assert comparable(built.stdout) == comparable(expected)
+
+
+def test_build_with_a_lock_names_a_bare_registry_host_and_strict_refuses_it() -> None:
+    manifest = (f"apiVersion: example.com/v1\nkind: App\nmetadata: {{name: a}}\n"
+                f"spec:\n  image:\n    registry: {U}\n    repository: containers/etcd\n")
+    overlay = build(manifest, RULES, pins={}, lock="lock.yaml")
+    assert overlay.not_pinned == (f"App/a spec.image.registry: {HARBOR_HOST}",)
+    with pytest.raises(RewriteError, match="cannot carry a digest"):
+        build(manifest, RULES, strict=True, pins={}, lock="lock.yaml")
+
+
+def test_build_refuses_an_alias_bomb_kustomize_would_patch_place_by_place() -> None:
+    levels = [f"  l0: &l0 ['{U}/containers/etcd:3.5']\n"]
+    for level in range(1, 7):
+        levels.append(f"  l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]\n")
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n" + "".join(levels)
+    with pytest.raises(ManifestError, match=r"document 1: its aliases expand to more than"):
+        build(manifest, RULES)

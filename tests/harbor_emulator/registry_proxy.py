@@ -196,10 +196,10 @@ def _manifest(
         return _local_manifest(method, content, name, reference)
     by_digest = reference.startswith("sha256:")
     local = content.manifest(repository, reference)
-    if local is not None and by_digest:
-        return _serve(local, local.digest, method)
+    if local is not None and by_digest:  # UseLocalManifest: "Pull by digest when artifact exist
+        return _serve(local, local.digest, method)  # in local", the upstream never asked
     path = f"/v2/{repository}/manifests/{reference}"
-    try:  # UseLocalManifest: remote.ManifestExist
+    try:  # UseLocalManifest: remote.ManifestExist, a HEAD for every tag and unknown digest
         upstream = fetch(endpoint, "HEAD", path).headers.get("docker-content-digest", "")
     except UpstreamFailure as failure:
         if failure.status == 404:

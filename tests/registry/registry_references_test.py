@@ -27,9 +27,8 @@ DIGEST = "sha256:" + "ab" * 32
          [("oci://harbor.example:8443/appco/charts/etcd:1.2.3", "appco/charts/etcd", "1.2.3")]),
         ("url: oci://harbor.example:8443/appco/charts",
          [("oci://harbor.example:8443/appco/charts", "appco/charts", None)]),
-        # other projects, other hosts and look-alike hosts are not Harbor's references
-        ("a: harbor.example:8443/other/x:1\nb: notharbor.example:8443/appco/x:1\n"
-         "c: dp.apps.rancher.io/containers/x:1\n", []),
+        # other hosts and look-alike hosts are not Harbor's references
+        ("b: notharbor.example:8443/appco/x:1\nc: dp.apps.rancher.io/containers/x:1\n", []),
         ("a: harbor.example:8443/appco/x:1\nb: harbor.example:8443/appco/x:1\n",
          [("harbor.example:8443/appco/x:1", "appco/x", "1")]),
     ],
@@ -39,11 +38,28 @@ def test_find_references(text, expected):
     assert found == expected
 
 
+def test_find_keeps_references_outside_the_project_and_marks_them():
+    """A one-letter typo in a chart's registry value is a reference Harbor must be asked for."""
+    text = ("a: harbor.example:8443/aplication-collection/containers/etcd:3.5\n"
+            "b: harbor.example:8443/appco/containers/etcd:3.5\n"
+            "c: oci://HARBOR.example:8443/other/charts\n")
+    assert [(t.repository, t.outside, t.prefix) for t in find(text, RULE)] == [
+        ("aplication-collection/containers/etcd", True, False),
+        ("appco/containers/etcd", False, False),
+        ("other/charts", True, True),
+    ]
+
+
 def test_chart_url_maps_upstream_charts_only():
     assert RULE.chart_url("oci://dp.apps.rancher.io/charts/etcd") == (
         "oci://harbor.example:8443/appco/charts/etcd"
     )
+    for spelled in ("oci://dp.apps.rancher.io:443/charts/etcd",
+                    "oci://user:pass@dp.apps.rancher.io/charts/etcd",
+                    "oci://user:pass@DP.apps.rancher.io:443/charts/etcd"):
+        assert RULE.chart_url(spelled) == "oci://harbor.example:8443/appco/charts/etcd"
     assert RULE.chart_url("oci://registry.suse.com/charts/etcd") is None
+    assert RULE.chart_url("oci://user:pass@registry.suse.com/charts/etcd") is None
     assert RULE.chart_url("dp.apps.rancher.io/charts/etcd") is None
 
 
@@ -86,22 +102,62 @@ def test_chart_target_asks_for_the_tag_helm_pulls(version, manifest):
     assert (target.repository, target.manifest) == ("appco/charts/etcd", manifest)
 
 
-def test_unmirrored_finds_image_fields_on_other_registries():
-    text = (
-        "containers:\n"
-        "  - name: a\n    image: registry.suse.com/bci/bci-busybox:15.6\n"
-        '  - image: "busybox:1.36"  # Docker Hub\n'
-        "  - image: harbor.example:8443/appco/containers/etcd:3.5\n"
-        "  - image: HARBOR.example:8443/other/x:1\n"
-        "    env:\n      - {name: X, value: 'registry.suse.com/bci/not-an-image-field:1'}\n"
-        "initContainers:\n  - image: 'registry.suse.com/bci/bci-busybox:15.6'\n"
-        "  - image: dp.apps.rancher.io/containers/left:1\n"
-    )
-    found = [(t.reference, t.repository) for t in unmirrored(text, RULE)]
-    assert found == [
-        ("registry.suse.com/bci/bci-busybox:15.6", "registry.suse.com/bci/bci-busybox"),
-        ("busybox:1.36", "docker.io/busybox"),
-    ]
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            (
+                "containers:\n"
+                "  - name: a\n    image: registry.suse.com/bci/bci-busybox:15.6\n"
+                '  - image: "busybox:1.36"  # Docker Hub\n'
+                "  - image: harbor.example:8443/appco/containers/etcd:3.5\n"
+                "  - image: HARBOR.example:8443/other/x:1\n"
+                "    env:\n      - {name: X, value: 'registry.suse.com/bci/not-an-image-field:1'}\n"
+                "initContainers:\n  - image: 'registry.suse.com/bci/bci-busybox:15.6'\n"
+                "  - image: dp.apps.rancher.io/containers/left:1\n"
+            ),
+            [
+                ("registry.suse.com/bci/bci-busybox:15.6", "registry.suse.com/bci/bci-busybox"),
+                ("busybox:1.36", "docker.io/busybox"),
+            ],
+            id="image fields",
+        ),
+        pytest.param(
+            (
+                "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+                "      - {name: a, image: quay.io/prometheus/node-exporter:v1.8}\n"  # flow style
+                "      - name: b\n"
+                "        args: ['--config-reloader-image=ghcr.io/acme/reloader:2', --log=info,"
+                " '--image-pull-policy=Always', '--image=busybox:1.36']\n"
+                "        env:\n"
+                "        - {name: PROMETHEUS_CONFIG_RELOADER_IMAGE,"
+                " value: 'quay.io/acme/reloader:1'}\n"
+                "        - {name: DEFAULT_IMAGE_TAG, value: '1.2.3'}\n"  # not an image
+                "        - {name: IMAGE_PULL_POLICY, value: IfNotPresent}\n"
+                "        - {name: NOTE, value: 'see registry.suse.com/bci/prose:1'}\n"  # free text
+                "---\nkind: Widget\nspec:\n  sidecarImage: gcr.io/acme/sidecar:3\n"
+                "  imageTag: '7'\n  description: pulls docker.io/library/redis:7 at start\n"
+                "---\nkind: ConfigMap\ndata:\n"
+                "  values: '{\"global\": {\"proxy\": {\"image\": \"istio/proxyv2:1.22\"}}}'\n"
+                "  run.sh: |\n    docker pull registry.suse.com/bci/script:1\n"
+                "  config.yaml: |\n    sidecar:\n      image: nginx\n"
+            ),
+            [
+                ("quay.io/prometheus/node-exporter:v1.8", "quay.io/prometheus/node-exporter"),
+                ("ghcr.io/acme/reloader:2", "ghcr.io/acme/reloader"),
+                ("busybox:1.36", "docker.io/busybox"),
+                ("quay.io/acme/reloader:1", "quay.io/acme/reloader"),
+                ("gcr.io/acme/sidecar:3", "gcr.io/acme/sidecar"),
+                ("istio/proxyv2:1.22", "docker.io/istio/proxyv2"),
+                ("nginx", "docker.io/nginx"),
+            ],
+            id="every image-valued place, no free text",
+        ),
+    ],
+)
+def test_unmirrored_reads_image_valued_places_on_other_registries(text, expected):
+    """Docker Hub short names count only under an `image` key; prose never counts."""
+    assert [(t.reference, t.repository) for t in unmirrored(text, RULE)] == expected
 
 
 def test_a_chart_url_one_level_below_the_project_is_a_prefix():

@@ -276,7 +276,7 @@ def test_a_host_that_only_unicode_case_folding_equates_with_the_upstream_is_left
 
 
 def test_strict_flags_an_upper_case_mention_of_the_upstream() -> None:
-    assert "DP.Apps.Rancher.IO" in refused("data:\n  r: DP.Apps.Rancher.IO\n", "--strict")
+    assert "DP.Apps.Rancher.IO" in refused("data:\n  r: from DP.Apps.Rancher.IO\n", "--strict")
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ UPSTREAM = "dp.apps.rancher.io"
         # near misses stay exactly as they are
         ("notdp.apps.rancher.io/c/x", "notdp.apps.rancher.io/c/x"),
         ("dp.apps.rancher.io.evil/c/x", "dp.apps.rancher.io.evil/c/x"),
-        ("dp.apps.rancher.io:443/c/x", "dp.apps.rancher.io:443/c/x"),
+        ("dp.apps.rancher.io:4430/c/x", "dp.apps.rancher.io:4430/c/x"),
         ("mirror.example.com/dp.apps.rancher.io/c/x", "mirror.example.com/dp.apps.rancher.io/c/x"),
         ("https://dp.apps.rancher.io/v2/", "https://dp.apps.rancher.io/v2/"),
         ("dp.apps.rancher.io", "dp.apps.rancher.io"),
@@ -121,10 +121,32 @@ def test_replace_host_keeps_tag_and_digest_exactly() -> None:
     assert after.path == "application-collection/containers/x"
 
 
-def test_find_host_offsets_point_at_the_domain() -> None:
+def test_find_host_spans_cover_the_domain() -> None:
     text = "a=dp.apps.rancher.io/x b=notdp.apps.rancher.io/y c=dp.apps.rancher.io/z"
-    assert [text[i : i + len(UPSTREAM)] for i in imageref.find_host(text, UPSTREAM)] == [
-        UPSTREAM,
-        UPSTREAM,
-    ]
-    assert imageref.find_host(text, UPSTREAM) == [2, text.rindex(UPSTREAM)]
+    assert [text[s:e] for s, e in imageref.find_host(text, UPSTREAM)] == [UPSTREAM, UPSTREAM]
+    assert imageref.find_host(text, UPSTREAM)[0] == (2, 2 + len(UPSTREAM))
+    spelled = "oci://u:p@dp.apps.rancher.io:443/charts/x"
+    assert imageref.find_host(spelled, UPSTREAM) == [(6, spelled.index("/charts"))]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # HTTPS's own port is the registry without one
+        ("dp.apps.rancher.io:443/containers/etcd:3.5", "H/P/containers/etcd:3.5"),
+        ("DP.Apps.Rancher.IO:443/containers/etcd", "H/P/containers/etcd"),
+        ("oci://dp.apps.rancher.io:443/charts/etcd", "oci://H/P/charts/etcd"),
+        # a URL's credentials are the upstream's, never Harbor's: they go with the host
+        ("oci://user:pass@dp.apps.rancher.io/charts/etcd", "oci://H/P/charts/etcd"),
+        ("oci://me:p%40ss!$@dp.apps.rancher.io:443/charts/etcd:1", "oci://H/P/charts/etcd:1"),
+        ("url: 'oci://token@dp.apps.rancher.io/charts'", "url: 'oci://H/P/charts'"),
+    ],
+)
+def test_every_spelling_of_the_upstream_maps_to_harbor(text: str, expected: str) -> None:
+    assert imageref.replace_host(text, UPSTREAM, "H/P") == expected
+
+
+def test_hide_credentials_keeps_the_rest_of_the_url() -> None:
+    assert imageref.hide_credentials("a oci://u:p@x.example/c b oci://y.example/d e@f") == (
+        "a oci://***@x.example/c b oci://y.example/d e@f"
+    )

@@ -38,6 +38,20 @@ ROWS = [
         f"containers:\n- name: etcd\n  image: {H}/containers/etcd:3.5 # pinned\n",
     ),
     Row(
+        place_rules.registry_alone,
+        "env:\n- name: OPERATOR_CONTAINERREGISTRY\n  value: \"DP.apps.rancher.io/\"\n"
+        "- name: NOTE\n  value: pulls from dp.apps.rancher.io\n",
+        f"env:\n- name: OPERATOR_CONTAINERREGISTRY\n  value: \"{H}/\"\n"
+        "- name: NOTE\n  value: pulls from dp.apps.rancher.io\n",
+    ),
+    Row(
+        place_rules.documents_in_text,
+        "data:\n  values: |-\n    {\n      \"imagePullSecrets\": [\"application-collection\","
+        " \"corp\"],\n      \"hub\": \"dp.apps.rancher.io\"\n    }\n  other: x\n",
+        "data:\n  values: |-\n    {\n      \"imagePullSecrets\": [\"harbor-pull\", \"corp\"],"
+        f"\n      \"hub\": \"{H}\"\n    }}\n  other: x\n",
+    ),
+    Row(
         place_rules.dockerconfigjson_auths,
         "kind: Secret\ntype: kubernetes.io/dockerconfigjson\nstringData:\n"
         f"  .dockerconfigjson: '{_auths('dp.apps.rancher.io')}'\n",

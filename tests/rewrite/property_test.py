@@ -250,16 +250,22 @@ def reference(draw: st.DrawFn) -> Text:
     """An image or chart reference: upstream (rewritten) or a look-alike (kept)."""
     suffix = draw(reference_suffix())
     kind = draw(
-        st.sampled_from(["upstream", "upstream", "oci", "notdp", "evil", "port", "other", "inside"])
+        st.sampled_from(["upstream", "upstream", "oci", "https port", "credentials", "notdp",
+                         "evil", "port", "other", "inside"])
     )
     if kind == "upstream":
         return Text(f"{UPSTREAM}/{suffix}", f"{TARGET}/{suffix}")
     if kind == "oci":
         return Text(f"oci://{UPSTREAM}/charts/{suffix}", f"oci://{TARGET}/charts/{suffix}")
+    if kind == "https port":
+        return Text(f"{UPSTREAM}:443/{suffix}", f"{TARGET}/{suffix}")
+    if kind == "credentials":
+        return Text(f"oci://robot:pa55@{UPSTREAM}/charts/{suffix}",
+                    f"oci://{TARGET}/charts/{suffix}")
     look_alike = {
         "notdp": f"notdp.apps.rancher.io/{suffix}",
         "evil": f"{UPSTREAM}.evil/{suffix}",
-        "port": f"{UPSTREAM}:443/{suffix}",
+        "port": f"{UPSTREAM}:4430/{suffix}",
         "inside": f"quay.io/mirror/{UPSTREAM}/{suffix}",
         "other": f"{draw(st.sampled_from(OTHER_HOSTS))}/{suffix}",
     }[kind]

@@ -199,8 +199,8 @@ def test_report_quotes_keys_that_contain_dots() -> None:
 
 
 def test_strict_fails_on_a_mention_the_rules_leave() -> None:
-    stream = "kind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  registry: dp.apps.rancher.io\n"
-    with pytest.raises(RewriteError, match=r"document 1 \(ConfigMap/cfg\) data.registry"):
+    stream = "kind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  note: from dp.apps.rancher.io\n"
+    with pytest.raises(RewriteError, match=r"document 1 \(ConfigMap/cfg\) data.note"):
         rewrite_stream(stream, RULES, strict=True)
     assert rewrite_stream(stream, RULES).text == stream
 
@@ -238,3 +238,45 @@ def test_split_documents_covers_the_stream_exactly() -> None:
         "c: 3\n",
         "--- # x\nd: |\n  ---x\n",
     ]
+
+
+@pytest.mark.parametrize(
+    "lead",
+    ["", "# Source: chart/templates/pod.yaml\n", "%YAML 1.2\n---\n", "---\n", "\n\n"],
+    ids=["document", "comment", "directive", "start marker", "blank lines"],
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        'kind: Pod\nspec:\n  image: "dp.apps.rancher.io/c/x:1"\n'
+        "  again: &i dp.apps.rancher.io/c/y:1\n  alias: *i\n",
+        "{kind: Pod, spec: {image: dp.apps.rancher.io/c/x:1, again: dp.apps.rancher.io/c/y:1}}\n",
+    ],
+    ids=["block", "flow"],
+)
+def test_a_byte_order_mark_before_the_first_document_leaves_every_splice_in_place(
+    lead: str, body: str
+) -> None:
+    """Editors on Windows start a file with U+FEFF; the parser skips it without counting it."""
+    stream = "\ufeff" + lead + body + "---\nimage: dp.apps.rancher.io/c/z:1\n"
+    expected = stream.replace("dp.apps.rancher.io", H)
+    assert rewrite(stream) == expected
+    assert [r.path for r in rewrite_stream(stream, RULES).rewrites] == (
+        ["spec.image", "spec.again", "image"]
+    )
+
+
+def test_credentials_in_an_upstream_url_reach_neither_the_output_nor_the_report() -> None:
+    stream = (
+        "url: oci://robot:s3cr3t@dp.apps.rancher.io/charts/etcd\n"
+        "image: dp.apps.rancher.io:443/containers/etcd:3.5\n"
+        "other: oci://me:pa55@charts.example.com/x and dp.apps.rancher.io/c/x\n"
+    )
+    result = rewrite_stream(stream, RULES)
+    assert result.text == (
+        f"url: oci://{H}/charts/etcd\nimage: {H}/containers/etcd:3.5\n"
+        f"other: oci://me:pa55@charts.example.com/x and {H}/c/x\n"  # not ours to change
+    )
+    report = json.dumps(result.report())
+    assert "s3cr3t" not in report and "pa55" not in report
+    assert "oci://***@dp.apps.rancher.io/charts/etcd" in report

@@ -57,9 +57,11 @@ class Signed:
         return parse_key(self.signer.pem, "test key")
 
 
-def _push_chart(pusher: Pusher, repository: str, tag: str) -> Image:
-    """A chart as `helm push` stores one: a Helm config and one chart layer."""
-    config, layer = b'{"name":"x","version":"0.1.0"}', b"chart bytes"
+def push_chart(pusher: Pusher, repository: str, tag: str,
+               config: bytes = b'{"name":"x","version":"0.1.0"}', layer: bytes = b"chart bytes"
+               ) -> Image:
+    """A chart as `helm push` stores one: a Helm config and one chart layer (by default not a
+    chart Helm could read: the checks here never unpack it)."""
     for blob in (config, layer):
         pusher.blob(repository, blob)
     manifest = json.dumps({
@@ -97,7 +99,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
                     "containers/cosigned:1.0": ["linux/amd64"],
                 }.items()
             }
-            images["charts/x:0.1.0"] = _push_chart(pusher, "charts/x", "0.1.0")
+            images["charts/x:0.1.0"] = push_chart(pusher, "charts/x", "0.1.0")
             for name in ("containers/app:1.0", "containers/plain:1.0", "charts/x:0.1.0"):
                 image = images[name]
                 sign(pusher, image.repository, image.digest, signer)

@@ -80,9 +80,9 @@ class Pusher:
         response.raise_for_status()
         return digest_of(data)
 
-    def _platform_manifest(self, image: Image, platform: str) -> bytes:
+    def _platform_manifest(self, image: Image, platform: str, build: str) -> bytes:
         os_name, _, arch = platform.partition("/")
-        layer, diff_id = _layer(f"{image.repository}:{image.tag} {platform}\n")
+        layer, diff_id = _layer(f"{image.repository}:{image.tag} {platform}{build}\n")
         config = json.dumps(
             {
                 "architecture": arch,
@@ -103,16 +103,17 @@ class Pusher:
             }
         ).encode()
 
-    def image(self, repository: str, tag: str, platforms: list[str]) -> Image:
-        """One platform: a manifest under `tag`; several: an index over per-platform manifests."""
+    def image(self, repository: str, tag: str, platforms: list[str], build: str = "") -> Image:
+        """One platform: a manifest under `tag`; several: an index over per-platform manifests.
+        Another `build` makes other content under the same tag (a tag moved upstream)."""
         image = Image(repository, tag, "")
         if len(platforms) == 1:
-            data = self._platform_manifest(image, platforms[0])
+            data = self._platform_manifest(image, platforms[0], build)
             image.digest = self.manifest(repository, tag, OCI_MANIFEST, data)
             return image
         entries = []
         for platform in platforms:
-            data = self._platform_manifest(image, platform)
+            data = self._platform_manifest(image, platform, build)
             self.manifest(repository, digest_of(data), OCI_MANIFEST, data)
             os_name, _, arch = platform.partition("/")
             entry = _descriptor(OCI_MANIFEST, data)

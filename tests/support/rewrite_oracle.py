@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from bench.startup import isolated_env
 
@@ -27,8 +28,14 @@ HARBOR_SECRET = "harbor-pull"
 TARGET = f"{HARBOR_HOST}/{PROJECT}"
 
 # The upstream host as the domain of a reference: nothing host-like right before it (an
-# `oci://` scheme is fine), a `/` and a path right after it.
-_REFERENCE = re.compile(r"(?:(?<=://)|(?<![A-Za-z0-9._/-]))dp\.apps\.rancher\.io(?=/[a-z0-9])")
+# `oci://` scheme is fine, with or without a URL's credentials, which go with the host), maybe
+# HTTPS's own port, then a `/` and a path.
+_REFERENCE = re.compile(
+    r"(?:(?<=oci://)[^\s/@]+@|(?<=://)|(?<![A-Za-z0-9._/-]))dp\.apps\.rancher\.io(?::443)?"
+    r"(?=/[a-z0-9])"
+)
+# The host as a whole value, in any letter case, maybe with HTTPS's own port and a `/`.
+_ALONE = re.compile(r"(?i:dp\.apps\.rancher\.io)(?::443)?/?")
 # Any mention of the host name that is not part of a longer host name.
 _MENTION = re.compile(r"(?<![A-Za-z0-9.-])dp\.apps\.rancher\.io(?![A-Za-z0-9-]|\.[A-Za-z0-9])")
 _SECRET_WORD = re.compile(r"(?<![A-Za-z0-9._-])application-collection(?![A-Za-z0-9._-])")
@@ -95,9 +102,44 @@ def expected_document(document: Any, rename: bool) -> Any:
     return _expect(document, rename, key=None)
 
 
+class TextDocument:
+    """What a text value that is itself JSON or YAML must read as: the references in its text
+    moved, then the product's rules applied to the document it holds. Equal to any string
+    that parses to that document (the layout is the byte checks' business)."""
+
+    def __init__(self, expected: Any):
+        self.expected = expected
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TextDocument):
+            return bool(self.expected == other.expected)
+        return isinstance(other, str) and _text_document(other) == self.expected
+
+    def __repr__(self) -> str:
+        return f"TextDocument({self.expected!r})"
+
+
+def _text_document(text: str) -> Any:
+    """The collection `text` holds when it is JSON or YAML (None: prose or a lone scalar)."""
+    if not text.strip().startswith(("{", "[")) and "\n" not in text.strip():
+        return None
+    try:
+        loaded = _safe_yaml().load(text)
+    except YAMLError:
+        return None
+    return loaded if isinstance(loaded, dict | list) else None
+
+
 def _expect(node: Any, rename: bool, key: str | None) -> Any:
     if isinstance(node, str):
-        return harbor(node)
+        if _ALONE.fullmatch(node):  # a registry setting of its own
+            return TARGET + ("/" if node.endswith("/") else "")
+        moved = harbor(node)
+        inner = _text_document(moved)
+        if inner is None:
+            return moved
+        expected = _expect(inner, rename, None)
+        return moved if expected == inner else TextDocument(expected)
     if isinstance(node, list):
         items = [_expect(item, rename, None) for item in node]
         if key == "imagePullSecrets" and rename:

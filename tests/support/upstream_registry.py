@@ -2,12 +2,14 @@
 
 It stands for dp.apps.rancher.io: htpasswd basic auth (bcrypt), TLS from a test CA, storage in
 a temporary directory. `stop()` and `start()` keep the port and the storage, so a test can take
-the upstream down and bring the same content back.
+the upstream down and bring the same content back. Its access log counts what it was asked:
+`requests()` lists every request it answered, as "METHOD /path".
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import ssl
@@ -22,6 +24,8 @@ import trustme
 BINARY = "docker-registry"
 USERNAME = "appco-user"
 PASSWORD = "appco-token-0123"
+# distribution's access log (gorilla's combined format): `… "HEAD /v2/x/manifests/y HTTP/1.1" …`
+_ACCESS = re.compile(r'^\S+ - \S+ \[[^]]+\] "([A-Z]+) (\S+) HTTP/[0-9.]+" ', re.MULTILINE)
 
 
 def _free_port() -> int:
@@ -58,7 +62,7 @@ class UpstreamRegistry:
         (self.root / "htpasswd").write_text(f"{self.username}:{hashed}\n")
         (self.root / "config.yml").write_text(
             "version: 0.1\n"
-            "log: {level: error, accesslog: {disabled: true}}\n"
+            "log: {level: error, accesslog: {disabled: false}}\n"
             f"storage: {{filesystem: {{rootdirectory: {self.root / 'data'}}}}}\n"
             f"http:\n  addr: {self.host}\n  secret: test-only-secret\n"
             f"  tls: {{certificate: {self.root / 'server.crt'}, key: {self.root / 'server.key'}}}\n"
@@ -73,6 +77,12 @@ class UpstreamRegistry:
             verify=ssl.create_default_context(cadata=self.ca_pem),
             timeout=30,
         )
+
+    def requests(self) -> list[str]:
+        """Every request the registry answered since it was made, as "METHOD /path"."""
+        log = self.root / "registry.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return [f"{method} {path}" for method, path in _ACCESS.findall(text)]
 
     def start(self) -> None:
         with (self.root / "registry.log").open("ab") as log:  # the child keeps its own copy

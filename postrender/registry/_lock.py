@@ -1,0 +1,130 @@
+"""A lock from what verify found (`--write-lock`), and a release checked against one (`--lock`).
+
+What Harbor answers for a tag while the upstream answers is the upstream's digest: an index
+comes from Harbor's Redis cache under that digest (`controller/proxy/controller.go:
+UseLocalManifest`). Harbor stores that index only as a list it rebuilds under a digest of its
+own (`manifestcache.go:ManifestListCache.push`, `updateManifestList`), which it serves for the
+tag once the upstream is gone; a list naming only manifests the locked index names is that
+rebuilt list, recorded as `harbor`, not a moved tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from postrender.lock import ImageLock, Lock, with_platform
+from postrender.registry._check import OK, Check, json_object, platform_of
+from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
+from postrender.rewrite import imageref
+
+STALE = "stale"
+
+
+def lock_of(
+    checks: Iterable[Check], platforms: frozenset[str], previous: Lock,
+    signature: Callable[[str, str], str | None] | None = None,
+) -> Lock:
+    """The lock entries of every image reference with a tag and no digest, and every chart
+    with a version, that resolved; `platforms` picks an index's pin when it names one.
+    `signature(repository, cosign tag)` is the digest `--warm --signatures` recorded for that
+    tag, if any; each image keeps those of its own digests."""
+    images: dict[str, ImageLock] = {}
+    charts: dict[str, str] = {}
+    for check in checks:
+        target = check.target
+        if check.result != OK or not check.digest or target.digest is not None:
+            continue
+        if target.chart:
+            charts[target.reference] = check.digest
+            continue
+        image = ImageLock(check.digest, platforms=platform_digests(check.index))
+        old = previous.images.get(target.reference)
+        if old is not None and rebuilt(old, check.digest, check.index):
+            image = old._replace(harbor=check.digest)
+        if signature is not None:
+            image = image._replace(signatures=_signatures_of(target.repository, image, signature))
+        images[target.reference] = with_platform(image, platforms)
+    return Lock(images, charts)
+
+
+def _signatures_of(
+    repository: str, image: ImageLock, signature: Callable[[str, str], str | None]
+) -> dict[str, str]:
+    """Cosign tag → digest of the recorded signatures and attestations of the image's digests
+    (`sha256-<hex>.sig`, `.att`: cosign's tag scheme)."""
+    tags = [digest.replace(":", "-", 1) + suffix for digest in sorted(image.known)
+            for suffix in (".sig", ".att")]
+    return {tag: digest for tag in tags if (digest := signature(repository, tag))}
+
+
+def locked_signatures(lock: Lock) -> dict[tuple[str, str], str]:
+    """(repository, cosign tag) → digest for every signature the lock records, so a check
+    reads each by its digest: Harbor answers that from what it stores."""
+    found = {}
+    for reference, image in lock.images.items():
+        repository = imageref.parse(reference).path
+        found.update({(repository, tag): digest for tag, digest in image.signatures.items()})
+    return found
+
+
+def platform_digests(index: bytes) -> dict[str, str]:
+    """`os/arch[/variant]` → manifest digest of every platform an index lists."""
+    body = json_object(index) if index else None
+    entries = body.get("manifests") if body is not None else None
+    if not isinstance(entries, list):
+        return {}
+    return {platform_of(entry): entry["digest"] for entry in entries
+            if isinstance(entry, dict) and isinstance(entry.get("digest"), str)
+            and platform_of(entry)}
+
+
+def rebuilt(locked: ImageLock, digest: str, index: bytes) -> bool:
+    """Is the list Harbor serves under `digest` its own rebuild of the locked index: another
+    digest, naming only manifests the locked index names?"""
+    children = set(platform_digests(index).values())
+    return digest != locked.upstream and bool(children) and children <= set(
+        locked.platforms.values())
+
+
+def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> int:
+    """Fail as `stale` every pinned image whose tag names other content in Harbor now.
+
+    The one check that asks by tag, so through a proxy cache it costs one upstream request per
+    tag; the count of tags asked is returned so the caller can say so.
+    """
+    asked = 0
+    for check in checks:
+        target = check.target
+        if target.chart or target.digest is None or target.tag is None or check.failed:
+            continue
+        tagged = target.reference.rpartition("@")[0]
+        locked = lock.images.get(tagged)
+        if locked is None:
+            continue
+        asked += 1
+        try:
+            current = _tag_digest(client, target.repository, target.tag, locked)
+        except TokenRefused:
+            continue  # the by-digest check already said what the credentials are worth
+        if current is not None and current not in locked.known:
+            check.fail(STALE, f"the tag {target.tag} names {current} in Harbor now, the lock "
+                              f"{locked.upstream}: re-run verify --write-lock with --update-lock "
+                              "to take it (asked by tag)")
+    return asked
+
+
+def _tag_digest(
+    client: RegistryClient, repository: str, tag: str, locked: ImageLock
+) -> str | None:
+    """The digest Harbor names for `tag` (None when it does not answer), taking its own
+    rebuild of the locked index as the locked digest."""
+    response = client.head_manifest(repository, tag)
+    digest = str(response.headers.get("docker-content-digest", ""))
+    if response.status_code != 200 or not digest:
+        return None
+    if digest in locked.known or response.headers.get("content-type") not in INDEX_TYPES:
+        return digest
+    served = client.get_manifest(repository, digest)
+    if served.status_code == 200 and rebuilt(locked, digest, served.content):
+        return locked.upstream
+    return digest

@@ -1,0 +1,74 @@
+"""The lock file: written sorted and byte-stable, read back field by field, merged entry by
+entry; anything else is one line naming the file and the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from postrender import lock
+from postrender.errors import ConfigError
+
+A, B, C, D = ("sha256:" + letter * 64 for letter in "abcd")
+ETCD = "harbor.example.com/appco/containers/etcd:3.5"
+BUSYBOX = "harbor.example.com/appco/containers/busybox:15.6"
+CHART = "oci://harbor.example.com/appco/charts/etcd:1.0.0"
+INDEX = lock.ImageLock(A, platforms={"linux/amd64": B, "linux/arm64": C})
+
+
+def sample() -> lock.Lock:
+    return lock.Lock({ETCD: lock.with_platform(INDEX, frozenset({"linux/amd64"})),
+                      BUSYBOX: lock.ImageLock(D)}, {CHART: A})
+
+
+def test_a_written_lock_reads_back_as_it_was(tmp_path):
+    path = tmp_path / "lock.yaml"
+    sample().write(path)
+    assert lock.read(path) == sample()
+    assert path.read_bytes() == sample().dump()
+    text = path.read_text()
+    assert text.index(f'"{BUSYBOX}"') < text.index(f'"{ETCD}"')  # sorted
+    assert "\nversion: 1\n" in text and text.startswith("# helm-harbor-mirror lock file")
+
+
+def test_pins_follow_the_platform_chosen_else_the_tag_digest():
+    pins = sample().pins()
+    assert pins[ETCD].digest == B
+    assert pins[ETCD].known == {A, B, C}
+    assert pins[BUSYBOX].digest == D
+    assert lock.with_platform(INDEX, frozenset({"linux/amd64", "linux/arm64"})).pin == A
+    assert lock.with_platform(INDEX, frozenset({"linux/s390x"})).pin == A
+
+
+def test_merge_keeps_other_entries_and_changed_ones_unless_asked():
+    newer = lock.Lock({BUSYBOX: lock.ImageLock(C), "h.example/appco/x:1": lock.ImageLock(A)},
+                      {CHART: B})
+    kept, changed = sample().merged(newer, update=False)
+    assert changed == [BUSYBOX, CHART]
+    assert kept.images[BUSYBOX].upstream == D and kept.charts[CHART] == A
+    assert kept.images["h.example/appco/x:1"].upstream == A and ETCD in kept.images
+    updated, _ = sample().merged(newer, update=True)
+    assert updated.images[BUSYBOX].upstream == C and updated.charts[CHART] == B
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("version: 2\n", "not a version 1 harbor-mirror lock"),
+    ("[1, 2\n", "line 2: not YAML"),
+    (f'version: 1\nimages:\n  "{ETCD}":\n    upstream: sha256:abc\n',
+     f"image {ETCD} upstream: 'sha256:abc' is not a sha256 digest"),
+    (f'version: 1\nimages:\n  "{ETCD}":\n    upstream: {A}\n    platform: linux/amd64\n',
+     "platform linux/amd64 is not among its platforms"),
+    (f"version: 1\ncharts: [{A}]\n", "charts: not a mapping"),
+])
+def test_anything_but_a_lock_is_one_line_naming_the_file(tmp_path, text, problem):
+    path = tmp_path / "lock.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        lock.read(path)
+    message = str(raised.value)
+    assert problem in message and str(path) in message and "\n" not in message
+
+
+def test_a_missing_lock_says_how_to_write_one(tmp_path):
+    with pytest.raises(ConfigError, match=r"does not exist: re-run `helm harbor-mirror verify "
+                                          r"--write-lock`"):
+        lock.read(tmp_path / "absent.yaml")
