@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from postrender import settings
 from postrender.bootstrap import tagfilter
+from postrender.bootstrap.replication_plan import ChartRequest, chart_rule
 from postrender.errors import ConfigError
 from postrender.helmhome import default_config_file
 
@@ -123,7 +124,8 @@ class Plan:
     project: str = DEFAULT_NAME  # replication: the destination namespace
     public: bool = False
     mode: Mode = "proxy-cache"
-    replication: Replication | None = None
+    replication: Replication | None = None  # with a chart: the first step, the chart's rule
+    chart: ChartRequest | None = None  # replication planned from this chart and its values
     robot: RobotPlan | None = None
     pull_secret: str | None = None
     config_path: Path = field(default_factory=lambda: Path(default_config_file()))
@@ -137,7 +139,9 @@ class Plan:
         if self.mode not in MODES:
             raise ConfigError(f"--mode {self.mode!r} must be one of {', '.join(MODES)}")
         if (self.mode == "replication") != (self.replication is not None):
-            raise ConfigError("--mode replication needs --filter-name (and only it takes it)")
+            raise ConfigError(
+                "--mode replication needs --chart or --filter-name (and only it takes them)"
+            )
         if self.upstream_username is not None and not self.upstream_username.strip():
             raise ConfigError("--upstream-username must not be empty")
         upstream_flag = "--upstream-host" if self.upstream_host_override else "--upstream-url"
@@ -150,11 +154,12 @@ class Plan:
     def warnings(self) -> list[str]:
         """What Harbor accepts but serves badly: Helm charts through a proxy-cache project
         whose name has a `_` (a maintainer's note on goharbor/harbor#17355); a replication tag
-        filter that drops the signatures (`tagfilter`)."""
+        filter written by hand that drops the signatures (`tagfilter`)."""
         if self.mode == "proxy-cache" and "_" in self.project:
             return [f"--project {self.project!r} has a '_': Harbor may not proxy Helm charts "
                     "through such a project (goharbor/harbor#17355); prefer '-' or '.'"]
-        dropped = tagfilter.warning(self.replication.filter_tag) if self.replication else None
+        by_hand = self.replication if self.chart is None else None  # --chart adds them itself
+        dropped = tagfilter.warning(by_hand.filter_tag) if by_hand else None
         return [dropped] if dropped else []
 
     @property
@@ -203,6 +208,28 @@ class PlanOptions:
     repair_robot: bool
     config: Path | None
     ca_file: Path | None
+    chart: str | None
+    chart_version: str | None
+    values_files: tuple[str, ...]
+    set_values: tuple[str, ...]
+    set_strings: tuple[str, ...]
+    set_jsons: tuple[str, ...]
+    set_files: tuple[str, ...]
+    namespace: str | None
+    kube_version: str | None
+    api_versions: tuple[str, ...]
+    attestations: bool
+
+    def values_args(self) -> tuple[str, ...]:
+        """The Helm values arguments, as `helm template` takes them (Helm merges each kind in
+        its own fixed order, so only the order within a kind matters)."""
+        repeated = (("--values", self.values_files), ("--set", self.set_values),
+                    ("--set-string", self.set_strings), ("--set-json", self.set_jsons),
+                    ("--set-file", self.set_files), ("--api-versions", self.api_versions))
+        args = [arg for flag, values in repeated for value in values for arg in (flag, value)]
+        single = (("--namespace", self.namespace), ("--kube-version", self.kube_version))
+        args += [arg for flag, value in single if value is not None for arg in (flag, value)]
+        return tuple(args)
 
 
 def plan_from_options(options: PlanOptions, environ: Mapping[str, str]) -> Plan:
@@ -211,6 +238,7 @@ def plan_from_options(options: PlanOptions, environ: Mapping[str, str]) -> Plan:
     project = options.project
     if options.mode == "replication":
         project = options.dest_namespace or project
+    chart = _chart(options)
     return Plan(
         harbor_url=options.harbor_url,
         upstream_username=options.upstream_username or None,
@@ -220,7 +248,8 @@ def plan_from_options(options: PlanOptions, environ: Mapping[str, str]) -> Plan:
         project=project,
         public=options.public,
         mode=options.mode,
-        replication=_replication(options),
+        replication=_replication(options, chart),
+        chart=chart,
         robot=_robot(options),
         pull_secret=options.pull_secret or None,
         config_path=options.config or Path(default_config_file(environ)),
@@ -228,7 +257,33 @@ def plan_from_options(options: PlanOptions, environ: Mapping[str, str]) -> Plan:
     )
 
 
-def _replication(options: PlanOptions) -> Replication | None:
+def _chart(options: PlanOptions) -> ChartRequest | None:
+    """`--chart` with its `--version` and values arguments, which only it takes."""
+    if not options.chart:
+        given = [flag for flag, value in (("--version", options.chart_version),
+                                          ("values arguments", options.values_args())) if value]
+        if given:
+            raise ConfigError(f"{given[0]} only applies with --chart (--mode replication)")
+        if options.attestations:
+            raise ConfigError("--attestations only applies with --chart (--mode replication)")
+        return None
+    if options.mode != "replication":
+        raise ConfigError("--chart only applies to --mode replication")
+    if options.filter_name or options.filter_tag:
+        raise ConfigError(
+            "--chart plans the rules' filters from the chart: give --chart or --filter-name "
+            "(and --filter-tag), not both"
+        )
+    if not options.chart_version:
+        raise ConfigError(
+            "--chart needs --version V: Harbor cannot list the upstream's versions for a rule"
+        )
+    upstream = options.upstream_host or host_of(base_url("--upstream-url", options.upstream_url))
+    return ChartRequest(options.chart, options.chart_version, options.values_args(), upstream,
+                        options.policy_name or options.registry_name, options.attestations)
+
+
+def _replication(options: PlanOptions, chart: ChartRequest | None) -> Replication | None:
     if options.mode != "replication":
         only = {
             "--filter-name": options.filter_name,
@@ -241,15 +296,20 @@ def _replication(options: PlanOptions) -> Replication | None:
         if given:
             raise ConfigError(f"{given[0]} only applies to --mode replication")
         return None
-    if not options.filter_name:
+    policy_name = options.policy_name or options.registry_name
+    filter_name, filter_tag = options.filter_name, options.filter_tag or None
+    if chart is not None:
+        first = chart_rule(chart)
+        filter_name, filter_tag, policy_name = first.repository, first.filter_tag, first.name
+    if not filter_name:
         raise ConfigError(
-            "--mode replication needs --filter-name (e.g. containers/etcd or "
-            "'containers/{etcd,redis}')"
+            "--mode replication needs --chart CHART --version V, or --filter-name (e.g. "
+            "containers/etcd or 'containers/{etcd,redis}')"
         )
     return Replication(
-        filter_name=options.filter_name,
-        filter_tag=options.filter_tag or None,
-        policy_name=options.policy_name or options.registry_name,
+        filter_name=filter_name,
+        filter_tag=filter_tag,
+        policy_name=policy_name,
         replicate=options.replicate,
         poll_interval=options.poll_interval,
         wait=options.replicate_timeout,

@@ -32,6 +32,7 @@ from postrender.bootstrap.project import ensure_project
 from postrender.bootstrap.registry import ensure_registry
 from postrender.bootstrap.replication import ensure_policy, replicate
 from postrender.bootstrap.robot import ensure_robot
+from postrender.commands.setup_chart import PlannedReplication
 from postrender.endpoint import PASSWORD_ENV, USERNAME_ENV, Endpoint
 from postrender.errors import ConfigError, HarborError, keep_secret
 from postrender.harbor import HarborClient, connect
@@ -50,8 +51,12 @@ def setup(
     dry_run: bool,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
+    endpoint: Endpoint | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> int:
-    """Bring Harbor to `plan`, one reported step at a time; raises on the first failure."""
+    """Bring Harbor to `plan`, one reported step at a time; raises on the first failure.
+    `endpoint` is setup's own way into Harbor, which a plan from a chart reads `/v2/` and
+    renders with."""
     checked = check_harbor(client, plan.harbor_url, out)
     if plan.mode == "replication" and not version_at_least(checked.version, 2, 3):
         raise HarborError(
@@ -64,12 +69,17 @@ def setup(
             warn(out, message)
         project = ensure_project(client, plan, registry, dry_run=dry_run, out=out)
         policy = None
-        if plan.replication is not None:
+        if plan.replication is not None and plan.chart is None:
             policy = ensure_policy(client, plan, registry, dry_run=dry_run, out=out)
         if plan.robot is not None:
             ensure_robot(client, plan, project, dry_run=dry_run, out=out)
         ensure_config(plan, dry_run=dry_run, out=out)
-        if plan.replication is not None and plan.replication.replicate:
+        if plan.chart is not None:
+            assert endpoint is not None
+            PlannedReplication(client, plan, registry, endpoint,
+                               project_exists=project is not None, dry_run=dry_run, out=out,
+                               sleep=sleep).run(environ)
+        elif plan.replication is not None and plan.replication.replicate:
             replicate(client, policy, plan.replication, dry_run=dry_run, out=out, sleep=sleep)
     _next_steps(plan, dry_run, out)
     return 0
@@ -168,8 +178,25 @@ def _admission_keys(policies: tuple[Emit, ...], keys: tuple[Path, ...]) -> list[
     return trusted
 
 
+class _SetupCommand(click.Command):
+    """Names the Helm arguments `--chart` takes when a flag is not one of setup's: every other
+    Helm flag (`--repo`, `--devel`, `--post-renderer` …) would change what the plan is read
+    from, and setup's own flags (`--dry-run`, `--ca-file`, `--timeout`) keep their meaning."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as error:
+            raise ConfigError(
+                f"setup has no option {error.option_name}; with --chart, Helm is given only "
+                "-f/--values, --set, --set-string, --set-json, --set-file, -n/--namespace, "
+                "--kube-version and --api-versions"
+            ) from None
+
+
 @click.command(
     "setup",
+    cls=_SetupCommand,
     short_help="Bootstrap Harbor as a mirror of Application Collection (idempotent).",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -193,8 +220,32 @@ def _admission_keys(policies: tuple[Emit, ...], keys: tuple[Path, ...]) -> list[
               help="Proxy-cache project (replication: default destination namespace).")
 @click.option("--public", is_flag=True, help="Make the project public (default private).")
 @click.option("--mode", type=click.Choice(MODES), default="proxy-cache", show_default=True)
+@click.option("--chart", metavar="CHART", help="Replication: plan the rules from this chart, "
+              "oci://UPSTREAM/charts/NAME: exactly the repositories and tags its release pulls, "
+              "the chart and their signatures.")
+@click.option("--version", "chart_version", metavar="VERSION",
+              help="With --chart: the one chart version to replicate.")
+@click.option("-f", "--values", "values_files", multiple=True, metavar="FILE",
+              help="With --chart: values for Helm, as helm template takes them (repeatable).")
+@click.option("--set", "set_values", multiple=True, metavar="KEY=VALUE",
+              help="With --chart: as helm's --set (repeatable).")
+@click.option("--set-string", "set_strings", multiple=True, metavar="KEY=VALUE",
+              help="With --chart: as helm's --set-string (repeatable).")
+@click.option("--set-json", "set_jsons", multiple=True, metavar="KEY=JSON",
+              help="With --chart: as helm's --set-json (repeatable).")
+@click.option("--set-file", "set_files", multiple=True, metavar="KEY=FILE",
+              help="With --chart: as helm's --set-file (repeatable).")
+@click.option("-n", "--namespace", metavar="NAMESPACE",
+              help="With --chart: the release's namespace, as helm's -n.")
+@click.option("--kube-version", metavar="VERSION",
+              help="With --chart: as helm template's --kube-version.")
+@click.option("--api-versions", multiple=True, metavar="GROUP/VERSION",
+              help="With --chart: as helm template's --api-versions (repeatable).")
+@click.option("--attestations", is_flag=True, help="With --chart: also copy cosign's "
+              "sha256-<digest>.att attestation tags of the planned digests.")
 @click.option("--filter-name", metavar="PATTERN",
-              help="Replication: repositories to pull, e.g. 'containers/{etcd,redis}'.")
+              help="Replication by hand: repositories to pull, e.g. 'containers/*' (a whole "
+              "namespace).")
 @click.option("--filter-tag", metavar="PATTERN", help="Replication: tags to pull, e.g. '3.5.*'.")
 @click.option("--dest-namespace", metavar="PROJECT",
               help="Replication: Harbor project to copy into (default --project).")
@@ -274,8 +325,9 @@ def cli(
     plan = replace(plan, upstream_token=token and keep_secret(token))
     if endpoint.insecure_skip_tls_verify:
         report(sys.stderr, "tls", plan.harbor_url, "NOT verified (--insecure-skip-tls-verify)")
-    client = connect(replace(endpoint, credentials=(username, password)), timeout=timeout)
-    code = setup(client, plan, dry_run=dry_run, out=sys.stdout)
+    endpoint = replace(endpoint, credentials=(username, password))
+    client = connect(endpoint, timeout=timeout)
+    code = setup(client, plan, dry_run=dry_run, out=sys.stdout, endpoint=endpoint)
     if nodes:
         ensure_node_mirrors(plan, nodes, embed_credentials=emit_credentials,
                             node_ca_file=node_ca_file, dry_run=dry_run, out=sys.stdout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from postrender.registry._access import registry_client
 from postrender.registry._check import Check
+from postrender.registry._held import held
 from postrender.registry._lock import lock_of
 from postrender.registry._references import Target, chart_target, find
 from postrender.registry._trust import Signing
@@ -28,6 +29,7 @@ __all__ = [
     "chart_target",
     "check_tags",
     "find",
+    "held",
     "lock_of",
     "pinned_chart",
     "registry_client",

@@ -48,6 +48,8 @@ from tests.support.setup_runs import (
     run_setup,
 )
 
+CHART_ARG = f"oci://{UPSTREAM_HOST}/charts/etcd"
+
 
 def secret_file_auth(path: Path, harbor: HarborEmulator) -> dict[str, str]:
     """The registry login a pull Secret manifest holds for this Harbor."""
@@ -340,7 +342,8 @@ def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--mode", "replication"], "--mode replication needs --filter-name"),
+        (["--mode", "replication"],
+         "--mode replication needs --chart CHART --version V, or --filter-name"),
         (["--filter-name", "containers/etcd"], "--filter-name only applies to --mode replication"),
         (["--robot", "k8s"], "--robot needs --secret-out FILE"),
         (["--secret-out", "x.json"], "--secret-out needs --robot NAME"),
@@ -349,6 +352,26 @@ def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
         (["--registry-name", "x" * 65], "--registry-name 'xxxx"),
         (["--mode", "replication", "--filter-name", "containers/etcd", "--policy-name", " "],
          "--policy-name ' ' must be 1 to 256 characters"),
+        (["--chart", CHART_ARG, "--version", "1.0.0"],
+         "--chart only applies to --mode replication"),
+        (["--mode", "replication", "--chart", CHART_ARG], "--chart needs --version V"),
+        (["--mode", "replication", "--chart", CHART_ARG, "--version", "^1.2"],
+         "--version '^1.2' must be one exact chart version"),
+        (["--mode", "replication", "--chart", CHART_ARG, "--version", "1.x"],
+         "--version '1.x' must be one exact chart version"),
+        (["--mode", "replication", "--chart", "oci://registry.example.com/charts/etcd",
+          "--version", "1.0.0"], "must be the upstream's chart URL, oci://dp.apps.rancher.io/"),
+        (["--mode", "replication", "--chart", f"oci://{UPSTREAM_HOST}/containers/etcd",
+          "--version", "1.0.0"], "must be the upstream's chart URL"),
+        (["--mode", "replication", "--chart", CHART_ARG, "--version", "1.0.0",
+          "--filter-name", "containers/etcd"],
+         "give --chart or --filter-name (and --filter-tag), not both"),
+        (["--mode", "replication", "--filter-name", "containers/etcd", "--attestations"],
+         "--attestations only applies with --chart"),
+        (["--mode", "replication", "--filter-name", "containers/etcd", "--set", "a=b"],
+         "values arguments only applies with --chart"),
+        (["--mode", "replication", "--filter-name", "containers/etcd", "--version", "1.0.0"],
+         "--version only applies with --chart"),
         (["--timeout", "-1"], "--timeout must be a positive number of seconds"),
         (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
         (["--mode", "replication", "--filter-name", "containers/etcd", "--poll-interval", "inf"],
@@ -358,6 +381,18 @@ def test_setup_secrets_never_appear_in_output(harbor, upstream, tmp_path):
 def test_setup_bad_input_exits_2_before_contacting_harbor(harbor, upstream, tmp_path, args, needle):
     result = run_cli(harbor.url, upstream, tmp_path, *args)
     assert_one_line_error(result, 2, needle)
+    assert harbor.requests == []
+
+
+def test_setup_refuses_helm_flags_that_are_not_values_arguments(harbor, upstream, tmp_path):
+    """--chart takes Helm's values arguments only; a flag that would change what Helm renders
+    from (or where it fetches) is refused before anything is sent."""
+    for flag in (["--repo", "https://charts.example.com"], ["--devel"], ["--post-renderer", "x"]):
+        result = run_cli(harbor.url, upstream, tmp_path, "--mode", "replication", "--chart",
+                         CHART_ARG, "--version", "1.0.0", *flag)
+        assert_one_line_error(result, 2, f"setup has no option {flag[0]}; with --chart, Helm "
+                              "is given only -f/--values, --set")
+        assert result.stdout == ""
     assert harbor.requests == []
 
 

@@ -55,7 +55,7 @@ def _assert_every_image_through_harbor(airgap: Airgap, stream: str) -> None:
 
 
 def _assert_chart_pulled_as_the_robot(airgap: Airgap, chart: str = "charts/etcd-like") -> None:
-    requests = airgap.mirror.harbor.requests
+    requests = airgap.requests_since_setup()  # setup itself signs in as the admin
     pulls = [r for r in requests if r.method == "GET"
              and r.path == f"/v2/{airgap.project}/{chart}/manifests/{CHART_VERSION}"]
     assert pulls, "Helm never asked Harbor for the chart"

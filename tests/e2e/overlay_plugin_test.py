@@ -84,7 +84,7 @@ def test_overlay_in_the_air_gap_renders_from_harbor_and_names_harbors_chart(
         assert done.returncode == 0, done.stderr
         said[layout] = done.stdout
 
-    requests = airgap.mirror.harbor.requests
+    requests = airgap.requests_since_setup()  # setup itself signs in as the admin
     assert [r for r in requests if r.method == "GET" and r.path ==
             f"/v2/{airgap.project}/charts/etcd-like/manifests/{CHART_VERSION}"]
     tokens = {basic_user(r.headers.get("authorization", "")) for r in requests

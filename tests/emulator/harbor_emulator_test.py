@@ -585,6 +585,29 @@ def test_wildcard_names_list_the_catalog(
     assert "404" in final["status_text"]
 
 
+@pytest.mark.parametrize(("name_filter", "lists_catalog"), [
+    ("containers/{etcd,redis}", False),  # one brace pair within a component: two names
+    ("{charts,containers}/etcd", False),  # braces in each component: their product
+    ("{charts/etcd,containers/etcd}", True),  # a brace spanning "/": "{charts" has no "}"
+    ("containers/{etcd,redis}{,-x}", True),  # two "{" in one component
+    ("containers/etcd,redis", True),  # a comma without braces
+])
+def test_a_name_filter_is_judged_component_by_component(
+    client: httpx.Client, upstream_registry: FakeUpstream, registry_id: int,
+    name_filter: str, lists_catalog: bool,
+) -> None:
+    """`pkg/reg/util/pattern.go:IsSpecificPath`: only a filter whose every component names
+    its repositories outright spares the upstream's `_catalog`; doublestar still matches the
+    others, so the same repositories are copied where the catalog is served."""
+    filters = [{"type": "name", "value": name_filter}, {"type": "tag", "value": "**"}]
+    policy = create(client, "/replication/policies", policy_body(registry_id, filters=filters))
+    execution = create(client, "/replication/executions", {"policy_id": policy})
+    final = wait_for_execution(client, execution)[-1]
+
+    assert final["status"] == "Succeed", final["status_text"]
+    assert ("/v2/_catalog" in upstream_registry.paths) == lists_catalog
+
+
 def test_proxy_cache_destination_is_skipped(client: httpx.Client, registry_id: int) -> None:
     create(
         client, "/projects", {"project_name": "application-collection", "registry_id": registry_id}

@@ -1,8 +1,9 @@
 """What a pull-replication run does against the upstream: list, filter, flatten, copy.
 
-Talks to the upstream registry for real (catalog only for wildcard names, tag lists), and
-really copies: every selected tag's manifest (an index with its child manifests), and every
-blob they name, into the destination project's content in `store.py`, where `/v2/` serves it
+Talks to the upstream registry for real (the catalog unless the name filter is specific, as
+`pattern.py` judges it; tag lists), and really copies: every selected tag's manifest (an index
+with its child manifests), and every blob they name, into the destination project's content
+in `store.py`, where `/v2/` serves it
 (`controller/replication/transfer/image/transfer.go:transfer.copy`, `copyArtifact`,
 `copyContent`). A missing repository fails the run; a broken manifest or blob fails its task.
 """
@@ -14,10 +15,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from .pattern import specific_path
 from .remote import Endpoint, UpstreamFailure, fetch, manifest_of
 from .store import Content, Manifest
 
-_WILDCARD = re.compile(r"[*?\[\]^\\]")
 _LOG = "/controller/replication/transfer/image/transfer.go"
 
 
@@ -72,20 +73,6 @@ def matches(pattern: str, value: str) -> bool:
     return re.fullmatch(glob_regex(pattern), value) is not None
 
 
-def expand_braces(pattern: str) -> list[str]:
-    """`containers/{etcd,redis}` → both names: a specific path, so no `_catalog` is needed."""
-    start = pattern.find("{")
-    if start < 0 or "}" not in pattern[start:]:
-        return [pattern]
-    end = pattern.index("}", start)
-    head, tail = pattern[:start], pattern[end + 1 :]
-    return [
-        name
-        for alt in pattern[start + 1 : end].split(",")
-        for name in expand_braces(head + alt + tail)
-    ]
-
-
 def replace_namespace(repo: str, namespace: str, count: int) -> str:
     """`flow/stage.go:replaceNamespace`: -1 keeps the last component, N drops the first N."""
     if not namespace:
@@ -118,9 +105,12 @@ def _listing(client: httpx.Client, url: str, what: str) -> httpx.Response:
 
 
 def _repositories(client: httpx.Client, name_filter: str) -> list[str]:
-    if not _WILDCARD.search(name_filter):
-        return expand_braces(name_filter)
-    names: list[str] = []
+    """`native/adapter.go:listRepositories`: the names a specific filter gives, else the whole
+    catalog; either way filtered by the pattern (`filter.DoFilterRepositories`)."""
+    names = specific_path(name_filter)
+    if names is not None:
+        return [name for name in names if matches(name_filter, name)]
+    names = []
     url: str | None = "/v2/_catalog?n=100"
     while url:
         response = _listing(client, url, "the repositories of the source registry")

@@ -6,8 +6,9 @@ Helm 3) after
 emulator, in each mode: its private proxy-cache project fronts the real upstream registry
 (`tests/support/fixtures_registry.py`: the etcd-like chart pushed with `helm push`, and its
 images); in
-replication mode setup's rule has copied chart and images into ``appco-mirror`` and the
-upstream is down for the test (``.mode``, ``.project``), so all of it comes from the copies.
+replication mode setup's rules, planned from the chart (``--chart … --version …`` with the
+user's values), have copied chart and images into ``appco-mirror`` and the upstream is down
+for the test (``.mode``, ``.project``), so all of it comes from the copies.
 Every helm run goes through ``.run(...)``, whose environment sends anything that is not loopback
 to a proxy that refuses connections, so no command can reach ``dp.apps.rancher.io`` (which does
 not resolve here either). ``.user_registry_config`` is the user's own Helm registry config,
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harbor_emulator import ADMIN_PASSWORD
+from tests.harbor_emulator import ADMIN_PASSWORD, Request
 from tests.support.fixtures_plugin import Plugin
 from tests.support.fixtures_registry import Mirror, busybox_digest
 
@@ -36,8 +37,6 @@ CHART_URL = f"oci://{UPSTREAM_HOST}/charts/etcd-like"  # what the user types
 CHART_VERSION = "0.1.0"
 ROBOT = "k8s-pull"
 REPLICATED = "appco-mirror"
-# What the etcd-like chart needs, for the replication rule.
-REPLICATE = "{charts/etcd-like,containers/etcd,containers/bci-busybox,containers/kubectl}"
 # Nothing but loopback gets out: a proxy on a port nobody listens on.
 NO_ROUTE = {
     "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
@@ -55,6 +54,10 @@ class Airgap:
     config: Path
     user_registry_config: Path
     setup_output: str
+    setup_requests: int  # how many requests Harbor had seen once setup was done
+
+    def requests_since_setup(self) -> list[Request]:
+        return self.mirror.harbor.requests[self.setup_requests :]
 
     @property
     def project(self) -> str:
@@ -73,11 +76,14 @@ class Airgap:
         return self.plugin.env.run(*args, input=input, extra_env=NO_ROUTE)
 
     def values(self) -> list[str]:
-        """The user's own values: the digest the upstream holds, and the side-car image from
-        the upstream too (the chart's default names registry.suse.com, which Harbor does not
-        mirror)."""
-        return ["--set", f"images.volumePermissions.digest={busybox_digest(self.mirror)}",
-                "--set", f"logShipper.image={UPSTREAM_HOST}/containers/bci-busybox:15.6"]
+        return user_values(self.mirror)
+
+
+def user_values(mirror: Mirror) -> list[str]:
+    """The user's own values: the digest the upstream holds, and the side-car image from the
+    upstream too (the chart's default names registry.suse.com, which Harbor does not mirror)."""
+    return ["--set", f"images.volumePermissions.digest={busybox_digest(mirror)}",
+            "--set", f"logShipper.image={UPSTREAM_HOST}/containers/bci-busybox:15.6"]
 
 
 def assert_no_route_to_upstream() -> None:
@@ -100,12 +106,14 @@ def basic_user(header: str) -> str | None:
 def run_setup(
     plugin: Plugin, mirror: Mirror, root: Path, mode: str
 ) -> subprocess.CompletedProcess[str]:
-    """setup as the README's quick start runs it; the endpoint (with the upstream's CA, which
-    setup has no flag for) is the one the `mirror` fixture made, so setup adopts it."""
+    """setup as the README's quick start runs it (replication: planned from the chart with the
+    user's values, as the README shows); the endpoint (with the upstream's CA, which setup has
+    no flag for) is the one the `mirror` fixture made, so setup adopts it."""
     registry = mirror.upstream.registry
     assert mirror.harbor.ca_file is not None
-    replication = ["--mode", "replication", "--filter-name", REPLICATE, "--dest-namespace",
-                   REPLICATED, "--replicate", "--poll-interval", "0.1"]  # fmt: skip
+    replication = ["--mode", "replication", "--chart", CHART_URL, "--version", CHART_VERSION,
+                   *user_values(mirror), "--dest-namespace", REPLICATED, "--replicate",
+                   "--poll-interval", "0.1"]  # fmt: skip
     return plugin.env.run(
         "harbor-mirror", "setup", "--harbor-url", mirror.harbor.url,
         "--ca-file", mirror.harbor.ca_file, "--upstream-url", registry.url,
@@ -137,7 +145,7 @@ def airgap(
         if mode == "replication":
             mirror.upstream.registry.stop()
         yield Airgap(plugin, mirror, mode, tmp_path / "pull-secret.json", config,
-                     user_registry_config, done.stdout)  # fmt: skip
+                     user_registry_config, done.stdout, len(mirror.harbor.requests))  # fmt: skip
     finally:
         if mode == "replication":
             mirror.upstream.registry.start()

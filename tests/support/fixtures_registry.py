@@ -15,6 +15,7 @@ holds; ``ADMIN_ENV`` gives harbor-mirror the emulator's admin credentials.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,23 +67,35 @@ def _push_chart(helm4: Path, registry: UpstreamRegistry, work: Path) -> None:
         assert done.returncode == 0, f"helm {args[0]}: {done.stderr}"
 
 
+@contextlib.contextmanager
+def running_registry(root: Path) -> Iterator[UpstreamRegistry]:
+    """A `docker-registry` of its own under `root`, with a CA of its own, stopped on exit."""
+    registry = UpstreamRegistry(root, trustme.CA())
+    registry.start()
+    try:
+        yield registry
+    finally:
+        registry.stop()
+
+
+def push_images(registry: UpstreamRegistry, wanted: dict[str, list[str]]) -> dict[str, Image]:
+    """Push each `repository:tag` built for its platforms; what was pushed, by that name."""
+    with registry.client() as client:
+        pusher = Pusher(client)
+        return {
+            name: pusher.image(name.partition(":")[0], name.partition(":")[2], platforms)
+            for name, platforms in wanted.items()
+        }
+
+
 @pytest.fixture(scope="session")
 def upstream(helm4: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
     """The upstream registry, started once, with every test image and chart pushed."""
     root = tmp_path_factory.mktemp("upstream")
-    registry = UpstreamRegistry(root, trustme.CA())
-    registry.start()
-    try:
-        with registry.client() as client:
-            pusher = Pusher(client)
-            images = {
-                name: pusher.image(name.partition(":")[0], name.partition(":")[2], platforms)
-                for name, platforms in IMAGES.items()
-            }
+    with running_registry(root) as registry:
+        images = push_images(registry, IMAGES)
         _push_chart(helm4, registry, root)
         yield Upstream(registry, images)
-    finally:
-        registry.stop()
 
 
 @dataclass
