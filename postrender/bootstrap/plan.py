@@ -278,9 +278,21 @@ def _chart(options: PlanOptions) -> ChartRequest | None:
         raise ConfigError(
             "--chart needs --version V: Harbor cannot list the upstream's versions for a rule"
         )
+    _refuse_swallowed_options(options.values_args())
     upstream = options.upstream_host or host_of(base_url("--upstream-url", options.upstream_url))
     return ChartRequest(options.chart, options.chart_version, options.values_args(), upstream,
                         options.policy_name or options.registry_name, options.attestations)
+
+
+def _refuse_swallowed_options(values_args: tuple[str, ...]) -> None:
+    """A values argument whose value is an option (`--set --dry-run`, its value forgotten):
+    the parser took the option as the value, as Helm's would, so setup ran without it (a dry
+    run that changed Harbor) and Helm failed only after the chart was copied."""
+    spelled = {"--values": "-f/--values", "--namespace": "-n/--namespace"}
+    for flag, value in zip(values_args[::2], values_args[1::2], strict=True):
+        if value.startswith("-") and value != "-":  # `-f -`: the values on stdin
+            raise ConfigError(f"{spelled.get(flag, flag)} took {value!r} as its value: give "
+                              "it a value of its own")
 
 
 def _replication(options: PlanOptions, chart: ChartRequest | None) -> Replication | None:
