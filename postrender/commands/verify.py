@@ -118,7 +118,8 @@ def cli(
     rewritten = rewrite_stream(text, rules).text
     if locked is not None:
         rewritten = pin(rewritten, rules.mirror, locked.pins(), where=str(lock_file)).text
-        chart_target = chart_target and registry.pinned_chart(chart_target, locked)
+        if chart_target is not None:
+            chart_target = registry.pinned_chart(chart_target, locked, where=str(lock_file))
     checks = registry.verify(
         rewritten, rules.mirror, endpoint,
         charts=[chart_target] if chart_target else [],

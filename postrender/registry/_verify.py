@@ -15,6 +15,7 @@ from postrender.registry._check import NOT_MIRRORED, Check, check, not_mirrored,
 from postrender.registry._references import Target, find, unmirrored
 from postrender.registry._trust import INVALID, MISSING, Signing
 from postrender.registry._warm import warm
+from postrender.rewrite.pin import RERUN, PinRefused
 from postrender.rewrite.rules import MirrorRule
 
 
@@ -66,9 +67,13 @@ def check_tags(endpoint: Endpoint, checks: Sequence[Check], lock: Lock) -> int:
         client.close()
 
 
-def pinned_chart(target: Target, lock: Lock) -> Target:
-    """The chart asked for by the digest the lock gives its version, when it gives one."""
+def pinned_chart(target: Target, lock: Lock, *, where: str) -> Target:
+    """The chart asked for by the digest the lock gives its version. A version the lock lacks
+    is refused, as the wrappers' `--lock` refuses it: asked by tag, it would pass here and
+    fail the install (`where` names the lock)."""
     digest = lock.charts.get(target.reference)
+    if digest is None and target.tag is not None and target.digest is None:
+        raise PinRefused(f"the chart {target.reference} is not in the lock file {where}; {RERUN}")
     if digest is None:
         return target
     return target._replace(reference=f"{target.reference}@{digest}", digest=digest)

@@ -130,3 +130,17 @@ def test_template_wrapper_on_helm3_fetches_the_chart_by_its_locked_digest(
     assert refused.returncode == 1  # Helm asked Harbor for that digest, which names nothing
     unpinned = chart.rpartition(":")[0]
     assert f"(chart through Harbor: {unpinned}@sha256:{'0' * 64})" in refused.stderr
+
+
+def test_verify_lock_refuses_a_chart_version_the_lock_lacks(helm4_release: Release) -> None:
+    # as the wrappers' --lock does: passing it here (asked by tag) would promise an install
+    # that `install --lock` then refuses
+    release, lock = helm4_release, helm4_release.write_lock()
+    lockfile.Lock(lock.images).write(release.lock)
+    refused = release("verify", "demo", UPSTREAM_CHART, "--version", "0.1.0", *BY_TAG,
+                      "--lock", release.lock)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1
+    assert (f"the chart oci://{release.mirror.host}/application-collection/charts/etcd-like:"
+            f"0.1.0 is not in the lock file {release.lock}; re-run `helm harbor-mirror verify "
+            "--write-lock`") in refused.stderr
