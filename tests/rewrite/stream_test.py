@@ -280,3 +280,13 @@ def test_credentials_in_an_upstream_url_reach_neither_the_output_nor_the_report(
     report = json.dumps(result.report())
     assert "s3cr3t" not in report and "pa55" not in report
     assert "oci://***@dp.apps.rancher.io/charts/etcd" in report
+
+
+def test_credentials_in_a_json_text_url_with_escaped_slashes_stay_out_of_the_report() -> None:
+    """JSON may write a URL's slashes as `\\/`; the text value's report entry quotes it whole."""
+    stream = 'values: \'{"chart": "oci:\\/\\/robot:s3cr3t@dp.apps.rancher.io\\/charts\\/etcd"}\'\n'
+    result = rewrite_stream(stream, RULES)
+    assert result.text == f'values: \'{{"chart": "oci://{H}/charts/etcd"}}\'\n'
+    report = json.dumps(result.report())
+    assert "s3cr3t" not in report
+    assert "oci:\\\\/\\\\/***@dp.apps.rancher.io" in report
