@@ -266,6 +266,15 @@ def test_a_byte_order_mark_before_the_first_document_leaves_every_splice_in_plac
     )
 
 
+def test_a_json_text_value_that_starts_with_a_byte_order_mark_is_searched() -> None:
+    """`.Files.Get` of a JSON file an editor on Windows saved: one line, U+FEFF first."""
+    stream = 'values: |-\n  \ufeff{"hub": "dp.apps.rancher.io", "imagePullSecrets": ' \
+        '["application-collection"]}\n'
+    assert rewrite(stream) == (
+        f'values: |-\n  \ufeff{{"hub": "{H}", "imagePullSecrets": ["harbor-pull"]}}\n'
+    )
+
+
 def test_credentials_in_an_upstream_url_reach_neither_the_output_nor_the_report() -> None:
     stream = (
         "url: oci://robot:s3cr3t@dp.apps.rancher.io/charts/etcd\n"
