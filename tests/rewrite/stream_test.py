@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+from ruamel.yaml import YAML
 
 from postrender.errors import ManifestError, RewriteError
 from postrender.rewrite.rules import Rules
@@ -273,6 +274,19 @@ def test_a_json_text_value_that_starts_with_a_byte_order_mark_is_searched() -> N
     assert rewrite(stream) == (
         f'values: |-\n  \ufeff{{"hub": "{H}", "imagePullSecrets": ["harbor-pull"]}}\n'
     )
+
+
+@pytest.mark.parametrize("escape", ["\\u0085", "\\u2028", "\\u2029", "\\ufeff"])
+def test_a_rewritten_double_quoted_value_keeps_characters_yaml_reads_otherwise_escaped(
+    escape: str,
+) -> None:
+    """Helm's `quote` escapes NEL, LS and PS (Go calls them unprintable); written out literally
+    they are line breaks to YAML 1.1, which a quoted scalar folds to a space."""
+    stream = f'values: "{{\\"hub\\": \\"dp.apps.rancher.io\\", \\"note\\": \\"a{escape}b\\"}}"\n'
+    before = YAML(typ="safe").load(stream)["values"]
+    out = rewrite(stream)
+    assert YAML(typ="safe").load(out)["values"] == before.replace("dp.apps.rancher.io", H)
+    assert escape in out
 
 
 def test_credentials_in_an_upstream_url_reach_neither_the_output_nor_the_report() -> None:
