@@ -60,7 +60,7 @@ def find(text: str, rule: MirrorRule) -> list[Target]:
 def unmirrored(text: str, rule: MirrorRule) -> list[Target]:
     """Every distinct image-valued place's reference on a registry that is neither Harbor nor
     the upstream (a short name means Docker Hub); `repository` starts with that registry."""
-    mirrored = {rule.harbor_host.lower(), rule.upstream.lower()}
+    mirrored = {_registry(rule.harbor_host), _registry(rule.upstream)}
     targets: dict[str, Target] = {}
     for place in image_values(text):
         value = place.value
@@ -71,10 +71,15 @@ def unmirrored(text: str, rule: MirrorRule) -> list[Target]:
         except ValueError:
             continue
         registry = parsed.domain or DOCKER_HUB
-        if registry.lower() not in mirrored:
+        if _registry(registry) not in mirrored:
             repository = f"{registry}/{parsed.path}"
             targets.setdefault(value, Target(value, repository, parsed.tag, parsed.digest, False))
     return list(targets.values())
+
+
+def _registry(host: str) -> str:
+    """A registry host as compared: letter case and HTTPS's own port (`:443`) make no other."""
+    return host.lower().removesuffix(":443")
 
 
 def chart_target(chart: str, version: str | None, rule: MirrorRule) -> Target | None:

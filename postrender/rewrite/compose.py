@@ -243,7 +243,7 @@ def embedded(text: str) -> Sequence | Mapping | None:
     """The collection a text value holds when that text is itself a JSON or YAML document (a
     sidecar injector's values in a ConfigMap, a config file in a block scalar), its marks
     counted in `text`; None for one line of prose, a lone scalar, or text libyaml cannot read."""
-    body = text.strip()
+    body = text.strip().removeprefix(BOM)  # a file read in whole may start with one
     if not body.startswith(("{", "[")) and "\n" not in body:
         return None
     for attempt, restore in _c_attempts(text):

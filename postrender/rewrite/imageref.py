@@ -33,9 +33,10 @@ NAME_MAX = 255
 # or a path, or a registry URL scheme.
 _LEFT_BOUNDARY = r"(?:^|(?<=[^A-Za-z0-9._/-])|(?<=oci://)|(?<=docker://))"
 # RFC 3986 userinfo: the credentials an `oci://` URL may carry before its host.
-_USERINFO_TEXT = r"(?<=oci://)[A-Za-z0-9._~%!$&'()*+,;=:-]+@"
-_USERINFO = f"(?:{_USERINFO_TEXT})?"
-_CREDENTIALS = re.compile(_USERINFO_TEXT)
+_USERINFO_CHARACTERS = r"[A-Za-z0-9._~%!$&'()*+,;=:-]+@"
+_USERINFO = f"(?:(?<=oci://){_USERINFO_CHARACTERS})?"
+# Also after `oci:\/\/`, as JSON may escape the slashes of a URL in a text value.
+_CREDENTIALS = re.compile(r"(?:(?<=oci://)|(?<=oci:\\/\\/))" + _USERINFO_CHARACTERS)
 _HAS_PORT = re.compile(r":[0-9]+\Z")
 
 

@@ -15,6 +15,9 @@ from postrender.rewrite.rules import MirrorRule
 # Anchors and tags stand before a scalar's own text inside the node's span.
 _PROPERTIES = re.compile(r"(?:[&!][^\s]*\s+)*")
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+# What JSON leaves unescaped but YAML must not read literally: line breaks to YAML 1.1 (NEL,
+# LS, PS), which a quoted scalar folds to a space, and characters YAML does not allow.
+_UNSAFE_LITERALLY = re.compile("[\x7f-\x9f\u2028\u2029\ufeff]")
 # Plain scalars YAML 1.1 or 1.2 would read as something other than a string.
 _NOT_A_STRING = re.compile(
     r"(?:~|null|Null|NULL|y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE"
@@ -35,7 +38,9 @@ def _plain_ok(value: str) -> bool:
 def _double_quoted(value: str) -> str:
     import json  # JSON strings are valid YAML double-quoted scalars
 
-    return json.dumps(value, ensure_ascii=False)
+    return _UNSAFE_LITERALLY.sub(
+        lambda match: f"\\u{ord(match[0]):04x}", json.dumps(value, ensure_ascii=False)
+    )
 
 
 def _quote(value: str, style: str | None) -> str:

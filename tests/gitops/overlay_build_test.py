@@ -207,6 +207,14 @@ def test_build_uses_images_where_kustomize_reaches_and_patches_elsewhere(
     assert comparable(built.stdout) == comparable(expected)
 
 
+def test_build_keeps_credentials_behind_json_escaped_slashes_out_of_the_patch() -> None:
+    manifest = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+                f"  v: '{{\"chart\": \"oci:\\/\\/u:s3cr3t@{U}\\/charts\\/x\"}}'\n")
+    [patch] = build(manifest, RULES).patches
+    assert "s3cr3t" not in patch["patch"]
+    assert f"oci://{T}/charts/x" in patch["patch"]
+
+
 def test_build_removes_duplicates_from_the_back_after_renaming() -> None:
     overlay = build(CASES["duplicate pull secrets"][0], RULES)
     ops = YAML(typ="safe").load(overlay.patches[0]["patch"])

@@ -160,6 +160,20 @@ def test_unmirrored_reads_image_valued_places_on_other_registries(text, expected
     assert [(t.reference, t.repository) for t in unmirrored(text, RULE)] == expected
 
 
+def test_unmirrored_takes_the_https_port_as_the_same_registry():
+    """`HOST:443` is HOST: verify checks it through Harbor, so it is not also 'not mirrored'."""
+    rule = MirrorRule("dp.apps.rancher.io", "harbor.example", "appco")
+    text = ("- image: harbor.example:443/appco/containers/etcd:3.5\n"
+            "- image: DP.apps.rancher.io:443/containers/etcd:3.5\n"
+            "- image: harbor.example:8443/appco/containers/etcd:3.5\n")
+    assert [t.reference for t in unmirrored(text, rule)] == [
+        "harbor.example:8443/appco/containers/etcd:3.5"
+    ]
+    assert [t.reference for t in find(text, rule)] == [
+        "harbor.example:443/appco/containers/etcd:3.5"
+    ]
+
+
 def test_a_chart_url_one_level_below_the_project_is_a_prefix():
     text = ("a: oci://harbor.example:8443/appco/charts\n"
             "b: oci://harbor.example:8443/appco/charts/etcd\n"

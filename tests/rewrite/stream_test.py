@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+from ruamel.yaml import YAML
 
 from postrender.errors import ManifestError, RewriteError
 from postrender.rewrite.rules import Rules
@@ -266,6 +267,28 @@ def test_a_byte_order_mark_before_the_first_document_leaves_every_splice_in_plac
     )
 
 
+def test_a_json_text_value_that_starts_with_a_byte_order_mark_is_searched() -> None:
+    """`.Files.Get` of a JSON file an editor on Windows saved: one line, U+FEFF first."""
+    stream = 'values: |-\n  \ufeff{"hub": "dp.apps.rancher.io", "imagePullSecrets": ' \
+        '["application-collection"]}\n'
+    assert rewrite(stream) == (
+        f'values: |-\n  \ufeff{{"hub": "{H}", "imagePullSecrets": ["harbor-pull"]}}\n'
+    )
+
+
+@pytest.mark.parametrize("escape", ["\\u0085", "\\u2028", "\\u2029", "\\ufeff"])
+def test_a_rewritten_double_quoted_value_keeps_characters_yaml_reads_otherwise_escaped(
+    escape: str,
+) -> None:
+    """Helm's `quote` escapes NEL, LS and PS (Go calls them unprintable); written out literally
+    they are line breaks to YAML 1.1, which a quoted scalar folds to a space."""
+    stream = f'values: "{{\\"hub\\": \\"dp.apps.rancher.io\\", \\"note\\": \\"a{escape}b\\"}}"\n'
+    before = YAML(typ="safe").load(stream)["values"]
+    out = rewrite(stream)
+    assert YAML(typ="safe").load(out)["values"] == before.replace("dp.apps.rancher.io", H)
+    assert escape in out
+
+
 def test_credentials_in_an_upstream_url_reach_neither_the_output_nor_the_report() -> None:
     stream = (
         "url: oci://robot:s3cr3t@dp.apps.rancher.io/charts/etcd\n"
@@ -280,3 +303,13 @@ def test_credentials_in_an_upstream_url_reach_neither_the_output_nor_the_report(
     report = json.dumps(result.report())
     assert "s3cr3t" not in report and "pa55" not in report
     assert "oci://***@dp.apps.rancher.io/charts/etcd" in report
+
+
+def test_credentials_in_a_json_text_url_with_escaped_slashes_stay_out_of_the_report() -> None:
+    """JSON may write a URL's slashes as `\\/`; the text value's report entry quotes it whole."""
+    stream = 'values: \'{"chart": "oci:\\/\\/robot:s3cr3t@dp.apps.rancher.io\\/charts\\/etcd"}\'\n'
+    result = rewrite_stream(stream, RULES)
+    assert result.text == f'values: \'{{"chart": "oci://{H}/charts/etcd"}}\'\n'
+    report = json.dumps(result.report())
+    assert "s3cr3t" not in report
+    assert "oci:\\\\/\\\\/***@dp.apps.rancher.io" in report
