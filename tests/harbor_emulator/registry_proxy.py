@@ -212,7 +212,9 @@ def _manifest(
             if local is not None:
                 return _serve(local, local.digest, method)
             return _error(429, "TOO_MANY_REQUEST", "too many requests to upstream registry")
-        return _local_manifest(method, content, name, reference)  # "fallback to local"
+        # server/middleware/repoproxy/proxy.go handleManifest: any other upstream error is
+        # logged "fallback to local" and the local registry answers
+        return _local_manifest(method, content, name, reference)
     listed = content.lists.get((repository, upstream))
     if listed is not None:
         return _serve(listed, upstream, method)
