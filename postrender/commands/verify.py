@@ -149,13 +149,15 @@ def _write_lock(
 ) -> None:
     """Merge what resolved into the lock at `path`; a changed entry only with --update-lock.
     With `signatures`, each image also keeps the digests of its signatures (attestations)
-    that `--warm --signatures` recorded."""
+    that `--warm --signatures` recorded; the upstream indexes it recorded tell an index's
+    upstream digest when Harbor serves its own list."""
     from postrender import registry
     from postrender.registry._signatures import SignatureRecord, record_file
 
     previous = lockfile.read(path) if path.exists() else lockfile.Lock()
-    recorded = SignatureRecord(record_file()).artifact if signatures else None
-    found = registry.lock_of(checks, platforms, previous, recorded)
+    record = SignatureRecord(record_file())
+    found = registry.lock_of(checks, platforms, previous,
+                             record.artifact if signatures else None, record.index)
     merged, changed = previous.merged(found, update=update)
     if changed and not update:
         raise VerifyFailed(

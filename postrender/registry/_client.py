@@ -25,13 +25,13 @@ from postrender.errors import HarborError, keep_secret
 from postrender.harbor import RetryPolicy, error_detail, may_retry_status, unreachable
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-INDEX_TYPES = (
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-)
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 MANIFEST_TYPES = (
     *INDEX_TYPES,
-    "application/vnd.oci.image.manifest.v1+json",
+    OCI_MANIFEST,
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 

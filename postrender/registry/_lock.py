@@ -4,17 +4,22 @@ What Harbor answers for a tag while the upstream answers is the upstream's diges
 comes from Harbor's Redis cache under that digest (`controller/proxy/controller.go:
 UseLocalManifest`). Harbor stores that index only as a list it rebuilds under a digest of its
 own (`manifestcache.go:ManifestListCache.push`, `updateManifestList`), which it serves for the
-tag once the upstream is gone; a list naming only manifests the locked index names is that
-rebuilt list, recorded as `harbor`, not a moved tag.
+tag once it serves from what it stores (the upstream marked unhealthy, or answering 429). That
+list is never a pin: it is recorded as `harbor` beside the upstream digest that an earlier lock
+or `--warm --signatures` learned, and with neither a list Harbor could have written is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 
+from postrender.errors import VerifyFailed
 from postrender.lock import ImageLock, Lock, with_platform
 from postrender.registry._check import OK, Check, json_object, platform_of
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
+from postrender.registry._rebuilt_form import in_harbors_rebuilt_form
+from postrender.registry._trust import VERIFIED
 from postrender.rewrite import imageref
 
 STALE = "stale"
@@ -23,11 +28,13 @@ STALE = "stale"
 def lock_of(
     checks: Iterable[Check], platforms: frozenset[str], previous: Lock,
     signature: Callable[[str, str], str | None] | None = None,
+    upstream_index: Callable[[str], bytes | None] = lambda reference: None,
 ) -> Lock:
     """The lock entries of every image reference with a tag and no digest, and every chart
     with a version, that resolved; `platforms` picks an index's pin when it names one.
     `signature(repository, cosign tag)` is the digest `--warm --signatures` recorded for that
-    tag, if any; each image keeps those of its own digests."""
+    tag, if any; each image keeps those of its own digests. `upstream_index(reference)` is
+    the upstream index `--warm --signatures` recorded for it, if any."""
     images: dict[str, ImageLock] = {}
     charts: dict[str, str] = {}
     for check in checks:
@@ -37,14 +44,49 @@ def lock_of(
         if target.chart:
             charts[target.reference] = check.digest
             continue
-        image = ImageLock(check.digest, platforms=platform_digests(check.index))
-        old = previous.images.get(target.reference)
-        if old is not None and rebuilt(old, check.digest, check.index):
-            image = old._replace(harbor=check.digest)
+        image = _image_lock(check, previous.images.get(target.reference),
+                            upstream_index(target.reference))
         if signature is not None:
             image = image._replace(signatures=_signatures_of(target.repository, image, signature))
         images[target.reference] = with_platform(image, platforms)
     return Lock(images, charts)
+
+
+def _image_lock(check: Check, old: ImageLock | None, recorded: bytes | None) -> ImageLock:
+    """What the tag names upstream. That is the digest Harbor served, unless Harbor served a
+    list it rebuilt: an earlier entry (`old`) or the recorded upstream index tells the upstream
+    digest then, a verified signature or a form Harbor never writes says there is none to
+    tell, and with none of these the list could be Harbor's, which is refused."""
+    served = ImageLock(check.digest, platforms=platform_digests(check.index))
+    if check.media_type not in INDEX_TYPES:
+        return served
+    known = [old] if old is not None else []
+    if recorded is not None:
+        known.append(ImageLock("sha256:" + hashlib.sha256(recorded).hexdigest(),
+                               platforms=platform_digests(recorded)))
+    for upstream in known:
+        if upstream.upstream == check.digest:
+            return served
+        if rebuilt(upstream, check.digest, check.index):
+            return upstream._replace(harbor=check.digest)
+    if _signed(check) or not in_harbors_rebuilt_form(check.index):
+        return served
+    raise VerifyFailed(
+        f"{check.target.reference}: Harbor serves {check.digest}, a list in the form Harbor "
+        "rebuilds a proxied index in (it serves that while it does not reach the upstream), "
+        "and nothing shows it is the upstream's signed index: run verify --warm --signatures "
+        "while Harbor reaches the upstream (it records the upstream index), then --write-lock "
+        "again; the lock is unchanged")
+
+
+def _signed(check: Check) -> bool:
+    """Did `--signatures` verify a signature on the very digest Harbor served?"""
+    if not check.trust:
+        return False
+    from postrender.trust.cosign import SIGNATURE  # loads cryptography: only after a check
+
+    trust = check.trust.get(SIGNATURE)
+    return trust is not None and trust.own.result == VERIFIED and trust.own.digest == check.digest
 
 
 def _signatures_of(

@@ -171,3 +171,33 @@ def test_harbors_own_list_is_recorded_and_not_stale_while_the_upstream_is_down(
         ref: image.pin for ref, image in before.images.items()}
     etcd = after.images[f"{mirror.host}/{PROJECT}/containers/etcd:3.5.17-1.2"]
     assert etcd.harbor not in ("", etcd.upstream, *etcd.platforms.values())
+
+
+def test_a_first_lock_refuses_harbors_own_list_while_the_upstream_is_down(
+    mirror, run, tmp_path
+):
+    # With the upstream gone Harbor serves, for the tag, the list it rebuilt from what it
+    # stores: unsigned, under a digest of its own. With no earlier lock and no recorded
+    # upstream index, nothing tells the upstream digest, and that list is never a pin.
+    warmed = run("verify", *release(mirror), "--warm", "--platform", "linux/amd64")
+    assert warmed.returncode == 0, warmed.stderr
+    mirror.harbor.settle()  # Harbor's wait for the other platforms ran out
+    mirror.upstream.registry.stop()
+    lock = tmp_path / "lock.yaml"
+    try:
+        refused = run("verify", *release(mirror), "--write-lock", lock)
+        per_platform = run("verify", *release(mirror), "--platform", "linux/amd64",
+                           "--write-lock", lock)
+    finally:
+        mirror.upstream.registry.start()
+    etcd = f"{mirror.host}/{PROJECT}/containers/etcd:3.5.17-1.2"
+    for done in (refused, per_platform):
+        assert done.returncode == 1
+        assert f"{etcd}: Harbor serves sha256:" in done.stderr
+        assert "run verify --warm --signatures while Harbor reaches the upstream" in done.stderr
+        assert done.stderr.count("\n") == 1
+    assert not lock.exists()
+    done = run("verify", *release(mirror), "--write-lock", lock)  # Harbor reaches it again
+    assert done.returncode == 0, done.stderr
+    written = lockfile.read(lock).images[etcd]
+    assert written.pin == mirror.upstream.images["containers/etcd:3.5.17-1.2"].digest

@@ -162,3 +162,19 @@ def test_write_lock_keeps_the_signatures_digests_and_lock_reads_them_by_digest(v
     assert not [reference for reference in asked if reference.endswith((".sig", ".att"))]
     for image in (app, plain):  # the pinned manifest's own signature, read by its digest
         assert image.signatures[image.pin.replace(":", "-") + ".sig"] in asked
+
+
+def test_write_lock_with_the_upstream_stopped_pins_the_recorded_upstream_index(verify, signed):
+    rendered = verify.manifest("containers/app:1.0")
+    warmed = verify(rendered, "--warm", "--signatures", "--key", verify.key)
+    assert warmed.returncode == 0, warmed.stderr
+    lock_file = verify.tmp_path / "lock.yaml"
+    signed.upstream.registry.stop()
+    try:
+        written = verify(rendered, "--write-lock", lock_file)
+    finally:
+        signed.upstream.registry.start()
+    assert written.returncode == 0, written.stderr
+    app = lock.read(lock_file).images[f"{verify.host}/{PROJECT}/containers/app:1.0"]
+    assert app.pin == app.upstream == signed.images["containers/app:1.0"].digest
+    assert app.harbor not in ("", app.upstream)  # what Harbor served: its own list

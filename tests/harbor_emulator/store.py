@@ -74,14 +74,28 @@ class Manifest:
         first = kept[0].get("mediaType") if kept else None
         media_type = OCI_INDEX if first == OCI_MANIFEST else DOCKER_LIST
         document = {"schemaVersion": 2, "mediaType": media_type, "manifests": kept}
-        return Manifest(media_type, json.dumps(document, indent=3).encode())
+        return Manifest(media_type, _marshal_indent(document))
+
+
+_GO_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
+
+
+def _marshal_indent(document: dict[str, object]) -> bytes:
+    """Go's `json.MarshalIndent(v, "", "   ")` (encoding/json `encodeState.string`): UTF-8
+    written as it is, and only `<`, `>`, `&`, U+2028 and U+2029 escaped among printable text."""
+    text = json.dumps(document, indent=3, ensure_ascii=False)
+    return text.translate(_GO_ESCAPES).encode()
 
 
 def _descriptor(child: dict[str, object]) -> dict[str, object]:
     """One `manifestlist.ManifestDescriptor` as Go encodes it: the descriptor's fields in their
-    struct order, empty ones left out, then `platform` (a `PlatformSpec`, always written)."""
+    struct order, empty ones left out, a map's keys sorted (encoding/json `mapEncoder.encode`),
+    then `platform` (a `PlatformSpec`, always written)."""
     written = {key: child[key] for key in ("mediaType", "size", "digest", "urls", "annotations")
                if child.get(key)}
+    annotations = written.get("annotations")
+    if isinstance(annotations, dict):
+        written["annotations"] = dict(sorted(annotations.items()))
     platform = child.get("platform")
     platform = platform if isinstance(platform, dict) else {}
     spec: dict[str, object] = {"architecture": platform.get("architecture", ""),
