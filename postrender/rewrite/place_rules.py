@@ -23,7 +23,7 @@ from collections.abc import Callable
 from postrender.rewrite import splice
 from postrender.rewrite.compose import Mapping, Scalar, Sequence, embedded
 from postrender.rewrite.imageref import NAME_MAX
-from postrender.rewrite.places import Place, Places, Refusal, own_value
+from postrender.rewrite.places import Place, Places, Refusal, is_a_name, own_value
 from postrender.rewrite.rules import DOCKERCONFIG_TYPE, Rules
 from postrender.rewrite.yamlpath import Path
 
@@ -69,7 +69,9 @@ def registry_alone(value: str, path: Path, scope: Scope) -> str:
     """A value that is the upstream host alone → `HARBOR/PROJECT`: operators take the registry
     as a setting of its own (`…_CONTAINERREGISTRY: U`) and put it before every image they make
     at run time. A `registry:` beside a `repository:` gets Harbor's host instead, as the
-    split-form rule asks there."""
+    split-form rule asks there. A name or label that happens to be the host stays."""
+    if is_a_name(path, value):
+        return value
     return scope.rules.mirror.registry_alone(value) or value
 
 

@@ -76,6 +76,19 @@ class Place(NamedTuple):
     via: PlaceKey | None
 
 
+# Keys whose value is a Kubernetes object's name, and maps of label values: a DNS name there is
+# a name, never a pull, and `HARBOR/PROJECT`'s slash would make the API server refuse it.
+_NAME_KEYS = frozenset({"name", "generateName", "namespace", "serviceAccountName", "secretName",
+                        "claimName", "nodeName", "hostname", "subdomain"})
+_LABEL_MAPS = frozenset({"labels", "matchLabels"})
+
+
+def is_a_name(path: Path, value: str) -> bool:
+    """Is `value` (no slash: no image) at `path` an object's name or a label's value?"""
+    return "/" not in value and bool(path) and (
+        path[-1] in _NAME_KEYS or (len(path) > 1 and path[-2] in _LABEL_MAPS))
+
+
 def own_value(mapping: Mapping, key: str) -> str | None:
     """The scalar value of `key` among the mapping's own pairs (None: absent or not a scalar)."""
     position = mapping.local(key)
@@ -194,19 +207,20 @@ class Places:
         found = Findings([], self.drops, [])
         for ident, places in self.places.items():
             node = self.scalars[ident]
-            value = free(node, places[0].path)
             if len(places) == 1 and node.refs == 1 and places[0].via is None:
-                self._single(node, places[0], value, found, remains)
+                self._single(node, places[0], free(node, places[0].path), found, remains)
                 continue
+            # what the value rules make of it can differ by place: a name stays a name
+            frees = {place.key: free(node, place.path) for place in places}
             wants: dict[PlaceKey, str] = {
-                place.key: self.requests.get(place.key, value)
+                place.key: self.requests.get(place.key, frees[place.key])
                 for place in places
                 if place.via is None and place.key not in self.dropped
             }
             for place in places:
                 if place.via is not None and place.via not in self.dropped:
-                    held = wants.get(place.via, self.requests.get(place.via, value))
-                    if self.requests.get(place.key, value) != held:
+                    held = wants.get(place.via, self.requests.get(place.via, frees[place.key]))
+                    if self.requests.get(place.key, frees[place.key]) != held:
                         raise Refusal(place.path, "a value merged in with `<<` would need one "
                                       "value here and another where it is defined; write the "
                                       "key out in this mapping")
@@ -247,7 +261,7 @@ class Places:
         if after != node.value:
             how: Literal["mirror", "value"] = "mirror" if requested is None else "value"
             found.changes.append(Change(node, place.path, node.value, after, how))
-        if remains is not None and remains(after):
+        if remains is not None and remains(after) and not is_a_name(place.path, after):
             found.leftovers.append(Leftover(place.path, after))
 
     def _shared(
@@ -287,6 +301,6 @@ class Places:
         if remains is not None:
             for place in textual:
                 value = wants.get(place.key)
-                if value is not None and remains(value):
+                if value is not None and remains(value) and not is_a_name(place.path, value):
                     found.leftovers.append(Leftover(place.path, value))
                     return

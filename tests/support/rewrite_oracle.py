@@ -38,6 +38,9 @@ _REFERENCE = re.compile(
 _ALONE = re.compile(r"(?i:dp\.apps\.rancher\.io)(?::443)?/?")
 # Any mention of the host name that is not part of a longer host name.
 _MENTION = re.compile(r"(?<![A-Za-z0-9.-])dp\.apps\.rancher\.io(?![A-Za-z0-9-]|\.[A-Za-z0-9])")
+# Fields that hold a Kubernetes object's name: the host spelled there is a name.
+_OBJECT_NAME_KEYS = frozenset({"name", "generateName", "namespace", "serviceAccountName",
+                               "secretName", "claimName", "nodeName", "hostname", "subdomain"})
 _SECRET_WORD = re.compile(r"(?<![A-Za-z0-9._-])application-collection(?![A-Za-z0-9._-])")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -130,9 +133,11 @@ def _text_document(text: str) -> Any:
     return loaded if isinstance(loaded, dict | list) else None
 
 
-def _expect(node: Any, rename: bool, key: str | None) -> Any:
+def _expect(node: Any, rename: bool, key: str | None, in_labels: bool = False) -> Any:
     if isinstance(node, str):
-        if _ALONE.fullmatch(node):  # a registry setting of its own
+        if _ALONE.fullmatch(node):  # a registry setting of its own, unless a name or label
+            if "/" not in node and (in_labels or key in _OBJECT_NAME_KEYS):
+                return node
             return TARGET + ("/" if node.endswith("/") else "")
         moved = harbor(node)
         inner = _text_document(moved)
@@ -146,7 +151,8 @@ def _expect(node: Any, rename: bool, key: str | None) -> Any:
             return _renamed_pull_secrets(items)
         return items
     if isinstance(node, dict):
-        out = {name: _expect(value, rename, name) for name, value in node.items()}
+        labels = key in ("labels", "matchLabels")
+        out = {name: _expect(value, rename, name, labels) for name, value in node.items()}
         _split_form(node, out)
         if rename and _is_pull_secret_env(out):
             out["value"] = _rename_list(out["value"])
