@@ -32,11 +32,12 @@ NAME_MAX = 255
 # What may stand right before a reference's domain: anything that cannot continue a host name
 # or a path, or a registry URL scheme.
 _LEFT_BOUNDARY = r"(?:^|(?<=[^A-Za-z0-9._/-])|(?<=oci://)|(?<=docker://))"
-# RFC 3986 userinfo: the credentials an `oci://` URL may carry before its host.
+# RFC 3986 userinfo: the credentials a URL may carry before its host; with an `oci://` URL's
+# host they go (they are the upstream's), and any URL's are hidden where we show a value.
 _USERINFO_CHARACTERS = r"[A-Za-z0-9._~%!$&'()*+,;=:-]+@"
 _USERINFO = f"(?:(?<=oci://){_USERINFO_CHARACTERS})?"
-# Also after `oci:\/\/`, as JSON may escape the slashes of a URL in a text value.
-_CREDENTIALS = re.compile(r"(?:(?<=oci://)|(?<=oci:\\/\\/))" + _USERINFO_CHARACTERS)
+# Also after `:\/\/`, as JSON may escape the slashes of a URL in a text value.
+_CREDENTIALS = re.compile(r"(?:(?<=://)|(?<=:\\/\\/))" + _USERINFO_CHARACTERS)
 _HAS_PORT = re.compile(r":[0-9]+\Z")
 
 
@@ -149,7 +150,7 @@ def replace_host(text: str, host: str, prefix: str) -> str:
 
 
 def hide_credentials(text: str) -> str:
-    """`text` with the credentials of every `oci://user:pass@host` URL shown as `***`."""
+    """`text` with the credentials of every `scheme://user:pass@host` URL shown as `***`."""
     if "@" not in text:
         return text
     return _CREDENTIALS.sub("***@", text)

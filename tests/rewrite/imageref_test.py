@@ -150,3 +150,5 @@ def test_hide_credentials_keeps_the_rest_of_the_url() -> None:
     assert imageref.hide_credentials("a oci://u:p@x.example/c b oci://y.example/d e@f") == (
         "a oci://***@x.example/c b oci://y.example/d e@f"
     )
+    assert imageref.hide_credentials(r'{"u": "https:\/\/me:pw@x.example\/v2"}') == (
+        r'{"u": "https:\/\/***@x.example\/v2"}')
