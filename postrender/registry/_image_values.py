@@ -1,11 +1,12 @@
 """The values of a rendered stream that name an image to pull: what `not mirrored` reads.
 
-An image-valued place is a key or env variable whose name says image (`image`, `sidecarImage`,
-`PROXY_IMAGE`) or a `--…image=` argument, also inside a text value that is itself JSON or
-YAML (a sidecar injector's ConfigMap). Only a key named `image` is read as Kubernetes reads it,
-a short name meaning Docker Hub (`busybox:1.36`); elsewhere a value counts when it has a
-registry or a path (`/`), so `IMAGE_TAG: 1.2` or `imagePullPolicy: Always` never do. Prose,
-scripts and annotations are not image-valued: a reference there may be anything.
+An image-valued place is a key or env variable whose name ends in image (`image`,
+`sidecarImage`, `PROXY_IMAGE`, `imageRef`) or a `--…image=` argument, also inside a text value
+that is itself JSON or YAML (a sidecar injector's ConfigMap). Only a key named `image` is read
+as Kubernetes reads it, a short name meaning Docker Hub (`busybox:1.36`); elsewhere a value
+counts when it has a registry or a path (`/`), so `IMAGE_TAG: 1.2` or `imagePullPolicy: Always`
+never do. Prose, scripts and annotations are not image-valued: a reference there may be
+anything.
 """
 
 from __future__ import annotations
@@ -33,8 +34,14 @@ class ImageValue:
         self.short_names = short_names
 
 
+# A name that says image at its end (`image`, `sidecarImage`, `PROXY_IMAGE`, `--init-image`),
+# maybe with a word for a reference after it (`imageRef`, `IMAGE_NAME`); `imageFile`,
+# `imagePullPolicy` or `IMAGE_TAG` name something else.
+_IMAGE_NAME = re.compile(r"image(?:[-_.]?(?:ref|reference|name|uri))?\Z", re.IGNORECASE)
+
+
 def _named_image(name: str) -> bool:
-    return "image" in name.lower()
+    return _IMAGE_NAME.search(name) is not None
 
 
 def _place(name: str, value: str) -> ImageValue:

@@ -137,6 +137,8 @@ def test_chart_target_asks_for_the_tag_helm_pulls(version, manifest):
                 "        - {name: NOTE, value: 'see registry.suse.com/bci/prose:1'}\n"  # free text
                 "---\nkind: Widget\nspec:\n  sidecarImage: gcr.io/acme/sidecar:3\n"
                 "  imageTag: '7'\n  description: pulls docker.io/library/redis:7 at start\n"
+                "  imageFile: images/logo.png\n  imageRef: quay.io/acme/ref:1\n"
+                "  env:\n  - {name: LOGO_IMAGE_PATH, value: assets/logo.png}\n"
                 "---\nkind: ConfigMap\ndata:\n"
                 "  values: '{\"global\": {\"proxy\": {\"image\": \"istio/proxyv2:1.22\"}}}'\n"
                 "  run.sh: |\n    docker pull registry.suse.com/bci/script:1\n"
@@ -148,6 +150,7 @@ def test_chart_target_asks_for_the_tag_helm_pulls(version, manifest):
                 ("busybox:1.36", "docker.io/busybox"),
                 ("quay.io/acme/reloader:1", "quay.io/acme/reloader"),
                 ("gcr.io/acme/sidecar:3", "gcr.io/acme/sidecar"),
+                ("quay.io/acme/ref:1", "quay.io/acme/ref"),
                 ("istio/proxyv2:1.22", "docker.io/istio/proxyv2"),
                 ("nginx", "docker.io/nginx"),
             ],
