@@ -149,22 +149,9 @@ def _scalar(text: str) -> str:
 
 def read(path: Path) -> Lock:
     """The lock at `path`; anything but a lock this version wrote is one line naming it."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from postrender.yamlfile import read_yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"lock file {path} does not exist: {RERUN}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"cannot read lock file {path}: {reason}") from None
-    try:
-        document = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"lock file {path}{where}: not YAML") from None
+    document = read_yaml(path, "lock file", missing=RERUN)
     return parse(document, str(path))
 
 

@@ -114,22 +114,9 @@ def parse_argv(argv: Sequence[str]) -> dict[str, str | bool]:
 
 def read_config_file(path: str) -> dict[str, str]:
     """Load the setup-written config file; unknown keys are an error so typos do not go unseen."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from postrender.yamlfile import read_yaml
 
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {path}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        data = YAML(typ="safe", pure=False).load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config file {path}{line}: not valid YAML") from None
+    data = read_yaml(path, "config file")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -52,7 +52,7 @@ def test_merge_keeps_other_entries_and_changed_ones_unless_asked():
 
 @pytest.mark.parametrize(("text", "problem"), [
     ("version: 2\n", "not a version 1 harbor-mirror lock"),
-    ("[1, 2\n", "line 2: not YAML"),
+    ("[1, 2\n", "line 2: not valid YAML"),
     (f'version: 1\nimages:\n  "{ETCD}":\n    upstream: sha256:abc\n',
      f"image {ETCD} upstream: 'sha256:abc' is not a sha256 digest"),
     (f'version: 1\nimages:\n  "{ETCD}":\n    upstream: {A}\n    platform: linux/amd64\n',
