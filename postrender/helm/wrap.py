@@ -176,11 +176,11 @@ def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lo
                               "give --version")
         # Helm's tag for a version: `+` is `_`; a tag in the URL stands for itself
         tag = url if version is None else f"{url}:{version.replace('+', '_')}"
-        digest = read(Path(lock)).charts.get(tag)
-        if digest is None:
+        locked = read(Path(lock)).charts.get(tag)
+        if locked is None:
             raise ConfigError(f"{line.subcommand}: the chart {tag} is not in the lock file "
                               f"{lock}; {RERUN}")
-        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{digest}"
+        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{locked.digest}"
         pinned.append(mapped[index])
         dropped |= line.flag_indexes("--version")
     return [arg for index, arg in enumerate(mapped) if index not in dropped], pinned

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from postrender.lock import ImageLock, Lock, with_platform
+from postrender.lock import ChartLock, ImageLock, Lock, with_platform
 from postrender.registry._check import OK, Check, json_object, platform_of
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
+from postrender.registry._references import Target
 from postrender.rewrite import imageref
+from postrender.rewrite.mirrored import OCI
 
 STALE = "stale"
 
@@ -27,32 +29,37 @@ def lock_of(
     """The lock entries of every image reference with a tag and no digest, and every chart
     with a version, that resolved; `platforms` picks an index's pin when it names one.
     `signature(repository, cosign tag)` is the digest `--warm --signatures` recorded for that
-    tag, if any; each image keeps those of its own digests."""
+    tag, if any; each image and chart keeps those of its own digests."""
     images: dict[str, ImageLock] = {}
-    charts: dict[str, str] = {}
+    charts: dict[str, ChartLock] = {}
     for check in checks:
         target = check.target
         if check.result != OK or not check.digest or target.digest is not None:
             continue
         if target.chart:
-            charts[target.reference] = check.digest
+            chart = ChartLock(check.digest)
+            if signature is not None:
+                chart = chart._replace(
+                    signatures=_signatures_of(target.repository, {check.digest}, signature))
+            charts[target.reference] = chart
             continue
         image = ImageLock(check.digest, platforms=platform_digests(check.index))
         old = previous.images.get(target.reference)
         if old is not None and rebuilt(old, check.digest, check.index):
             image = old._replace(harbor=check.digest)
         if signature is not None:
-            image = image._replace(signatures=_signatures_of(target.repository, image, signature))
+            image = image._replace(signatures=_signatures_of(target.repository, image.known,
+                                                             signature))
         images[target.reference] = with_platform(image, platforms)
     return Lock(images, charts)
 
 
 def _signatures_of(
-    repository: str, image: ImageLock, signature: Callable[[str, str], str | None]
+    repository: str, digests: Iterable[str], signature: Callable[[str, str], str | None]
 ) -> dict[str, str]:
-    """Cosign tag → digest of the recorded signatures and attestations of the image's digests
-    (`sha256-<hex>.sig`, `.att`: cosign's tag scheme)."""
-    tags = [digest.replace(":", "-", 1) + suffix for digest in sorted(image.known)
+    """Cosign tag → digest of the recorded signatures and attestations of `digests` (an image's
+    or a chart's; `sha256-<hex>.sig`, `.att`: cosign's tag scheme)."""
+    tags = [digest.replace(":", "-", 1) + suffix for digest in sorted(digests)
             for suffix in (".sig", ".att")]
     return {tag: digest for tag in tags if (digest := signature(repository, tag))}
 
@@ -61,9 +68,11 @@ def locked_signatures(lock: Lock) -> dict[tuple[str, str], str]:
     """(repository, cosign tag) → digest for every signature the lock records, so a check
     reads each by its digest: Harbor answers that from what it stores."""
     found = {}
-    for reference, image in lock.images.items():
-        repository = imageref.parse(reference).path
-        found.update({(repository, tag): digest for tag, digest in image.signatures.items()})
+    entries: list[tuple[str, ImageLock | ChartLock]] = [*lock.images.items(),
+                                                        *lock.charts.items()]
+    for reference, entry in entries:
+        repository = imageref.parse(reference.removeprefix(OCI)).path
+        found.update({(repository, tag): digest for tag, digest in entry.signatures.items()})
     return found
 
 
@@ -87,7 +96,7 @@ def rebuilt(locked: ImageLock, digest: str, index: bytes) -> bool:
 
 
 def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> int:
-    """Fail as `stale` every pinned image whose tag names other content in Harbor now.
+    """Fail as `stale` every pinned image or chart whose tag names other content in Harbor now.
 
     The one check that asks by tag, so through a proxy cache it costs one upstream request per
     tag; the count of tags asked is returned so the caller can say so.
@@ -95,10 +104,9 @@ def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> i
     asked = 0
     for check in checks:
         target = check.target
-        if target.chart or target.digest is None or target.tag is None or check.failed:
+        if target.digest is None or target.tag is None or check.failed:
             continue
-        tagged = target.reference.rpartition("@")[0]
-        locked = lock.images.get(tagged)
+        locked = _locked(lock, target)
         if locked is None:
             continue
         asked += 1
@@ -111,6 +119,16 @@ def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> i
                               f"{locked.upstream}: re-run verify --write-lock with --update-lock "
                               "to take it (asked by tag)")
     return asked
+
+
+def _locked(lock: Lock, target: Target) -> ImageLock | None:
+    """The lock's entry for a pinned target's tag; a chart's as an image Harbor stores with its
+    own bytes (one digest, no index of its own to rebuild), as it stores a chart."""
+    tagged = target.reference.rpartition("@")[0]
+    if not target.chart:
+        return lock.images.get(tagged)
+    chart = lock.charts.get(tagged)
+    return ImageLock(chart.digest) if chart is not None else None
 
 
 def _tag_digest(

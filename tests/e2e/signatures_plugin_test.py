@@ -4,9 +4,6 @@ is rendered out; for an `oci://` chart, the chart's own signature too."""
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ import pytest
 from tests.support.cosign_signing import sign
 from tests.support.fixtures_plugin import Plugin
 from tests.support.fixtures_registry import ADMIN_ENV
-from tests.support.fixtures_signed import PROJECT, Signed, push_chart
+from tests.support.fixtures_signed import PROJECT, Signed, push_helm_chart
 from tests.support.oci_content import Pusher
 
 POD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n"
@@ -29,20 +26,6 @@ def _chart(root: Path, image: str) -> Path:
     return chart
 
 
-def _packaged(name: str, image: str) -> bytes:
-    """A chart archive as `helm package` makes one: NAME/Chart.yaml and NAME/templates/."""
-    files = {f"{name}/Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n",
-             f"{name}/templates/pod.yaml": POD.format(image=image)}
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for path, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def oci_charts(signed: Signed) -> None:
     """charts/signed-app:0.1.0 (signed) and charts/unsigned-app:0.1.0 on the upstream, both
@@ -51,12 +34,10 @@ def oci_charts(signed: Signed) -> None:
     with signed.upstream.registry.client() as client:
         pusher = Pusher(client)
         for name in ("signed-app", "unsigned-app"):
-            repository = f"charts/{name}"
-            config = json.dumps({"apiVersion": "v2", "name": name, "version": "0.1.0"}).encode()
-            chart = push_chart(pusher, repository, "0.1.0", config,
-                               _packaged(name, "containers/plain:1.0"))
+            chart = push_helm_chart(pusher, name,
+                                    {"pod.yaml": POD.format(image="containers/plain:1.0")})
             if name == "signed-app":
-                sign(pusher, repository, chart.digest, signed.signer)
+                sign(pusher, chart.repository, chart.digest, signed.signer)
 
 
 @pytest.fixture
