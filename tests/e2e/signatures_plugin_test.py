@@ -42,14 +42,16 @@ def oci_charts(signed: Signed) -> None:
 
 @pytest.fixture
 def run(plugin: Plugin, signed_harbor, signed: Signed, tmp_path: Path):
+    """`helm harbor-mirror template demo IMAGE-or-CHART ARGS` (`command=` another subcommand),
+    KEY in ARGS standing for the signer's public key file."""
     key = tmp_path / "key.pem"
     key.write_bytes(signed.signer.pem)
     env = {**ADMIN_ENV, "HARBOR_MIRROR_HARBOR_HOST": signed_harbor.url.removeprefix("https://"),
            "HARBOR_MIRROR_PROJECT": PROJECT, "HARBOR_MIRROR_CA_FILE": signed_harbor.ca_file}
 
-    def template(image: str, *args: str):
+    def template(image: str, *args: str, command: str = "template"):
         chart = image if image.startswith("oci://") else _chart(tmp_path, image)
-        return plugin.env.run("harbor-mirror", "template", "demo", chart,
+        return plugin.env.run("harbor-mirror", command, "demo", chart,
                               *[a.replace("KEY", str(key)) for a in args], extra_env=env)
 
     return template
@@ -103,3 +105,24 @@ def test_verify_signatures_refuses_an_unsigned_chart_whose_images_are_signed(run
     (line,) = _ours(done.stderr)
     assert f"/{PROJECT}/charts/unsigned-app:0.1.0: signature missing" in line
     assert "through Harbor" in line  # names the chart, as the post-renderer's failures do
+
+
+@pytest.mark.usefixtures("oci_charts")
+def test_a_locked_verified_template_asks_the_upstream_nothing(
+    run, plugin: Plugin, signed: Signed, tmp_path: Path
+) -> None:
+    # verify --warm --signatures --write-lock records the chart's and the image's signature
+    # digests; with the lock, the chart, the image and both signatures are asked by digest,
+    # which Harbor answers from what it stores (controller/proxy/controller.go UseLocalManifest)
+    chart = ["oci://dp.apps.rancher.io/charts/signed-app", "--version", "0.1.0"]
+    lock = tmp_path / "lock.yaml"
+    warmed = run(*chart, "--warm", "--signatures", "--key", "KEY", "--write-lock", str(lock),
+                 command="verify")
+    assert warmed.returncode == 0, warmed.stdout + warmed.stderr
+    record = Path(plugin.env.env["HELM_CACHE_HOME"], "harbor-mirror", "signatures.json")
+    record.unlink()  # what warming recorded would also give the digests: only the lock does
+    before = len(signed.upstream.registry.requests())
+    done = run(*chart, "--lock", str(lock), "--verify", "--signatures", "--key", "KEY")
+    assert done.returncode == 0, done.stderr
+    assert f"/{PROJECT}/containers/plain:1.0@sha256:" in done.stdout
+    assert signed.upstream.registry.requests()[before:] == []
