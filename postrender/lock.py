@@ -89,6 +89,11 @@ class ChartLock(NamedTuple):
     digest: str
     signatures: Mapping[str, str] = _NONE
 
+    @property
+    def known(self) -> set[str]:
+        """The one digest that stands for this chart, as `ImageLock.known` for an image."""
+        return {self.digest}
+
     def as_dict(self) -> dict[str, object]:
         written: dict[str, object] = {"digest": self.digest}
         if self.signatures:

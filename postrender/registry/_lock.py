@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from postrender.lock import ChartLock, ImageLock, Lock, with_platform
 from postrender.registry._check import OK, Check, json_object, platform_of
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
-from postrender.registry._references import Target
 from postrender.rewrite import imageref
 from postrender.rewrite.mirrored import OCI
 
@@ -29,18 +28,18 @@ def lock_of(
     """The lock entries of every image reference with a tag and no digest, and every chart
     with a version, that resolved; `platforms` picks an index's pin when it names one.
     `signature(repository, cosign tag)` is the digest `--warm --signatures` recorded for that
-    tag, if any; each image and chart keeps those of its own digests."""
+    tag, if any; each image keeps those of its own digests."""
     images: dict[str, ImageLock] = {}
     charts: dict[str, ChartLock] = {}
     for check in checks:
         target = check.target
         if check.result != OK or not check.digest or target.digest is not None:
             continue
-        if target.chart:
+        if target.chart:  # signed as an image is: it keeps those of its digest
             chart = ChartLock(check.digest)
             if signature is not None:
-                chart = chart._replace(
-                    signatures=_signatures_of(target.repository, {check.digest}, signature))
+                chart = chart._replace(signatures=_signatures_of(target.repository, chart,
+                                                                 signature))
             charts[target.reference] = chart
             continue
         image = ImageLock(check.digest, platforms=platform_digests(check.index))
@@ -48,18 +47,17 @@ def lock_of(
         if old is not None and rebuilt(old, check.digest, check.index):
             image = old._replace(harbor=check.digest)
         if signature is not None:
-            image = image._replace(signatures=_signatures_of(target.repository, image.known,
-                                                             signature))
+            image = image._replace(signatures=_signatures_of(target.repository, image, signature))
         images[target.reference] = with_platform(image, platforms)
     return Lock(images, charts)
 
 
 def _signatures_of(
-    repository: str, digests: Iterable[str], signature: Callable[[str, str], str | None]
+    repository: str, entry: ImageLock | ChartLock, signature: Callable[[str, str], str | None]
 ) -> dict[str, str]:
-    """Cosign tag → digest of the recorded signatures and attestations of `digests` (an image's
-    or a chart's; `sha256-<hex>.sig`, `.att`: cosign's tag scheme)."""
-    tags = [digest.replace(":", "-", 1) + suffix for digest in sorted(digests)
+    """Cosign tag → digest of the recorded signatures and attestations of the image's or
+    chart's digests (`sha256-<hex>.sig`, `.att`: cosign's tag scheme)."""
+    tags = [digest.replace(":", "-", 1) + suffix for digest in sorted(entry.known)
             for suffix in (".sig", ".att")]
     return {tag: digest for tag in tags if (digest := signature(repository, tag))}
 
@@ -106,7 +104,7 @@ def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> i
         target = check.target
         if target.digest is None or target.tag is None or check.failed:
             continue
-        locked = _locked(lock, target)
+        locked = _locked(lock, target.reference.rpartition("@")[0], chart=target.chart)
         if locked is None:
             continue
         asked += 1
@@ -121,14 +119,13 @@ def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> i
     return asked
 
 
-def _locked(lock: Lock, target: Target) -> ImageLock | None:
-    """The lock's entry for a pinned target's tag; a chart's as an image Harbor stores with its
+def _locked(lock: Lock, tagged: str, *, chart: bool) -> ImageLock | None:
+    """The lock's entry for a reference by tag; a chart's as an image Harbor stores with its
     own bytes (one digest, no index of its own to rebuild), as it stores a chart."""
-    tagged = target.reference.rpartition("@")[0]
-    if not target.chart:
+    if not chart:
         return lock.images.get(tagged)
-    chart = lock.charts.get(tagged)
-    return ImageLock(chart.digest) if chart is not None else None
+    found = lock.charts.get(tagged)
+    return ImageLock(found.digest) if found is not None else None
 
 
 def _tag_digest(

@@ -141,31 +141,6 @@ def test_bad_keys_are_one_line_before_any_request(verify, args, needle):
     assert [r for r in verify.harbor.requests if r.path.startswith(("/v2/", "/service/"))] == []
 
 
-def test_write_lock_keeps_the_signatures_digests_and_lock_reads_them_by_digest(verify, signed):
-    rendered = verify.manifest("containers/app:1.0", "containers/plain:1.0")
-    lock_file = verify.tmp_path / "lock.yaml"
-    warmed = verify(rendered, "--warm", "--signatures", "--key", verify.key,
-                    "--platform", "linux/amd64", "--write-lock", lock_file)
-    assert warmed.returncode == 0, warmed.stderr
-    locked = lock.read(lock_file)
-    app = locked.images[f"{verify.host}/{PROJECT}/containers/app:1.0"]
-    plain = locked.images[f"{verify.host}/{PROJECT}/containers/plain:1.0"]
-    index, amd64 = app.upstream, app.platforms["linux/amd64"]
-    assert sorted(app.signatures) == sorted(
-        digest.replace(":", "-") + ".sig" for digest in (index, amd64))
-    assert list(plain.signatures) == [plain.upstream.replace(":", "-") + ".sig"]
-    verify.harbor.clear_log()
-    (Path(verify.env["HELM_CACHE_HOME"]) / "harbor-mirror" / "signatures.json").unlink()
-    checked = verify(rendered, "--lock", lock_file, "--signatures", "--key", verify.key,
-                     "--platform", "linux/amd64")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    asked = [r.path.rpartition("/")[2] for r in verify.harbor.requests
-             if "/manifests/" in r.path]
-    assert not [reference for reference in asked if reference.endswith((".sig", ".att"))]
-    for image in (app, plain):  # the pinned manifest's own signature, read by its digest
-        assert image.signatures[image.pin.replace(":", "-") + ".sig"] in asked
-
-
 def test_write_lock_keeps_the_charts_signature_and_lock_reads_it_by_digest(verify, signed, helm4):
     # Application Collection signs its charts as it signs images: the lock carries the
     # chart's .sig digest beside its own, so a later check asks for neither by tag
@@ -192,3 +167,28 @@ def test_write_lock_keeps_the_charts_signature_and_lock_reads_it_by_digest(verif
     assert not [path for path in asked if path.endswith((".sig", ".att"))]
     assert any(path.endswith("/manifests/" + digest) for digest in locked.signatures.values()
                for path in asked)
+
+
+def test_write_lock_keeps_the_signatures_digests_and_lock_reads_them_by_digest(verify, signed):
+    rendered = verify.manifest("containers/app:1.0", "containers/plain:1.0")
+    lock_file = verify.tmp_path / "lock.yaml"
+    warmed = verify(rendered, "--warm", "--signatures", "--key", verify.key,
+                    "--platform", "linux/amd64", "--write-lock", lock_file)
+    assert warmed.returncode == 0, warmed.stderr
+    locked = lock.read(lock_file)
+    app = locked.images[f"{verify.host}/{PROJECT}/containers/app:1.0"]
+    plain = locked.images[f"{verify.host}/{PROJECT}/containers/plain:1.0"]
+    index, amd64 = app.upstream, app.platforms["linux/amd64"]
+    assert sorted(app.signatures) == sorted(
+        digest.replace(":", "-") + ".sig" for digest in (index, amd64))
+    assert list(plain.signatures) == [plain.upstream.replace(":", "-") + ".sig"]
+    verify.harbor.clear_log()
+    (Path(verify.env["HELM_CACHE_HOME"]) / "harbor-mirror" / "signatures.json").unlink()
+    checked = verify(rendered, "--lock", lock_file, "--signatures", "--key", verify.key,
+                     "--platform", "linux/amd64")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    asked = [r.path.rpartition("/")[2] for r in verify.harbor.requests
+             if "/manifests/" in r.path]
+    assert not [reference for reference in asked if reference.endswith((".sig", ".att"))]
+    for image in (app, plain):  # the pinned manifest's own signature, read by its digest
+        assert image.signatures[image.pin.replace(":", "-") + ".sig"] in asked
