@@ -1,4 +1,4 @@
-"""The lock file: the digest each Harbor image reference of a release is pulled by.
+"""The lock file: the digest each Harbor image reference and chart of a release is pulled by.
 
 `verify --write-lock` writes it; the post-renderer (`--lock`) reads it to turn
 `HARBOR/PROJECT/path:TAG` into `HARBOR/PROJECT/path:TAG@sha256:…`. A pull by the digest of
@@ -82,12 +82,31 @@ class ImageLock(NamedTuple):
         return written
 
 
+class ChartLock(NamedTuple):
+    """What one `oci://HARBOR/PROJECT/path:VERSION` resolved to: Harbor stores a chart with its
+    own bytes, so one digest; `signatures`: its cosign signature's digest by tag, as an image's."""
+
+    digest: str
+    signatures: Mapping[str, str] = _NONE
+
+    @property
+    def known(self) -> set[str]:
+        """The one digest that stands for this chart, as `ImageLock.known` for an image."""
+        return {self.digest}
+
+    def as_dict(self) -> dict[str, object]:
+        written: dict[str, object] = {"digest": self.digest}
+        if self.signatures:
+            written["signatures"] = dict(self.signatures)
+        return written
+
+
 class Lock(NamedTuple):
     """Images by Harbor reference (as rewritten, with its tag) and charts by `oci://` URL:TAG.
     (NamedTuples, not dataclasses: those import `inspect` on the post-renderer's path.)"""
 
     images: Mapping[str, ImageLock] = MappingProxyType({})
-    charts: Mapping[str, str] = _NONE
+    charts: Mapping[str, ChartLock] = MappingProxyType({})
 
     def pins(self) -> dict[str, Pin]:
         """Reference → the digest its pull is pinned to, and the digests naming its content."""
@@ -107,17 +126,17 @@ class Lock(NamedTuple):
                     continue
             images[reference] = image
         charts = dict(self.charts)
-        for url, digest in newer.charts.items():
-            if charts.get(url, digest) != digest:
+        for url, chart in newer.charts.items():
+            if charts.get(url, chart).digest != chart.digest:
                 changed.append(url)
                 if not update:
                     continue
-            charts[url] = digest
+            charts[url] = chart
         return Lock(images, charts), changed
 
     def dump(self) -> bytes:
         lines = [HEADER.rstrip("\n"), f"version: {FORMAT}"]
-        lines += _block("charts", {url: {"digest": d} for url, d in self.charts.items()})
+        lines += _block("charts", {url: chart.as_dict() for url, chart in self.charts.items()})
         lines += _block("images", {ref: image.as_dict() for ref, image in self.images.items()})
         return ("\n".join(lines) + "\n").encode("utf-8")
 
@@ -161,8 +180,7 @@ def parse(document: object, where: str) -> Lock:
         raise ConfigError(f"lock file {where}: not a version {FORMAT} harbor-mirror lock "
                           f"(no `version: {FORMAT}`)")
     charts = {
-        url: _digest(entry.get("digest") if isinstance(entry, dict) else None,
-                     f"{where}: chart {url}")
+        url: _chart(entry, f"{where}: chart {url}")
         for url, entry in _mapping(document.get("charts"), f"{where}: charts").items()
     }
     images = {
@@ -172,6 +190,11 @@ def parse(document: object, where: str) -> Lock:
     return Lock(images, charts)
 
 
+def _chart(entry: object, where: str) -> ChartLock:
+    fields = _mapping(entry, where)
+    return ChartLock(_digest(fields.get("digest"), f"{where} digest"), _signatures(fields, where))
+
+
 def _image(entry: object, where: str) -> ImageLock:
     fields = _mapping(entry, where)
     platforms = {name: _digest(value, f"{where} platform {name}")
@@ -179,14 +202,18 @@ def _image(entry: object, where: str) -> ImageLock:
     platform = fields.get("platform") or ""
     if platform and platform not in platforms:
         raise ConfigError(f"{where}: platform {platform} is not among its platforms")
-    signatures = {_cosign_tag(tag, where): _digest(value, f"{where} signature {tag}")
-                  for tag, value in _mapping(fields.get("signatures"), where).items()}
     image = ImageLock(_digest(fields.get("upstream"), f"{where} upstream"),
                       _digest(fields["harbor"], f"{where} harbor") if "harbor" in fields else "",
-                      platforms, str(platform), signatures)
+                      platforms, str(platform), _signatures(fields, where))
     if "pin" in fields and fields["pin"] != image.pin:
         raise ConfigError(f"{where}: pin {fields['pin']} is not the digest of platform {platform}")
     return image
+
+
+def _signatures(fields: Mapping[str, object], where: str) -> dict[str, str]:
+    """An entry's `signatures:`: each cosign tag with the digest of its manifest."""
+    return {_cosign_tag(tag, where): _digest(value, f"{where} signature {tag}")
+            for tag, value in _mapping(fields.get("signatures"), where).items()}
 
 
 def _mapping(value: object, where: str) -> dict[str, object]:

@@ -13,11 +13,12 @@ ETCD = "harbor.example.com/appco/containers/etcd:3.5"
 BUSYBOX = "harbor.example.com/appco/containers/busybox:15.6"
 CHART = "oci://harbor.example.com/appco/charts/etcd:1.0.0"
 INDEX = lock.ImageLock(A, platforms={"linux/amd64": B, "linux/arm64": C})
+CHART_SIG = "sha256-" + "a" * 64 + ".sig"
 
 
 def sample() -> lock.Lock:
     return lock.Lock({ETCD: lock.with_platform(INDEX, frozenset({"linux/amd64"})),
-                      BUSYBOX: lock.ImageLock(D)}, {CHART: A})
+                      BUSYBOX: lock.ImageLock(D)}, {CHART: lock.ChartLock(A, {CHART_SIG: C})})
 
 
 def test_a_written_lock_reads_back_as_it_was(tmp_path):
@@ -28,6 +29,14 @@ def test_a_written_lock_reads_back_as_it_was(tmp_path):
     text = path.read_text()
     assert text.index(f'"{BUSYBOX}"') < text.index(f'"{ETCD}"')  # sorted
     assert "\nversion: 1\n" in text and text.startswith("# helm-harbor-mirror lock file")
+    assert f'"{CHART}":\n    digest: {A}\n    signatures:\n      {CHART_SIG}: {C}\n' in text
+
+
+def test_a_chart_entry_without_signatures_reads_as_version_1_wrote_it(tmp_path):
+    path = tmp_path / "lock.yaml"
+    path.write_text(f'version: 1\ncharts:\n  "{CHART}":\n    digest: {A}\n')
+    assert lock.read(path) == lock.Lock(charts={CHART: lock.ChartLock(A)})
+    assert f'"{CHART}":\n    digest: {A}\nimages: {{}}\n' in lock.read(path).dump().decode()
 
 
 def test_pins_follow_the_platform_chosen_else_the_tag_digest():
@@ -41,13 +50,13 @@ def test_pins_follow_the_platform_chosen_else_the_tag_digest():
 
 def test_merge_keeps_other_entries_and_changed_ones_unless_asked():
     newer = lock.Lock({BUSYBOX: lock.ImageLock(C), "h.example/appco/x:1": lock.ImageLock(A)},
-                      {CHART: B})
+                      {CHART: lock.ChartLock(B)})
     kept, changed = sample().merged(newer, update=False)
     assert changed == [BUSYBOX, CHART]
-    assert kept.images[BUSYBOX].upstream == D and kept.charts[CHART] == A
+    assert kept.images[BUSYBOX].upstream == D and kept.charts[CHART].digest == A
     assert kept.images["h.example/appco/x:1"].upstream == A and ETCD in kept.images
     updated, _ = sample().merged(newer, update=True)
-    assert updated.images[BUSYBOX].upstream == C and updated.charts[CHART] == B
+    assert updated.images[BUSYBOX].upstream == C and updated.charts[CHART].digest == B
 
 
 @pytest.mark.parametrize(("text", "problem"), [
@@ -58,6 +67,11 @@ def test_merge_keeps_other_entries_and_changed_ones_unless_asked():
     (f'version: 1\nimages:\n  "{ETCD}":\n    upstream: {A}\n    platform: linux/amd64\n',
      "platform linux/amd64 is not among its platforms"),
     (f"version: 1\ncharts: [{A}]\n", "charts: not a mapping"),
+    (f'version: 1\ncharts:\n  "{CHART}":\n    digest: {A}\n    signatures:\n      x.sig: {B}\n',
+     f"chart {CHART}: signatures: 'x.sig' is not a cosign"),
+    (f'version: 1\ncharts:\n  "{CHART}":\n    digest: {A}\n    signatures:\n'
+     f"      {CHART_SIG}: sha256:b\n", f"chart {CHART} signature {CHART_SIG}: 'sha256:b' is not"),
+    (f'version: 1\ncharts:\n  "{CHART}": {A}\n', f"chart {CHART}: not a mapping"),
 ])
 def test_anything_but_a_lock_is_one_line_naming_the_file(tmp_path, text, problem):
     path = tmp_path / "lock.yaml"

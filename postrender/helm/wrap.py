@@ -142,8 +142,8 @@ def build(
         if verify:
             for arg in ("--verify", *signature_args):
                 extra += ["--post-renderer-args", arg]
-        if settings.lock is not None:
-            extra += ["--post-renderer-args", f"--lock={os.path.abspath(settings.lock)}"]
+        for arg in lock_option(settings):
+            extra += ["--post-renderer-args", arg]
         if major == 3:
             hooks = hook_values(line, mapped, charts, harbor, settings, environ)
             if hooks and settings.lock is not None:
@@ -153,6 +153,12 @@ def build(
         raise ConfigError(f"{subcommand}: --verify checks rendered manifests; {subcommand} "
                           "renders none")
     return Command([subcommand, *extra, *mapped], charts)
+
+
+def lock_option(settings: Settings) -> list[str]:
+    """The post-renderer's `--lock` for the wrapper's lock, by a path that holds wherever it
+    runs; nothing without one."""
+    return [f"--lock={os.path.abspath(settings.lock)}"] if settings.lock is not None else []
 
 
 def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lock: str
@@ -176,11 +182,11 @@ def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lo
                               "give --version")
         # Helm's tag for a version: `+` is `_`; a tag in the URL stands for itself
         tag = url if version is None else f"{url}:{version.replace('+', '_')}"
-        digest = read(Path(lock)).charts.get(tag)
-        if digest is None:
+        locked = read(Path(lock)).charts.get(tag)
+        if locked is None:
             raise ConfigError(f"{line.subcommand}: the chart {tag} is not in the lock file "
                               f"{lock}; {RERUN}")
-        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{digest}"
+        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{locked.digest}"
         pinned.append(mapped[index])
         dropped |= line.flag_indexes("--version")
     return [arg for index, arg in enumerate(mapped) if index not in dropped], pinned
@@ -300,8 +306,9 @@ def run(
                     environ=environ, signature_args=signature_args)  # fmt: skip
     stdin = values_read_twice(subcommand, line) if preflight else None  # both runs read them
     chart = oci_chart(line) if signature_args and subcommand in _POST_RENDERED else None
+    checking = ["--verify", *signature_args, *lock_option(settings)]  # as the post-renderer's
     if check is not None and chart is not None:  # its signature: no rendered stream names it
-        _checked(check, "", ["--verify", *signature_args], chart, command.charts)
+        _checked(check, "", checking, chart, command.charts)
     started = time.time()
     with harbor.helm_environ(environ) as env:
         if preflight:
@@ -309,8 +316,8 @@ def run(
             # install's flags all fit
             done = run_helm(["template", *command.args[1:]], env, stdin=stdin)
             _raise_on_failure(subcommand, done, command.charts, started, environ)
-            _checked(check, done.stdout.decode("utf-8", "replace"),
-                     ["--verify", *signature_args], None, command.charts)
+            _checked(check, done.stdout.decode("utf-8", "replace"), checking, None,
+                     command.charts)
             if subcommand == "template":  # already rendered: show it, do not render twice
                 sys.stdout.buffer.write(done.stdout)
                 sys.stdout.flush()

@@ -15,12 +15,13 @@ import hashlib
 from collections.abc import Callable, Iterable
 
 from postrender.errors import VerifyFailed
-from postrender.lock import ImageLock, Lock, with_platform
+from postrender.lock import ChartLock, ImageLock, Lock, with_platform
 from postrender.registry._check import OK, Check, json_object, platform_of
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 from postrender.registry._rebuilt_form import in_harbors_rebuilt_form
 from postrender.registry._trust import VERIFIED
 from postrender.rewrite import imageref
+from postrender.rewrite.mirrored import OCI
 
 STALE = "stale"
 
@@ -36,13 +37,17 @@ def lock_of(
     tag, if any; each image keeps those of its own digests. `upstream_index(reference)` is
     the upstream index `--warm --signatures` recorded for it, if any."""
     images: dict[str, ImageLock] = {}
-    charts: dict[str, str] = {}
+    charts: dict[str, ChartLock] = {}
     for check in checks:
         target = check.target
         if check.result != OK or not check.digest or target.digest is not None:
             continue
-        if target.chart:
-            charts[target.reference] = check.digest
+        if target.chart:  # signed as an image is: it keeps those of its digest
+            chart = ChartLock(check.digest)
+            if signature is not None:
+                chart = chart._replace(signatures=_signatures_of(target.repository, chart,
+                                                                 signature))
+            charts[target.reference] = chart
             continue
         image = _image_lock(check, previous.images.get(target.reference),
                             upstream_index(target.reference))
@@ -90,11 +95,11 @@ def _signed(check: Check) -> bool:
 
 
 def _signatures_of(
-    repository: str, image: ImageLock, signature: Callable[[str, str], str | None]
+    repository: str, entry: ImageLock | ChartLock, signature: Callable[[str, str], str | None]
 ) -> dict[str, str]:
-    """Cosign tag → digest of the recorded signatures and attestations of the image's digests
-    (`sha256-<hex>.sig`, `.att`: cosign's tag scheme)."""
-    tags = [digest.replace(":", "-", 1) + suffix for digest in sorted(image.known)
+    """Cosign tag → digest of the recorded signatures and attestations of the image's or
+    chart's digests (`sha256-<hex>.sig`, `.att`: cosign's tag scheme)."""
+    tags = [digest.replace(":", "-", 1) + suffix for digest in sorted(entry.known)
             for suffix in (".sig", ".att")]
     return {tag: digest for tag in tags if (digest := signature(repository, tag))}
 
@@ -103,9 +108,11 @@ def locked_signatures(lock: Lock) -> dict[tuple[str, str], str]:
     """(repository, cosign tag) → digest for every signature the lock records, so a check
     reads each by its digest: Harbor answers that from what it stores."""
     found = {}
-    for reference, image in lock.images.items():
-        repository = imageref.parse(reference).path
-        found.update({(repository, tag): digest for tag, digest in image.signatures.items()})
+    entries: list[tuple[str, ImageLock | ChartLock]] = [*lock.images.items(),
+                                                        *lock.charts.items()]
+    for reference, entry in entries:
+        repository = imageref.parse(reference.removeprefix(OCI)).path
+        found.update({(repository, tag): digest for tag, digest in entry.signatures.items()})
     return found
 
 
@@ -129,7 +136,7 @@ def rebuilt(locked: ImageLock, digest: str, index: bytes) -> bool:
 
 
 def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> int:
-    """Fail as `stale` every pinned image whose tag names other content in Harbor now.
+    """Fail as `stale` every pinned image or chart whose tag names other content in Harbor now.
 
     The one check that asks by tag, so through a proxy cache it costs one upstream request per
     tag; the count of tags asked is returned so the caller can say so.
@@ -137,10 +144,9 @@ def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> i
     asked = 0
     for check in checks:
         target = check.target
-        if target.chart or target.digest is None or target.tag is None or check.failed:
+        if target.digest is None or target.tag is None or check.failed:
             continue
-        tagged = target.reference.rpartition("@")[0]
-        locked = lock.images.get(tagged)
+        locked = _locked(lock, target.reference.rpartition("@")[0], chart=target.chart)
         if locked is None:
             continue
         asked += 1
@@ -153,6 +159,15 @@ def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> i
                               f"{locked.upstream}: re-run verify --write-lock with --update-lock "
                               "to take it (asked by tag)")
     return asked
+
+
+def _locked(lock: Lock, tagged: str, *, chart: bool) -> ImageLock | None:
+    """The lock's entry for a reference by tag; a chart's as an image Harbor stores with its
+    own bytes (one digest, no index of its own to rebuild), as it stores a chart."""
+    if not chart:
+        return lock.images.get(tagged)
+    found = lock.charts.get(tagged)
+    return ImageLock(found.digest) if found is not None else None
 
 
 def _tag_digest(

@@ -71,12 +71,12 @@ def pinned_chart(target: Target, lock: Lock, *, where: str) -> Target:
     """The chart asked for by the digest the lock gives its version. A version the lock lacks
     is refused, as the wrappers' `--lock` refuses it: asked by tag, it would pass here and
     fail the install (`where` names the lock)."""
-    digest = lock.charts.get(target.reference)
-    if digest is None and target.tag is not None and target.digest is None:
+    locked = lock.charts.get(target.reference)
+    if locked is None and target.tag is not None and target.digest is None:
         raise PinRefused(f"the chart {target.reference} is not in the lock file {where}; {RERUN}")
-    if digest is None:
+    if locked is None:
         return target
-    return target._replace(reference=f"{target.reference}@{digest}", digest=digest)
+    return target._replace(reference=f"{target.reference}@{locked.digest}", digest=locked.digest)
 
 
 def require_resolved(checks: Sequence[Check], *, strict: bool = False) -> None:

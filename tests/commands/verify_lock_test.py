@@ -13,6 +13,7 @@ import pytest
 from postrender import lock as lockfile
 from tests.support.fixtures_helm import isolated_helm_env
 from tests.support.fixtures_registry import ADMIN_ENV, CHART, REPO_ROOT, busybox_digest
+from tests.support.fixtures_signed import push_helm_chart
 from tests.support.oci_content import Pusher
 
 PROJECT = "application-collection"
@@ -144,6 +145,28 @@ def test_lock_reports_a_tag_moved_upstream_as_stale(mirror, run, tmp_path):
     assert "pass --update-lock" in refused.stderr
     assert run("verify", rendered, *target, "--write-lock", lock, "--update-lock").returncode == 0
     assert run("verify", rendered, *target, "--lock", lock).returncode == 0
+
+
+def test_lock_reports_a_chart_version_moved_upstream_as_stale(mirror, run, tmp_path):
+    # Harbor stores a chart with its own bytes, so its locked digest compares as it is
+    chart = ["demo", "oci://dp.apps.rancher.io/charts/moving-chart", "--version", "0.1.0",
+             "--harbor-host", mirror.host, "--ca-file", mirror.harbor.ca_file]
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  build: '{}'\n"
+    lock = tmp_path / "lock.yaml"
+    with mirror.upstream.registry.client() as client:
+        push_helm_chart(Pusher(client), "moving-chart", {"cm.yaml": config_map.format(1)})
+        assert run("verify", *chart, "--warm", "--write-lock", lock).returncode == 0
+        push_helm_chart(Pusher(client), "moving-chart", {"cm.yaml": config_map.format(2)})
+    stale = run("verify", *chart, "--lock", lock, "-o", "json")
+    assert stale.returncode == 1
+    (result,) = json.loads(stale.stdout)
+    ((url, locked),) = lockfile.read(lock).charts.items()
+    assert (result["reference"], result["result"]) == (f"{url}@{locked.digest}", "stale")
+    assert "asked by tag" in result["detail"] and "--update-lock" in result["detail"]
+    assert "1 tags asked for by tag" in stale.stderr
+    assert run("verify", *chart, "--write-lock", lock).returncode == 1
+    assert run("verify", *chart, "--write-lock", lock, "--update-lock").returncode == 0
+    assert run("verify", *chart, "--lock", lock).returncode == 0
 
 
 def test_harbors_own_list_is_recorded_and_not_stale_while_the_upstream_is_down(

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from postrender import lock
+from tests.support.cosign_signing import sign
 from tests.support.fixtures_helm import isolated_helm_env
 from tests.support.fixtures_registry import ADMIN_ENV, REPO_ROOT
-from tests.support.fixtures_signed import PROJECT
+from tests.support.fixtures_signed import PROJECT, push_helm_chart
+from tests.support.oci_content import Pusher
 from tests.support.setup_runs import assert_one_line_error
 
 
@@ -137,6 +139,34 @@ def test_bad_keys_are_one_line_before_any_request(verify, args, needle):
     assert_one_line_error(done, 2, needle)
     assert done.stdout == ""
     assert [r for r in verify.harbor.requests if r.path.startswith(("/v2/", "/service/"))] == []
+
+
+def test_write_lock_keeps_the_charts_signature_and_lock_reads_it_by_digest(verify, signed, helm4):
+    # Application Collection signs its charts as it signs images: the lock carries the
+    # chart's .sig digest beside its own, so a later check asks for neither by tag
+    with signed.upstream.registry.client() as client:
+        pusher = Pusher(client)
+        pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n" \
+              "    - name: c\n      image: dp.apps.rancher.io/containers/plain:1.0\n"
+        chart = push_helm_chart(pusher, "locked-app", {"pod.yaml": pod})
+        sign(pusher, chart.repository, chart.digest, signed.signer)
+    verify.env["HELM_BIN"] = str(helm4)
+    release = ["demo", "oci://dp.apps.rancher.io/charts/locked-app", "--version", "0.1.0",
+               "--signatures", "--key", verify.key]
+    lock_file = verify.tmp_path / "lock.yaml"
+    warmed = verify(*release, "--warm", "--write-lock", lock_file)
+    assert warmed.returncode == 0, warmed.stdout + warmed.stderr
+    (locked,) = lock.read(lock_file).charts.values()
+    assert locked.digest == chart.digest
+    assert list(locked.signatures) == [chart.digest.replace(":", "-") + ".sig"]
+    verify.harbor.clear_log()
+    (Path(verify.env["HELM_CACHE_HOME"]) / "harbor-mirror" / "signatures.json").unlink()
+    checked = verify(*release, "--lock", lock_file)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    asked = [r.path for r in verify.harbor.requests if "/charts/locked-app/manifests/" in r.path]
+    assert not [path for path in asked if path.endswith((".sig", ".att"))]
+    assert any(path.endswith("/manifests/" + digest) for digest in locked.signatures.values()
+               for path in asked)
 
 
 def test_write_lock_keeps_the_signatures_digests_and_lock_reads_them_by_digest(verify, signed):

@@ -116,7 +116,7 @@ def test_template_wrapper_on_helm3_fetches_the_chart_by_its_locked_digest(
     with_lock = release(*args, "--lock", release.lock)
     assert plain.returncode == with_lock.returncode == 0, with_lock.stderr
     chart_asks = [r.path for r in mirror.harbor.requests if "/charts/" in r.path]
-    (digest,) = lock.charts.values()
+    (digest,) = [chart.digest for chart in lock.charts.values()]
     assert chart_asks and not [path for path in chart_asks if "/manifests/0.1.0" in path]
     assert f"/v2/application-collection/charts/etcd-like/manifests/{digest}" in chart_asks
     assert with_lock.stdout == pinned(plain.stdout, lock, hooks=False) != plain.stdout
@@ -124,7 +124,7 @@ def test_template_wrapper_on_helm3_fetches_the_chart_by_its_locked_digest(
     strict = release(*args, "--lock", release.lock, "--post-renderer-args", "--strict")
     assert strict.returncode == 2 and "use Helm 4" in strict.stderr
     (chart,) = lock.charts
-    wrong = lockfile.Lock(lock.images, {chart: "sha256:" + "0" * 64})
+    wrong = lockfile.Lock(lock.images, {chart: lockfile.ChartLock("sha256:" + "0" * 64)})
     wrong.write(release.lock)
     refused = release(*args, "--lock", release.lock)
     assert refused.returncode == 1  # Helm asked Harbor for that digest, which names nothing

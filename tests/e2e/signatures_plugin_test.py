@@ -4,9 +4,6 @@ is rendered out; for an `oci://` chart, the chart's own signature too."""
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +11,7 @@ import pytest
 from tests.support.cosign_signing import sign
 from tests.support.fixtures_plugin import Plugin
 from tests.support.fixtures_registry import ADMIN_ENV
-from tests.support.fixtures_signed import PROJECT, Signed, push_chart
+from tests.support.fixtures_signed import PROJECT, Signed, push_helm_chart
 from tests.support.oci_content import Pusher
 
 POD = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n"
@@ -29,20 +26,6 @@ def _chart(root: Path, image: str) -> Path:
     return chart
 
 
-def _packaged(name: str, image: str) -> bytes:
-    """A chart archive as `helm package` makes one: NAME/Chart.yaml and NAME/templates/."""
-    files = {f"{name}/Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n",
-             f"{name}/templates/pod.yaml": POD.format(image=image)}
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for path, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def oci_charts(signed: Signed) -> None:
     """charts/signed-app:0.1.0 (signed) and charts/unsigned-app:0.1.0 on the upstream, both
@@ -51,24 +34,24 @@ def oci_charts(signed: Signed) -> None:
     with signed.upstream.registry.client() as client:
         pusher = Pusher(client)
         for name in ("signed-app", "unsigned-app"):
-            repository = f"charts/{name}"
-            config = json.dumps({"apiVersion": "v2", "name": name, "version": "0.1.0"}).encode()
-            chart = push_chart(pusher, repository, "0.1.0", config,
-                               _packaged(name, "containers/plain:1.0"))
+            chart = push_helm_chart(pusher, name,
+                                    {"pod.yaml": POD.format(image="containers/plain:1.0")})
             if name == "signed-app":
-                sign(pusher, repository, chart.digest, signed.signer)
+                sign(pusher, chart.repository, chart.digest, signed.signer)
 
 
 @pytest.fixture
 def run(plugin: Plugin, signed_harbor, signed: Signed, tmp_path: Path):
+    """`helm harbor-mirror template demo IMAGE-or-CHART ARGS` (`command=` another subcommand),
+    KEY in ARGS standing for the signer's public key file."""
     key = tmp_path / "key.pem"
     key.write_bytes(signed.signer.pem)
     env = {**ADMIN_ENV, "HARBOR_MIRROR_HARBOR_HOST": signed_harbor.url.removeprefix("https://"),
            "HARBOR_MIRROR_PROJECT": PROJECT, "HARBOR_MIRROR_CA_FILE": signed_harbor.ca_file}
 
-    def template(image: str, *args: str):
+    def template(image: str, *args: str, command: str = "template"):
         chart = image if image.startswith("oci://") else _chart(tmp_path, image)
-        return plugin.env.run("harbor-mirror", "template", "demo", chart,
+        return plugin.env.run("harbor-mirror", command, "demo", chart,
                               *[a.replace("KEY", str(key)) for a in args], extra_env=env)
 
     return template
@@ -122,3 +105,24 @@ def test_verify_signatures_refuses_an_unsigned_chart_whose_images_are_signed(run
     (line,) = _ours(done.stderr)
     assert f"/{PROJECT}/charts/unsigned-app:0.1.0: signature missing" in line
     assert "through Harbor" in line  # names the chart, as the post-renderer's failures do
+
+
+@pytest.mark.usefixtures("oci_charts")
+def test_a_locked_verified_template_asks_the_upstream_nothing(
+    run, plugin: Plugin, signed: Signed, tmp_path: Path
+) -> None:
+    # verify --warm --signatures --write-lock records the chart's and the image's signature
+    # digests; with the lock, the chart, the image and both signatures are asked by digest,
+    # which Harbor answers from what it stores (controller/proxy/controller.go UseLocalManifest)
+    chart = ["oci://dp.apps.rancher.io/charts/signed-app", "--version", "0.1.0"]
+    lock = tmp_path / "lock.yaml"
+    warmed = run(*chart, "--warm", "--signatures", "--key", "KEY", "--write-lock", str(lock),
+                 command="verify")
+    assert warmed.returncode == 0, warmed.stdout + warmed.stderr
+    record = Path(plugin.env.env["HELM_CACHE_HOME"], "harbor-mirror", "signatures.json")
+    record.unlink()  # what warming recorded would also give the digests: only the lock does
+    before = len(signed.upstream.registry.requests())
+    done = run(*chart, "--lock", str(lock), "--verify", "--signatures", "--key", "KEY")
+    assert done.returncode == 0, done.stderr
+    assert f"/{PROJECT}/containers/plain:1.0@sha256:" in done.stdout
+    assert signed.upstream.registry.requests()[before:] == []

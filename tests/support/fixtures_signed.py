@@ -15,7 +15,9 @@ project ``application-collection`` of that upstream.
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -70,6 +72,23 @@ def push_chart(pusher: Pusher, repository: str, tag: str,
         "layers": [{"mediaType": HELM_CHART, "digest": digest_of(layer), "size": len(layer)}],
     }).encode()
     return Image(repository, tag, pusher.manifest(repository, tag, OCI_MANIFEST, manifest))
+
+
+def push_helm_chart(pusher: Pusher, name: str, templates: dict[str, str]) -> Image:
+    """`charts/NAME:0.1.0` as `helm package` and `helm push` make it, which Helm can render:
+    NAME/Chart.yaml and NAME/templates/FILE for each of `templates` in a gzipped tar."""
+    chart = f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n"
+    files = {f"{name}/Chart.yaml": chart,
+             **{f"{name}/templates/{file}": text for file, text in templates.items()}}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    config = json.dumps({"apiVersion": "v2", "name": name, "version": "0.1.0"}).encode()
+    return push_chart(pusher, f"charts/{name}", "0.1.0", config, out.getvalue())
 
 
 def _children(pusher: Pusher, image: Image) -> list[str]:
