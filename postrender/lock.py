@@ -68,6 +68,15 @@ class ImageLock(NamedTuple):
         """The same upstream digest: only a moved tag makes two entries differ."""
         return self.upstream == other.upstream
 
+    def keeping(self, earlier: ImageLock) -> ImageLock:
+        """This entry of the same content with what its re-run did not ask for kept from the
+        earlier one: the `--platform` choice, the signature digests, Harbor's own digest. A
+        run that adds another chart's images must not move this image's pin."""
+        platform = self.platform or (earlier.platform if earlier.platform in self.platforms
+                                     else "")
+        return self._replace(harbor=self.harbor or earlier.harbor, platform=platform,
+                             signatures=self.signatures or earlier.signatures)
+
     def as_dict(self) -> dict[str, object]:
         written: dict[str, object] = {"upstream": self.upstream}
         if self.harbor and self.harbor != self.upstream:
@@ -124,13 +133,18 @@ class Lock(NamedTuple):
                 changed.append(reference)
                 if not update:
                     continue
+            elif old is not None:
+                image = image.keeping(old)
             images[reference] = image
         charts = dict(self.charts)
         for url, chart in newer.charts.items():
-            if charts.get(url, chart).digest != chart.digest:
+            old_chart = charts.get(url)
+            if old_chart is not None and old_chart.digest != chart.digest:
                 changed.append(url)
                 if not update:
                     continue
+            elif old_chart is not None:
+                chart = chart._replace(signatures=chart.signatures or old_chart.signatures)
             charts[url] = chart
         return Lock(images, charts), changed
 

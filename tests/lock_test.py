@@ -86,3 +86,16 @@ def test_a_missing_lock_says_how_to_write_one(tmp_path):
     with pytest.raises(ConfigError, match=r"does not exist: re-run `helm harbor-mirror verify "
                                           r"--write-lock`"):
         lock.read(tmp_path / "absent.yaml")
+
+
+def test_a_rerun_without_platform_or_signatures_keeps_the_entry_as_it_was():
+    earlier = lock.Lock({ETCD: lock.with_platform(INDEX, frozenset({"linux/amd64"}))._replace(
+        harbor=D, signatures={CHART_SIG: C})}, {CHART: lock.ChartLock(A, {CHART_SIG: C})})
+    rerun = lock.Lock({ETCD: INDEX}, {CHART: lock.ChartLock(A)})  # no --platform, no --signatures
+    merged, changed = earlier.merged(rerun, update=False)
+    assert changed == []
+    assert merged == earlier
+    assert merged.pins()[ETCD].digest == B  # still the platform's manifest
+    other = lock.with_platform(INDEX, frozenset({"linux/arm64"}))
+    chosen, _ = earlier.merged(lock.Lock({ETCD: other}), update=False)
+    assert chosen.pins()[ETCD].digest == C  # a re-run that names a platform takes it
