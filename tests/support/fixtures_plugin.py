@@ -1,7 +1,8 @@
 """The plugin installed into real Helm 4 and Helm 3, for every test module that runs it.
 
-Each install hook builds the plugin's environment offline, from a wheelhouse made once per
-session out of a git copy of the working tree (what a fresh clone would hold).
+It is installed once per session (per pytest-xdist worker) into each Helm; the install hook
+builds the plugin's environment offline, from a wheelhouse made once per session out of a git
+copy of the working tree (what a fresh clone would hold).
 """
 
 from __future__ import annotations
