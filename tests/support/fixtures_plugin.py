@@ -103,7 +103,8 @@ def plugin(
 ) -> Plugin:
     """The session's install, shared by the tests that only run it. Each module has its own HOME,
     config and cache homes (setup's config, logins, the last error); the data home holding the
-    plugin is the install's, which nothing here writes to."""
+    plugin is the install's, which tests only read (the install hook's re-run leaves it as it
+    was, and its test checks that)."""
     installed = installed_plugin(request.param)
     data_home = Path(installed.env.env["HELM_DATA_HOME"])
     root = tmp_path_factory.mktemp(request.param)
