@@ -43,8 +43,11 @@ node-clients:
 	  echo "make test: the node-mirror tests skip without$$missing ('sudo apt-get install$$missing')" >&2; \
 	fi
 
+# One pytest worker per logical CPU (PYTEST_XDIST_AUTO_NUM_WORKERS=N overrides it); a test file
+# stays on one worker, so its module fixtures (a Harbor emulator with setup done, a containerd)
+# are made once.
 test: lint upstream-registry node-clients
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n logical --dist loadfile
 
 # The README's first command: the plugin in a throw-away Helm home (.demo/), fixture charts
 # rendered through --post-renderer harbor-mirror, image references before and after.

@@ -19,7 +19,7 @@ import pytest
 
 from postrender.bootstrap.replication_plan import signature_tag
 from tests.harbor_emulator import ADMIN_PASSWORD, HarborEmulator
-from tests.support.fixtures_airgap import NO_ROUTE, UPSTREAM_HOST
+from tests.support.fixtures_airgap import NO_ROUTE, REPLICATION_SECONDS, UPSTREAM_HOST
 from tests.support.fixtures_helm import isolated_helm_env
 from tests.support.fixtures_plugin import Plugin
 from tests.support.fixtures_registry import (
@@ -163,6 +163,7 @@ def setting(
     plugin: Plugin, harbor_tls: HarborEmulator, signed: Signed, tmp_path: Path
 ) -> Iterator[Setting]:
     add_proxy_project(harbor_tls, signed.upstream, "application-collection")
+    harbor_tls.state.execution_seconds = REPLICATION_SECONDS  # what runs is checked, not how
     config = Path(plugin.env.env["HELM_CONFIG_HOME"]) / "harbor-mirror" / "config.yaml"
     try:
         yield Setting(plugin, harbor_tls, signed, tmp_path)

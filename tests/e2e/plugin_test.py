@@ -17,7 +17,6 @@ import pytest
 from postrender import lock
 from postrender.commands.group import SUBCOMMANDS
 from tests.harbor_emulator import ADMIN_PASSWORD, FakeUpstream, HarborEmulator
-from tests.support import helmbin
 from tests.support.fixtures_helm import HelmEnv, isolated_helm_env
 from tests.support.fixtures_plugin import (
     MAJORS,
@@ -42,7 +41,8 @@ CLI_NAME = {4: "harbor-mirror-cli", 3: "harbor-mirror"}
 @pytest.fixture(params=list(MAJORS))
 def fresh(request: pytest.FixtureRequest, tmp_path: Path, wheelhouse: Path) -> tuple[HelmEnv, int]:
     """An empty Helm home of each major, its pip pointed at the wheelhouse."""
-    env = isolated_helm_env(helmbin.binary(request.param), tmp_path / "helm")
+    binary: Path = request.getfixturevalue(request.param)  # the session's helm4 or helm3
+    env = isolated_helm_env(binary, tmp_path / "helm")
     return offline(env, wheelhouse), MAJORS[request.param]
 
 

@@ -37,6 +37,7 @@ CHART_URL = f"oci://{UPSTREAM_HOST}/charts/etcd-like"  # what the user types
 CHART_VERSION = "0.1.0"
 ROBOT = "k8s-pull"
 REPLICATED = "appco-mirror"
+REPLICATION_SECONDS = 0.05  # how long each of setup's replication executions runs
 # Nothing but loopback gets out: a proxy on a port nobody listens on.
 NO_ROUTE = {
     "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
@@ -132,6 +133,9 @@ def airgap(
     """setup has run against the emulator; the config it wrote is removed afterwards."""
     mode: str = request.param
     assert_no_route_to_upstream()
+    # setup's replications only have to finish here, not be watched running: each execution
+    # (the chart's, then the images') takes 0.05 s instead of the usual 0.3 s.
+    mirror.harbor.state.execution_seconds = REPLICATION_SECONDS
     config_home = Path(plugin.env.env["HELM_CONFIG_HOME"])
     config = config_home / "harbor-mirror" / "config.yaml"
     user_registry_config = config_home / "registry" / "config.json"

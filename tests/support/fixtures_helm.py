@@ -48,12 +48,13 @@ class HelmEnv:
         )
 
 
-def isolated_helm_env(binary: Path, root: Path) -> HelmEnv:
-    """Every Helm location under `root`, no XDG overrides, KUBECONFIG at a missing file."""
+def isolated_helm_env(binary: Path, root: Path, data_home: Path | None = None) -> HelmEnv:
+    """Every Helm location under `root` (the data home, which holds the plugins, may be one
+    already made elsewhere), no XDG overrides, KUBECONFIG at a missing file."""
     homes = {
         "HOME": root / "home",
         "HELM_CONFIG_HOME": root / "config",
-        "HELM_DATA_HOME": root / "data",
+        "HELM_DATA_HOME": data_home or root / "data",
         "HELM_CACHE_HOME": root / "cache",
     }
     for path in homes.values():

@@ -1,7 +1,8 @@
 """The plugin installed into real Helm 4 and Helm 3, for every test module that runs it.
 
-Each install hook builds the plugin's environment offline, from a wheelhouse made once per
-session out of a git copy of the working tree (what a fresh clone would hold).
+It is installed once per session (per pytest-xdist worker) into each Helm; the install hook
+builds the plugin's environment offline, from a wheelhouse made once per session out of a git
+copy of the working tree (what a fresh clone would hold).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,24 +73,45 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory, git_source: Path) -> Pa
     return wheels
 
 
+@pytest.fixture(scope="session")
+def installed_plugin(
+    tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, git_source: Path
+) -> Callable[[str], Plugin]:
+    """`installed_plugin("helm4"|"helm3")`: the plugin installed from its git URL into that Helm,
+    once per session, on first use (each install builds a Python environment: slow)."""
+    installed: dict[str, Plugin] = {}
+
+    def install_once(key: str) -> Plugin:
+        if key not in installed:
+            major = MAJORS[key]
+            root = tmp_path_factory.mktemp(f"{key}-install")
+            env = offline(isolated_helm_env(helmbin.binary(key), root), wheelhouse)
+            done = install(env, major, git_source.as_uri())
+            assert done.returncode == 0, done.stderr
+            installed[key] = Plugin(env, major, done.stdout)
+        return installed[key]
+
+    return install_once
+
+
 @pytest.fixture(scope="module", params=list(MAJORS))
 def plugin(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     wheelhouse: Path,
-    git_source: Path,
+    installed_plugin: Callable[[str], Plugin],
 ) -> Plugin:
-    """The plugin installed from its git URL, shared by the tests that only run it."""
-    major = MAJORS[request.param]
-    env = offline(
-        isolated_helm_env(helmbin.binary(request.param), tmp_path_factory.mktemp(request.param)),
-        wheelhouse,
-    )
-    done = install(env, major, git_source.as_uri())
-    assert done.returncode == 0, done.stderr
-    if major == 3:
-        follow_path_instructions(env, done.stdout)
-    return Plugin(env, major, done.stdout)
+    """The session's install, shared by the tests that only run it. Each module has its own HOME,
+    config and cache homes (setup's config, logins, the last error); the data home holding the
+    plugin is the install's, which tests only read (the install hook's re-run leaves it as it
+    was, and its test checks that)."""
+    installed = installed_plugin(request.param)
+    data_home = Path(installed.env.env["HELM_DATA_HOME"])
+    root = tmp_path_factory.mktemp(request.param)
+    env = offline(isolated_helm_env(installed.env.binary, root, data_home), wheelhouse)
+    if installed.major == 3:
+        follow_path_instructions(env, installed.install_output)
+    return Plugin(env, installed.major, installed.install_output)
 
 
 def git(cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
