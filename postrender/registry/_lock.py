@@ -129,10 +129,11 @@ def platform_digests(index: bytes) -> dict[str, str]:
 
 def rebuilt(locked: ImageLock, digest: str, index: bytes) -> bool:
     """Is the list Harbor serves under `digest` its own rebuild of the locked index: another
-    digest, naming only manifests the locked index names?"""
+    digest, naming only manifests the locked index names, in the form Harbor writes? (An
+    upstream that re-pushes the tag with fewer platforms names a subset too: a moved tag.)"""
     children = set(platform_digests(index).values())
-    return digest != locked.upstream and bool(children) and children <= set(
-        locked.platforms.values())
+    return (digest != locked.upstream and bool(children)
+            and children <= set(locked.platforms.values()) and in_harbors_rebuilt_form(index))
 
 
 def check_tags(client: RegistryClient, checks: Iterable[Check], lock: Lock) -> int:

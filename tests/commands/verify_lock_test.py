@@ -14,7 +14,7 @@ from postrender import lock as lockfile
 from tests.support.fixtures_helm import isolated_helm_env
 from tests.support.fixtures_registry import ADMIN_ENV, CHART, REPO_ROOT, busybox_digest
 from tests.support.fixtures_signed import push_helm_chart
-from tests.support.oci_content import Pusher
+from tests.support.oci_content import OCI_INDEX, Pusher
 
 PROJECT = "application-collection"
 
@@ -224,3 +224,31 @@ def test_a_first_lock_refuses_harbors_own_list_while_the_upstream_is_down(
     assert done.returncode == 0, done.stderr
     written = lockfile.read(lock).images[etcd]
     assert written.pin == mirror.upstream.images["containers/etcd:3.5.17-1.2"].digest
+
+
+def test_lock_reports_a_tag_moved_to_an_index_with_fewer_platforms_as_stale(
+    mirror, run, tmp_path
+):
+    # The upstream re-pushes the tag as an index naming only some of the locked manifests. That
+    # list is not in the form Harbor rebuilds an index in (manifestcache.go:updateManifestList,
+    # FromDescriptors), so it is the upstream's new content, not Harbor's rebuild of the old.
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text("image: dp.apps.rancher.io/containers/narrowing:1.0\n")
+    target = ["--harbor-host", mirror.host, "--ca-file", mirror.harbor.ca_file]
+    lock = tmp_path / "lock.yaml"
+    with mirror.upstream.registry.client() as client:
+        Pusher(client).image("containers/narrowing", "1.0", ["linux/amd64", "linux/arm64"])
+        assert run("verify", rendered, *target, "--write-lock", lock).returncode == 0
+        index = client.get("/v2/containers/narrowing/manifests/1.0",
+                           headers={"Accept": OCI_INDEX}).json()
+        index["manifests"] = index["manifests"][:1]
+        narrower = Pusher(client).manifest("containers/narrowing", "1.0", OCI_INDEX,
+                                           json.dumps(index).encode())
+    stale = run("verify", rendered, *target, "--lock", lock, "-o", "json")
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    (result,) = json.loads(stale.stdout)
+    assert result["result"] == "stale"
+    assert f"names {narrower} in Harbor now" in result["detail"]
+    refused = run("verify", rendered, *target, "--write-lock", lock)
+    assert refused.returncode == 1
+    assert "pass --update-lock" in refused.stderr
