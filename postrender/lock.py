@@ -72,10 +72,17 @@ class ImageLock(NamedTuple):
         """This entry of the same content with what its re-run did not ask for kept from the
         earlier one: the `--platform` choice, the signature digests, Harbor's own digest. A
         run that adds another chart's images must not move this image's pin."""
+        return self.keeping_platform(earlier)._replace(
+            harbor=self.harbor or earlier.harbor,
+            signatures=self.signatures or earlier.signatures)
+
+    def keeping_platform(self, earlier: ImageLock) -> ImageLock:
+        """This entry with the earlier one's `--platform` choice when the re-run made none and
+        still lists it: the platform is the cluster's, so a moved tag taken with --update-lock
+        stays pinned to a manifest Harbor stores, not to the upstream index."""
         platform = self.platform or (earlier.platform if earlier.platform in self.platforms
                                      else "")
-        return self._replace(harbor=self.harbor or earlier.harbor, platform=platform,
-                             signatures=self.signatures or earlier.signatures)
+        return self._replace(platform=platform)
 
     def as_dict(self) -> dict[str, object]:
         written: dict[str, object] = {"upstream": self.upstream}
@@ -133,6 +140,7 @@ class Lock(NamedTuple):
                 changed.append(reference)
                 if not update:
                     continue
+                image = image.keeping_platform(old)
             elif old is not None:
                 image = image.keeping(old)
             images[reference] = image

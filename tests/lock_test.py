@@ -99,3 +99,15 @@ def test_a_rerun_without_platform_or_signatures_keeps_the_entry_as_it_was():
     other = lock.with_platform(INDEX, frozenset({"linux/arm64"}))
     chosen, _ = earlier.merged(lock.Lock({ETCD: other}), update=False)
     assert chosen.pins()[ETCD].digest == C  # a re-run that names a platform takes it
+
+
+def test_update_lock_keeps_the_platform_choice_of_a_moved_tag_but_not_its_old_digests():
+    earlier = lock.Lock({ETCD: lock.with_platform(INDEX, frozenset({"linux/amd64"}))._replace(
+        harbor=D, signatures={CHART_SIG: C})})
+    rebuilt = lock.ImageLock(D, platforms={"linux/amd64": C, "linux/arm64": B})
+    updated, changed = earlier.merged(lock.Lock({ETCD: rebuilt}), update=True)  # no --platform
+    assert changed == [ETCD]
+    assert updated.images[ETCD] == rebuilt._replace(platform="linux/amd64")
+    assert updated.pins()[ETCD].digest == C  # the new build's amd64 manifest, still local
+    gone = lock.ImageLock(B, platforms={"linux/arm64": C})  # the platform is no longer built
+    assert earlier.merged(lock.Lock({ETCD: gone}), update=True)[0].pins()[ETCD].digest == B
