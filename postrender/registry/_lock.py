@@ -78,10 +78,11 @@ def _image_lock(check: Check, old: ImageLock | None, recorded: bytes | None) -> 
         return served
     raise VerifyFailed(
         f"{check.target.reference}: Harbor serves {check.digest}, a list in the form Harbor "
-        "rebuilds a proxied index in (it serves that while it does not reach the upstream), "
-        "and nothing shows it is the upstream's signed index: run verify --warm --signatures "
-        "while Harbor reaches the upstream (it records the upstream index), then --write-lock "
-        "again; the lock is unchanged")
+        "rebuilds a proxied index in (its own, served while it does not reach the upstream, or "
+        "an upstream index written alike), and nothing shows it is the upstream's signed "
+        "index: run verify --signatures --write-lock while Harbor reaches the upstream (or "
+        "--warm --signatures then, which records the upstream index, and --write-lock later); "
+        "the lock is unchanged")
 
 
 def _signed(check: Check) -> bool:

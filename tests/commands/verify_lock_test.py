@@ -217,7 +217,8 @@ def test_a_first_lock_refuses_harbors_own_list_while_the_upstream_is_down(
     for done in (refused, per_platform):
         assert done.returncode == 1
         assert f"{etcd}: Harbor serves sha256:" in done.stderr
-        assert "run verify --warm --signatures while Harbor reaches the upstream" in done.stderr
+        assert "run verify --signatures --write-lock while Harbor reaches the upstream" in \
+            done.stderr
         assert done.stderr.count("\n") == 1
     assert not lock.exists()
     done = run("verify", *release(mirror), "--write-lock", lock)  # Harbor reaches it again

@@ -15,7 +15,7 @@ from tests.support.cosign_signing import sign
 from tests.support.fixtures_helm import isolated_helm_env
 from tests.support.fixtures_registry import ADMIN_ENV, REPO_ROOT
 from tests.support.fixtures_signed import PROJECT, push_helm_chart
-from tests.support.oci_content import Pusher
+from tests.support.oci_content import OCI_INDEX, Pusher
 from tests.support.setup_runs import assert_one_line_error
 
 
@@ -208,3 +208,35 @@ def test_write_lock_with_the_upstream_stopped_pins_the_recorded_upstream_index(v
     app = lock.read(lock_file).images[f"{verify.host}/{PROJECT}/containers/app:1.0"]
     assert app.pin == app.upstream == signed.images["containers/app:1.0"].digest
     assert app.harbor not in ("", app.upstream)  # what Harbor served: its own list
+
+
+def test_an_upstream_index_written_as_harbor_rebuilds_one_is_locked_once_its_signature_shows(
+    verify, signed
+):
+    # `docker manifest push` writes an index as Harbor writes its rebuilt list (distribution's
+    # FromDescriptors, three-space indent): while Harbor reaches the upstream it serves those
+    # very bytes, which nothing tells from Harbor's own list but their verified signature.
+    with signed.upstream.registry.client() as client:
+        pusher = Pusher(client)
+        built = pusher.image("containers/handmade", "1.0", ["linux/amd64", "linux/arm64"])
+        children = client.get("/v2/containers/handmade/manifests/1.0",
+                              headers={"Accept": OCI_INDEX}).json()["manifests"]
+        as_go = [{"mediaType": c["mediaType"], "size": c["size"], "digest": c["digest"],
+                  "platform": {"architecture": c["platform"]["architecture"],
+                               "os": c["platform"]["os"]}} for c in children]
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": as_go},
+                           indent=3).encode()
+        digest = pusher.manifest(built.repository, built.tag, OCI_INDEX, index)
+        for signed_digest in (digest, *(c["digest"] for c in children)):
+            sign(pusher, built.repository, signed_digest, signed.signer)
+    rendered = verify.manifest("containers/handmade:1.0")
+    lock_file = verify.tmp_path / "lock.yaml"
+    refused = verify(rendered, "--write-lock", lock_file)
+    assert_one_line_error(refused, 1, "or an upstream index written alike")
+    assert "run verify --signatures --write-lock while Harbor reaches the upstream" in \
+        refused.stderr
+    assert not lock_file.exists()
+    done = verify(rendered, "--signatures", "--key", verify.key, "--write-lock", lock_file)
+    assert done.returncode == 0, done.stdout + done.stderr
+    handmade = lock.read(lock_file).images[f"{verify.host}/{PROJECT}/containers/handmade:1.0"]
+    assert handmade.pin == handmade.upstream == digest
