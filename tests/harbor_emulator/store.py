@@ -7,9 +7,10 @@ Indexes follow `controller/proxy/manifestcache.go:ManifestListCache`: a proxied 
 into the Redis cache at once (`CacheContent`) and is pushed locally only once every child
 manifest is local (`push`, `updateManifestList`); when Harbor's wait runs out (20 x 20 s) it
 pushes the index trimmed to the children present, or nothing when none are. What it pushes is
-always a rebuilt list with a digest of its own (`Manifest.rebuilt`); the upstream's bytes stay
-only in the Redis cache, under the upstream digest. The emulator checks
-that condition whenever a manifest is stored, and `settle()` stands for the wait running out.
+always a rebuilt list (`Manifest.rebuilt`), under a digest of its own unless the upstream wrote
+those very bytes; the upstream's bytes stay only in the Redis cache, under the upstream
+digest. The emulator checks that condition whenever a manifest is stored, and `settle()`
+stands for the wait running out.
 The push is by digest, never under a tag: `controller.go:ProxyManifest` fills in the digest
 before `CacheContent`, and `push` is given `getReference`, which prefers it. The trimmed digest
 is remembered under the digest the *request* named (`cacheTrimmedDigest` reads the request's
@@ -68,8 +69,9 @@ class Manifest:
         """The list Harbor pushes locally: `updateManifestList` keeps the children in `keep`,
         and distribution v2.8.2's `manifestlist.FromDescriptors` writes a new document
         (`json.MarshalIndent(m, "", "   ")`: an OCI index when the first child is an OCI
-        manifest, else a Docker list; the index's own annotations dropped), so even with every
-        child kept its digest is not the upstream's."""
+        manifest, else a Docker list; the index's own annotations dropped), so its digest is
+        the upstream's only when every child is kept and the upstream wrote its index so too
+        (as `docker manifest push` does)."""
         kept = [_descriptor(child) for child in self.children() if child.get("digest") in keep]
         first = kept[0].get("mediaType") if kept else None
         media_type = OCI_INDEX if first == OCI_MANIFEST else DOCKER_LIST
