@@ -32,6 +32,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
@@ -41,6 +42,7 @@ from postrender.helm.args import Chart, CommandLine, Major, oci_chart, split_own
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, helm_major, run_helm, through_harbor
 from postrender.helmhome import last_error_file
+from postrender.rewrite.pin import NOT_PINNED_FILE_ENV
 from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
@@ -303,7 +305,9 @@ def run(
     if check is not None and chart is not None:  # its signature: no rendered stream names it
         _checked(check, "", ["--verify", *signature_args], chart, command.charts)
     started = time.time()
-    with harbor.helm_environ(environ) as env:
+    with harbor.helm_environ(environ) as env, tempfile.TemporaryDirectory() as private:
+        if settings.lock is not None:  # Helm drops the post-renderer's stderr: relayed by file
+            env[NOT_PINNED_FILE_ENV] = os.path.join(private, "not-pinned")
         if preflight:
             assert check is not None
             # install's flags all fit
@@ -314,12 +318,22 @@ def run(
             if subcommand == "template":  # already rendered: show it, do not render twice
                 sys.stdout.buffer.write(done.stdout)
                 sys.stdout.flush()
-                sys.stderr.buffer.write(done.stderr or b"")
+                _succeeded(done, env)
                 return 0
         done = run_helm(command.args, env, stdout_to_user=True, stdin=stdin)
-    _raise_on_failure(subcommand, done, command.charts, started, environ)
-    sys.stderr.buffer.write(done.stderr or b"")
+        _raise_on_failure(subcommand, done, command.charts, started, environ)
+        _succeeded(done, env)
     return 0
+
+
+def _succeeded(done: subprocess.CompletedProcess[bytes], env: Mapping[str, str]) -> None:
+    """Helm's stderr, then the post-renderer's `not pinned` lines, once each (Helm 3's
+    --verify runs it twice)."""
+    sys.stderr.buffer.write(done.stderr or b"")
+    relay = env.get(NOT_PINNED_FILE_ENV)
+    if relay is not None and os.path.exists(relay):
+        with open(relay, encoding="utf-8", errors="replace") as file:
+            sys.stderr.write("".join(dict.fromkeys(file.readlines())))
 
 
 # Helm reads a values file named `-` from stdin (pkg/cli/values/options.go `readFile`); the

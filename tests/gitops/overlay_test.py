@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from postrender import lock
 from postrender.bootstrap.robot import secret_manifest
 from postrender.commands.overlay import harbor_chart, overlay
 from postrender.errors import ConfigError
@@ -41,6 +42,8 @@ from tests.support.rewrite_oracle import (
     HARBOR_HOST,
     HARBOR_SECRET,
     TARGET,
+    UPSTREAM,
+    postrender,
     postrender_ok,
     upstream_mentions,
 )
@@ -593,3 +596,75 @@ def test_harbor_chart_is_harbors_copy_of_an_upstream_oci_chart(
     else:
         assert found == HarborChart(expected, HARBOR_HOST, "application-collection", "/s.json",
                                     "/ca.pem")
+
+
+# oci:// chart URLs a chart renders for another reader: Flux's sources and an Argo CD Application.
+CHART_SOURCES = f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {{name: etcd}}
+spec:
+  url: oci://{UPSTREAM}/charts/etcd
+  ref: {{tag: 1.0.0}}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: charts}}
+spec:
+  type: oci
+  url: oci://{UPSTREAM}/charts
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: etcd}}
+spec:
+  source: {{repoURL: 'oci://{UPSTREAM}/charts/etcd', targetRevision: 1.0.0}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: p}}
+spec:
+  containers: [{{name: m, image: {UPSTREAM}/containers/etcd:3.5}}]
+"""
+
+
+def test_lock_names_chart_urls_not_pinned_in_postrender_and_overlay_alike(
+    tmp_path: Path,
+) -> None:
+    lock_file = tmp_path / "lock.yaml"
+    digest = "sha256:" + "e" * 64
+    lock.Lock({f"{TARGET}/containers/etcd:3.5": lock.ImageLock(digest)}).write(lock_file)
+    said = "(an oci:// chart URL: its reader asks for the chart by tag)"
+
+    rendered = postrender(CHART_SOURCES, "--lock", str(lock_file))
+    assert rendered.returncode == 0, rendered.stderr
+    assert f"image: {TARGET}/containers/etcd:3.5@{digest}" in rendered.stdout
+    assert rendered.stderr.splitlines() == [
+        f"harbor-mirror: not pinned: line 5: url: oci://{TARGET}/charts/etcd {said}",
+        f"harbor-mirror: not pinned: line 13: url: oci://{TARGET}/charts {said}",
+        f"harbor-mirror: not pinned: line 19: source: {{repoURL: 'oci://{TARGET}/charts/etcd', "
+        f"targetRevision: 1.0.0}} {said}",
+    ]
+    made = overlay_cli("--from-stdin", "--out", tmp_path / "o", "--lock", lock_file,
+                       stdin=CHART_SOURCES, tmp_path=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "not pinned" not in made.stdout
+    assert sorted(made.stderr.splitlines()) == [
+        f"harbor-mirror: not pinned: Application/etcd spec.source.repoURL: "
+        f"oci://{TARGET}/charts/etcd {said}",
+        f"harbor-mirror: not pinned: HelmRepository/charts spec.url: oci://{TARGET}/charts {said}",
+        f"harbor-mirror: not pinned: OCIRepository/etcd spec.url: oci://{TARGET}/charts/etcd "
+        f"{said}",
+    ]
+
+    strict = postrender(CHART_SOURCES, "--lock", str(lock_file), "--strict")
+    assert strict.returncode == 1 and strict.stdout == ""
+    assert strict.stderr.splitlines() == [
+        f"harbor-mirror: error: 3 Harbor references cannot carry a digest (--strict with --lock), "
+        f"first line 5: url: oci://{TARGET}/charts/etcd {said}"
+    ]
+    refused = overlay_cli("--from-stdin", "--out", tmp_path / "s", "--lock", lock_file,
+                          "--strict", stdin=CHART_SOURCES, tmp_path=tmp_path)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "cannot carry a digest" in refused.stderr
+    assert not (tmp_path / "s").exists()
