@@ -42,11 +42,14 @@ def overlay(
     check: bool,
 ) -> str:
     """Write (or with `check`, compare) the layout's files; returns the lines to show the user."""
-    pins = lock.read(Path(config.lock)).pins() if config.lock else None
-    built = build(text, Rules.from_settings(config), strict=config.strict, pins=pins,
-                  lock=config.lock or "")
+    locked = lock.read(Path(config.lock)) if config.lock else None
+    built = build(text, Rules.from_settings(config), strict=config.strict,
+                  pins=locked.pins() if locked else None, lock=config.lock or "")
     say_not_pinned(built.not_pinned, strict=config.strict)  # before any file is written
     chart = harbor_chart(release, config)
+    if chart is not None and release is not None and locked is not None and layout != "overlay":
+        digest = locked.chart_pin(chart.url, release.version, where=str(config.lock))
+        chart = chart._replace(digest=digest)
     generated = layouts.files(layout, built, release, out_dir, chart)
     if check:
         differing = layouts.stale(out_dir, generated)

@@ -165,23 +165,18 @@ def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lo
     from pathlib import Path
 
     from postrender.lock import read
-    from postrender.rewrite.pin import RERUN
 
+    locked = read(Path(lock))
     mapped, pinned, dropped = list(mapped), [], set()
     for index in line.positional_indexes():
         if mapped[index] not in charts:
             continue
-        url, version = mapped[index], line.last("--version")
-        name, colon, _ = url.rpartition("/")[2].partition(":")
-        if version is None and not colon:
-            raise ConfigError(f"{line.subcommand}: --lock pins the chart {url} by its version: "
-                              "give --version")
-        # Helm's tag for a version: `+` is `_`; a tag in the URL stands for itself
-        tag = url if version is None else f"{url}:{version.replace('+', '_')}"
-        digest = read(Path(lock)).charts.get(tag)
-        if digest is None:
-            raise ConfigError(f"{line.subcommand}: the chart {tag} is not in the lock file "
-                              f"{lock}; {RERUN}")
+        url = mapped[index]
+        try:
+            digest = locked.chart_pin(url, line.last("--version"), where=lock)
+        except ConfigError as error:
+            raise ConfigError(f"{line.subcommand}: {error}") from None
+        name = url.rpartition("/")[2].partition(":")[0]
         mapped[index] = f"{url.rpartition('/')[0]}/{name}@{digest}"
         pinned.append(mapped[index])
         dropped |= line.flag_indexes("--version")
