@@ -8,12 +8,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from postrender.lock import Lock
 from tests.e2e.pinned_template_test import UPSTREAM_CHART, Release
 from tests.support.fixtures_registry import REPO_ROOT, Mirror
 from tests.support.kustomize_emulation import (
     comparable,
+    flux_recipe,
     kustomize_build,
-    load_as_kubernetes,
     read_yaml,
     transformers_of,
 )
@@ -33,6 +34,21 @@ spec:
 """
 
 
+def _locked_layout(
+    mirror: Mirror, helm4: Path, tmp_path: Path, layout: str
+) -> tuple[Release, Lock, str, Path]:
+    """`overlay --layout LAYOUT --lock` after `verify --warm --write-lock`: the release, its
+    lock, the chart's locked digest and the directory written."""
+    release = Release(mirror, helm4, tmp_path)
+    lock = release.write_lock()
+    ((_, digest),) = lock.charts.items()
+    out = tmp_path / layout
+    made = _layout(release, layout, out)
+    assert made.returncode == 0, made.stderr
+    assert "not pinned" not in made.stderr
+    return release, lock, digest, out
+
+
 def _layout(release: Release, layout: str, out: Path) -> subprocess.CompletedProcess[str]:
     out.mkdir(parents=True)
     (out / "values.yaml").write_text(VALUES, encoding="utf-8")
@@ -43,13 +59,7 @@ def _layout(release: Release, layout: str, out: Path) -> subprocess.CompletedPro
 def test_fleet_bundle_names_the_chart_by_its_locked_digest_and_pins_every_image(
     mirror: Mirror, helm4: Path, kubectl: Path, tmp_path: Path
 ) -> None:
-    release = Release(mirror, helm4, tmp_path)
-    lock = release.write_lock()
-    ((_, digest),) = lock.charts.items()
-    bundle = tmp_path / "bundle"
-    made = _layout(release, "fleet", bundle)
-    assert made.returncode == 0, made.stderr
-    assert "not pinned" not in made.stderr
+    release, lock, digest, bundle = _locked_layout(mirror, helm4, tmp_path, "fleet")
 
     helm = read_yaml(bundle / "fleet.yaml")["helm"]
     harbor_chart = f"oci://{mirror.host}/application-collection/charts/etcd-like"
@@ -84,25 +94,8 @@ def test_fleet_bundle_names_the_chart_by_its_locked_digest_and_pins_every_image(
 def test_flux_ocirepository_takes_the_locked_digest_through_kustomize(
     mirror: Mirror, helm4: Path, kubectl: Path, tmp_path: Path
 ) -> None:
-    release = Release(mirror, helm4, tmp_path)
-    lock = release.write_lock()
-    ((_, digest),) = lock.charts.items()
-    out = tmp_path / "flux"
-    made = _layout(release, "flux", out)
-    assert made.returncode == 0, made.stderr
-
-    # The README's recipe, built by the real kustomize as Flux's kustomize-controller does.
-    (out / "helmrelease.yaml").write_text(FLUX_HELMRELEASE, encoding="utf-8")
-    (out / "kustomization.yaml").write_text(
-        "resources: [helmrelease.yaml, ocirepository.yaml]\n"
-        "patches:\n  - path: helmrelease-postrenderers.yaml\n"
-        "    target: {kind: HelmRelease, name: demo}\n",
-        encoding="utf-8",
-    )
-    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
-                           text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    by_kind = {doc["kind"]: doc for doc in load_as_kubernetes(built.stdout)}
+    _, lock, digest, out = _locked_layout(mirror, helm4, tmp_path, "flux")
+    by_kind = flux_recipe(kubectl, out, FLUX_HELMRELEASE)
     source = by_kind["OCIRepository"]["spec"]
     assert source["url"] == f"oci://{mirror.host}/application-collection/charts/etcd-like"
     assert source["ref"] == {"digest": digest}  # ahead of any tag or semver: no tag lookup
@@ -125,7 +118,7 @@ def test_a_chart_version_the_lock_lacks_is_refused_before_any_file_is_written(
 ) -> None:
     release = Release(mirror, helm4, tmp_path)
     lock = release.write_lock()
-    type(lock)(lock.images).write(release.lock)  # the images, not the chart
+    Lock(lock.images).write(release.lock)  # the images, not the chart
     out = tmp_path / "flux"
     refused = _layout(release, "flux", out)
     assert refused.returncode == 2 and refused.stdout == ""

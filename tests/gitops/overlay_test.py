@@ -29,8 +29,8 @@ from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.support.fixtures_registry import Mirror
 from tests.support.kustomize_emulation import (
     comparable,
+    flux_recipe,
     kustomize_build,
-    load_as_kubernetes,
     overlay_cli,
     read_yaml,
     transformers_of,
@@ -251,16 +251,7 @@ def test_flux_layout_is_a_helmrelease_patch_whose_postrenderer_matches(
     )
 
     # The README's recipe: the user's HelmRelease plus this patch, built by Flux's kustomize.
-    (out / "helmrelease.yaml").write_text(FLUX_HELMRELEASE, encoding="utf-8")
-    (out / "kustomization.yaml").write_text(
-        "resources: [helmrelease.yaml]\npatches:\n  - path: helmrelease-postrenderers.yaml\n"
-        "    target: {kind: HelmRelease, name: demo}\n",
-        encoding="utf-8",
-    )
-    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
-                           text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    (patched,) = load_as_kubernetes(built.stdout)
+    patched = flux_recipe(kubectl, out, FLUX_HELMRELEASE)["HelmRelease"]
     assert patched["spec"]["postRenderers"] == [post_renderer]  # the whole list is replaced
     assert patched["spec"]["releaseName"] == "demo"
     assert patched["spec"]["chart"]["spec"]["version"] == "1.0.0"
@@ -458,19 +449,8 @@ def test_flux_layout_writes_harbors_ocirepository_and_points_the_helmrelease_at_
 
     # The README's recipe: the user's HelmRelease (still on an upstream HelmRepository), the
     # patch and the source, built by the real kustomize as Flux's kustomize-controller does.
-    (out / "helmrelease.yaml").write_text(
-        FLUX_HELMRELEASE.replace("widget-operator", "etcd-like"), encoding="utf-8"
-    )
-    (out / "kustomization.yaml").write_text(
-        "namespace: flux-system\nresources: [helmrelease.yaml, ocirepository.yaml]\n"
-        "patches:\n  - path: helmrelease-postrenderers.yaml\n"
-        "    target: {kind: HelmRelease, name: demo}\n",
-        encoding="utf-8",
-    )
-    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
-                           text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    by_kind = {doc["kind"]: doc for doc in load_as_kubernetes(built.stdout)}
+    by_kind = flux_recipe(kubectl, out, FLUX_HELMRELEASE.replace("widget-operator", "etcd-like"),
+                          extra_kustomization="namespace: flux-system\n")
     release = by_kind["HelmRelease"]
     assert "chart" not in release["spec"]  # Flux takes chart or chartRef, never both
     assert release["spec"]["chartRef"] == {"kind": "OCIRepository", "name": "demo"}
