@@ -2,11 +2,11 @@
 `H/P/path:TAG@sha256:…`, the one change made to the rewritten stream.
 
 A reference that already carries a digest is checked, not changed. A place that cannot carry a
-digest stays by tag and is listed as not pinned: a bare registry host beside a `repository:`
-key, and an `oci://` chart URL in a manifest (a Flux source, an Argo CD Application), whose
-reader asks for the chart by the tag or version beside it in fields of its own. A reference the
-lock does not know, or whose digest names other content, is refused: pulling it would ask the
-upstream, or pull something the lock was not written for.
+digest stays by tag and is listed as not pinned: a registry value (the host, or host/project)
+beside a `repository:` key, and an `oci://` chart URL in a manifest (a Flux source, an Argo CD
+Application), whose reader asks for the chart by the tag or version beside it in fields of its
+own. A reference the lock does not know, or whose digest names other content, is refused:
+pulling it would ask the upstream, or pull something the lock was not written for.
 """
 
 from __future__ import annotations
