@@ -27,6 +27,7 @@ another), `--registry-config` (helm would read the login from there instead of t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
@@ -300,9 +301,7 @@ def run(
     if check is not None and chart is not None:  # its signature: no rendered stream names it
         _checked(check, "", ["--verify", *signature_args], chart, command.charts)
     started = time.time()
-    with harbor.helm_environ(environ) as env, tempfile.TemporaryDirectory() as private:
-        if settings.lock is not None:  # Helm drops the post-renderer's stderr: relayed by file
-            env[NOT_PINNED_FILE_ENV] = os.path.join(private, "not-pinned")
+    with harbor.helm_environ(environ) as env, _not_pinned_relayed(env, settings.lock):
         if preflight:
             assert check is not None
             # install's flags all fit
@@ -319,6 +318,18 @@ def run(
         _raise_on_failure(subcommand, done, command.charts, started, environ)
         _succeeded(done, env)
     return 0
+
+
+@contextlib.contextmanager
+def _not_pinned_relayed(env: dict[str, str], lock: str | None) -> Iterator[None]:
+    """With --lock, `env` names a private file for the post-renderer's `not pinned` lines
+    (Helm drops the stderr of a post-renderer that succeeds); removed afterwards."""
+    if lock is None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="harbor-mirror-not-pinned-") as private:
+        env[NOT_PINNED_FILE_ENV] = os.path.join(private, "not-pinned")
+        yield
 
 
 def _succeeded(done: subprocess.CompletedProcess[bytes], env: Mapping[str, str]) -> None:
