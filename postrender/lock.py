@@ -129,6 +129,17 @@ class Lock(NamedTuple):
         return {reference: Pin(image.pin, frozenset(image.known))
                 for reference, image in self.images.items()}
 
+    def chart_pin(self, url: str, version: str | None, *, where: str) -> str:
+        """The digest the Harbor chart `url` is locked to at `version`, under Helm's tag for it
+        (`+` as `_`; a tag in the URL stands for itself); `where` names the lock in errors."""
+        if version is None and ":" not in url.rpartition("/")[2]:
+            raise ConfigError(f"--lock pins the chart {url} by its version: give --version")
+        tag = url if version is None else f"{url}:{version.replace('+', '_')}"
+        chart = self.charts.get(tag)
+        if chart is None:
+            raise ConfigError(f"the chart {tag} is not in the lock file {where}; {RERUN}")
+        return chart.digest
+
     def merged(self, newer: Lock, *, update: bool) -> tuple[Lock, list[str]]:
         """This lock with `newer`'s entries added (other charts' entries kept), and the
         references whose locked content changed: replaced only with `update`, else kept."""

@@ -20,6 +20,7 @@ from postrender.gitops.overlay import build
 from postrender.helm.args import CommandLine, Release, release_of
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import helm_major, render
+from postrender.rewrite.pin import say_not_pinned
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import decode
 
@@ -41,10 +42,14 @@ def overlay(
     check: bool,
 ) -> str:
     """Write (or with `check`, compare) the layout's files; returns the lines to show the user."""
-    pins = lock.read(Path(config.lock)).pins() if config.lock else None
-    built = build(text, Rules.from_settings(config), strict=config.strict, pins=pins,
-                  lock=config.lock or "")
+    locked = lock.read(Path(config.lock)) if config.lock else None
+    built = build(text, Rules.from_settings(config), strict=config.strict,
+                  pins=locked.pins() if locked else None, lock=config.lock or "")
+    say_not_pinned(built.not_pinned, strict=config.strict)  # before any file is written
     chart = harbor_chart(release, config)
+    if chart is not None and release is not None and locked is not None and layout != "overlay":
+        digest = locked.chart_pin(chart.url, release.version, where=str(config.lock))
+        chart = chart._replace(digest=digest)
     generated = layouts.files(layout, built, release, out_dir, chart)
     if check:
         differing = layouts.stale(out_dir, generated)
@@ -59,9 +64,7 @@ def overlay(
         f"wrote {', '.join(str(out_dir / name) for name in generated)}: "
         f"{len(built.images)} images, {len(built.patches)} patches"
     )
-    not_pinned = [f"not pinned (a bare registry host, no place for a digest): {place}"
-                  for place in built.not_pinned]
-    return "\n".join([wrote, *not_pinned, *layouts.instructions(layout, chart)])
+    return "\n".join([wrote, *layouts.instructions(layout, chart)])
 
 
 def harbor_chart(release: Release | None, config: settings.Settings) -> HarborChart | None:

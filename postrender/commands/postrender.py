@@ -9,19 +9,22 @@ from collections.abc import Mapping, Sequence
 from typing import IO
 
 from postrender import settings as settings_module
-from postrender.errors import HarborMirrorError, RewriteError
+from postrender.errors import HarborMirrorError
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import Result, decode, rewrite_stream
 from postrender.settings import Settings
 
 
-def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
+def postrender(
+    stdin: IO[bytes], stdout: IO[bytes], settings: Settings,
+    environ: Mapping[str, str] = os.environ,
+) -> int:
     """Rewrite the whole stream in memory, then write it: a failure leaves stdout empty."""
     text = decode(stdin.read())
     rules = Rules.from_settings(settings)
     result = rewrite_stream(text, rules, strict=settings.strict)
     if settings.lock is not None:
-        result = pin_to_lock(result, rules, settings)
+        result = pin_to_lock(result, rules, settings, environ)
     if settings.report is not None:
         _write_report(settings, result.report())
     if settings.verify:  # imports httpx: only when asked for
@@ -33,24 +36,21 @@ def postrender(stdin: IO[bytes], stdout: IO[bytes], settings: Settings) -> int:
     return 0
 
 
-def pin_to_lock(result: Result, rules: Rules, settings: Settings) -> Result:
+def pin_to_lock(
+    result: Result, rules: Rules, settings: Settings, environ: Mapping[str, str] = os.environ
+) -> Result:
     """The stream and its --report entries with each Harbor reference by tag pinned to its
     locked digest; the places that cannot carry one are named on stderr (refused with
     --strict)."""
     from pathlib import Path
 
     from postrender import lock
-    from postrender.rewrite.pin import pin, pin_rewrites
+    from postrender.rewrite.pin import pin, pin_rewrites, say_not_pinned
 
     assert settings.lock is not None
     pins = lock.read(Path(settings.lock)).pins()
     pinned = pin(result.text, rules.mirror, pins, where=settings.lock)
-    if pinned.not_pinned and settings.strict:
-        raise RewriteError(f"{len(pinned.not_pinned)} Harbor references cannot carry a digest "
-                           f"(--strict with --lock), first {pinned.not_pinned[0]}")
-    for place in pinned.not_pinned:
-        sys.stderr.write(f"harbor-mirror: not pinned (a bare registry host, no place for a "
-                         f"digest): {place}\n")
+    say_not_pinned(pinned.not_pinned, strict=settings.strict, environ=environ)
     rewrites, _ = pin_rewrites(result.rewrites, rules.mirror, pins, where=settings.lock)
     return Result(pinned.text, rewrites)
 
@@ -87,4 +87,5 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         sys.stdout.write(settings_module.help_text())
         return 0
-    return postrender(sys.stdin.buffer, sys.stdout.buffer, settings_module.resolve(argv, environ))
+    return postrender(sys.stdin.buffer, sys.stdout.buffer, settings_module.resolve(argv, environ),
+                      environ)

@@ -18,3 +18,4 @@ class HarborChart(NamedTuple):
     pull_secret: str  # the kubernetes.io/dockerconfigjson Secret `setup --secret-out` writes
     secret_file: str | None  # where setup wrote it, to name in the instructions
     ca_file: str | None  # the CA Harbor's certificate chains to, when not a public one
+    digest: str | None = None  # with --lock: the chart's locked digest, pulled instead of a tag

@@ -36,7 +36,13 @@ def fleet_yaml(release: Release, out_dir: Path, chart: HarborChart | None) -> di
     helm: dict[str, Any] = {"chart": source}
     if release.repo:
         helm["repo"] = release.repo
-    if release.version:
+    if chart is not None and chart.digest is not None:
+        # Fleet hands helm.chart and helm.version to Helm's ChartDownloader.DownloadTo
+        # (fleet internal/bundlereader/loaddirectory.go downloadOCIChart); Helm pulls
+        # `oci://…@sha256:…` with no version by the digest alone, and with a version it asks
+        # Harbor for the tag as well (helm pkg/registry/client.go ValidateReference).
+        helm["chart"] = f"{chart.url}@{chart.digest}"
+    elif release.version:
         helm["version"] = release.version
     helm["releaseName"] = release.name
     if release.values_files:

@@ -4,7 +4,8 @@ it with the overlay as `spec.postRenderers`.
 Why `OCIRepository` and not an OCI `HelmRepository`: Flux's docs steer OCI charts to it
 (`HelmRelease.spec.chartRef`, source API `v1`), it takes a dockerconfigjson Secret as
 `secretRef` — the very Secret `setup --secret-out` writes — and a `ca.crt` Secret as
-`certSecretRef`, and it pins the chart by tag or semver range the way `helm --version` does.
+`certSecretRef`, and it pins the chart by tag or semver range the way `helm --version` does, or
+with `--lock` by the chart's digest.
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ def _source(release: Release, chart: HarborChart) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": "10m",
         "url": chart.url,
-        "ref": _ref(release.version),
+        # source-controller pulls `ref.digest` by digest, ahead of semver and tag
+        # (api/v1/ocirepository_types.go OCIRepositoryRef, ocirepository_controller.go
+        # getArtifactRef); a HelmRelease's `chart.spec.version` has no such field.
+        "ref": {"digest": chart.digest} if chart.digest else _ref(release.version),
         "layerSelector": {"mediaType": HELM_CHART_LAYER, "operation": "copy"},
         "secretRef": {"name": chart.pull_secret},
     }

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from postrender.errors import ManifestError, RewriteError
+from postrender.errors import ManifestError
 from postrender.gitops.expanded import every_place
 from postrender.rewrite.imageref import hide_credentials
 from postrender.rewrite.pin import Pin, pin, pin_rewrites
@@ -76,9 +76,6 @@ def build(
     not_pinned: list[str] = []
     if pins is not None:
         rewrites, not_pinned = pin_rewrites(rewrites, rules.mirror, pins, where=lock)
-        if not_pinned and strict:
-            raise RewriteError(f"{len(not_pinned)} Harbor references cannot carry a digest "
-                               f"(--strict with --lock), first {not_pinned[0]}")
         after = pin(after, rules.mirror, pins, where=lock).text
     documents = _Documents(text)
     documents.refuse_bare_pull_secrets()

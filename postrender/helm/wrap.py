@@ -27,13 +27,15 @@ another), `--registry-config` (helm would read the login from there instead of t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from postrender.errors import ConfigError, HarborMirrorError, VerifyFailed
@@ -41,6 +43,7 @@ from postrender.helm.args import Chart, CommandLine, Major, oci_chart, split_own
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, helm_major, run_helm, through_harbor
 from postrender.helmhome import last_error_file
+from postrender.rewrite.pin import NOT_PINNED_FILE_ENV
 from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
@@ -169,24 +172,19 @@ def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lo
     from pathlib import Path
 
     from postrender.lock import read
-    from postrender.rewrite.pin import RERUN
 
+    locked = read(Path(lock))
     mapped, pinned, dropped = list(mapped), [], set()
     for index in line.positional_indexes():
         if mapped[index] not in charts:
             continue
-        url, version = mapped[index], line.last("--version")
-        name, colon, _ = url.rpartition("/")[2].partition(":")
-        if version is None and not colon:
-            raise ConfigError(f"{line.subcommand}: --lock pins the chart {url} by its version: "
-                              "give --version")
-        # Helm's tag for a version: `+` is `_`; a tag in the URL stands for itself
-        tag = url if version is None else f"{url}:{version.replace('+', '_')}"
-        locked = read(Path(lock)).charts.get(tag)
-        if locked is None:
-            raise ConfigError(f"{line.subcommand}: the chart {tag} is not in the lock file "
-                              f"{lock}; {RERUN}")
-        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{locked.digest}"
+        url = mapped[index]
+        try:
+            digest = locked.chart_pin(url, line.last("--version"), where=lock)
+        except ConfigError as error:
+            raise ConfigError(f"{line.subcommand}: {error}") from None
+        name = url.rpartition("/")[2].partition(":")[0]
+        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{digest}"
         pinned.append(mapped[index])
         dropped |= line.flag_indexes("--version")
     return [arg for index, arg in enumerate(mapped) if index not in dropped], pinned
@@ -310,7 +308,7 @@ def run(
     if check is not None and chart is not None:  # its signature: no rendered stream names it
         _checked(check, "", checking, chart, command.charts)
     started = time.time()
-    with harbor.helm_environ(environ) as env:
+    with harbor.helm_environ(environ) as env, _not_pinned_relayed(env, settings.lock):
         if preflight:
             assert check is not None
             # install's flags all fit
@@ -321,12 +319,34 @@ def run(
             if subcommand == "template":  # already rendered: show it, do not render twice
                 sys.stdout.buffer.write(done.stdout)
                 sys.stdout.flush()
-                sys.stderr.buffer.write(done.stderr or b"")
+                _succeeded(done, env)
                 return 0
         done = run_helm(command.args, env, stdout_to_user=True, stdin=stdin)
-    _raise_on_failure(subcommand, done, command.charts, started, environ)
-    sys.stderr.buffer.write(done.stderr or b"")
+        _raise_on_failure(subcommand, done, command.charts, started, environ)
+        _succeeded(done, env)
     return 0
+
+
+@contextlib.contextmanager
+def _not_pinned_relayed(env: dict[str, str], lock: str | None) -> Iterator[None]:
+    """With --lock, `env` names a private file for the post-renderer's `not pinned` lines
+    (Helm drops the stderr of a post-renderer that succeeds); removed afterwards."""
+    if lock is None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="harbor-mirror-not-pinned-") as private:
+        env[NOT_PINNED_FILE_ENV] = os.path.join(private, "not-pinned")
+        yield
+
+
+def _succeeded(done: subprocess.CompletedProcess[bytes], env: Mapping[str, str]) -> None:
+    """Helm's stderr, then the post-renderer's `not pinned` lines, once each (Helm 3's
+    --verify runs it twice)."""
+    sys.stderr.buffer.write(done.stderr or b"")
+    relay = env.get(NOT_PINNED_FILE_ENV)
+    if relay is not None and os.path.exists(relay):
+        with open(relay, encoding="utf-8", errors="replace") as file:
+            sys.stderr.write("".join(dict.fromkeys(file.readlines())))
 
 
 # Helm reads a values file named `-` from stdin (pkg/cli/values/options.go `readFile`); the

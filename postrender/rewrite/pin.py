@@ -2,24 +2,34 @@
 `H/P/path:TAG@sha256:…`, the one change made to the rewritten stream.
 
 A reference that already carries a digest is checked, not changed. A place that cannot carry a
-digest (a bare registry host beside a `repository:` key) stays by tag and is listed as not
-pinned. A reference the lock does not know, or whose digest names other content, is refused:
+digest stays by tag and is listed as not pinned: a registry value (the host, or host/project)
+beside a `repository:` key, and an `oci://` chart URL in a manifest (a Flux source, an Argo CD
+Application), whose reader asks for the chart by the tag or version beside it in fields of its
+own. A reference the lock does not know, or whose digest names other content, is refused:
 pulling it would ask the upstream, or pull something the lock was not written for.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from postrender.errors import HarborMirrorError
+from postrender.errors import HarborMirrorError, RewriteError
 from postrender.rewrite import imageref
 from postrender.rewrite.mirrored import harbor_references
 from postrender.rewrite.rules import MirrorRule
 from postrender.rewrite.stream import Rewrite
 
 RERUN = "re-run `helm harbor-mirror verify --write-lock` with the release's arguments"
+BARE_HOST = "a registry apart from its repository: no place for a digest"
+CHART_URL = "an oci:// chart URL: its reader asks for the chart by tag"
+# Where the wrappers have the post-renderer copy its `not pinned` lines: Helm drops the
+# stderr of a post-renderer that succeeds (Helm 3 and 4 alike).
+NOT_PINNED_FILE_ENV = "HARBOR_MIRROR_NOT_PINNED_FILE"
 
 
 class PinRefused(HarborMirrorError):
@@ -42,12 +52,25 @@ class Pinned(NamedTuple):
 
 def pin(text: str, rule: MirrorRule, pins: Mapping[str, Pin], *, where: str) -> Pinned:
     """Add each reference's locked digest after its tag; `where` names the lock in errors."""
+    pinned, unpinned = _pin(text, rule, pins, where)
+    return Pinned(pinned, [_line_of(text, start, reason) for start, reason in unpinned])
+
+
+def _pin(
+    text: str, rule: MirrorRule, pins: Mapping[str, Pin], where: str
+) -> tuple[str, list[tuple[int, str]]]:
+    """The pinned text, and where (offset) and why each place stays by tag."""
     out: list[str] = []
     last = 0
+    unpinned = [(start, BARE_HOST) for start in _bare_hosts(text, rule)]
     for found_at in harbor_references(text, rule):
-        if found_at.chart:
-            continue  # an oci:// chart URL: the wrappers fetch the chart by its digest
         candidate, parsed = found_at.text, found_at.reference
+        if found_at.chart:
+            # the wrappers fetch their own chart by its digest; one a manifest names is the
+            # business of whoever reads that manifest, by the version it gives beside the URL
+            if parsed.digest is None:
+                unpinned.append((found_at.start, CHART_URL))
+            continue
         by_tag = candidate if parsed.digest is None else candidate.rpartition("@")[0]
         found = pins.get(by_tag)
         if parsed.digest is not None:
@@ -61,34 +84,66 @@ def pin(text: str, rule: MirrorRule, pins: Mapping[str, Pin], *, where: str) -> 
         out += [text[last:end], "@", found.digest]
         last = end
     out.append(text[last:])
-    return Pinned("".join(out), _unpinnable(text, rule))
+    return "".join(out), sorted(unpinned)
 
 
 def pin_rewrites(
     rewrites: Sequence[Rewrite], rule: MirrorRule, pins: Mapping[str, Pin], *, where: str
 ) -> tuple[list[Rewrite], list[str]]:
     """Each rewritten value with its references pinned (what --report and an overlay's patches
-    say), and the values that are a bare Harbor host, which no digest fits."""
-    pinned, bare = [], []
+    say), and the places in them that stay by tag (`Kind/name path: value (why)`)."""
+    pinned, unpinned = [], []
     for rewrite in rewrites:
-        if rewrite.after == rule.harbor_host:
-            bare.append(f"{rewrite.kind}/{rewrite.name} {rewrite.path}: {rewrite.after}")
+        place = f"{rewrite.kind}/{rewrite.name} {rewrite.path}"
+        if rewrite.after in (rule.harbor_host, rule.target_prefix):
+            unpinned.append(f"{place}: {rewrite.after} ({BARE_HOST})")
         elif rewrite.after is not None:
-            rewrite = rewrite._replace(after=pin(rewrite.after, rule, pins, where=where).text)
+            after, left = _pin(rewrite.after, rule, pins, where)
+            unpinned += [f"{place} {_line_of(rewrite.after, start, reason)}"
+                         if "\n" in rewrite.after.strip() else
+                         f"{place}: {rewrite.after.strip()[:200]} ({reason})"
+                         for start, reason in left]  # fmt: skip
+            rewrite = rewrite._replace(after=after)
         pinned.append(rewrite)
-    return pinned, bare
+    return pinned, unpinned
 
 
-def _unpinnable(text: str, rule: MirrorRule) -> list[str]:
-    """Every place where the Harbor host stands as a bare registry value: a split
-    `registry`/`repository` pair, which has no field a digest could go in."""
+def say_not_pinned(
+    places: Sequence[str], *, strict: bool, environ: Mapping[str, str] = os.environ
+) -> None:
+    """Each place left by tag, as `not pinned: PLACE` on stderr (and in the file the wrappers
+    name, to show after helm); with --strict, refused instead. The one wording for
+    postrender, the wrappers and overlay."""
+    if places and strict:
+        raise RewriteError(f"{len(places)} Harbor references cannot carry a digest "
+                           f"(--strict with --lock), first {places[0]}")
+    lines = "".join(f"harbor-mirror: not pinned: {place}\n" for place in places)
+    sys.stderr.write(lines)
+    relay = environ.get(NOT_PINNED_FILE_ENV)
+    if relay and lines:
+        with contextlib.suppress(OSError), open(relay, "a", encoding="utf-8") as file:
+            file.write(lines)  # on failure only the wrapper's copy is lost: stderr has them
+
+
+def _line_of(text: str, start: int, reason: str) -> str:
+    """`line N: the line (reason)` for the place at `start`."""
+    begin = text.rfind("\n", 0, start) + 1
+    end = text.find("\n", start)
+    line = text[begin : end if end >= 0 else None].rstrip("\r")
+    return f"line {text.count(chr(10), 0, begin) + 1}: {line.strip()[:200]} ({reason})"
+
+
+def _bare_hosts(text: str, rule: MirrorRule) -> list[int]:
+    """Every place where the Harbor host (or host/project, as Helm 3's `global.imageRegistry`
+    gives it) stands as a registry value alone: a split `registry`/`repository` pair, which
+    has no field a digest could go in."""
     places = []
     value = re.compile(r"""^[ \t-]*[^:#]+:[ \t]*["']?""" + re.escape(rule.harbor_host)
-                       + r"""["']?[ \t]*(?:#.*)?$""", re.IGNORECASE)
+                       + f"(?:/{re.escape(rule.project)})?"
+                       + r"""/?["']?[ \t]*(?:#.*)?$""", re.IGNORECASE)
     for match in imageref.mention_pattern(rule.harbor_host).finditer(text):
         start = text.rfind("\n", 0, match.start()) + 1
         end = text.find("\n", match.end())
-        line = text[start : end if end >= 0 else None].rstrip("\r")
-        if value.match(line):
-            places.append(f"line {text.count(chr(10), 0, start) + 1}: {line.strip()[:200]}")
+        if value.match(text[start : end if end >= 0 else None].rstrip("\r")):
+            places.append(match.start())
     return places

@@ -233,6 +233,41 @@ def test_template_post_renderer_args_lock_pins_through_the_plugin(
     assert hook in done.stdout
 
 
+def test_wrapper_lock_shows_what_the_post_renderer_left_by_tag(
+    plugin: Plugin, tmp_path: Path
+) -> None:
+    """Helm drops the stderr of a post-renderer that succeeds; the wrapper shows its lines."""
+    chart = _hook_chart(tmp_path)
+    (chart / "templates" / "sources.yaml").write_text(
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: r}\n"
+        "spec: {type: oci, url: 'oci://dp.apps.rancher.io/charts'}\n---\n"
+        "apiVersion: example.com/v1\nkind: Backup\nmetadata: {name: b}\nspec:\n"
+        "  registry: dp.apps.rancher.io\n  repository: containers/backup\n"
+    )
+    prefix, app = f"{HARBOR}/application-collection/containers", "a" * 64
+    lock_file = tmp_path / "harbor-mirror.lock"
+    lock.Lock({f"{prefix}/app:1.0": lock.ImageLock(f"sha256:{app}"),
+               f"{prefix}/migrate:1.0": lock.ImageLock(f"sha256:{app}")}).write(lock_file)
+    harbor = {"HARBOR_MIRROR_HARBOR_HOST": HARBOR}
+    done = plugin.env.run("harbor-mirror", "template", "demo", chart, "--lock", lock_file,
+                          extra_env=harbor)
+    assert done.returncode == 0, done.stderr
+    assert f"image: {prefix}/app:1.0@sha256:{app}\n" in done.stdout
+    said = sorted(re.sub(r"line \d+: ", "", line) for line in done.stderr.splitlines()
+                  if "not pinned: line" in line)  # the lines of Helm's stream, in its order
+    assert said == [
+        f"harbor-mirror: not pinned: registry: {HARBOR} (a registry apart from its "
+        "repository: no place for a digest)",
+        f"harbor-mirror: not pinned: spec: {{type: oci, url: 'oci://{HARBOR}/"
+        "application-collection/charts'} (an oci:// chart URL: its reader asks for the chart "
+        "by tag)",
+    ]
+    strict = plugin.env.run("harbor-mirror", "template", "demo", chart, "--lock", lock_file,
+                            "--post-renderer-args", "--strict", extra_env=harbor)
+    assert strict.returncode == 1 and strict.stdout == ""
+    assert "2 Harbor references cannot carry a digest (--strict with --lock)" in strict.stderr
+
+
 def test_install_hook_rerun_keeps_the_environment(plugin: Plugin) -> None:
     plugin_dir = plugin.env.plugins_dir / "helm-harbor-mirror"
     python = plugin_dir / ".venv" / "bin" / "python"

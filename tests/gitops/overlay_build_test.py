@@ -13,7 +13,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from postrender import lock
-from postrender.errors import ManifestError, RewriteError
+from postrender.errors import ManifestError
 from postrender.gitops.overlay import build
 from postrender.rewrite.rules import Rules
 from postrender.settings import Settings
@@ -306,13 +306,17 @@ def test_build_with_a_lock_gives_what_postrender_lock_gives(kubectl: Path, tmp_p
     assert comparable(built.stdout) == comparable(expected)
 
 
-def test_build_with_a_lock_names_a_bare_registry_host_and_strict_refuses_it() -> None:
+def test_build_with_a_lock_names_a_bare_registry_host_and_a_chart_url() -> None:
     manifest = (f"apiVersion: example.com/v1\nkind: App\nmetadata: {{name: a}}\n"
-                f"spec:\n  image:\n    registry: {U}\n    repository: containers/etcd\n")
+                f"spec:\n  image:\n    registry: {U}\n    repository: containers/etcd\n"
+                f"  chart: oci://{U}/charts/etcd\n")
     overlay = build(manifest, RULES, pins={}, lock="lock.yaml")
-    assert overlay.not_pinned == (f"App/a spec.image.registry: {HARBOR_HOST}",)
-    with pytest.raises(RewriteError, match="cannot carry a digest"):
-        build(manifest, RULES, strict=True, pins={}, lock="lock.yaml")
+    assert sorted(overlay.not_pinned) == [
+        f"App/a spec.chart: oci://{T}/charts/etcd (an oci:// chart URL: its reader asks for the "
+        "chart by tag)",
+        f"App/a spec.image.registry: {HARBOR_HOST} (a registry apart from its repository: no "
+        "place for a digest)",
+    ]
 
 
 def test_build_refuses_an_alias_bomb_kustomize_would_patch_place_by_place() -> None:

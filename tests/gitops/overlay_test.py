@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from postrender import lock
 from postrender.bootstrap.robot import secret_manifest
 from postrender.commands.overlay import harbor_chart, overlay
 from postrender.errors import ConfigError
@@ -28,8 +29,8 @@ from tests.harbor_emulator import ADMIN_PASSWORD, ADMIN_USERNAME
 from tests.support.fixtures_registry import Mirror
 from tests.support.kustomize_emulation import (
     comparable,
+    flux_recipe,
     kustomize_build,
-    load_as_kubernetes,
     overlay_cli,
     read_yaml,
     transformers_of,
@@ -41,6 +42,8 @@ from tests.support.rewrite_oracle import (
     HARBOR_HOST,
     HARBOR_SECRET,
     TARGET,
+    UPSTREAM,
+    postrender,
     postrender_ok,
     upstream_mentions,
 )
@@ -248,16 +251,7 @@ def test_flux_layout_is_a_helmrelease_patch_whose_postrenderer_matches(
     )
 
     # The README's recipe: the user's HelmRelease plus this patch, built by Flux's kustomize.
-    (out / "helmrelease.yaml").write_text(FLUX_HELMRELEASE, encoding="utf-8")
-    (out / "kustomization.yaml").write_text(
-        "resources: [helmrelease.yaml]\npatches:\n  - path: helmrelease-postrenderers.yaml\n"
-        "    target: {kind: HelmRelease, name: demo}\n",
-        encoding="utf-8",
-    )
-    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
-                           text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    (patched,) = load_as_kubernetes(built.stdout)
+    patched = flux_recipe(kubectl, out, FLUX_HELMRELEASE)["HelmRelease"]
     assert patched["spec"]["postRenderers"] == [post_renderer]  # the whole list is replaced
     assert patched["spec"]["releaseName"] == "demo"
     assert patched["spec"]["chart"]["spec"]["version"] == "1.0.0"
@@ -455,19 +449,8 @@ def test_flux_layout_writes_harbors_ocirepository_and_points_the_helmrelease_at_
 
     # The README's recipe: the user's HelmRelease (still on an upstream HelmRepository), the
     # patch and the source, built by the real kustomize as Flux's kustomize-controller does.
-    (out / "helmrelease.yaml").write_text(
-        FLUX_HELMRELEASE.replace("widget-operator", "etcd-like"), encoding="utf-8"
-    )
-    (out / "kustomization.yaml").write_text(
-        "namespace: flux-system\nresources: [helmrelease.yaml, ocirepository.yaml]\n"
-        "patches:\n  - path: helmrelease-postrenderers.yaml\n"
-        "    target: {kind: HelmRelease, name: demo}\n",
-        encoding="utf-8",
-    )
-    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
-                           text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    by_kind = {doc["kind"]: doc for doc in load_as_kubernetes(built.stdout)}
+    by_kind = flux_recipe(kubectl, out, FLUX_HELMRELEASE.replace("widget-operator", "etcd-like"),
+                          extra_kustomization="namespace: flux-system\n")
     release = by_kind["HelmRelease"]
     assert "chart" not in release["spec"]  # Flux takes chart or chartRef, never both
     assert release["spec"]["chartRef"] == {"kind": "OCIRepository", "name": "demo"}
@@ -593,3 +576,75 @@ def test_harbor_chart_is_harbors_copy_of_an_upstream_oci_chart(
     else:
         assert found == HarborChart(expected, HARBOR_HOST, "application-collection", "/s.json",
                                     "/ca.pem")
+
+
+# oci:// chart URLs a chart renders for another reader: Flux's sources and an Argo CD Application.
+CHART_SOURCES = f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {{name: etcd}}
+spec:
+  url: oci://{UPSTREAM}/charts/etcd
+  ref: {{tag: 1.0.0}}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: {{name: charts}}
+spec:
+  type: oci
+  url: oci://{UPSTREAM}/charts
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: etcd}}
+spec:
+  source: {{repoURL: 'oci://{UPSTREAM}/charts/etcd', targetRevision: 1.0.0}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: p}}
+spec:
+  containers: [{{name: m, image: {UPSTREAM}/containers/etcd:3.5}}]
+"""
+
+
+def test_lock_names_chart_urls_not_pinned_in_postrender_and_overlay_alike(
+    tmp_path: Path,
+) -> None:
+    lock_file = tmp_path / "lock.yaml"
+    digest = "sha256:" + "e" * 64
+    lock.Lock({f"{TARGET}/containers/etcd:3.5": lock.ImageLock(digest)}).write(lock_file)
+    said = "(an oci:// chart URL: its reader asks for the chart by tag)"
+
+    rendered = postrender(CHART_SOURCES, "--lock", str(lock_file))
+    assert rendered.returncode == 0, rendered.stderr
+    assert f"image: {TARGET}/containers/etcd:3.5@{digest}" in rendered.stdout
+    assert rendered.stderr.splitlines() == [
+        f"harbor-mirror: not pinned: line 5: url: oci://{TARGET}/charts/etcd {said}",
+        f"harbor-mirror: not pinned: line 13: url: oci://{TARGET}/charts {said}",
+        f"harbor-mirror: not pinned: line 19: source: {{repoURL: 'oci://{TARGET}/charts/etcd', "
+        f"targetRevision: 1.0.0}} {said}",
+    ]
+    made = overlay_cli("--from-stdin", "--out", tmp_path / "o", "--lock", lock_file,
+                       stdin=CHART_SOURCES, tmp_path=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "not pinned" not in made.stdout
+    assert sorted(made.stderr.splitlines()) == [
+        f"harbor-mirror: not pinned: Application/etcd spec.source.repoURL: "
+        f"oci://{TARGET}/charts/etcd {said}",
+        f"harbor-mirror: not pinned: HelmRepository/charts spec.url: oci://{TARGET}/charts {said}",
+        f"harbor-mirror: not pinned: OCIRepository/etcd spec.url: oci://{TARGET}/charts/etcd "
+        f"{said}",
+    ]
+
+    strict = postrender(CHART_SOURCES, "--lock", str(lock_file), "--strict")
+    assert strict.returncode == 1 and strict.stdout == ""
+    assert strict.stderr.splitlines() == [
+        f"harbor-mirror: error: 3 Harbor references cannot carry a digest (--strict with --lock), "
+        f"first line 5: url: oci://{TARGET}/charts/etcd {said}"
+    ]
+    refused = overlay_cli("--from-stdin", "--out", tmp_path / "s", "--lock", lock_file,
+                          "--strict", stdin=CHART_SOURCES, tmp_path=tmp_path)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "cannot carry a digest" in refused.stderr
+    assert not (tmp_path / "s").exists()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from postrender.rewrite.pin import Pin, PinRefused, pin
+from postrender.rewrite.pin import Pin, PinRefused, pin, pin_rewrites
 from postrender.rewrite.rules import MirrorRule
+from postrender.rewrite.stream import Rewrite
 
 A, B, C = ("sha256:" + letter * 64 for letter in "abc")
 RULE = MirrorRule("dp.apps.rancher.io", "harbor.example.com:8443", "appco")
@@ -30,6 +31,50 @@ def test_a_reference_with_a_known_digest_and_charts_are_left_alone():
     assert pin(text, RULE, PINS, where="lock.yaml").text == text
 
 
+CHART_URL = "(an oci:// chart URL: its reader asks for the chart by tag)"
+
+
+def test_chart_urls_in_the_stream_are_listed_not_pinned_unless_they_carry_a_digest():
+    # a Flux OCIRepository and HelmRepository, an Argo CD Application source
+    text = ("kind: OCIRepository\nspec:\n  url: oci://harbor.example.com:8443/appco/charts/etcd\n"
+            "  ref: {tag: 1.0.0}\n---\nkind: HelmRepository\nspec:\n  type: oci\n"
+            "  url: 'oci://harbor.example.com:8443/appco/charts'\n---\nkind: Application\n"
+            "spec:\n  source:\n    repoURL: oci://harbor.example.com:8443/appco/charts/etcd\n"
+            "    targetRevision: 1.0.0\n"
+            f"    other: oci://harbor.example.com:8443/appco/charts/etcd@{A}\n"
+            "    elsewhere: oci://registry.example.com/appco/charts/etcd\n")
+    pinned = pin(text, RULE, PINS, where="lock.yaml")
+    assert pinned.text == text
+    assert pinned.not_pinned == [
+        f"line 3: url: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
+        f"line 9: url: 'oci://harbor.example.com:8443/appco/charts' {CHART_URL}",
+        f"line 14: repoURL: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
+    ]
+
+
+def test_pinned_rewrites_name_the_chart_urls_and_registries_they_leave_by_tag():
+    def rewrite(path: str, after: str) -> Rewrite:
+        return Rewrite(1, "v1", "App", "a", None, path, "/" + path.replace(".", "/"), "", after)
+
+    script = f"pull {ETCD}\nhelm pull oci://harbor.example.com:8443/appco/charts/x\n"
+    rewrites = [
+        rewrite("spec.url", "oci://harbor.example.com:8443/appco/charts/etcd"),
+        rewrite("spec.registry", "harbor.example.com:8443/appco"),  # Helm 3's global value
+        rewrite("spec.script", script),
+    ]
+    pinned, left = pin_rewrites(rewrites, RULE, PINS, where="lock.yaml")
+    assert [r.after for r in pinned] == [
+        rewrites[0].after, rewrites[1].after, script.replace(ETCD, f"{ETCD}@{B}"),
+    ]
+    assert left == [
+        f"App/a spec.url: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
+        "App/a spec.registry: harbor.example.com:8443/appco (a registry apart from its "
+        "repository: no place for a digest)",
+        "App/a spec.script line 2: helm pull oci://harbor.example.com:8443/appco/charts/x "
+        f"{CHART_URL}",
+    ]
+
+
 def test_a_reference_the_lock_lacks_is_refused_naming_it():
     with pytest.raises(PinRefused, match=r"^harbor.example.com:8443/appco/containers/redis:7 is "
                                          r"not in the lock file lock.yaml; re-run `helm "
@@ -49,4 +94,17 @@ def test_a_bare_registry_host_cannot_carry_a_digest_and_is_listed():
             "url: https://harbor.example.com:8443\n")
     pinned = pin(text, RULE, PINS, where="lock.yaml")
     assert pinned.text == text
-    assert pinned.not_pinned == ["line 2: registry: harbor.example.com:8443"]
+    assert pinned.not_pinned == [
+        "line 2: registry: harbor.example.com:8443 (a registry apart from its repository: no "
+        "place for a digest)"
+    ]
+
+
+def test_a_registry_with_the_project_as_helm_3s_global_value_gives_it_is_listed_too():
+    text = ("image:\n  registry: harbor.example.com:8443/appco\n"
+            "  repository: containers/etcd\n  tag: '3.5'\n")
+    pinned = pin(text, RULE, PINS, where="lock.yaml")
+    assert pinned.text == text
+    assert [place.partition(" (")[0] for place in pinned.not_pinned] == [
+        "line 2: registry: harbor.example.com:8443/appco"
+    ]

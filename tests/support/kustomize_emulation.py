@@ -33,6 +33,27 @@ def kustomize_build(
     )
 
 
+def flux_recipe(
+    kubectl: Path, out: Path, helmrelease: str, *, extra_kustomization: str = ""
+) -> dict[str, Any]:
+    """The README's Flux recipe built by the real kustomize, as Flux's kustomize-controller
+    builds it: the user's HelmRelease, `overlay --layout flux`'s patch and, when it wrote one,
+    its OCIRepository; the built objects by kind."""
+    (out / "helmrelease.yaml").write_text(helmrelease, encoding="utf-8")
+    resources = ["helmrelease.yaml"] + (["ocirepository.yaml"]
+                                        if (out / "ocirepository.yaml").exists() else [])
+    (out / "kustomization.yaml").write_text(
+        f"{extra_kustomization}resources: [{', '.join(resources)}]\n"
+        "patches:\n  - path: helmrelease-postrenderers.yaml\n"
+        "    target: {kind: HelmRelease, name: demo}\n",
+        encoding="utf-8",
+    )
+    built = subprocess.run([str(kubectl), "kustomize", str(out)], capture_output=True,
+                           text=True, check=False, timeout=300)
+    assert built.returncode == 0, built.stderr
+    return {doc["kind"]: doc for doc in load_as_kubernetes(built.stdout)}
+
+
 def read_yaml(path: Path) -> Any:
     return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
 
