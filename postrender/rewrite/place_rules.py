@@ -76,9 +76,10 @@ def registry_alone(value: str, path: Path, scope: Scope) -> str:
 
 
 def documents_in_text(value: str, path: Path, scope: Scope) -> str:
-    """Text that is itself JSON or YAML (a sidecar injector's values in a ConfigMap) is searched
-    like a document, every place rule applying inside it (its pull secrets renamed, a registry
-    host alone moved), and edited in place. Only text that still names the upstream host or
+    """Text that is itself JSON or YAML (a sidecar injector's values in a ConfigMap, manifests
+    an operator applies, `---` between them) is searched like a stream, every place rule
+    applying inside each document (its pull secrets renamed, a registry host alone or beside a
+    repository moved), and edited in place. Only text that still names the upstream host or
     secret after the rules above is parsed; nesting stops at TEXT_DEPTH."""
     rules = scope.rules
     if scope.depth >= TEXT_DEPTH or not (
@@ -86,16 +87,21 @@ def documents_in_text(value: str, path: Path, scope: Scope) -> str:
         or (rules.secret is not None and rules.secret.old in value)
     ):
         return value
-    root = embedded(value)
-    if root is None:
-        return value
     from postrender.rewrite.locate import locate  # the walk that calls these rules
+    from postrender.rewrite.stream import split_documents
 
-    try:
-        found = locate(root, rules, folded=True, depth=scope.depth + 1)
-    except Refusal as refusal:
-        raise Refusal((*path, *refusal.path), refusal.problem) from None
-    return splice.findings(value, found, rules.mirror)
+    pieces = []
+    for start, end in split_documents(value):
+        piece = value[start:end]
+        root = embedded(piece)
+        if root is not None:
+            try:
+                found = locate(root, rules, folded=True, depth=scope.depth + 1)
+            except Refusal as refusal:
+                raise Refusal((*path, *refusal.path), refusal.problem) from None
+            piece = splice.findings(piece, found, rules.mirror)
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 # --- document rules -----------------------------------------------------------------------------

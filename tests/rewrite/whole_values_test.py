@@ -164,3 +164,25 @@ def test_a_refusal_inside_text_names_the_value_and_the_place_in_it() -> None:
     source = "kind: ConfigMap\nmetadata: {name: cfg}\ndata:\n  config: " + json.dumps(text) + "\n"
     with pytest.raises(RewriteError, match=r"\(ConfigMap/cfg\) data\.config\.imagePullSecrets"):
         rewrite(source)
+
+
+def test_every_document_of_multi_document_text_is_searched() -> None:
+    # an operator's ConfigMap of manifests it applies: the second document's split registry
+    # and registry setting leaked before, as only single-document text was parsed
+    first = ("apiVersion: apps/v1\nkind: Deployment\nspec:\n  imagePullSecrets:\n"
+             "    - name: application-collection\n")
+    second = ("kind: Widget\nspec:\n  image:\n    registry: dp.apps.rancher.io\n"
+              "    repository: containers/b\n  hub: dp.apps.rancher.io\n")
+    text = f"{first}---\n{second}"
+    source = "kind: ConfigMap\ndata:\n  apply.yaml: |\n" + "".join(
+        f"    {line}\n" for line in text.splitlines())
+    out = rewrite(source)
+    config = load(out)
+    assert isinstance(config, dict)
+    applied = list(YAML(typ="safe", pure=True).load_all(config["data"]["apply.yaml"]))
+    assert applied[0]["spec"]["imagePullSecrets"] == [{"name": "harbor-pull"}]
+    assert applied[1]["spec"] == {
+        "image": {"registry": "harbor.example.com",
+                  "repository": "application-collection/containers/b"},
+        "hub": H}
+    assert out.count("\n") == source.count("\n")  # edited in place, line for line
