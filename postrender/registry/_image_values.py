@@ -86,8 +86,10 @@ def _scalar(value: str, key: str | None, depth: int) -> Iterator[ImageValue]:
         yield _place(key, value)
     elif key is None and (argument := _IMAGE_ARGUMENT.fullmatch(value.strip())):
         yield _place(argument["flag"].lower(), argument["value"])
-    elif depth and (document := embedded(value)) is not None:
-        yield from _walk(document, depth - 1)
+    elif depth:
+        for start, end in split_documents(value):  # text may hold several documents
+            if (document := embedded(value[start:end])) is not None:
+                yield from _walk(document, depth - 1)
 
 
 def _env(mapping: Mapping) -> Iterator[ImageValue]:

@@ -143,6 +143,7 @@ def test_chart_target_asks_for_the_tag_helm_pulls(version, manifest):
                 "  values: '{\"global\": {\"proxy\": {\"image\": \"istio/proxyv2:1.22\"}}}'\n"
                 "  run.sh: |\n    docker pull registry.suse.com/bci/script:1\n"
                 "  config.yaml: |\n    sidecar:\n      image: nginx\n"
+                "  apply.yaml: |\n    kind: A\n    ---\n    kind: B\n    image: quay.io/b/c:1\n"
             ),
             [
                 ("quay.io/prometheus/node-exporter:v1.8", "quay.io/prometheus/node-exporter"),
@@ -153,6 +154,7 @@ def test_chart_target_asks_for_the_tag_helm_pulls(version, manifest):
                 ("quay.io/acme/ref:1", "quay.io/acme/ref"),
                 ("istio/proxyv2:1.22", "docker.io/istio/proxyv2"),
                 ("nginx", "docker.io/nginx"),
+                ("quay.io/b/c:1", "quay.io/b/c"),
             ],
             id="every image-valued place, no free text",
         ),
