@@ -178,13 +178,10 @@ def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lo
     for index in line.positional_indexes():
         if mapped[index] not in charts:
             continue
-        url = mapped[index]
         try:
-            digest = locked.chart_pin(url, line.last("--version"), where=lock)
+            mapped[index] = locked.chart_pin(mapped[index], line.last("--version"), where=lock)
         except ConfigError as error:
             raise ConfigError(f"{line.subcommand}: {error}") from None
-        name = url.rpartition("/")[2].partition(":")[0]
-        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{digest}"
         pinned.append(mapped[index])
         dropped |= line.flag_indexes("--version")
     return [arg for index, arg in enumerate(mapped) if index not in dropped], pinned

@@ -648,3 +648,29 @@ def test_lock_names_chart_urls_not_pinned_in_postrender_and_overlay_alike(
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr.count("\n") == 1 and "cannot carry a digest" in refused.stderr
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("layout", ["fleet", "flux"])
+def test_lock_names_a_chart_given_with_its_tag_by_digest_alone(
+    layout: str, tmp_path: Path
+) -> None:
+    """`oci://…/etcd-like:1.0.0` with no --version: the tag must not ride along with the digest.
+    Fleet's Helm would ask Harbor for a tag beside a digest (one upstream request per fetch);
+    Flux's OCIRepository url takes no tag at all."""
+    digest = "sha256:" + "c" * 64
+    lock_file = tmp_path / "lock.yaml"
+    lock.Lock({}, {f"{HARBOR_CHART}:1.0.0": lock.ChartLock(digest)}).write(lock_file)
+    release = Release("demo", f"{UPSTREAM_CHART}:1.0.0", None, None, None, [], [])
+    config = Settings(harbor_host=HARBOR_HOST, pull_secret=HARBOR_SECRET, lock=str(lock_file))
+    out = tmp_path / layout
+    said = overlay("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", config,
+                   layout=layout, release=release, out_dir=out, check=False)
+
+    if layout == "fleet":
+        helm = read_yaml(out / "fleet.yaml")["helm"]
+        assert helm["chart"] == f"{HARBOR_CHART}@{digest}"
+        assert "version" not in helm
+    else:
+        spec = read_yaml(out / "ocirepository.yaml")["spec"]
+        assert (spec["url"], spec["ref"]) == (HARBOR_CHART, {"digest": digest})
+    assert f"pulls {HARBOR_CHART}:" in said
