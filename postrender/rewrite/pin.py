@@ -53,23 +53,25 @@ class Pinned(NamedTuple):
 def pin(text: str, rule: MirrorRule, pins: Mapping[str, Pin], *, where: str) -> Pinned:
     """Add each reference's locked digest after its tag; `where` names the lock in errors."""
     pinned, unpinned = _pin(text, rule, pins, where)
-    return Pinned(pinned, [_line_of(text, start, reason) for start, reason in unpinned])
+    return Pinned(pinned, [f"{_line_number(text, start)}: {shown} ({reason})"
+                           for start, shown, reason in unpinned])
 
 
 def _pin(
     text: str, rule: MirrorRule, pins: Mapping[str, Pin], where: str
-) -> tuple[str, list[tuple[int, str]]]:
-    """The pinned text, and where (offset) and why each place stays by tag."""
+) -> tuple[str, list[tuple[int, str, str]]]:
+    """The pinned text, and where (offset), what to show and why each place stays by tag: a
+    registry value's line, a chart URL alone (the rest of its line may be a password)."""
     out: list[str] = []
     last = 0
-    unpinned = [(start, BARE_HOST) for start in _bare_hosts(text, rule)]
+    unpinned = [(start, line, BARE_HOST) for start, line in _bare_hosts(text, rule)]
     for found_at in harbor_references(text, rule):
         candidate, parsed = found_at.text, found_at.reference
         if found_at.chart:
             # the wrappers fetch their own chart by its digest; one a manifest names is the
             # business of whoever reads that manifest, by the version it gives beside the URL
             if parsed.digest is None:
-                unpinned.append((found_at.start, CHART_URL))
+                unpinned.append((found_at.start, f"oci://{candidate}", CHART_URL))
             continue
         by_tag = candidate if parsed.digest is None else candidate.rpartition("@")[0]
         found = pins.get(by_tag)
@@ -99,10 +101,9 @@ def pin_rewrites(
             unpinned.append(f"{place}: {rewrite.after} ({BARE_HOST})")
         elif rewrite.after is not None:
             after, left = _pin(rewrite.after, rule, pins, where)
-            unpinned += [f"{place} {_line_of(rewrite.after, start, reason)}"
-                         if "\n" in rewrite.after.strip() else
-                         f"{place}: {rewrite.after.strip()[:200]} ({reason})"
-                         for start, reason in left]  # fmt: skip
+            unpinned += [f"{place} {_line_number(rewrite.after, start)}: {shown} ({reason})"
+                         if "\n" in rewrite.after.strip() else f"{place}: {shown} ({reason})"
+                         for start, shown, reason in left]  # fmt: skip
             rewrite = rewrite._replace(after=after)
         pinned.append(rewrite)
     return pinned, unpinned
@@ -125,15 +126,12 @@ def say_not_pinned(
             file.write(lines)  # on failure only the wrapper's copy is lost: stderr has them
 
 
-def _line_of(text: str, start: int, reason: str) -> str:
-    """`line N: the line (reason)` for the place at `start`."""
-    begin = text.rfind("\n", 0, start) + 1
-    end = text.find("\n", start)
-    line = text[begin : end if end >= 0 else None].rstrip("\r")
-    return f"line {text.count(chr(10), 0, begin) + 1}: {line.strip()[:200]} ({reason})"
+def _line_number(text: str, start: int) -> str:
+    """`line N` for the place at `start`."""
+    return f"line {text.count(chr(10), 0, start) + 1}"
 
 
-def _bare_hosts(text: str, rule: MirrorRule) -> list[int]:
+def _bare_hosts(text: str, rule: MirrorRule) -> list[tuple[int, str]]:
     """Every place where the Harbor host (or host/project, as Helm 3's `global.imageRegistry`
     gives it) stands as a registry value alone: a split `registry`/`repository` pair, which
     has no field a digest could go in."""
@@ -144,6 +142,7 @@ def _bare_hosts(text: str, rule: MirrorRule) -> list[int]:
     for match in imageref.mention_pattern(rule.harbor_host).finditer(text):
         start = text.rfind("\n", 0, match.start()) + 1
         end = text.find("\n", match.end())
-        if value.match(text[start : end if end >= 0 else None].rstrip("\r")):
-            places.append(match.start())
+        line = text[start : end if end >= 0 else None].rstrip("\r")
+        if value.match(line):
+            places.append((match.start(), line.strip()[:200]))
     return places

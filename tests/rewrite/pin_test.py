@@ -46,9 +46,9 @@ def test_chart_urls_in_the_stream_are_listed_not_pinned_unless_they_carry_a_dige
     pinned = pin(text, RULE, PINS, where="lock.yaml")
     assert pinned.text == text
     assert pinned.not_pinned == [
-        f"line 3: url: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
-        f"line 9: url: 'oci://harbor.example.com:8443/appco/charts' {CHART_URL}",
-        f"line 14: repoURL: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
+        f"line 3: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
+        f"line 9: oci://harbor.example.com:8443/appco/charts {CHART_URL}",
+        f"line 14: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
     ]
 
 
@@ -70,7 +70,7 @@ def test_pinned_rewrites_name_the_chart_urls_and_registries_they_leave_by_tag():
         f"App/a spec.url: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
         "App/a spec.registry: harbor.example.com:8443/appco (a registry apart from its "
         "repository: no place for a digest)",
-        "App/a spec.script line 2: helm pull oci://harbor.example.com:8443/appco/charts/x "
+        "App/a spec.script line 2: oci://harbor.example.com:8443/appco/charts/x "
         f"{CHART_URL}",
     ]
 
@@ -108,3 +108,17 @@ def test_a_registry_with_the_project_as_helm_3s_global_value_gives_it_is_listed_
     assert [place.partition(" (")[0] for place in pinned.not_pinned] == [
         "line 2: registry: harbor.example.com:8443/appco"
     ]
+
+
+def test_a_chart_url_left_by_tag_is_named_without_the_rest_of_its_line():
+    """The line may hold a secret (an Argo CD repository Secret in flow style, a script's
+    --password): stderr, CI logs and the wrappers' relay file get the URL alone."""
+    text = ("kind: Secret\nstringData: {type: helm, url: 'oci://harbor.example.com:8443/appco/"
+            "charts', password: s3cret-pw}\n")
+    assert pin(text, RULE, PINS, where="lock.yaml").not_pinned == [
+        f"line 2: oci://harbor.example.com:8443/appco/charts {CHART_URL}"
+    ]
+    script = "helm pull oci://harbor.example.com:8443/appco/charts/x --password s3cret-pw"
+    rewrite = Rewrite(1, "v1", "Job", "j", None, "spec.args", "/spec/args", "", script)
+    _, left = pin_rewrites([rewrite], RULE, PINS, where="lock.yaml")
+    assert left == [f"Job/j spec.args: oci://harbor.example.com:8443/appco/charts/x {CHART_URL}"]
