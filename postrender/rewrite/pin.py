@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -28,8 +29,11 @@ RERUN = "re-run `helm harbor-mirror verify --write-lock` with the release's argu
 BARE_HOST = "a registry apart from its repository: no place for a digest"
 CHART_URL = "an oci:// chart URL: its reader asks for the chart by tag"
 # Where the wrappers have the post-renderer copy its `not pinned` lines: Helm drops the
-# stderr of a post-renderer that succeeds (Helm 3 and 4 alike).
+# stderr of a post-renderer that succeeds (Helm 3 and 4 alike). Only a file of this name in a
+# private directory of this prefix is written to.
 NOT_PINNED_FILE_ENV = "HARBOR_MIRROR_NOT_PINNED_FILE"
+NOT_PINNED_DIR_PREFIX = "harbor-mirror-not-pinned-"
+NOT_PINNED_FILE_NAME = "not-pinned"
 
 
 class PinRefused(HarborMirrorError):
@@ -121,9 +125,27 @@ def say_not_pinned(
     lines = "".join(f"harbor-mirror: not pinned: {place}\n" for place in places)
     sys.stderr.write(lines)
     relay = environ.get(NOT_PINNED_FILE_ENV)
-    if relay and lines:
-        with contextlib.suppress(OSError), open(relay, "a", encoding="utf-8") as file:
-            file.write(lines)  # on failure only the wrapper's copy is lost: stderr has them
+    if relay and lines and _is_relay(relay):
+        # on failure only the wrapper's copy is lost: stderr has them
+        with contextlib.suppress(OSError):
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+            with open(os.open(relay, flags, 0o600), "a", encoding="utf-8") as file:
+                file.write(lines)
+
+
+def _is_relay(path: str) -> bool:
+    """Whether `path` is a relay file as the wrappers make it, so that a variable a user left
+    set cannot have us append to any other file: named so, in a directory named so that is
+    ours alone (not a symlink, no access for others)."""
+    directory, name = os.path.split(path)
+    try:
+        status = os.lstat(directory)
+    except OSError:
+        return False
+    return (name == NOT_PINNED_FILE_NAME
+            and os.path.basename(directory).startswith(NOT_PINNED_DIR_PREFIX)
+            and stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid()
+            and not status.st_mode & 0o077)  # fmt: skip
 
 
 def _line_number(text: str, start: int) -> str:

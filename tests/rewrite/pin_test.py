@@ -3,9 +3,19 @@ what the lock does not know, or knows by another digest, is refused."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
-from postrender.rewrite.pin import Pin, PinRefused, pin, pin_rewrites
+from postrender.rewrite.pin import (
+    NOT_PINNED_FILE_ENV,
+    Pin,
+    PinRefused,
+    pin,
+    pin_rewrites,
+    say_not_pinned,
+)
 from postrender.rewrite.rules import MirrorRule
 from postrender.rewrite.stream import Rewrite
 
@@ -122,3 +132,29 @@ def test_a_chart_url_left_by_tag_is_named_without_the_rest_of_its_line():
     rewrite = Rewrite(1, "v1", "Job", "j", None, "spec.args", "/spec/args", "", script)
     _, left = pin_rewrites([rewrite], RULE, PINS, where="lock.yaml")
     assert left == [f"Job/j spec.args: oci://harbor.example.com:8443/appco/charts/x {CHART_URL}"]
+
+
+def test_the_relay_file_is_only_ever_one_in_a_private_directory_the_wrappers_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HARBOR_MIRROR_NOT_PINNED_FILE left set by a user must not make the post-renderer append
+    to some other file (a kubeconfig, a shell profile), nor through a symlink planted in a
+    directory named like the wrappers' one."""
+    places = ["line 2: registry: harbor.example.com:8443 (why)"]
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\n")
+    lookalike = tmp_path / "harbor-mirror-not-pinned-x"
+    lookalike.mkdir(mode=0o700)
+    (lookalike / "not-pinned").symlink_to(kubeconfig)
+    shared = tmp_path / "harbor-mirror-not-pinned-shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    for path in (kubeconfig, lookalike / "not-pinned", shared / "not-pinned"):
+        say_not_pinned(places, strict=False, environ={NOT_PINNED_FILE_ENV: str(path)})
+    assert kubeconfig.read_text() == "apiVersion: v1\n"
+    assert not (shared / "not-pinned").exists()
+
+    private = Path(tempfile.mkdtemp(prefix="harbor-mirror-not-pinned-", dir=tmp_path))
+    say_not_pinned(places, strict=False, environ={NOT_PINNED_FILE_ENV: str(private / "not-pinned")})
+    assert (private / "not-pinned").read_text() == f"harbor-mirror: not pinned: {places[0]}\n"
+    assert capsys.readouterr().err.count("not pinned") == 4  # stderr has them every time
