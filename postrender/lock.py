@@ -130,15 +130,17 @@ class Lock(NamedTuple):
                 for reference, image in self.images.items()}
 
     def chart_pin(self, url: str, version: str | None, *, where: str) -> str:
-        """The digest the Harbor chart `url` is locked to at `version`, under Helm's tag for it
-        (`+` as `_`; a tag in the URL stands for itself); `where` names the lock in errors."""
-        if version is None and ":" not in url.rpartition("/")[2]:
+        """The Harbor chart `url` as `oci://…/NAME@sha256:…`, locked at `version` under Helm's
+        tag for it (`+` as `_`; a tag in the URL stands for itself, and is dropped: beside a
+        digest Helm would ask for the tag too); `where` names the lock in errors."""
+        repository, _, name = url.rpartition("/")
+        if version is None and ":" not in name:
             raise ConfigError(f"--lock pins the chart {url} by its version: give --version")
         tag = url if version is None else f"{url}:{version.replace('+', '_')}"
         chart = self.charts.get(tag)
         if chart is None:
             raise ConfigError(f"the chart {tag} is not in the lock file {where}; {RERUN}")
-        return chart.digest
+        return f"{repository}/{name.partition(':')[0]}@{chart.digest}"
 
     def merged(self, newer: Lock, *, update: bool) -> tuple[Lock, list[str]]:
         """This lock with `newer`'s entries added (other charts' entries kept), and the

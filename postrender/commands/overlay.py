@@ -48,8 +48,9 @@ def overlay(
     say_not_pinned(built.not_pinned, strict=config.strict)  # before any file is written
     chart = harbor_chart(release, config)
     if chart is not None and release is not None and locked is not None and layout != "overlay":
-        digest = locked.chart_pin(chart.url, release.version, where=str(config.lock))
-        chart = chart._replace(digest=digest)
+        url, _, digest = locked.chart_pin(chart.url, release.version,
+                                          where=str(config.lock)).partition("@")
+        chart = chart._replace(url=url, digest=digest)
     generated = layouts.files(layout, built, release, out_dir, chart)
     if check:
         differing = layouts.stale(out_dir, generated)

@@ -43,7 +43,7 @@ from postrender.helm.args import Chart, CommandLine, Major, oci_chart, split_own
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, helm_major, run_helm, through_harbor
 from postrender.helmhome import last_error_file
-from postrender.rewrite.pin import NOT_PINNED_FILE_ENV
+from postrender.rewrite.pin import NOT_PINNED_DIR_PREFIX, NOT_PINNED_FILE_ENV, NOT_PINNED_FILE_NAME
 from postrender.settings import Settings
 
 WRAPPED = ("install", "upgrade", "template", "pull")
@@ -178,13 +178,10 @@ def locked_chart(line: CommandLine, mapped: list[str], charts: Sequence[str], lo
     for index in line.positional_indexes():
         if mapped[index] not in charts:
             continue
-        url = mapped[index]
         try:
-            digest = locked.chart_pin(url, line.last("--version"), where=lock)
+            mapped[index] = locked.chart_pin(mapped[index], line.last("--version"), where=lock)
         except ConfigError as error:
             raise ConfigError(f"{line.subcommand}: {error}") from None
-        name = url.rpartition("/")[2].partition(":")[0]
-        mapped[index] = f"{url.rpartition('/')[0]}/{name}@{digest}"
         pinned.append(mapped[index])
         dropped |= line.flag_indexes("--version")
     return [arg for index, arg in enumerate(mapped) if index not in dropped], pinned
@@ -330,12 +327,14 @@ def run(
 @contextlib.contextmanager
 def _not_pinned_relayed(env: dict[str, str], lock: str | None) -> Iterator[None]:
     """With --lock, `env` names a private file for the post-renderer's `not pinned` lines
-    (Helm drops the stderr of a post-renderer that succeeds); removed afterwards."""
+    (Helm drops the stderr of a post-renderer that succeeds); removed afterwards. A file the
+    user's environment names is not ours to read or have written: dropped."""
+    env.pop(NOT_PINNED_FILE_ENV, None)
     if lock is None:
         yield
         return
-    with tempfile.TemporaryDirectory(prefix="harbor-mirror-not-pinned-") as private:
-        env[NOT_PINNED_FILE_ENV] = os.path.join(private, "not-pinned")
+    with tempfile.TemporaryDirectory(prefix=NOT_PINNED_DIR_PREFIX) as private:
+        env[NOT_PINNED_FILE_ENV] = os.path.join(private, NOT_PINNED_FILE_NAME)
         yield
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -28,8 +29,11 @@ RERUN = "re-run `helm harbor-mirror verify --write-lock` with the release's argu
 BARE_HOST = "a registry apart from its repository: no place for a digest"
 CHART_URL = "an oci:// chart URL: its reader asks for the chart by tag"
 # Where the wrappers have the post-renderer copy its `not pinned` lines: Helm drops the
-# stderr of a post-renderer that succeeds (Helm 3 and 4 alike).
+# stderr of a post-renderer that succeeds (Helm 3 and 4 alike). Only a file of this name in a
+# private directory of this prefix is written to.
 NOT_PINNED_FILE_ENV = "HARBOR_MIRROR_NOT_PINNED_FILE"
+NOT_PINNED_DIR_PREFIX = "harbor-mirror-not-pinned-"
+NOT_PINNED_FILE_NAME = "not-pinned"
 
 
 class PinRefused(HarborMirrorError):
@@ -53,23 +57,25 @@ class Pinned(NamedTuple):
 def pin(text: str, rule: MirrorRule, pins: Mapping[str, Pin], *, where: str) -> Pinned:
     """Add each reference's locked digest after its tag; `where` names the lock in errors."""
     pinned, unpinned = _pin(text, rule, pins, where)
-    return Pinned(pinned, [_line_of(text, start, reason) for start, reason in unpinned])
+    return Pinned(pinned, [f"{_line_number(text, start)}: {shown} ({reason})"
+                           for start, shown, reason in unpinned])
 
 
 def _pin(
     text: str, rule: MirrorRule, pins: Mapping[str, Pin], where: str
-) -> tuple[str, list[tuple[int, str]]]:
-    """The pinned text, and where (offset) and why each place stays by tag."""
+) -> tuple[str, list[tuple[int, str, str]]]:
+    """The pinned text, and where (offset), what to show and why each place stays by tag: a
+    registry value's line, a chart URL alone (the rest of its line may be a password)."""
     out: list[str] = []
     last = 0
-    unpinned = [(start, BARE_HOST) for start in _bare_hosts(text, rule)]
+    unpinned = [(start, line, BARE_HOST) for start, line in _bare_hosts(text, rule)]
     for found_at in harbor_references(text, rule):
         candidate, parsed = found_at.text, found_at.reference
         if found_at.chart:
             # the wrappers fetch their own chart by its digest; one a manifest names is the
             # business of whoever reads that manifest, by the version it gives beside the URL
             if parsed.digest is None:
-                unpinned.append((found_at.start, CHART_URL))
+                unpinned.append((found_at.start, f"oci://{candidate}", CHART_URL))
             continue
         by_tag = candidate if parsed.digest is None else candidate.rpartition("@")[0]
         found = pins.get(by_tag)
@@ -99,10 +105,9 @@ def pin_rewrites(
             unpinned.append(f"{place}: {rewrite.after} ({BARE_HOST})")
         elif rewrite.after is not None:
             after, left = _pin(rewrite.after, rule, pins, where)
-            unpinned += [f"{place} {_line_of(rewrite.after, start, reason)}"
-                         if "\n" in rewrite.after.strip() else
-                         f"{place}: {rewrite.after.strip()[:200]} ({reason})"
-                         for start, reason in left]  # fmt: skip
+            unpinned += [f"{place} {_line_number(rewrite.after, start)}: {shown} ({reason})"
+                         if "\n" in rewrite.after.strip() else f"{place}: {shown} ({reason})"
+                         for start, shown, reason in left]  # fmt: skip
             rewrite = rewrite._replace(after=after)
         pinned.append(rewrite)
     return pinned, unpinned
@@ -120,20 +125,35 @@ def say_not_pinned(
     lines = "".join(f"harbor-mirror: not pinned: {place}\n" for place in places)
     sys.stderr.write(lines)
     relay = environ.get(NOT_PINNED_FILE_ENV)
-    if relay and lines:
-        with contextlib.suppress(OSError), open(relay, "a", encoding="utf-8") as file:
-            file.write(lines)  # on failure only the wrapper's copy is lost: stderr has them
+    if relay and lines and _is_relay(relay):
+        # on failure only the wrapper's copy is lost: stderr has them
+        with contextlib.suppress(OSError):
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+            with open(os.open(relay, flags, 0o600), "a", encoding="utf-8") as file:
+                file.write(lines)
 
 
-def _line_of(text: str, start: int, reason: str) -> str:
-    """`line N: the line (reason)` for the place at `start`."""
-    begin = text.rfind("\n", 0, start) + 1
-    end = text.find("\n", start)
-    line = text[begin : end if end >= 0 else None].rstrip("\r")
-    return f"line {text.count(chr(10), 0, begin) + 1}: {line.strip()[:200]} ({reason})"
+def _is_relay(path: str) -> bool:
+    """Whether `path` is a relay file as the wrappers make it, so that a variable a user left
+    set cannot have us append to any other file: named so, in a directory named so that is
+    ours alone (not a symlink, no access for others)."""
+    directory, name = os.path.split(path)
+    try:
+        status = os.lstat(directory)
+    except OSError:
+        return False
+    return (name == NOT_PINNED_FILE_NAME
+            and os.path.basename(directory).startswith(NOT_PINNED_DIR_PREFIX)
+            and stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid()
+            and not status.st_mode & 0o077)  # fmt: skip
 
 
-def _bare_hosts(text: str, rule: MirrorRule) -> list[int]:
+def _line_number(text: str, start: int) -> str:
+    """`line N` for the place at `start`."""
+    return f"line {text.count(chr(10), 0, start) + 1}"
+
+
+def _bare_hosts(text: str, rule: MirrorRule) -> list[tuple[int, str]]:
     """Every place where the Harbor host (or host/project, as Helm 3's `global.imageRegistry`
     gives it) stands as a registry value alone: a split `registry`/`repository` pair, which
     has no field a digest could go in."""
@@ -144,6 +164,7 @@ def _bare_hosts(text: str, rule: MirrorRule) -> list[int]:
     for match in imageref.mention_pattern(rule.harbor_host).finditer(text):
         start = text.rfind("\n", 0, match.start()) + 1
         end = text.find("\n", match.end())
-        if value.match(text[start : end if end >= 0 else None].rstrip("\r")):
-            places.append(match.start())
+        line = text[start : end if end >= 0 else None].rstrip("\r")
+        if value.match(line):
+            places.append((match.start(), line.strip()[:200]))
     return places

@@ -620,10 +620,9 @@ def test_lock_names_chart_urls_not_pinned_in_postrender_and_overlay_alike(
     assert rendered.returncode == 0, rendered.stderr
     assert f"image: {TARGET}/containers/etcd:3.5@{digest}" in rendered.stdout
     assert rendered.stderr.splitlines() == [
-        f"harbor-mirror: not pinned: line 5: url: oci://{TARGET}/charts/etcd {said}",
-        f"harbor-mirror: not pinned: line 13: url: oci://{TARGET}/charts {said}",
-        f"harbor-mirror: not pinned: line 19: source: {{repoURL: 'oci://{TARGET}/charts/etcd', "
-        f"targetRevision: 1.0.0}} {said}",
+        f"harbor-mirror: not pinned: line 5: oci://{TARGET}/charts/etcd {said}",
+        f"harbor-mirror: not pinned: line 13: oci://{TARGET}/charts {said}",
+        f"harbor-mirror: not pinned: line 19: oci://{TARGET}/charts/etcd {said}",
     ]
     made = overlay_cli("--from-stdin", "--out", tmp_path / "o", "--lock", lock_file,
                        stdin=CHART_SOURCES, tmp_path=tmp_path)
@@ -641,10 +640,36 @@ def test_lock_names_chart_urls_not_pinned_in_postrender_and_overlay_alike(
     assert strict.returncode == 1 and strict.stdout == ""
     assert strict.stderr.splitlines() == [
         f"harbor-mirror: error: 3 Harbor references cannot carry a digest (--strict with --lock), "
-        f"first line 5: url: oci://{TARGET}/charts/etcd {said}"
+        f"first line 5: oci://{TARGET}/charts/etcd {said}"
     ]
     refused = overlay_cli("--from-stdin", "--out", tmp_path / "s", "--lock", lock_file,
                           "--strict", stdin=CHART_SOURCES, tmp_path=tmp_path)
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr.count("\n") == 1 and "cannot carry a digest" in refused.stderr
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("layout", ["fleet", "flux"])
+def test_lock_names_a_chart_given_with_its_tag_by_digest_alone(
+    layout: str, tmp_path: Path
+) -> None:
+    """`oci://…/etcd-like:1.0.0` with no --version: the tag must not ride along with the digest.
+    Fleet's Helm would ask Harbor for a tag beside a digest (one upstream request per fetch);
+    Flux's OCIRepository url takes no tag at all."""
+    digest = "sha256:" + "c" * 64
+    lock_file = tmp_path / "lock.yaml"
+    lock.Lock({}, {f"{HARBOR_CHART}:1.0.0": lock.ChartLock(digest)}).write(lock_file)
+    release = Release("demo", f"{UPSTREAM_CHART}:1.0.0", None, None, None, [], [])
+    config = Settings(harbor_host=HARBOR_HOST, pull_secret=HARBOR_SECRET, lock=str(lock_file))
+    out = tmp_path / layout
+    said = overlay("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", config,
+                   layout=layout, release=release, out_dir=out, check=False)
+
+    if layout == "fleet":
+        helm = read_yaml(out / "fleet.yaml")["helm"]
+        assert helm["chart"] == f"{HARBOR_CHART}@{digest}"
+        assert "version" not in helm
+    else:
+        spec = read_yaml(out / "ocirepository.yaml")["spec"]
+        assert (spec["url"], spec["ref"]) == (HARBOR_CHART, {"digest": digest})
+    assert f"pulls {HARBOR_CHART}:" in said

@@ -29,10 +29,12 @@ def _line(subcommand: str, *args: str | Path) -> CommandLine:
     return CommandLine.parse(subcommand, [str(arg) for arg in args], 4)
 
 
-def _wrapper(helm: Path, root: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+def _wrapper(
+    helm: Path, root: Path, *args: str | Path, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
     """`harbor-mirror ARGS` with `helm` in a throw-away home and only a Harbor host set."""
     env = isolated_helm_env(helm, root / "helm").env
-    env.update(HELM_BIN=str(helm), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain")
+    env.update(HELM_BIN=str(helm), HARBOR_MIRROR_HARBOR_HOST="core.harbor.domain", **extra_env)
     cli = Path(sys.executable).parent / "harbor-mirror"
     return subprocess.run([str(cli), *map(str, args)], capture_output=True, text=True, env=env,
                           check=False, timeout=300)  # fmt: skip
@@ -222,3 +224,17 @@ def test_the_rotated_secret_hint_is_added_only_when_harbor_refused_the_sign_in(e
     or digest that merely contains 401 must not send the user after their Secret file."""
     line = failure("helm template", 1, error.encode(), ["oci://h/p/charts/etcd"])
     assert line.endswith(REFUSED_HINT) is refused
+
+
+def test_a_users_not_pinned_file_variable_is_neither_read_nor_handed_on(
+    helm3: Path, tmp_path: Path
+) -> None:
+    """The wrappers name their own relay file (only with --lock); one the user's environment
+    names is not theirs to print after helm, nor the post-renderer's to write to."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("token: s3cret\n")
+    done = _wrapper(helm3, tmp_path, "template", "demo", CHART,
+                    HARBOR_MIRROR_NOT_PINNED_FILE=str(notes))
+    assert done.returncode == 0, done.stderr
+    assert "s3cret" not in done.stderr
+    assert notes.read_text() == "token: s3cret\n"

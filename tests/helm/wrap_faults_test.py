@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from postrender.bootstrap.robot import secret_manifest
+from postrender.lock import ChartLock, Lock
 from tests.support.fixtures_helm import isolated_helm_env
 
 CLI = Path(sys.executable).parent / "harbor-mirror"
@@ -354,3 +355,32 @@ def test_what_helm_runs_signs_in_as_the_wrapper_without_the_password(
     assert done.returncode == 0, done.stderr
     assert "name: demo" in done.stdout
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT],
+                         ids=lambda signum: signal.Signals(signum).name)  # fmt: skip
+def test_a_signal_under_lock_removes_the_not_pinned_relay_too(
+    signum: int, helm4: Path, tmp_path: Path, silent_harbor: socket.socket
+) -> None:
+    """With --lock the wrapper also makes a private directory for the post-renderer's
+    `not pinned` lines: a CI timeout or Ctrl-C while helm waits must not leave it behind."""
+    host = f"127.0.0.1:{silent_harbor.getsockname()[1]}"
+    lock_file = tmp_path / "lock.yaml"
+    Lock({}, {f"oci://{host}/application-collection/charts/etcd:1.0.0":
+              ChartLock("sha256:" + "a" * 64)}).write(lock_file)  # fmt: skip
+    wrapper = subprocess.Popen(
+        [str(CLI), "pull", UPSTREAM_CHART, "--version", "1.0.0", "--lock", str(lock_file)],
+        env=_env(helm4, tmp_path, host), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        connection, _ = silent_harbor.accept()  # helm is inside the chart fetch now
+        with connection:
+            made = sorted(path.name.rsplit("-", 1)[0] for path in (tmp_path / "tmp").iterdir())
+            assert made == ["harbor-mirror-helm", "harbor-mirror-not-pinned"]
+            wrapper.send_signal(signum)
+            _, stderr = wrapper.communicate(timeout=30)
+        assert wrapper.returncode == 128 + signum, stderr
+        assert list((tmp_path / "tmp").iterdir()) == []
+    finally:
+        wrapper.kill()
+        wrapper.wait()

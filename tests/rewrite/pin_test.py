@@ -3,9 +3,19 @@ what the lock does not know, or knows by another digest, is refused."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
-from postrender.rewrite.pin import Pin, PinRefused, pin, pin_rewrites
+from postrender.rewrite.pin import (
+    NOT_PINNED_FILE_ENV,
+    Pin,
+    PinRefused,
+    pin,
+    pin_rewrites,
+    say_not_pinned,
+)
 from postrender.rewrite.rules import MirrorRule
 from postrender.rewrite.stream import Rewrite
 
@@ -46,9 +56,9 @@ def test_chart_urls_in_the_stream_are_listed_not_pinned_unless_they_carry_a_dige
     pinned = pin(text, RULE, PINS, where="lock.yaml")
     assert pinned.text == text
     assert pinned.not_pinned == [
-        f"line 3: url: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
-        f"line 9: url: 'oci://harbor.example.com:8443/appco/charts' {CHART_URL}",
-        f"line 14: repoURL: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
+        f"line 3: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
+        f"line 9: oci://harbor.example.com:8443/appco/charts {CHART_URL}",
+        f"line 14: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
     ]
 
 
@@ -70,7 +80,7 @@ def test_pinned_rewrites_name_the_chart_urls_and_registries_they_leave_by_tag():
         f"App/a spec.url: oci://harbor.example.com:8443/appco/charts/etcd {CHART_URL}",
         "App/a spec.registry: harbor.example.com:8443/appco (a registry apart from its "
         "repository: no place for a digest)",
-        "App/a spec.script line 2: helm pull oci://harbor.example.com:8443/appco/charts/x "
+        "App/a spec.script line 2: oci://harbor.example.com:8443/appco/charts/x "
         f"{CHART_URL}",
     ]
 
@@ -108,3 +118,43 @@ def test_a_registry_with_the_project_as_helm_3s_global_value_gives_it_is_listed_
     assert [place.partition(" (")[0] for place in pinned.not_pinned] == [
         "line 2: registry: harbor.example.com:8443/appco"
     ]
+
+
+def test_a_chart_url_left_by_tag_is_named_without_the_rest_of_its_line():
+    """The line may hold a secret (an Argo CD repository Secret in flow style, a script's
+    --password): stderr, CI logs and the wrappers' relay file get the URL alone."""
+    text = ("kind: Secret\nstringData: {type: helm, url: 'oci://harbor.example.com:8443/appco/"
+            "charts', password: s3cret-pw}\n")
+    assert pin(text, RULE, PINS, where="lock.yaml").not_pinned == [
+        f"line 2: oci://harbor.example.com:8443/appco/charts {CHART_URL}"
+    ]
+    script = "helm pull oci://harbor.example.com:8443/appco/charts/x --password s3cret-pw"
+    rewrite = Rewrite(1, "v1", "Job", "j", None, "spec.args", "/spec/args", "", script)
+    _, left = pin_rewrites([rewrite], RULE, PINS, where="lock.yaml")
+    assert left == [f"Job/j spec.args: oci://harbor.example.com:8443/appco/charts/x {CHART_URL}"]
+
+
+def test_the_relay_file_is_only_ever_one_in_a_private_directory_the_wrappers_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HARBOR_MIRROR_NOT_PINNED_FILE left set by a user must not make the post-renderer append
+    to some other file (a kubeconfig, a shell profile), nor through a symlink planted in a
+    directory named like the wrappers' one."""
+    places = ["line 2: registry: harbor.example.com:8443 (why)"]
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\n")
+    lookalike = tmp_path / "harbor-mirror-not-pinned-x"
+    lookalike.mkdir(mode=0o700)
+    (lookalike / "not-pinned").symlink_to(kubeconfig)
+    shared = tmp_path / "harbor-mirror-not-pinned-shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    for path in (kubeconfig, lookalike / "not-pinned", shared / "not-pinned"):
+        say_not_pinned(places, strict=False, environ={NOT_PINNED_FILE_ENV: str(path)})
+    assert kubeconfig.read_text() == "apiVersion: v1\n"
+    assert not (shared / "not-pinned").exists()
+
+    private = Path(tempfile.mkdtemp(prefix="harbor-mirror-not-pinned-", dir=tmp_path))
+    say_not_pinned(places, strict=False, environ={NOT_PINNED_FILE_ENV: str(private / "not-pinned")})
+    assert (private / "not-pinned").read_text() == f"harbor-mirror: not pinned: {places[0]}\n"
+    assert capsys.readouterr().err.count("not pinned") == 4  # stderr has them every time
