@@ -483,6 +483,14 @@ def test_flux_source_pins_the_version_as_helm_would(
     assert source["spec"]["certSecretRef"] == {"name": "harbor-mirror-ca"}
 
 
+def test_flux_source_takes_a_tag_in_the_chart_url_as_its_ref_not_its_url() -> None:
+    release = Release("demo", f"{UPSTREAM_CHART}:1.0.0", None, None, None, [], [])
+    chart = HarborChart(f"{HARBOR_CHART}:1.0.0", HARBOR_HOST, HARBOR_SECRET, None, None)
+    source = flux.files(Overlay([], []), release, chart)["ocirepository.yaml"]
+    assert source["spec"]["url"] == HARBOR_CHART  # an OCIRepository url names no tag
+    assert source["spec"]["ref"] == {"tag": "1.0.0"}
+
+
 def test_flux_layout_of_a_local_chart_keeps_the_users_chart_source(
     helm4: Path, tmp_path: Path
 ) -> None:
