@@ -28,47 +28,11 @@ from typing import Any
 
 from postrender.errors import ConfigError, HarborMirrorError
 from postrender.files import replace_all
-from postrender.helm import chartlock
+from postrender.helm import chartfile, chartlock
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import failure, run_helm
 
 ACTIONS = ("build", "update")
-
-
-def _load(path: Path) -> Any:
-    """`path` as Helm reads it (sigs.k8s.io/yaml over yaml.v2): any BOM, a timestamp kept as the
-    text written, `!!binary` as its bytes in a string."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.constructor import SafeConstructor
-    from ruamel.yaml.error import YAMLError
-
-    class HelmConstructor(SafeConstructor):
-        def construct_yaml_binary(self, node: Any) -> str:
-            return bytes(super().construct_yaml_binary(node)).decode("utf-8", "replace")
-
-    HelmConstructor.add_constructor(
-        "tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str
-    )
-    HelmConstructor.add_constructor(
-        "tag:yaml.org,2002:binary", HelmConstructor.construct_yaml_binary
-    )
-    yaml = YAML(typ="safe", pure=False)
-    yaml.Constructor = HelmConstructor
-    try:
-        return yaml.load(path.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except YAMLError:
-        raise ConfigError(f"{path}: not valid YAML") from None
-
-
-def _dependencies(document: Any, path: Path) -> list[dict[str, Any]]:
-    entries = document.get("dependencies") if isinstance(document, dict) else None
-    if entries is None:
-        return []
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise ConfigError(f"{path}: dependencies must be a list of mappings")
-    return entries
 
 
 def _write_yaml(path: Path, document: Any, source: Path) -> None:
@@ -101,15 +65,15 @@ def dependency(
     chart_yaml = chart_dir / "Chart.yaml"
     if not chart_yaml.is_file():
         raise ConfigError(f"{chart_dir}: no Chart.yaml (give the chart's directory)")
-    chart = _load(chart_yaml)
+    chart = chartfile.load(chart_yaml)
     if not isinstance(chart, dict):
         raise ConfigError(f"{chart_yaml}: not a mapping of chart fields")
-    wanted = _dependencies(chart, chart_yaml)
+    wanted = chartfile.dependencies(chart, chart_yaml)
     lock_path = chart_dir / "Chart.lock"
     locked = None
     if lock_path.is_file():
-        lock = _load(lock_path)
-        locked = _dependencies(lock, lock_path)
+        lock = chartfile.load(lock_path)
+        locked = chartfile.dependencies(lock, lock_path)
         digest = lock.get("digest") if isinstance(lock, dict) else None
         if action == "build" and chartlock.digest(wanted, locked) != digest:
             raise ConfigError(  # what `helm dependency build` refuses, too
@@ -236,10 +200,10 @@ def _lock_text(
     None to leave it as it is."""
     if not helm_lock.is_file():
         return None
-    written = _load(helm_lock)
+    written = chartfile.load(helm_lock)
     if not isinstance(written, dict):
         return None
-    locked = _dependencies(written, helm_lock)
+    locked = chartfile.dependencies(written, helm_lock)
     if chartlock.digest(mapped, locked) != written.get("digest"):
         sys.stderr.write(
             f"harbor-mirror: warning: {lock_path} not written: its digest cannot be reproduced "

@@ -30,14 +30,19 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from postrender.endpoint import Endpoint
+from postrender.errors import ConfigError
+from postrender.helm import chartfile
 from postrender.helm.args import CommandLine
 from postrender.rewrite.rules import MirrorRule
 from postrender.settings import Settings
 
 REGISTRY_CONFIG_ENV = "HELM_REGISTRY_CONFIG"
 SECRET_FILE_ENV = "HARBOR_MIRROR_SECRET_FILE"
+# The values pflag reads as true for a bool flag (Go's strconv.ParseBool); None: the bare switch.
+_TRUE = frozenset({None, "1", "t", "T", "true", "TRUE", "True"})
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,10 @@ class Harbor:
         return self.endpoint.host
 
     def map_charts(self, line: CommandLine) -> tuple[list[str], list[str]]:
-        """(args with every upstream chart argument mapped to Harbor, the Harbor URLs used)."""
+        """(args with every upstream chart argument mapped to Harbor, the Harbor URLs used).
+        Helm's own `--dependency-update` would fetch a local chart's upstream subcharts from
+        the upstream itself: refused, naming the command that fetches them through Harbor."""
+        self._refuse_upstream_dependency_update(line)
         mapped, used = list(line.args), []
         for index in line.positional_indexes():
             url = self.rule.chart_url(line.args[index])
@@ -66,6 +74,24 @@ class Harbor:
                 mapped[index] = url
                 used.append(url)
         return mapped, used
+
+    def _refuse_upstream_dependency_update(self, line: CommandLine) -> None:
+        given = [value for flag, value in line.flags() if flag == "--dependency-update"]
+        positionals = line.positionals()
+        if not given or given[-1] not in _TRUE or not positionals:
+            return
+        chart = positionals[-1]
+        chart_yaml = Path(chart) / "Chart.yaml"
+        if not chart_yaml.is_file():
+            return  # an archive or a URL: Helm updates no dependencies of those
+        entries = chartfile.dependencies(chartfile.load(chart_yaml), chart_yaml)
+        if any(self.rule.chart_url(str(e.get("repository") or "")) for e in entries):
+            raise ConfigError(
+                f"--dependency-update: helm would fetch the dependencies {chart_yaml} names on "
+                f"oci://{self.rule.upstream}/ from the upstream itself, which only Harbor "
+                f"reaches; run `helm harbor-mirror dependency build {chart}` first, without "
+                "--dependency-update"
+            )
 
     def tls_flags(self) -> list[str]:
         """What Helm's registry client needs to trust (or skip checking) Harbor."""

@@ -323,3 +323,23 @@ def test_verify_secret_file_also_signs_in_its_own_helm_template(airgap: Airgap) 
 
     assert done.returncode == 0, done.stderr
     _assert_chart_pulled_as_the_robot(airgap)
+
+
+def test_dependency_update_flag_is_refused_for_upstream_subcharts(airgap: Airgap) -> None:
+    """Helm's own --dependency-update fetches from the repository Chart.yaml names, the
+    upstream; the wrappers and verify say so, naming the command that goes through Harbor."""
+    chart = umbrella_chart(airgap.secret_file.parent)
+    fix = f"run `helm harbor-mirror dependency build {chart}` first"
+
+    commands: list[list[str | Path]] = [
+        ["template", "demo", chart], ["install", "demo", chart, "--dry-run=client"],
+        ["verify", "demo", chart],
+    ]  # fmt: skip
+    for args in commands:
+        done = airgap.run("harbor-mirror", *args, "--dependency-update")
+
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        (line,) = _ours(done.stderr)
+        assert f"oci://{UPSTREAM_HOST}/" in line and fix in line, line
+    assert not (chart / "charts").exists()

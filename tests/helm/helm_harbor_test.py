@@ -153,3 +153,29 @@ def test_sigterm_during_a_helm_run_leaves_no_login_on_disk(helm4: Path, tmp_path
 
     assert list(scratch.iterdir()) == []
     assert running.returncode == 128 + signal.SIGTERM
+
+
+def test_dependency_update_is_refused_only_where_helm_would_fetch_from_the_upstream(
+    tmp_path: Path,
+) -> None:
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST))
+    upstream, other = tmp_path / "upstream", tmp_path / "other"
+    for chart, repository in ((upstream, "oci://dp.apps.rancher.io/charts"),
+                              (other, "file://../sub")):  # fmt: skip
+        chart.mkdir()
+        (chart / "Chart.yaml").write_text(
+            f"apiVersion: v2\nname: x\nversion: 1.0.0\ndependencies:\n"
+            f"  - {{name: sub, version: 1.0.0, repository: '{repository}'}}\n"
+        )
+
+    def mapped(*args: str) -> list[str]:
+        return harbor.map_charts(CommandLine.parse("template", ["demo", *args], 4))[0]
+
+    with pytest.raises(ConfigError, match=r"^--dependency-update: .* run `helm harbor-mirror "
+                                          rf"dependency build {upstream}` first"):
+        mapped(str(upstream), "--dependency-update")
+    with pytest.raises(ConfigError):
+        mapped(str(upstream), "--dependency-update=false", "--dependency-update=true")
+    assert mapped(str(upstream), "--dependency-update=false")
+    assert mapped(str(other), "--dependency-update")
+    assert mapped(str(upstream))
