@@ -17,6 +17,7 @@ from postrender.errors import ConfigError, StaleOverlayError
 from postrender.gitops import layouts
 from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import build
+from postrender.helm import chartfile
 from postrender.helm.args import CommandLine, Release, release_of
 from postrender.helm.harbor import Harbor
 from postrender.helm.render import helm_major, render
@@ -51,7 +52,8 @@ def overlay(
         url, _, digest = locked.chart_pin(chart.url, release.version,
                                           where=str(config.lock)).partition("@")
         chart = chart._replace(url=url, digest=digest)
-    generated = layouts.files(layout, built, release, out_dir, chart)
+    vendored = _vendored(release, config) if chart is None else None
+    generated = layouts.files(layout, built, release, out_dir, chart, vendored)
     if check:
         differing = layouts.stale(out_dir, generated)
         if differing:
@@ -65,7 +67,15 @@ def overlay(
         f"wrote {', '.join(str(out_dir / name) for name in generated)}: "
         f"{len(built.images)} images, {len(built.patches)} patches"
     )
-    return "\n".join([wrote, *layouts.instructions(layout, chart)])
+    return "\n".join([wrote, *layouts.instructions(layout, chart, vendored)])
+
+
+def _vendored(release: Release | None, config: settings.Settings) -> str | None:
+    """The release's local chart, when it lists dependencies on the upstream: the engine must
+    take those from its charts/, never fetch them."""
+    chart = release.chart if release is not None else None
+    mirror = Rules.from_settings(config).mirror
+    return chart if chart and chartfile.names_upstream_dependency(chart, mirror) else None
 
 
 def harbor_chart(release: Release | None, config: settings.Settings) -> HarborChart | None:

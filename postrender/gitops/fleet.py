@@ -19,8 +19,11 @@ from postrender.helm.args import Release
 OVERLAY_DIR = "harbor-mirror"
 
 
-def fleet_yaml(release: Release, out_dir: Path, chart: HarborChart | None) -> dict[str, Any]:
-    """fleet.yaml: the chart rendered by Fleet's agent, then this bundle's kustomize dir."""
+def fleet_yaml(
+    release: Release, out_dir: Path, chart: HarborChart | None, *, vendored: str | None = None
+) -> dict[str, Any]:
+    """fleet.yaml: the chart rendered by Fleet's agent, then this bundle's kustomize dir.
+    `vendored`: a local chart whose dependencies on the upstream must come from its charts/."""
     if release.sets:
         raise ConfigError(
             f"--layout fleet: {release.sets[0]} values cannot be carried into fleet.yaml; "
@@ -44,6 +47,11 @@ def fleet_yaml(release: Release, out_dir: Path, chart: HarborChart | None) -> di
         helm["chart"] = f"{chart.url}@{chart.digest}"
     elif release.version:
         helm["version"] = release.version
+    if vendored is not None:
+        # Fleet fetches a local chart's dependencies missing from charts/ from the repositories
+        # its Chart.yaml names (fleet internal/helmupdater/helmupdater.go UpdateHelmDependencies,
+        # on by default): here the upstream, which only Harbor reaches.
+        helm["disableDependencyUpdate"] = True
     helm["releaseName"] = release.name
     if release.values_files:
         helm["valuesFiles"] = [_bundle_path(path, out_dir, must=True) for path in
@@ -56,8 +64,15 @@ def fleet_yaml(release: Release, out_dir: Path, chart: HarborChart | None) -> di
     return fleet
 
 
-def instructions(chart: HarborChart | None) -> list[str]:
-    """What the GitRepo needs so that Fleet can pull the chart from Harbor."""
+def instructions(chart: HarborChart | None, vendored: str | None = None) -> list[str]:
+    """What the GitRepo needs so that Fleet can pull the chart from Harbor, or what to commit
+    with a local chart whose dependencies are the upstream's."""
+    if vendored is not None:
+        return [
+            f"commit {vendored}/charts/ as `helm harbor-mirror dependency build {vendored}` "
+            "filled it: Fleet must not fetch its upstream dependencies itself, so fleet.yaml "
+            "sets helm.disableDependencyUpdate"
+        ]
     if chart is None:
         return []
     robot = f"the robot in {chart.secret_file}" if chart.secret_file else "Harbor's robot"

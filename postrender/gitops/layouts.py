@@ -31,8 +31,10 @@ def files(
     release: Release | None,
     out_dir: Path,
     chart: HarborChart | None = None,
+    vendored: str | None = None,
 ) -> dict[str, str]:
-    """Relative path → file text for `layout`; `chart` is where the engine pulls the chart."""
+    """Relative path → file text for `layout`; `chart` is where the engine pulls the chart,
+    `vendored` a local chart whose upstream dependencies its charts/ must hold."""
     if layout == "overlay":
         return {"kustomization.yaml": _dump(overlay.kustomization())}
     if release is None or release.name is None:
@@ -42,16 +44,17 @@ def files(
         )
     if layout == "fleet":
         return {
-            "fleet.yaml": _dump(fleet.fleet_yaml(release, out_dir, chart)),
+            "fleet.yaml": _dump(fleet.fleet_yaml(release, out_dir, chart, vendored=vendored)),
             f"{FLEET_OVERLAY_DIR}/kustomization.yaml": _dump(overlay.kustomization()),
         }
     return {name: _dump(data) for name, data in flux.files(overlay, release, chart).items()}
 
 
-def instructions(layout: str, chart: HarborChart | None) -> list[str]:
+def instructions(layout: str, chart: HarborChart | None, vendored: str | None = None
+                 ) -> list[str]:  # fmt: skip
     """What the user must give the engine besides the files: the Secrets they name."""
     if layout == "fleet":
-        return fleet.instructions(chart)
+        return fleet.instructions(chart, vendored)
     if layout == "flux":
         return flux.instructions(chart)
     return []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from postrender.errors import ConfigError
+
+if TYPE_CHECKING:
+    from postrender.rewrite.rules import MirrorRule
 
 
 def load(path: Path) -> Any:
@@ -43,3 +46,13 @@ def dependencies(document: Any, path: Path) -> list[dict[str, Any]]:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f"{path}: dependencies must be a list of mappings")
     return entries
+
+
+def names_upstream_dependency(chart: str, rule: MirrorRule) -> bool:
+    """Does the chart directory `chart` list a dependency on the upstream's `oci://` charts?
+    (An archive or a URL: no, Helm updates no dependencies of those.)"""
+    chart_yaml = Path(chart) / "Chart.yaml"
+    if not chart_yaml.is_file():
+        return False
+    entries = dependencies(load(chart_yaml), chart_yaml)
+    return any(rule.chart_url(str(e.get("repository") or "")) is not None for e in entries)

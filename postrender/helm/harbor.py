@@ -30,7 +30,6 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from postrender.endpoint import Endpoint
 from postrender.errors import ConfigError
@@ -81,15 +80,11 @@ class Harbor:
         if not given or given[-1] not in _TRUE or not positionals:
             return
         chart = positionals[-1]
-        chart_yaml = Path(chart) / "Chart.yaml"
-        if not chart_yaml.is_file():
-            return  # an archive or a URL: Helm updates no dependencies of those
-        entries = chartfile.dependencies(chartfile.load(chart_yaml), chart_yaml)
-        if any(self.rule.chart_url(str(e.get("repository") or "")) for e in entries):
+        if chartfile.names_upstream_dependency(chart, self.rule):
             raise ConfigError(
-                f"--dependency-update: helm would fetch the dependencies {chart_yaml} names on "
-                f"oci://{self.rule.upstream}/ from the upstream itself, which only Harbor "
-                f"reaches; run `helm harbor-mirror dependency build {chart}` first, without "
+                f"--dependency-update: helm would fetch the dependencies {chart}/Chart.yaml "
+                f"names on oci://{self.rule.upstream}/ from the upstream itself, which only "
+                f"Harbor reaches; run `helm harbor-mirror dependency build {chart}` first, without "
                 "--dependency-update"
             )
 

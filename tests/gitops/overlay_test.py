@@ -681,3 +681,31 @@ def test_lock_names_a_chart_given_with_its_tag_by_digest_alone(
         spec = read_yaml(out / "ocirepository.yaml")["spec"]
         assert (spec["url"], spec["ref"]) == (HARBOR_CHART, {"digest": digest})
     assert f"pulls {HARBOR_CHART}:" in said
+
+
+def test_fleet_never_updates_a_local_charts_upstream_dependencies(tmp_path: Path) -> None:
+    """Fleet fetches a local chart's dependencies missing from its charts/ from the repository
+    Chart.yaml names (fleet internal/helmupdater UpdateHelmDependencies), which here is the
+    upstream that only Harbor reaches: fleet.yaml turns that off and says what to commit."""
+    bundle = tmp_path / "bundle"
+    charts = {"umbrella": "oci://dp.apps.rancher.io/charts", "local": "file://../sub"}
+    for name, repository in charts.items():
+        (bundle / name).mkdir(parents=True)
+        (bundle / name / "Chart.yaml").write_text(
+            f"apiVersion: v2\nname: {name}\nversion: 1.0.0\ndependencies:\n"
+            f"  - {{name: etcd-like, version: 0.1.x, repository: '{repository}'}}\n"
+        )
+    config = Settings(harbor_host=HARBOR_HOST)
+
+    def fleet_of(name: str) -> tuple[dict[str, Any], str]:
+        release = release_of(CommandLine.parse("template", ["demo", str(bundle / name)], 4), {})
+        said = overlay("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", config,
+                       layout="fleet", release=release, out_dir=bundle, check=False)
+        return read_yaml(bundle / "fleet.yaml")["helm"], said
+
+    helm, said = fleet_of("umbrella")
+    assert helm["chart"] == "umbrella" and helm["disableDependencyUpdate"] is True
+    assert (f"commit {bundle / 'umbrella' / 'charts'}/ as `helm harbor-mirror dependency build "
+            f"{bundle / 'umbrella'}` filled it") in said
+    helm, said = fleet_of("local")
+    assert "disableDependencyUpdate" not in helm and "dependency build" not in said
