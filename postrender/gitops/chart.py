@@ -19,3 +19,10 @@ class HarborChart(NamedTuple):
     secret_file: str | None  # where setup wrote it, to name in the instructions
     ca_file: str | None  # the CA Harbor's certificate chains to, when not a public one
     digest: str | None = None  # with --lock: the chart's locked digest, pulled instead of a tag
+
+
+def commit_dependencies(chart_dir: str, why: str) -> str:
+    """The line telling the user to commit a local chart's charts/, where the engine must find
+    its dependencies on the upstream (`why`: what the engine does otherwise)."""
+    return (f"commit {chart_dir}/charts/ as `helm harbor-mirror dependency build {chart_dir}` "
+            f"filled it: {why}")

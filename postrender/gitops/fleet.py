@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from postrender.errors import ConfigError
-from postrender.gitops.chart import HarborChart
+from postrender.gitops.chart import HarborChart, commit_dependencies
 from postrender.helm.args import Release
 
 OVERLAY_DIR = "harbor-mirror"
@@ -68,11 +68,8 @@ def instructions(chart: HarborChart | None, vendored: str | None = None) -> list
     """What the GitRepo needs so that Fleet can pull the chart from Harbor, or what to commit
     with a local chart whose dependencies are the upstream's."""
     if vendored is not None:
-        return [
-            f"commit {vendored}/charts/ as `helm harbor-mirror dependency build {vendored}` "
-            "filled it: Fleet must not fetch its upstream dependencies itself, so fleet.yaml "
-            "sets helm.disableDependencyUpdate"
-        ]
+        return [commit_dependencies(vendored, "Fleet must not fetch its upstream dependencies "
+                                    "itself, so fleet.yaml sets helm.disableDependencyUpdate")]
     if chart is None:
         return []
     robot = f"the robot in {chart.secret_file}" if chart.secret_file else "Harbor's robot"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from postrender.gitops.chart import HarborChart
+from postrender.gitops.chart import HarborChart, commit_dependencies
 from postrender.gitops.overlay import Overlay
 from postrender.helm.args import Release
 
@@ -79,13 +79,20 @@ def _ref(version: str | None) -> dict[str, str]:
     return {"semver": version}
 
 
-def instructions(chart: HarborChart | None) -> list[str]:
-    """The Secrets the OCIRepository names, and how to make them without putting one in Git."""
+def instructions(chart: HarborChart | None, vendored: str | None = None) -> list[str]:
+    """The Secrets the OCIRepository names, and how to make them without putting one in Git;
+    for a local chart with upstream dependencies (`vendored`), that its charts/ must hold them."""
     if chart is None:
-        return [
-            f"no {SOURCE_FILE}: the chart is not an oci:// chart Harbor serves, so keep your "
-            "HelmRelease's own chart source"
-        ]
+        own_source = (f"no {SOURCE_FILE}: the chart is not an oci:// chart Harbor serves, so "
+                      "keep your HelmRelease's own chart source")
+        if vendored is None:
+            return [own_source]
+        # source-controller internal/helm/chart/dependency_manager.go Build fetches what is
+        # missing from the URL Chart.yaml names (helmchart_controller.go
+        # namespacedChartRepositoryCallback): the upstream, which only Harbor reaches.
+        return [own_source, commit_dependencies(
+            vendored, "Flux's source-controller fetches a dependency missing there from the "
+            "upstream itself")]
     secret_file = chart.secret_file or "the Secret file setup --secret-out wrote"
     lines = [
         f"Flux pulls {chart.url}: put Secret {chart.pull_secret} in the HelmRelease's "

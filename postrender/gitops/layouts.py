@@ -56,7 +56,7 @@ def instructions(layout: str, chart: HarborChart | None, vendored: str | None = 
     if layout == "fleet":
         return fleet.instructions(chart, vendored)
     if layout == "flux":
-        return flux.instructions(chart)
+        return flux.instructions(chart, vendored)
     return []
 
 

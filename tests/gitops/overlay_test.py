@@ -709,3 +709,23 @@ def test_fleet_never_updates_a_local_charts_upstream_dependencies(tmp_path: Path
             f"{bundle / 'umbrella'}` filled it") in said
     helm, said = fleet_of("local")
     assert "disableDependencyUpdate" not in helm and "dependency build" not in said
+
+
+def test_flux_layout_says_to_commit_a_local_charts_upstream_dependencies(tmp_path: Path) -> None:
+    """Flux's source-controller fetches a GitRepository chart's missing dependencies from the
+    URL Chart.yaml names (source-controller internal/helm/chart/dependency_manager.go Build,
+    helmchart_controller.go namespacedChartRepositoryCallback): the upstream here."""
+    chart = tmp_path / "umbrella"
+    chart.mkdir()
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n"
+        "  - {name: etcd-like, version: 0.1.x, repository: 'oci://dp.apps.rancher.io/charts'}\n"
+    )
+    release = release_of(CommandLine.parse("template", ["demo", str(chart)], 4), {})
+
+    said = overlay("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+                   Settings(harbor_host=HARBOR_HOST), layout="flux", release=release,
+                   out_dir=tmp_path / "flux", check=False)
+
+    assert (f"commit {chart / 'charts'}/ as `helm harbor-mirror dependency build {chart}` "
+            "filled it: Flux's source-controller fetches") in said
