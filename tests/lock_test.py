@@ -78,6 +78,7 @@ def test_merge_keeps_other_entries_and_changed_ones_unless_asked():
     (f'version: 1\nimages:\n  "{ETCD}":\n    upstream: {A}\n    platforms: {{"linux/amd64": {B}}}\n'
      f"    platform: linux/amd64\n    pin: {A}\n",
      f"lock file {{path}}: image {ETCD}: pin {A} is not the digest of platform linux/amd64"),
+    ("version: 1\nimages: " + "[" * 5000 + "\n", "nested too deeply"),
 ])
 def test_anything_but_a_lock_is_one_line_naming_the_file(tmp_path, text, problem):
     path = tmp_path / "lock.yaml"
