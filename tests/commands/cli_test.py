@@ -191,6 +191,25 @@ def test_harbor_hosts_the_grammar_reads_as_registries_are_accepted(
 
 @pytest.mark.parametrize(
     "args",
+    [["template", "demo", "oci://dp.apps.rancher.io/charts/etcd", "--harbor-host", "h.example.com"],
+     ["login"], ["dependency", "build", "."]],
+    ids=lambda args: args[0],
+)
+def test_a_command_without_harbor_host_does_not_advise_passing_it(
+    args: list[str], tmp_path: Path
+) -> None:
+    """The wrappers, login and dependency take the host from the environment or setup's config
+    file only: advice to pass --harbor-host would send the user round in a circle."""
+    result = run(args, b"", tmp_path)
+    assert (result.returncode, result.stdout) == (2, b"")
+    message = result.stderr.decode()
+    assert message.startswith("harbor-mirror: error: no Harbor host configured: run `helm "
+                              "harbor-mirror setup` or set HARBOR_MIRROR_HARBOR_HOST;"), message
+    assert "--harbor-host" not in message and message.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
     [["postrender"], ["chart-url", "oci://dp.apps.rancher.io/charts/etcd"],
      ["template", "demo", "oci://dp.apps.rancher.io/charts/etcd"], ["dependency", "build", "."],
      ["verify", "demo", "oci://dp.apps.rancher.io/charts/etcd"]],
