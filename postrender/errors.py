@@ -151,7 +151,18 @@ def redact(text: str) -> str:
 
 
 def redact_server_text(text: str) -> str:
-    """Text a server sent: registered secrets and anything shaped like a credential blanked."""
-    return _CREDENTIAL_SHAPES.sub(
+    """Text a server sent: registered secrets and anything shaped like a credential blanked,
+    control characters shown rather than obeyed."""
+    return shown_controls(_CREDENTIAL_SHAPES.sub(
         lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(2)}***", redact(text)
-    )
+    ))
+
+
+# C0 and C1 control characters but newline and tab: ESC opens a terminal escape sequence and
+# a carriage return rewrites the line, so text from elsewhere could hide or fake what we print.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown_controls(text: str) -> str:
+    """`text` with each control character but newline and tab written as `\\xNN`."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -189,6 +189,21 @@ def test_harbor_hosts_the_grammar_reads_as_registries_are_accepted(
     assert f"{host}/application-collection/containers/etcd".encode() in result.stdout
 
 
+def test_a_charts_escape_sequence_in_helms_error_is_shown_not_obeyed(
+    tmp_path: Path, helm4: Path
+) -> None:
+    """A chart (Application Collection's, anyone's) writes its own `fail` messages, which
+    helm's error line carries to ours: an ESC in one must not drive the user's terminal."""
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    (chart / "templates" / "fail.yaml").write_text('{{ fail (printf "%c[2Kall good" 27) }}\n')
+    result = run(["overlay", "--harbor-host", "h.example.com", "--out", str(tmp_path / "out"),
+                  "demo", str(chart)], b"", tmp_path, HELM_BIN=str(helm4))
+    assert (result.returncode, result.stdout) == (2, b""), result.stderr
+    assert b"\\x1b[2Kall good" in result.stderr and b"\x1b" not in result.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [["template", "demo", "oci://dp.apps.rancher.io/charts/etcd", "--harbor-host", "h.example.com"],
