@@ -102,7 +102,7 @@ def secret_file_name(path: Path) -> str | None:
     """The name of the Secret a previously written Secret file makes, if readable."""
     try:
         name = json.loads(path.read_text(encoding="utf-8"))["metadata"]["name"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
     return name if isinstance(name, str) else None
 
