@@ -346,6 +346,22 @@ def test_overlay_that_cannot_write_its_out_dir_is_one_line(tmp_path: Path) -> No
     assert f"--out {out / 'kustomization.yaml'}: cannot write there" in result.stderr
 
 
+def test_fleet_layout_that_cannot_write_one_file_writes_neither(
+    helm4: Path, tmp_path: Path
+) -> None:
+    """fleet.yaml names the overlay beside it: written alone it would point Fleet at nothing
+    (or at an old overlay), so a target the second file cannot replace leaves both as they
+    were."""
+    out = tmp_path / "o"
+    (out / "harbor-mirror" / "kustomization.yaml").mkdir(parents=True)
+    result = overlay_cli("--out", out, "--layout", "fleet", "demo",
+                         FIXTURE_CHARTS / "widget-operator", tmp_path=tmp_path, helm=helm4)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"{out / 'harbor-mirror' / 'kustomization.yaml'}: cannot write there" in result.stderr
+    assert sorted(p.name for p in out.rglob("*")) == ["harbor-mirror", "kustomization.yaml"]
+
+
 @pytest.mark.parametrize(
     ("chart", "repo"),
     [
