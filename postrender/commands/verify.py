@@ -99,6 +99,9 @@ def cli(
     from postrender.rewrite.rules import Rules
     from postrender.rewrite.stream import rewrite_stream
 
+    if update_lock and write_lock is None:
+        raise ConfigError("--update-lock goes with --write-lock: it says which entries the "
+                          "written lock may replace")
     checking = signing(signatures, attestations, keys, platforms=frozenset(platforms), warm=warm)
     config = resolve(given)
     rules = Rules.from_settings(config)

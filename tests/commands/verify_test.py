@@ -467,6 +467,9 @@ def test_a_chart_harbor_refuses_to_an_expired_robot_points_at_repair_robot(
          "HARBOR_MIRROR_HARBOR_PASSWORD is not set"),
         (["verify", "demo", "/nonexistent/chart", "--harbor-host", "h.example"], {},
          "helm template failed"),
+        # a flag that would do nothing is refused, not ignored: no lock was written or updated
+        (["verify", "-", "--harbor-host", "h.example", "--update-lock"], {},
+         "--update-lock goes with --write-lock"),
     ],
 )
 def test_verify_bad_input_is_one_line(run, args, env, message):
