@@ -31,6 +31,20 @@ def atomic_write_all(files: Mapping[Path, bytes], *, mode: int, option: str) -> 
         raise _cannot_write(option, exc.filename, exc) from None
 
 
+def check_writable(path: Path, *, option: str) -> None:
+    """Fail now, as atomic_write would later, when `path` cannot be written: for content that
+    exists only once it is made (a robot's secret, which Harbor shows only then)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        os.close(fd)
+        os.unlink(temp)
+    except OSError as exc:
+        raise _cannot_write(option, path, exc) from None
+
+
 def _cannot_write(option: str, path: object, exc: OSError) -> ConfigError:
     return ConfigError(f"{option} {path}: cannot write there ({exc.strerror})")
 
