@@ -21,6 +21,8 @@ Messages never carry secrets: the boundary redacts every one (`redact`, below).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class HarborMirrorError(Exception):
@@ -40,9 +42,12 @@ class ConfigError(InputError):
 
 
 class ManifestError(InputError):
-    """The rendered manifest stream cannot be read; names the document and line."""
+    """The rendered manifest stream cannot be read; names the stream, document and line."""
 
-    def __init__(self, problem: str, *, document: int | None = None, line: int | None = None):
+    def __init__(
+        self, problem: str, *, document: int | None = None, line: int | None = None,
+        source: str = "stdin",
+    ):
         self.problem = problem
         self.document = document
         self.line = line
@@ -51,8 +56,18 @@ class ManifestError(InputError):
             where.append(f"document {document}")
         if line is not None:
             where.append(f"line {line}")
-        prefix = f"stdin {', '.join(where)}: " if where else "stdin: "
+        prefix = f"{source} {', '.join(where)}: " if where else f"{source}: "
         super().__init__(prefix + problem)
+
+
+@contextmanager
+def stream_from(source: str) -> Iterator[None]:
+    """ManifestErrors raised inside name `source` (a file, helm's output) as the stream."""
+    try:
+        yield
+    except ManifestError as error:
+        raise ManifestError(error.problem, document=error.document, line=error.line,
+                            source=source) from None
 
 
 class RewriteError(HarborMirrorError):

@@ -328,7 +328,9 @@ def test_overlay_refuses_to_put_a_secrets_content_in_git(helm4: Path, tmp_path: 
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert "Secret/demo-etcd-like-upstream-auth" in result.stderr
+    # the stream is helm's rendering, not stdin: the line says so
+    assert "error: helm template's output document 2: Secret/demo-etcd-like-upstream-auth" in \
+        result.stderr
     assert "setup --secret-out" in result.stderr
     assert "not-a-real-token" not in result.stderr and "eyJ" not in result.stderr
     assert not (tmp_path / "o").exists()
