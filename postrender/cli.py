@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from postrender.errors import HarborMirrorError, redact
+from postrender.errors import HarborMirrorError, redact, shown_controls
 
 
 def _is_postrender(argv: Sequence[str], stdin_is_tty: bool, environ: Mapping[str, str]) -> bool:
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         message, code = "interrupted", 130
     except Exception as error:  # the boundary: anything else is our bug, still one line
         message, code = f"unexpected error: {type(error).__name__}: {error}", 3
-    message = redact(message)
+    message = shown_controls(redact(message))  # helm's line may carry a chart's or server's text
     sys.stderr.write(f"harbor-mirror: {message}\n")
     if postrendering:
         from postrender.commands.postrender import record_last_error

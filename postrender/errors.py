@@ -21,6 +21,8 @@ Messages never carry secrets: the boundary redacts every one (`redact`, below).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class HarborMirrorError(Exception):
@@ -40,9 +42,12 @@ class ConfigError(InputError):
 
 
 class ManifestError(InputError):
-    """The rendered manifest stream cannot be read; names the document and line."""
+    """The rendered manifest stream cannot be read; names the stream, document and line."""
 
-    def __init__(self, problem: str, *, document: int | None = None, line: int | None = None):
+    def __init__(
+        self, problem: str, *, document: int | None = None, line: int | None = None,
+        source: str = "stdin",
+    ):
         self.problem = problem
         self.document = document
         self.line = line
@@ -51,8 +56,18 @@ class ManifestError(InputError):
             where.append(f"document {document}")
         if line is not None:
             where.append(f"line {line}")
-        prefix = f"stdin {', '.join(where)}: " if where else "stdin: "
+        prefix = f"{source} {', '.join(where)}: " if where else f"{source}: "
         super().__init__(prefix + problem)
+
+
+@contextmanager
+def stream_from(source: str) -> Iterator[None]:
+    """ManifestErrors raised inside name `source` (a file, helm's output) as the stream."""
+    try:
+        yield
+    except ManifestError as error:
+        raise ManifestError(error.problem, document=error.document, line=error.line,
+                            source=source) from None
 
 
 class RewriteError(HarborMirrorError):
@@ -151,7 +166,18 @@ def redact(text: str) -> str:
 
 
 def redact_server_text(text: str) -> str:
-    """Text a server sent: registered secrets and anything shaped like a credential blanked."""
-    return _CREDENTIAL_SHAPES.sub(
+    """Text a server sent: registered secrets and anything shaped like a credential blanked,
+    control characters shown rather than obeyed."""
+    return shown_controls(_CREDENTIAL_SHAPES.sub(
         lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(2)}***", redact(text)
-    )
+    ))
+
+
+# C0 and C1 control characters but newline and tab: ESC opens a terminal escape sequence and
+# a carriage return rewrites the line, so text from elsewhere could hide or fake what we print.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown_controls(text: str) -> str:
+    """`text` with each control character but newline and tab written as `\\xNN`."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Mapping
@@ -13,11 +14,39 @@ from postrender.errors import ConfigError
 
 def atomic_write(path: Path, data: bytes, *, mode: int, option: str) -> None:
     """Write `data` to `path` with permission `mode`; `option` names the flag in errors."""
+    atomic_write_all({path: data}, mode=mode, option=option)
+
+
+def atomic_write_all(files: Mapping[Path, bytes], *, mode: int, option: str) -> None:
+    """Write files that belong together (one names another) all or none, their directories
+    made; `option` names the flag in errors, with the file that could not be written."""
+    for path in files:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_write(option, path, exc) from None
+    try:
+        replace_all(files, mode=mode)
+    except OSError as exc:  # replace_all names the target in `filename`
+        raise _cannot_write(option, exc.filename, exc) from None
+
+
+def check_writable(path: Path, *, option: str) -> None:
+    """Fail now, as atomic_write would later, when `path` cannot be written: for content that
+    exists only once it is made (a robot's secret, which Harbor shows only then)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        replace_all({path: data}, mode=mode)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        os.close(fd)
+        os.unlink(temp)
     except OSError as exc:
-        raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror})") from None
+        raise _cannot_write(option, path, exc) from None
+
+
+def _cannot_write(option: str, path: object, exc: OSError) -> ConfigError:
+    return ConfigError(f"{option} {path}: cannot write there ({exc.strerror})")
 
 
 def replace_all(files: Mapping[Path, bytes], *, mode: int) -> None:
@@ -31,6 +60,8 @@ def replace_all(files: Mapping[Path, bytes], *, mode: int) -> None:
     try:
         for path, data in files.items():
             try:
+                if path.is_dir():  # os.replace would fail there, after the others replaced
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
                 staged.append((_write_beside(path, data, mode), path))
             except OSError as exc:
                 raise OSError(exc.errno, exc.strerror, str(path)) from None

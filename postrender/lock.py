@@ -235,13 +235,16 @@ def _image(entry: object, where: str) -> ImageLock:
     platforms = {name: _digest(value, f"{where} platform {name}")
                  for name, value in _mapping(fields.get("platforms"), where).items()}
     platform = fields.get("platform") or ""
+    if not isinstance(platform, str):
+        raise ConfigError(f"lock file {where}: platform {platform!r} is not a platform name")
     if platform and platform not in platforms:
-        raise ConfigError(f"{where}: platform {platform} is not among its platforms")
+        raise ConfigError(f"lock file {where}: platform {platform} is not among its platforms")
     image = ImageLock(_digest(fields.get("upstream"), f"{where} upstream"),
                       _digest(fields["harbor"], f"{where} harbor") if "harbor" in fields else "",
-                      platforms, str(platform), _signatures(fields, where))
+                      platforms, platform, _signatures(fields, where))
     if "pin" in fields and fields["pin"] != image.pin:
-        raise ConfigError(f"{where}: pin {fields['pin']} is not the digest of platform {platform}")
+        raise ConfigError(f"lock file {where}: pin {fields['pin']} is not the digest of "
+                          f"platform {platform}")
     return image
 
 

@@ -21,12 +21,12 @@ def read_credentials(path: Path, harbor_host: str) -> tuple[str, str]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read it ({exc.strerror})") from None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested
         raise ConfigError(f"{where}: not the JSON Secret manifest setup writes") from None
     try:
         encoded = manifest["data"][".dockerconfigjson"]
         auths = json.loads(base64.b64decode(encoded, validate=True))["auths"]
-    except (KeyError, TypeError, ValueError, binascii.Error):
+    except (KeyError, TypeError, ValueError, binascii.Error, RecursionError):
         raise ConfigError(f"{where}: no .dockerconfigjson with auths in it") from None
     entry = auths.get(harbor_host) if isinstance(auths, dict) else None
     if not isinstance(entry, dict):

@@ -130,18 +130,24 @@ def read_config_file(path: str) -> dict[str, str]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def resolve(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> Settings:
+def resolve(
+    argv: Sequence[str], environ: Mapping[str, str] = os.environ, *, host_option: bool = True
+) -> Settings:
     """The post-renderer's settings from its command line (see `resolve_given`)."""
-    return resolve_given(parse_argv(argv), environ)
+    return resolve_given(parse_argv(argv), environ, host_option=host_option)
 
 
 def resolve_given(
-    given: Mapping[str, str | bool | None], environ: Mapping[str, str] = os.environ
+    given: Mapping[str, str | bool | None],
+    environ: Mapping[str, str] = os.environ,
+    *,
+    host_option: bool = True,
 ) -> Settings:
     """Merge the four sources in precedence order and validate the result.
 
     `given` maps flags (`--harbor-host`) to the values the user gave, as `parse_argv` or click
-    hands them over; None or False stands for an option not given.
+    hands them over; None or False stands for an option not given. `host_option` False: the
+    command takes no --harbor-host (the wrappers, login, dependency), so no message offers it.
     """
 
     def pick(flag: str) -> str | None:
@@ -163,10 +169,10 @@ def resolve_given(
 
     harbor_host = value("--harbor-host")
     if not harbor_host:
-        raise ConfigError(
-            "no Harbor host configured: run `helm harbor-mirror setup` or pass --harbor-host "
-            f"(or set HARBOR_MIRROR_HARBOR_HOST); looked in {config_path}"
-        )
+        ways = ("pass --harbor-host (or set HARBOR_MIRROR_HARBOR_HOST)" if host_option
+                else "set HARBOR_MIRROR_HARBOR_HOST")
+        raise ConfigError(f"no Harbor host configured: run `helm harbor-mirror setup` or {ways}; "
+                          f"looked in {config_path}")
     report = pick("--report")
     settings = Settings(
         harbor_host=harbor_host,

@@ -32,3 +32,5 @@ def read_yaml(path: str | Path, what: str, *, missing: str = "") -> object:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{what} {path}{line}: not valid YAML") from None
+    except RecursionError:  # `[[[[…` or `{a: {a: …` thousands deep: no file we write
+        raise ConfigError(f"{what} {path}: nested too deeply to read") from None

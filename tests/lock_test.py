@@ -72,6 +72,13 @@ def test_merge_keeps_other_entries_and_changed_ones_unless_asked():
     (f'version: 1\ncharts:\n  "{CHART}":\n    digest: {A}\n    signatures:\n'
      f"      {CHART_SIG}: sha256:b\n", f"chart {CHART} signature {CHART_SIG}: 'sha256:b' is not"),
     (f'version: 1\ncharts:\n  "{CHART}": {A}\n', f"chart {CHART}: not a mapping"),
+    (f'version: 1\nimages:\n  "{ETCD}":\n    upstream: {A}\n    platforms: {{"linux/amd64": {B}}}\n'
+     "    platform: [linux/amd64]\n",
+     f"lock file {{path}}: image {ETCD}: platform ['linux/amd64'] is not a platform name"),
+    (f'version: 1\nimages:\n  "{ETCD}":\n    upstream: {A}\n    platforms: {{"linux/amd64": {B}}}\n'
+     f"    platform: linux/amd64\n    pin: {A}\n",
+     f"lock file {{path}}: image {ETCD}: pin {A} is not the digest of platform linux/amd64"),
+    ("version: 1\nimages: " + "[" * 5000 + "\n", "nested too deeply"),
 ])
 def test_anything_but_a_lock_is_one_line_naming_the_file(tmp_path, text, problem):
     path = tmp_path / "lock.yaml"
@@ -79,7 +86,8 @@ def test_anything_but_a_lock_is_one_line_naming_the_file(tmp_path, text, problem
     with pytest.raises(ConfigError) as raised:
         lock.read(path)
     message = str(raised.value)
-    assert problem in message and str(path) in message and "\n" not in message
+    assert problem.replace("{path}", str(path)) in message
+    assert str(path) in message and "\n" not in message
 
 
 def test_a_missing_lock_says_how_to_write_one(tmp_path):

@@ -1,5 +1,7 @@
 """No secret reaches a message, whatever a server sends back: a proxy that echoes requests into
-its error bodies is the worst case, since it returns the very credentials we sent."""
+its error bodies is the worst case, since it returns the very credentials we sent. Nor does a
+control character a server sends: an escape sequence or a carriage return would let its text
+rewrite what the terminal shows."""
 
 from __future__ import annotations
 
@@ -204,11 +206,30 @@ def test_a_failed_tasks_log_is_printed_without_the_credentials_in_it() -> None:
     assert TOKEN not in printed and "eyJhbGciOi" not in printed
 
 
+class EscapingTokenService(EchoingTokenService):
+    """A token service whose refusal would erase the terminal's line and write another."""
+
+    def do_GET(self) -> None:
+        if not self.path.startswith("/service/token"):
+            self.do_HEAD()
+            return
+        message = "no\x1b[2K\rall references resolve\x1b[8m"
+        self._json(401, {"errors": [{"code": "UNAUTHORIZED", "message": message}]})
+
+
+def test_a_servers_control_characters_are_shown_not_obeyed(tmp_path: Path) -> None:
+    result = verify_against(EscapingTokenService, POD, tmp_path, "table")
+    assert result.returncode == 1, result.stderr
+    for printed in (result.stdout, result.stderr):
+        assert "no\\x1b[2K\\x0dall references resolve\\x1b[8m" in printed
+        assert "\x1b" not in printed and "\r" not in printed
+
+
 def verify_against(
-    handler: type[BaseHTTPRequestHandler], manifest: str, tmp_path: Path
+    handler: type[BaseHTTPRequestHandler], manifest: str, tmp_path: Path, output: str = "json"
 ) -> subprocess.CompletedProcess[str]:
-    """`verify -o json` of `manifest` (HOST stands for the server's address) against `handler`,
-    signed in as a robot with PASSWORD."""
+    """`verify -o OUTPUT` of `manifest` (HOST stands for the server's address) against
+    `handler`, signed in as a robot with PASSWORD."""
     path = tmp_path / "rendered.yaml"
     for host in serve(handler):
         path.write_text(manifest.replace("HOST", host))
@@ -219,7 +240,7 @@ def verify_against(
         }  # fmt: skip
         result = subprocess.run(
             [str(HARBOR_MIRROR), "verify", "--harbor-host", host, "--project", "p",
-             "--plain-http", "-o", "json", str(path)],
+             "--plain-http", "-o", output, str(path)],
             env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
         )  # fmt: skip
     return result

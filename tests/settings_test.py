@@ -101,6 +101,7 @@ def test_bad_options_are_config_errors(tmp_path: Path, argv: list[str], message:
         ("- a\n", "expected a mapping"),
         ("harborHost: [a]\n", "harborHost must be a string"),
         ("harborHost: 'unclosed\n", "not valid YAML"),
+        ("harborHost: " + "{a: " * 3000 + "\n", "nested too deeply"),
     ],
 )
 def test_bad_config_file_names_the_file(tmp_path: Path, content: str, message: str) -> None:

@@ -13,13 +13,14 @@ from postrender.bootstrap.created import create_once, found_again
 from postrender.bootstrap.outcome import Outcome, report, warn
 from postrender.bootstrap.plan import Plan, RobotPlan
 from postrender.errors import ConfigError, HarborConflict, HarborResponseError, keep_secret
-from postrender.files import atomic_write
+from postrender.files import atomic_write, check_writable
 from postrender.harbor import NEVER_EXPIRES, HarborClient, Project, Robot
 from postrender.rewrite.rules import DOCKERCONFIG_TYPE
 from postrender.secretfile import read_credentials
 
 _PULL = ("repository", "pull")
 REPAIR_OPTION = "--repair-robot"
+_SECRET_OUT = "--secret-out"
 
 
 def pull_only(project: str) -> list[dict[str, Any]]:
@@ -102,7 +103,7 @@ def secret_file_name(path: Path) -> str | None:
     """The name of the Secret a previously written Secret file makes, if readable."""
     try:
         name = json.loads(path.read_text(encoding="utf-8"))["metadata"]["name"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
     return name if isinstance(name, str) else None
 
@@ -133,6 +134,7 @@ def ensure_robot(
             report(out, "pull-secret", str(robot.secret_out), "would write")
             return
         assert project is not None
+        check_writable(robot.secret_out, option=_SECRET_OUT)  # its secret shows only now
         body = robot_body(robot, plan.project)
         created = create_once(lambda: client.create_robot(body))
         if created is not None:
@@ -191,6 +193,7 @@ def _rotate(
         report(out, "robot", existing.name, Outcome.WOULD_UPDATE, "new secret")
         report(out, "pull-secret", str(robot.secret_out), "would write")
         return
+    check_writable(robot.secret_out, option=_SECRET_OUT)  # the old secret stops working now
     rotated = client.refresh_robot_secret(existing)
     report(out, "robot", existing.name, Outcome.UPDATED, "new secret")
     warn(
@@ -252,7 +255,7 @@ def _write_secret(plan: Plan, robot: RobotPlan, account: Robot, out: TextIO) -> 
         raise HarborResponseError(f"Harbor sent no secret for robot {account.name!r}")
     text = secret_manifest(robot.secret_name, plan.harbor_host, account.name, account.secret)
     existed = robot.secret_out.exists()
-    atomic_write(robot.secret_out, text.encode("utf-8"), mode=0o600, option="--secret-out")
+    atomic_write(robot.secret_out, text.encode("utf-8"), mode=0o600, option=_SECRET_OUT)
     outcome = Outcome.UPDATED if existed else Outcome.CREATED
     report(out, "pull-secret", str(robot.secret_out), outcome, f"Secret {robot.secret_name}")
 

@@ -43,5 +43,5 @@ def cli(action: str, helm_args: tuple[str, ...]) -> int:
         raise ConfigError(f"dependency {action}: one CHART_DIR, not {len(positional)} ({given})")
     chart_dir = Path(helm_args[positional[0]]) if positional else Path(".")
     flags = line.without(set(positional))
-    harbor = Harbor.from_settings(settings.resolve([], os.environ))
+    harbor = Harbor.from_settings(settings.resolve([], os.environ, host_option=False))
     return dependency(action, chart_dir, flags, harbor)

@@ -17,7 +17,7 @@ def login() -> int:
     CA from setup), so plain `helm install oci://HARBOR/PROJECT/charts/NAME` works too."""
     from postrender.helm.login import login as run
 
-    return run(settings.resolve([], os.environ))
+    return run(settings.resolve([], os.environ, host_option=False))
 
 
 @click.command("logout", context_settings=_CONTEXT)
@@ -25,4 +25,4 @@ def logout() -> int:
     """`helm registry logout HARBOR`: forget the login `login` stored."""
     from postrender.helm.login import logout as run
 
-    return run(settings.resolve([], os.environ))
+    return run(settings.resolve([], os.environ, host_option=False))

@@ -13,14 +13,14 @@ from postrender import lock, settings
 from postrender.commands.helm_args import CONTEXT as HELM_ARGS_CONTEXT
 from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import SettingsOptions
-from postrender.errors import ConfigError, StaleOverlayError
+from postrender.errors import ConfigError, StaleOverlayError, stream_from
 from postrender.gitops import layouts
 from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import build
 from postrender.helm import chartfile
 from postrender.helm.args import CommandLine, Release, release_of
 from postrender.helm.harbor import Harbor
-from postrender.helm.render import helm_major, render
+from postrender.helm.render import HELM_OUTPUT, helm_major, render
 from postrender.rewrite.pin import say_not_pinned
 from postrender.rewrite.rules import Rules
 from postrender.rewrite.stream import decode
@@ -136,6 +136,7 @@ def cli(
     """
     environ = os.environ
     config = _rule_options.resolve(given)
+    source = "stdin" if from_stdin else HELM_OUTPUT
     if from_stdin:
         if helm_args:
             raise ConfigError("--from-stdin reads a rendered stream: give no helm template args")
@@ -146,7 +147,7 @@ def cli(
         line = CommandLine.parse("template", helm_args, lambda: helm_major(environ))
         release = release_of(line, environ)
         text = render(line, environ, Harbor.from_settings(config, environ))
-    click.echo(
-        overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)
-    )
+    with stream_from(source):
+        done = overlay(text, config, layout=layout, release=release, out_dir=out_dir, check=check)
+    click.echo(done)
     return 0

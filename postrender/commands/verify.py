@@ -18,7 +18,7 @@ from postrender.commands.helm_args import HelmArgsCommand
 from postrender.commands.mirror_options import mirror_options, resolve
 from postrender.commands.signature_options import signature_options, signing
 from postrender.endpoint import Endpoint
-from postrender.errors import ConfigError, VerifyFailed, redact
+from postrender.errors import ConfigError, VerifyFailed, redact, stream_from
 from postrender.helm.args import CommandLine, oci_chart
 from postrender.helm.harbor import Harbor
 
@@ -99,6 +99,9 @@ def cli(
     from postrender.rewrite.rules import Rules
     from postrender.rewrite.stream import rewrite_stream
 
+    if update_lock and write_lock is None:
+        raise ConfigError("--update-lock goes with --write-lock: it says which entries the "
+                          "written lock may replace")
     checking = signing(signatures, attestations, keys, platforms=frozenset(platforms), warm=warm)
     config = resolve(given)
     rules = Rules.from_settings(config)
@@ -112,10 +115,11 @@ def cli(
     )
     harbor = Harbor(rules.mirror, endpoint)
     locked = lockfile.read(lock_file) if lock_file else None
-    text, line = _read(inputs, harbor, os.environ)
+    text, line, source = _read(inputs, harbor, os.environ)
     chart = oci_chart(line) if line else None
     chart_target = registry.chart_target(chart.url, chart.version, rules.mirror) if chart else None
-    rewritten = rewrite_stream(text, rules).text
+    with stream_from(source):
+        rewritten = rewrite_stream(text, rules).text
     if locked is not None:
         rewritten = pin(rewritten, rules.mirror, locked.pins(), where=str(lock_file)).text
         if chart_target is not None:
@@ -171,24 +175,27 @@ def _write_lock(
 
 def _read(
     inputs: Sequence[str], harbor: Harbor, environ: Mapping[str, str]
-) -> tuple[str, CommandLine | None]:
-    """(stream, the helm template command line or None) from a file, stdin or a render."""
+) -> tuple[str, CommandLine | None, str]:
+    """(stream, the helm template command line or None, what errors call the stream) from a
+    file, stdin or a render."""
     from postrender.rewrite.stream import decode
 
     if not inputs or list(inputs) == ["-"]:
         if sys.stdin.isatty() and not inputs:
             raise ConfigError("give a rendered manifest FILE, - for stdin, or helm template args")
-        return decode(sys.stdin.buffer.read()), None
+        return decode(sys.stdin.buffer.read()), None, "stdin"
     first = inputs[0]
     if len(inputs) == 1 and os.path.isfile(first) and not first.endswith(".tgz"):
         try:
-            return decode(Path(first).read_bytes()), None
+            data = Path(first).read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read {first}: {exc.strerror}") from None
-    from postrender.helm.render import helm_major, render
+        with stream_from(first):
+            return decode(data), None, first
+    from postrender.helm.render import HELM_OUTPUT, helm_major, render
 
     line = CommandLine.parse("template", inputs, lambda: helm_major(environ))
-    return render(line, environ, harbor), line
+    return render(line, environ, harbor), line, HELM_OUTPUT
 
 
 def _json(checks: Sequence[Check]) -> str:

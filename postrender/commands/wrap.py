@@ -53,7 +53,8 @@ def _command(name: str) -> click.Command:
     def cli(lock_file: str | None, helm_args: tuple[str, ...]) -> int:
         from postrender.helm.wrap import run
 
-        config = settings.resolve(["--lock", lock_file] if lock_file else [], os.environ)
+        config = settings.resolve(["--lock", lock_file] if lock_file else [], os.environ,
+                                  host_option=False)
         return run(name, helm_args, config, check=_verify)
 
     return cli

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from postrender.errors import ConfigError
-from postrender.files import atomic_write
+from postrender.files import atomic_write_all
 from postrender.gitops import fleet, flux
 from postrender.gitops.chart import HarborChart
 from postrender.gitops.overlay import Overlay
@@ -87,8 +87,9 @@ def _dump(data: dict[str, Any]) -> str:
 
 
 def write(out_dir: Path, generated: dict[str, str]) -> None:
-    for relative, text in generated.items():
-        atomic_write(out_dir / relative, text.encode("utf-8"), mode=0o644, option="--out")
+    """Every generated file, or none: fleet.yaml alone would name an overlay not written."""
+    atomic_write_all({out_dir / relative: text.encode("utf-8")
+                      for relative, text in generated.items()}, mode=0o644, option="--out")
 
 
 def stale(out_dir: Path, generated: dict[str, str]) -> list[str]:

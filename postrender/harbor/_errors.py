@@ -98,11 +98,15 @@ def unreachable(
     """Describe a request that got no HTTP answer, with the next thing to try.
 
     Once connected, Harbor may have logged the request, so its X-Request-Id is named too.
+    A redirect Harbor answered with (a blob on object storage) names where it led instead.
     """
-    where = origin(url)
+    server, where = origin(url), f"Harbor at {origin(url)}"
+    tried = _tried_url(error)
+    if tried is not None and origin(tried) != origin(url):
+        server = where = f"{origin(tried)}, where Harbor at {origin(url)} redirected the request"
     if is_tls_verification_failure(error):
         return HarborUnreachable(
-            f"cannot verify the TLS certificate of {where}: {_tls_problem(error)}"
+            f"cannot verify the TLS certificate of {server}: {_tls_problem(error)}"
         )
     if isinstance(error, httpx.TimeoutException):
         what = "timed out"
@@ -112,4 +116,12 @@ def unreachable(
         what = "the connection broke"
     reason = " ".join(str(error).split()) or type(error).__name__
     sent = "" if isinstance(error, NOT_SENT) else f", X-Request-Id {request_id}"
-    return HarborUnreachable(f"cannot reach Harbor at {where}: {what} ({reason}{sent})")
+    return HarborUnreachable(f"cannot reach {where}: {what} ({reason}{sent})")
+
+
+def _tried_url(error: httpx.TransportError) -> httpx.URL | None:
+    """The URL of the request that got no answer (httpx raises when it has none)."""
+    try:
+        return error.request.url
+    except RuntimeError:
+        return None

@@ -16,6 +16,7 @@ from postrender.helm.harbor import Harbor
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
 # What the user exported for setup and verify (README); nothing helm runs needs them, and a
 # kubeconfig exec plugin or a helm plugin would otherwise get them too.
+HELM_OUTPUT = "helm template's output"  # what an error in a rendered stream calls it
 _NOT_FOR_HELM = ("HARBOR_MIRROR_HARBOR_PASSWORD", "HARBOR_MIRROR_UPSTREAM_TOKEN")
 # Helm quoting Harbor's refusal: "response status code 401", "401 Unauthorized" (a bare 401
 # may be part of a chart version).

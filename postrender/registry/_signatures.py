@@ -83,7 +83,7 @@ class SignatureRecord:
                 loaded = json.loads(path.read_text(encoding="utf-8"))
                 self._indexes = {str(k): str(v) for k, v in loaded["indexes"].items()}
                 self._artifacts = {str(k): str(v) for k, v in loaded["artifacts"].items()}
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 raise ConfigError(f"{path}: not a record of verified signatures; delete it and "
                                   "run verify --warm --signatures again") from None
 

@@ -189,6 +189,40 @@ def test_harbor_hosts_the_grammar_reads_as_registries_are_accepted(
     assert f"{host}/application-collection/containers/etcd".encode() in result.stdout
 
 
+def test_a_charts_escape_sequence_in_helms_error_is_shown_not_obeyed(
+    tmp_path: Path, helm4: Path
+) -> None:
+    """A chart (Application Collection's, anyone's) writes its own `fail` messages, which
+    helm's error line carries to ours: an ESC in one must not drive the user's terminal."""
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    (chart / "templates" / "fail.yaml").write_text('{{ fail (printf "%c[2Kall good" 27) }}\n')
+    result = run(["overlay", "--harbor-host", "h.example.com", "--out", str(tmp_path / "out"),
+                  "demo", str(chart)], b"", tmp_path, HELM_BIN=str(helm4))
+    assert (result.returncode, result.stdout) == (2, b""), result.stderr
+    assert b"\\x1b[2Kall good" in result.stderr and b"\x1b" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["template", "demo", "oci://dp.apps.rancher.io/charts/etcd", "--harbor-host", "h.example.com"],
+     ["login"], ["dependency", "build", "."]],
+    ids=lambda args: args[0],
+)
+def test_a_command_without_harbor_host_does_not_advise_passing_it(
+    args: list[str], tmp_path: Path
+) -> None:
+    """The wrappers, login and dependency take the host from the environment or setup's config
+    file only: advice to pass --harbor-host would send the user round in a circle."""
+    result = run(args, b"", tmp_path)
+    assert (result.returncode, result.stdout) == (2, b"")
+    message = result.stderr.decode()
+    assert message.startswith("harbor-mirror: error: no Harbor host configured: run `helm "
+                              "harbor-mirror setup` or set HARBOR_MIRROR_HARBOR_HOST;"), message
+    assert "--harbor-host" not in message and message.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     "args",
     [["postrender"], ["chart-url", "oci://dp.apps.rancher.io/charts/etcd"],

@@ -596,6 +596,24 @@ def test_existing_robot_without_its_secret_file_says_how_to_rotate(harbor, upstr
     assert secret_file_auth(tmp_path / "lost.json", harbor)["password"] == robot.secret
 
 
+@pytest.mark.parametrize("rotate", [False, True])
+def test_a_secret_out_that_cannot_be_written_is_refused_before_harbor_makes_a_secret(
+    harbor, upstream, tmp_path, rotate
+):
+    """Harbor shows a robot's secret once, when it is made (or rotated): a Secret file that
+    could not be written then would lose it for good, and a rotation would also have broken
+    every copy of the old one. So the path is tried first and Harbor's robot left alone."""
+    first = RobotPlan("k8s-pull", tmp_path / "first.json", "harbor-pull")
+    if rotate:
+        run_setup(harbor, make_plan(harbor, upstream, tmp_path, robot=first))
+    secrets = {name: robot.secret for name, robot in harbor.state.robots.items()}
+    (tmp_path / "a-file").write_text("")
+    unwritable = replace(first, secret_out=tmp_path / "a-file" / "pull.json", rotate=rotate)
+    with pytest.raises(ConfigError, match=r"--secret-out .*pull\.json: cannot write there"):
+        run_setup(harbor, make_plan(harbor, upstream, tmp_path, robot=unwritable))
+    assert {name: robot.secret for name, robot in harbor.state.robots.items()} == secrets
+
+
 def test_setup_refuses_an_endpoint_of_another_type(harbor, upstream, tmp_path):
     client = connect(Endpoint.at_url(harbor.url, (ADMIN_USERNAME, ADMIN_PASSWORD)))
     client.create_registry({

@@ -467,6 +467,9 @@ def test_a_chart_harbor_refuses_to_an_expired_robot_points_at_repair_robot(
          "HARBOR_MIRROR_HARBOR_PASSWORD is not set"),
         (["verify", "demo", "/nonexistent/chart", "--harbor-host", "h.example"], {},
          "helm template failed"),
+        # a flag that would do nothing is refused, not ignored: no lock was written or updated
+        (["verify", "-", "--harbor-host", "h.example", "--update-lock"], {},
+         "--update-lock goes with --write-lock"),
     ],
 )
 def test_verify_bad_input_is_one_line(run, args, env, message):
@@ -476,6 +479,19 @@ def test_verify_bad_input_is_one_line(run, args, env, message):
     assert done.stderr.count("\n") == 1
     assert message in done.stderr
     assert "Harbor12345" not in done.stderr
+
+
+def test_verify_names_the_file_a_bad_stream_came_from(run, tmp_path):
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_bytes(b"kind: Pod\nimage: dp.apps.rancher.io/containers/etcd:3.5\n\0\n")
+    done = run("verify", rendered, "--harbor-host", "h.example")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (f"harbor-mirror: error: {rendered} document 1, line 3: binary data "
+                           "(NUL byte), not a YAML manifest stream\n")
+    rendered.write_text("kind: Pod\nimage: dp.apps.rancher.io/containers/etcd:3.5\nx: [\n")
+    done = run("verify", rendered, "--harbor-host", "h.example")
+    assert done.stderr.startswith(f"harbor-mirror: error: {rendered} document 1, line 4: "
+                                  "invalid YAML"), done.stderr
 
 
 @pytest.mark.parametrize("command", ["verify", "chart-url"])

@@ -328,7 +328,9 @@ def test_overlay_refuses_to_put_a_secrets_content_in_git(helm4: Path, tmp_path: 
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert "Secret/demo-etcd-like-upstream-auth" in result.stderr
+    # the stream is helm's rendering, not stdin: the line says so
+    assert "error: helm template's output document 2: Secret/demo-etcd-like-upstream-auth" in \
+        result.stderr
     assert "setup --secret-out" in result.stderr
     assert "not-a-real-token" not in result.stderr and "eyJ" not in result.stderr
     assert not (tmp_path / "o").exists()
@@ -344,6 +346,22 @@ def test_overlay_that_cannot_write_its_out_dir_is_one_line(tmp_path: Path) -> No
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"--out {out / 'kustomization.yaml'}: cannot write there" in result.stderr
+
+
+def test_fleet_layout_that_cannot_write_one_file_writes_neither(
+    helm4: Path, tmp_path: Path
+) -> None:
+    """fleet.yaml names the overlay beside it: written alone it would point Fleet at nothing
+    (or at an old overlay), so a target the second file cannot replace leaves both as they
+    were."""
+    out = tmp_path / "o"
+    (out / "harbor-mirror" / "kustomization.yaml").mkdir(parents=True)
+    result = overlay_cli("--out", out, "--layout", "fleet", "demo",
+                         FIXTURE_CHARTS / "widget-operator", tmp_path=tmp_path, helm=helm4)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"{out / 'harbor-mirror' / 'kustomization.yaml'}: cannot write there" in result.stderr
+    assert sorted(p.name for p in out.rglob("*")) == ["harbor-mirror", "kustomization.yaml"]
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,23 @@
-"""The registry client's token flow and retries, against handlers (httpx.MockTransport)."""
+"""The registry client's token flow and retries, against handlers (httpx.MockTransport) and,
+where the sockets matter, real loopback servers."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from postrender.errors import HarborError
+from postrender.endpoint import Endpoint
+from postrender.errors import HarborError, HarborUnreachable
 from postrender.harbor import RetryPolicy
-from postrender.registry import chart_target
+from postrender.registry import chart_target, registry_client
 from postrender.registry._check import check
 from postrender.registry._client import RegistryClient, TokenRefused
 from postrender.rewrite.rules import MirrorRule
+from tests.harbor_emulator.server import LoopbackServer
+from tests.harbor_emulator.wire import Request, Response
 
 CREDENTIALS = ("robot$appco+pull", "robot-secret-value")
 REPOSITORY = "appco/containers/etcd"
@@ -174,3 +179,26 @@ def test_registry_package_exports_match_all():
     public = {name for name in vars(registry) if not name.startswith("_")}
     public -= {"annotations", "gate"}  # `gate` appears once the post-renderer's --verify ran
     assert sorted(registry.__all__) == sorted(public)
+
+
+def test_an_unreachable_redirect_target_is_named_not_harbor():
+    """Harbor on object storage redirects blob GETs there (`storage.redirect` in its registry
+    config): when that store is out of reach, the message names the store (its address only:
+    a pre-signed URL's query is a credential), since Harbor itself answered."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        store = f"http://127.0.0.1:{unused.getsockname()[1]}"
+
+    def redirect(request: Request) -> Response:
+        location = f"{store}/docker/registry/blob?X-Amz-Signature=presigned-secret"
+        return Response(307, [("Location", location), ("Content-Length", "0")])
+
+    with LoopbackServer(redirect) as harbor:
+        client = registry_client(Endpoint.at_url(harbor.url))
+        with pytest.raises(HarborUnreachable) as caught, \
+                client.stream_blob(REPOSITORY, "sha256:" + "a" * 64):
+            pass
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach {store}, where Harbor at {harbor.url} redirected "
+                              "the request: connection failed"), message
+    assert "presigned-secret" not in message

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from postrender.endpoint import Endpoint
-from postrender.errors import VerifyFailed
+from postrender.errors import ConfigError, VerifyFailed
 from postrender.registry import Check, Signing, require_signed, verify
+from postrender.registry._signatures import SignatureRecord
 from postrender.rewrite.rules import MirrorRule
 from postrender.trust.cosign import ATTESTATION, SIGNATURE, tag_for
 from postrender.trust.keys import parse_key
@@ -223,3 +224,10 @@ def test_after_warm_signatures_are_read_by_digest_sparing_the_upstream(harbor, s
     assert check.trust[SIGNATURE].result == "verified"
     assert f"/v2/{PROJECT}/containers/plain/manifests/{artifact}" in asked
     assert not any(path.endswith(f"/manifests/{tag}") for path in asked)
+
+
+def test_a_signature_record_nested_too_deep_says_to_delete_it(tmp_path: Path) -> None:
+    path = tmp_path / "signatures.json"
+    path.write_text("[" * 200_000)
+    with pytest.raises(ConfigError, match="not a record of verified signatures; delete it"):
+        SignatureRecord(path)
