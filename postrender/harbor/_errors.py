@@ -81,7 +81,7 @@ def _tls_problem(error: BaseException) -> str:
     code = failure.verify_code if failure is not None else None
     said = (failure.verify_message if failure is not None else None) or "not trusted"
     if code in _UNKNOWN_ISSUER or code is None:
-        return f"{said}: pass --ca-file with the CA that signed it"
+        return f"{said}: --ca-file must name the CA that signed it (not given, or another)"
     if code == _EXPIRED:
         return "it has expired: Harbor needs a renewed certificate"
     if code == _NOT_YET_VALID:

@@ -251,6 +251,17 @@ def test_tls_without_the_ca_fails_with_advice(harbor_tls: HarborEmulator):
     assert "--ca-file" in str(caught.value)
 
 
+def test_tls_with_another_ca_says_the_ca_file_is_not_the_one(
+    harbor_tls: HarborEmulator, tmp_path: Path
+):
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    with pytest.raises(HarborUnreachable) as caught:
+        loopback_client(harbor_tls, ca_file=other).current_user()
+    assert "--ca-file must name the CA that signed it (not given, or another)" in str(
+        caught.value)
+
+
 @contextlib.contextmanager
 def _tls_listener(certificate: trustme.LeafCert) -> Iterator[str]:
     """https://127.0.0.1:PORT presenting `certificate`; the handshake is all it does."""
@@ -278,8 +289,8 @@ _LONG_AGO = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
 TLS_FAILURES = {
     # (the certificate, trusted here?, what the message must name)
     "unknown CA": (lambda ca: ca.issue_cert("127.0.0.1"), False,
-                   "unable to get local issuer certificate: pass --ca-file with the CA that "
-                   "signed it"),
+                   "unable to get local issuer certificate: --ca-file must name the CA that "
+                   "signed it (not given, or another)"),
     "expired": (lambda ca: ca.issue_cert("127.0.0.1", not_before=_LONG_AGO,
                                          not_after=_LONG_AGO + datetime.timedelta(days=1)),
                 True, "it has expired: Harbor needs a renewed certificate"),
