@@ -173,6 +173,9 @@ def _write_lock(
                f"charts locked ({len(merged.images)} images in the file)", err=True)
 
 
+_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def _read(
     inputs: Sequence[str], harbor: Harbor, environ: Mapping[str, str]
 ) -> tuple[str, CommandLine | None, str]:
@@ -192,6 +195,9 @@ def _read(
             raise ConfigError(f"cannot read {first}: {exc.strerror}") from None
         with stream_from(first):
             return decode(data), None, first
+    if len(inputs) == 1 and first.endswith(_MANIFEST_SUFFIXES) and not os.path.exists(first):
+        # a chart is a directory, an archive or a URL: this names a rendered manifest
+        raise ConfigError(f"cannot read {first}: no such file")
     from postrender.helm.render import HELM_OUTPUT, helm_major, render
 
     line = CommandLine.parse("template", inputs, lambda: helm_major(environ))

@@ -467,6 +467,9 @@ def test_a_chart_harbor_refuses_to_an_expired_robot_points_at_repair_robot(
          "HARBOR_MIRROR_HARBOR_PASSWORD is not set"),
         (["verify", "demo", "/nonexistent/chart", "--harbor-host", "h.example"], {},
          "helm template failed"),
+        # a typo in a rendered manifest's name is that file missing, not a chart helm lacks
+        (["verify", "/nonexistent/rendered.yaml", "--harbor-host", "h.example"], {},
+         "cannot read /nonexistent/rendered.yaml: no such file"),
         # a flag that would do nothing is refused, not ignored: no lock was written or updated
         (["verify", "-", "--harbor-host", "h.example", "--update-lock"], {},
          "--update-lock goes with --write-lock"),
