@@ -152,6 +152,8 @@ def resolve_given(
 
     def pick(flag: str) -> str | None:
         value = given.get(flag)
+        if value == "":  # `--harbor-host "$UNSET"`: never fall back to another Harbor quietly
+            raise ConfigError(f"{flag} is empty: give it a value, or leave it out")
         if isinstance(value, str):
             return value
         env = _BY_FLAG[flag].env

@@ -50,6 +50,17 @@ def test_option_beats_environment(tmp_path: Path, config_file: Path) -> None:
     assert (settings.harbor_host, settings.project) == ("opt.example.com", "opt")
 
 
+@pytest.mark.parametrize("argv", [["--harbor-host="], ["--harbor-host", ""],
+                                  ["--project", ""], ["--ca-file="]])
+def test_an_option_given_empty_is_refused_not_taken_from_the_config_file(
+    tmp_path: Path, config_file: Path, argv: list[str]
+) -> None:
+    # `--harbor-host "$HARBOR"` with HARBOR unset must not quietly reach the file's Harbor
+    flag = argv[0].partition("=")[0]
+    with pytest.raises(ConfigError, match=f"^{flag} is empty: give it a value, or leave it out$"):
+        resolve(argv, env_for(tmp_path))
+
+
 def test_config_option_and_env_pick_the_file(tmp_path: Path, config_file: Path) -> None:
     other = tmp_path / "other.yaml"
     other.write_text("harborHost: other.example.com\n")
