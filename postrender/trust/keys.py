@@ -56,7 +56,12 @@ class TrustedKey:
 
 
 def parse_key(pem: bytes, name: str) -> TrustedKey:
-    """The key in `pem`; ConfigError naming `name` when it is none cosign would take."""
+    """The key in `pem`; ConfigError naming `name` when it is none cosign would take. A file
+    of several keys (an old and a new one during a rotation) would silently trust only the
+    first, so it is refused."""
+    blocks = pem.count(b"-----BEGIN ")
+    if blocks > 1:
+        raise ConfigError(f"{name}: {blocks} PEM blocks; give each key with its own --key")
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError):

@@ -253,6 +253,14 @@ def test_a_key_file_cosign_would_not_take_is_one_readable_error(
     assert str(raised.value) == f"--key {path}: {problem}"
 
 
+def test_a_key_file_of_two_keys_is_refused_not_half_trusted(tmp_path: Path) -> None:
+    path = tmp_path / "rotation.pem"
+    path.write_bytes(Signer.rsa().pem + Signer.rsa().pem)
+    with pytest.raises(ConfigError) as raised:
+        read_key(path)
+    assert str(raised.value) == f"--key {path}: 2 PEM blocks; give each key with its own --key"
+
+
 def _unknown_algorithm_pem() -> bytes:
     """A well-formed PEM public key whose algorithm OID no library knows (1.2.840.10045.2.9):
     cryptography raises UnsupportedAlgorithm for it, not ValueError."""
