@@ -116,7 +116,10 @@ def unreachable(
         what = "the connection broke"
     reason = " ".join(str(error).split()) or type(error).__name__
     sent = "" if isinstance(error, NOT_SENT) else f", X-Request-Id {request_id}"
-    return HarborUnreachable(f"cannot reach {where}: {what} ({reason}{sent})")
+    hint = ""
+    if url.scheme == "http" and what == "the connection broke":  # a TLS port hangs up on HTTP
+        hint = ": if Harbor serves HTTPS there, reach it over https (no --plain-http, https://)"
+    return HarborUnreachable(f"cannot reach {where}: {what} ({reason}{sent}){hint}")
 
 
 def _tried_url(error: httpx.TransportError) -> httpx.URL | None:

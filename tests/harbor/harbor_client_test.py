@@ -262,6 +262,17 @@ def test_tls_with_another_ca_says_the_ca_file_is_not_the_one(
         caught.value)
 
 
+def test_plain_http_to_harbors_https_port_says_to_reach_it_over_https(
+    harbor_tls: HarborEmulator
+):
+    plain = Endpoint.at_url(harbor_tls.url.replace("https://", "http://"),
+                            (ADMIN_USERNAME, ADMIN_PASSWORD))
+    with pytest.raises(HarborUnreachable) as caught:
+        connect(plain, retry=RetryPolicy(base_delay=0.01)).current_user()
+    assert str(caught.value).endswith(
+        ": if Harbor serves HTTPS there, reach it over https (no --plain-http, https://)")
+
+
 @contextlib.contextmanager
 def _tls_listener(certificate: trustme.LeafCert) -> Iterator[str]:
     """https://127.0.0.1:PORT presenting `certificate`; the handshake is all it does."""
