@@ -102,8 +102,9 @@ def unreachable(
     """
     server, where = origin(url), f"Harbor at {origin(url)}"
     tried = _tried_url(error)
-    if tried is not None and origin(tried) != origin(url):
-        server = where = f"{origin(tried)}, where Harbor at {origin(url)} redirected the request"
+    store = redirect_target(tried, url) if tried is not None else None
+    if store is not None:
+        server = where = store
     if is_tls_verification_failure(error):
         return HarborUnreachable(
             f"cannot verify the TLS certificate of {server}: {_tls_problem(error)}"
@@ -117,6 +118,15 @@ def unreachable(
     reason = " ".join(str(error).split()) or type(error).__name__
     sent = "" if isinstance(error, NOT_SENT) else f", X-Request-Id {request_id}"
     return HarborUnreachable(f"cannot reach {where}: {what} ({reason}{sent})")
+
+
+def redirect_target(tried: httpx.URL, harbor: httpx.URL) -> str | None:
+    """`tried` named as where Harbor (at `harbor`) redirected the request, when it is another
+    server (a blob on object storage): its address only, since a pre-signed URL's query is a
+    credential. None when `tried` is Harbor itself."""
+    if origin(tried) == origin(harbor):
+        return None
+    return f"{origin(tried)}, where Harbor at {origin(harbor)} redirected the request"
 
 
 def _tried_url(error: httpx.TransportError) -> httpx.URL | None:
