@@ -23,8 +23,19 @@ def api_error(response: httpx.Response, method: str, path: str) -> HarborAPIErro
     if response.status_code >= 500 and detail == "internal server error":
         detail += " (Harbor keeps the details in its core log)"
     elif response.is_redirect:
-        detail += f" to {response.headers.get('Location', '?')}: use that address as --harbor-url"
+        detail += _redirect_advice(response)
     return HarborAPIError(response.status_code, method, path, detail, request_id)
+
+
+def _redirect_advice(response: httpx.Response) -> str:
+    """Where a redirect leads, its query left out (a login page's state, a token), and the
+    --harbor-url that reaches it: setup takes scheme://host[:port] alone."""
+    try:
+        target = response.request.url.join(response.headers.get("Location", ""))
+    except httpx.InvalidURL:
+        return " to an address that is no URL"
+    path = redact_server_text(target.path)
+    return f" to {origin(target)}{path}: use {origin(target)} as --harbor-url"
 
 
 def error_detail(response: httpx.Response) -> str:

@@ -394,8 +394,25 @@ def test_a_redirect_names_the_address_to_use():
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(308, headers={"Location": "https://harbor.test:8443/api/v2.0/x"})
 
-    with pytest.raises(HarborAPIError, match=r"to https://harbor.test:8443/api/v2.0/x: use that"):
+    with pytest.raises(HarborAPIError, match=r"to https://harbor.test:8443/api/v2.0/x: use "
+                                             r"https://harbor.test:8443 as --harbor-url"):
         mock_client(handler).current_user()
+
+
+def test_a_redirect_advises_a_harbor_url_setup_takes_and_no_query():
+    """--harbor-url takes scheme://host[:port] alone (bootstrap/plan.py base_url), so the advice
+    names that; the rest of the Location only as a path, its query (a login page's state or
+    token) left out."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        location = "https://harbor.test:8443/api/v2.0/users/current?session=s3cr3t-state"
+        return httpx.Response(302, headers={"Location": location})
+
+    with pytest.raises(HarborAPIError) as caught:
+        mock_client(handler).current_user()
+    message = str(caught.value)
+    assert "to https://harbor.test:8443/api/v2.0/users/current: use https://harbor.test:8443 " \
+        "as --harbor-url" in message, message
+    assert "s3cr3t-state" not in message
 
 
 def test_a_timeout_after_sending_names_the_request_id(harbor: HarborEmulator):
