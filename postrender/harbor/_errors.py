@@ -42,7 +42,7 @@ def error_detail(response: httpx.Response) -> str:
     """The human part of an error answer, on one line and of bounded length."""
     try:
         body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # `[[[[…` nested
         body = None
     messages: list[str] = []
     if isinstance(body, dict) and isinstance(body.get("errors"), list):

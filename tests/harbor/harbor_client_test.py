@@ -390,6 +390,21 @@ def test_the_post_renderer_path_never_loads_httpx(tmp_path: Path):
     assert result.stderr.endswith("httpx not loaded"), result.stderr
 
 
+@pytest.mark.parametrize(("status", "error", "said"), [
+    (200, HarborResponseError, "answered 200 without JSON"),
+    (400, HarborAPIError, "Harbor refused GET /users/current: 400 "),
+])  # fmt: skip
+def test_json_nested_past_the_recursion_limit_is_one_harbor_error(
+    status: int, error: type[Exception], said: str
+) -> None:
+    """Whatever Harbor (or what stands at its address) sends: `[[[[…` is not a RecursionError."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, text="[" * 100_000)
+
+    with pytest.raises(error, match=said):
+        mock_client(handler).current_user()
+
+
 def test_a_redirect_names_the_address_to_use():
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(308, headers={"Location": "https://harbor.test:8443/api/v2.0/x"})

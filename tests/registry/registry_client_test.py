@@ -131,6 +131,7 @@ def test_a_refused_token_is_asked_for_again_only_once_per_request():
         httpx.Response(200, text="<html>portal</html>"),
         httpx.Response(200, json=["not", "an", "object"]),
         httpx.Response(200, json={"expires_in": 1800}),
+        httpx.Response(200, text="[" * 100_000),  # nested past Python's recursion limit
     ],
 )
 def test_a_token_answer_without_a_token_is_refused_not_a_crash(answer):
