@@ -12,6 +12,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")),
         *sorted((REPO / "integrations").glob("*/README.md"))]  # fmt: skip
@@ -44,10 +46,29 @@ def _commands(text: str) -> list[str]:
 
 
 def _words(command: str) -> list[str]:
+    """The words of `command`, with `|`, `&&`, `;` and the like as words of their own."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
     try:
-        return shlex.split(command, comments=True)
+        return list(lexer)
     except ValueError:  # an inline span with one quote of a pair: prose, not a command
         return command.split()
+
+
+def _reaches_upstream(command: str) -> bool:
+    """Does a client in `command` (each part of a pipe or list, behind `sudo`, `env` or
+    `NAME=value`) name the upstream without going through `helm harbor-mirror`?"""
+    part: list[str] = []
+    for word in [*_words(command), ";"]:
+        if word[:1] not in ("|", "&", ";", "(", ")"):
+            if part or not (word in ("sudo", "env") or re.match(r"\w+=", word)):
+                part.append(word)
+            continue
+        if (part and part[0] in CLIENTS and part[:2] != ["helm", "harbor-mirror"]
+                and UPSTREAM.search(" ".join(part))):
+            return True
+        part = []
+    return False
 
 
 def _sentences(text: str) -> list[str]:
@@ -58,13 +79,24 @@ def _sentences(text: str) -> list[str]:
 def test_documented_commands_that_name_the_upstream_go_through_harbor_mirror() -> None:
     bad = []
     for doc in DOCS:
-        for command in _commands(doc.read_text()):
-            words = _words(command)
-            if not words or words[0] not in CLIENTS or not UPSTREAM.search(command):
-                continue
-            if words[:2] != ["helm", "harbor-mirror"]:
-                bad.append(f"{doc.relative_to(REPO)}: {command}")
+        bad += [f"{doc.relative_to(REPO)}: {command}" for command in _commands(doc.read_text())
+                if _reaches_upstream(command)]  # fmt: skip
     assert bad == []
+
+
+@pytest.mark.parametrize(("command", "reaches"), [
+    ("helm pull oci://dp.apps.rancher.io/charts/etcd", True),
+    ("sudo helm pull oci://dp.apps.rancher.io/charts/etcd", True),
+    ("HELM_DEBUG=1 helm pull oci://dp.apps.rancher.io/charts/etcd", True),
+    ("kubectl create ns etcd && helm install etcd oci://dp.apps.rancher.io/charts/etcd", True),
+    ("curl -fsSL https://apps.rancher.io/ap-pubkey.pem | tee key.pem", True),
+    ("helm harbor-mirror install etcd oci://dp.apps.rancher.io/charts/etcd", False),
+    ("kubectl create ns etcd && helm harbor-mirror install etcd oci://dp.apps.rancher.io/x", False),
+    ("crictl pull dp.apps.rancher.io/containers/etcd:3", False),
+    ("helm install etcd ./chart && echo dp.apps.rancher.io", False),
+])  # fmt: skip
+def test_the_check_finds_a_client_behind_a_prefix_or_in_a_pipe(command: str, reaches: bool) -> None:
+    assert _reaches_upstream(command) is reaches
 
 
 def test_steps_done_against_the_upstream_say_they_are_done_outside_the_air_gap() -> None:

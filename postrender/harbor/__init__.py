@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from postrender.harbor._client import HarborClient
 from postrender.harbor._connect import connect
-from postrender.harbor._errors import error_detail, unreachable
+from postrender.harbor._errors import error_detail, redirect_target, unreachable
 from postrender.harbor._http import HarborHTTP, cookie_jar_that_keeps_nothing
 from postrender.harbor._models import (
     NEVER_EXPIRES,
@@ -44,5 +44,6 @@ __all__ = [
     "cookie_jar_that_keeps_nothing",
     "error_detail",
     "may_retry_status",
+    "redirect_target",
     "unreachable",
 ]

@@ -23,15 +23,26 @@ def api_error(response: httpx.Response, method: str, path: str) -> HarborAPIErro
     if response.status_code >= 500 and detail == "internal server error":
         detail += " (Harbor keeps the details in its core log)"
     elif response.is_redirect:
-        detail += f" to {response.headers.get('Location', '?')}: use that address as --harbor-url"
+        detail += _redirect_advice(response)
     return HarborAPIError(response.status_code, method, path, detail, request_id)
+
+
+def _redirect_advice(response: httpx.Response) -> str:
+    """Where a redirect leads, its query left out (a login page's state, a token), and the
+    --harbor-url that reaches it: setup takes scheme://host[:port] alone."""
+    try:
+        target = response.request.url.join(response.headers.get("Location", ""))
+    except httpx.InvalidURL:
+        return " to an address that is no URL"
+    path = redact_server_text(target.path)
+    return f" to {origin(target)}{path}: use {origin(target)} as --harbor-url"
 
 
 def error_detail(response: httpx.Response) -> str:
     """The human part of an error answer, on one line and of bounded length."""
     try:
         body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # `[[[[…` nested
         body = None
     messages: list[str] = []
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
@@ -102,8 +113,9 @@ def unreachable(
     """
     server, where = origin(url), f"Harbor at {origin(url)}"
     tried = _tried_url(error)
-    if tried is not None and origin(tried) != origin(url):
-        server = where = f"{origin(tried)}, where Harbor at {origin(url)} redirected the request"
+    store = redirect_target(tried, url) if tried is not None else None
+    if store is not None:
+        server = where = store
     if is_tls_verification_failure(error):
         return HarborUnreachable(
             f"cannot verify the TLS certificate of {server}: {_tls_problem(error)}"
@@ -120,6 +132,15 @@ def unreachable(
     if url.scheme == "http" and what == "the connection broke":  # a TLS port hangs up on HTTP
         hint = ": if Harbor serves HTTPS there, reach it over https (no --plain-http, https://)"
     return HarborUnreachable(f"cannot reach {where}: {what} ({reason}{sent}){hint}")
+
+
+def redirect_target(tried: httpx.URL, harbor: httpx.URL) -> str | None:
+    """`tried` named as where Harbor (at `harbor`) redirected the request, when it is another
+    server (a blob on object storage): its address only, since a pre-signed URL's query is a
+    credential. None when `tried` is Harbor itself."""
+    if origin(tried) == origin(harbor):
+        return None
+    return f"{origin(tried)}, where Harbor at {origin(harbor)} redirected the request"
 
 
 def _tried_url(error: httpx.TransportError) -> httpx.URL | None:

@@ -134,7 +134,7 @@ class HarborHTTP:
 def decode_json(response: httpx.Response, method: str, path: str) -> Any:
     try:
         return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # `[[[[…` nested
         raise _unexpected(method, path, response, "JSON") from None
 
 

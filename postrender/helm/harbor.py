@@ -64,7 +64,8 @@ class Harbor:
     def map_charts(self, line: CommandLine) -> tuple[list[str], list[str]]:
         """(args with every upstream chart argument mapped to Harbor, the Harbor URLs used).
         Helm's own `--dependency-update` would fetch a local chart's upstream subcharts from
-        the upstream itself: refused, naming the command that fetches them through Harbor."""
+        the upstream itself when its charts/ misses one: refused, naming the command that
+        fetches them through Harbor."""
         self._refuse_upstream_dependency_update(line)
         mapped, used = list(line.args), []
         for index in line.positional_indexes():
@@ -80,7 +81,8 @@ class Harbor:
         if not given or given[-1] not in _TRUE or not positionals:
             return
         chart = positionals[-1]
-        if chartfile.names_upstream_dependency(chart, self.rule):
+        fetches = chartfile.names_upstream_dependency(chart, self.rule)
+        if fetches and chartfile.misses_dependencies(chart):  # else Helm fetches nothing
             raise ConfigError(
                 f"--dependency-update: helm would fetch the dependencies {chart}/Chart.yaml "
                 f"names on oci://{self.rule.upstream}/ from the upstream itself, which only "

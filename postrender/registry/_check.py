@@ -5,7 +5,8 @@ upstream (through a proxy cache that is also what an unreachable upstream or an 
 token looks like: Harbor then answers from its cache alone). unauthorized: Harbor refused our
 credentials or has no such project, or (on a blob) the upstream refused the endpoint's.
 blocked by policy: the project's own rules refuse the pull (412). upstream error: anything
-else (rate limits after retries, 5xx, a 200 that is no manifest).
+else (rate limits after retries, 5xx, a 200 that is no manifest, an error answer from the object
+store Harbor redirected a blob to).
 skipped: an oci:// repository prefix with no version, not a chart. not mirrored: an image on
 another registry, which Harbor is never asked for. A reference on Harbor outside the mirror's
 project is checked like any other, with a hint, since it is most often a typo.
@@ -29,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from postrender.harbor import error_detail
+from postrender.harbor import error_detail, redirect_target
 from postrender.registry._client import INDEX_TYPES, RegistryClient, TokenRefused
 from postrender.registry._references import Target
 from postrender.registry._trust import Trust
@@ -99,6 +100,12 @@ def classify(response: httpx.Response, *, anonymous: bool) -> tuple[str, str]:
     status = response.status_code
     body = error_detail(response) if response.request.method != "HEAD" else ""
     detail = f"{status} {body}".strip()
+    harbor = response.history[0].request.url if response.history else None
+    store = redirect_target(response.request.url, harbor) if harbor is not None else None
+    if store is not None:  # Harbor on object storage (`storage.redirect`): the store answered
+        return UPSTREAM_ERROR, (f"{detail} from {store}: the store refused or failed the "
+                                "pre-signed URL (an expired one, clocks apart); check it and "
+                                "Harbor's storage settings")
     if status == 404:
         return MISSING, f"{detail}: not in Harbor's project nor its upstream; {UPSTREAM_HINT}"
     if status in (401, 403):

@@ -175,7 +175,7 @@ class RegistryClient:
                                f"{error_detail(answer)}")
         try:
             body = answer.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested
             body = None
         token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
         if not isinstance(token, str):

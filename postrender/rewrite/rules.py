@@ -129,7 +129,7 @@ class Rules(NamedTuple):
 
         try:
             config = json.loads(config_json)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: `[[[[…` nested
             return config_json
         auths = config.get("auths") if isinstance(config, dict) else None
         if not isinstance(auths, dict):

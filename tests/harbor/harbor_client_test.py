@@ -401,12 +401,44 @@ def test_the_post_renderer_path_never_loads_httpx(tmp_path: Path):
     assert result.stderr.endswith("httpx not loaded"), result.stderr
 
 
+@pytest.mark.parametrize(("status", "error", "said"), [
+    (200, HarborResponseError, "answered 200 without JSON"),
+    (400, HarborAPIError, "Harbor refused GET /users/current: 400 "),
+])  # fmt: skip
+def test_json_nested_past_the_recursion_limit_is_one_harbor_error(
+    status: int, error: type[Exception], said: str
+) -> None:
+    """Whatever Harbor (or what stands at its address) sends: `[[[[…` is not a RecursionError."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, text="[" * 100_000)
+
+    with pytest.raises(error, match=said):
+        mock_client(handler).current_user()
+
+
 def test_a_redirect_names_the_address_to_use():
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(308, headers={"Location": "https://harbor.test:8443/api/v2.0/x"})
 
-    with pytest.raises(HarborAPIError, match=r"to https://harbor.test:8443/api/v2.0/x: use that"):
+    with pytest.raises(HarborAPIError, match=r"to https://harbor.test:8443/api/v2.0/x: use "
+                                             r"https://harbor.test:8443 as --harbor-url"):
         mock_client(handler).current_user()
+
+
+def test_a_redirect_advises_a_harbor_url_setup_takes_and_no_query():
+    """--harbor-url takes scheme://host[:port] alone (bootstrap/plan.py base_url), so the advice
+    names that; the rest of the Location only as a path, its query (a login page's state or
+    token) left out."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        location = "https://harbor.test:8443/api/v2.0/users/current?session=s3cr3t-state"
+        return httpx.Response(302, headers={"Location": location})
+
+    with pytest.raises(HarborAPIError) as caught:
+        mock_client(handler).current_user()
+    message = str(caught.value)
+    assert "to https://harbor.test:8443/api/v2.0/users/current: use https://harbor.test:8443 " \
+        "as --harbor-url" in message, message
+    assert "s3cr3t-state" not in message
 
 
 def test_a_timeout_after_sending_names_the_request_id(harbor: HarborEmulator):

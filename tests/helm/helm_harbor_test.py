@@ -179,3 +179,31 @@ def test_dependency_update_is_refused_only_where_helm_would_fetch_from_the_upstr
     assert mapped(str(upstream), "--dependency-update=false")
     assert mapped(str(other), "--dependency-update")
     assert mapped(str(upstream))
+
+
+def test_dependency_update_is_let_through_once_charts_holds_every_dependency(
+    tmp_path: Path,
+) -> None:
+    """Helm updates dependencies only when one is missing from charts/ (pkg/cmd/install.go
+    runInstall, upgrade.go: action.CheckDependencies, by the subchart's name), so after
+    `dependency build` the flag fetches nothing: no reason to refuse it."""
+    harbor = Harbor.from_settings(Settings(harbor_host=HOST))
+    chart = tmp_path / "umbrella"
+    (chart / "charts" / "etcd").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n"
+        "  - {name: etcd, version: 1.0.0, repository: 'oci://dp.apps.rancher.io/charts'}\n"
+        "  - {name: redis, version: 1.0.0, repository: 'oci://dp.apps.rancher.io/charts'}\n"
+    )
+    (chart / "charts" / "etcd" / "Chart.yaml").write_text("apiVersion: v2\nname: etcd\n")
+    line = CommandLine.parse("template", ["demo", str(chart), "--dependency-update"], 4)
+
+    with pytest.raises(ConfigError, match="--dependency-update: "):
+        harbor.map_charts(line)  # redis is missing: Helm would fetch both from the upstream
+    archive = tmp_path / "redis"
+    archive.mkdir()
+    (archive / "Chart.yaml").write_text("apiVersion: v2\nname: redis\nversion: 1.0.0\n")
+    subprocess.run(["tar", "-czf", str(chart / "charts" / "redis-1.0.0.tgz"), "-C",
+                    str(tmp_path), "redis"], check=True)  # fmt: skip
+
+    assert harbor.map_charts(line)[0] == list(line.args)

@@ -13,7 +13,7 @@ from postrender.endpoint import Endpoint
 from postrender.errors import HarborError, HarborUnreachable
 from postrender.harbor import RetryPolicy
 from postrender.registry import chart_target, registry_client
-from postrender.registry._check import check
+from postrender.registry._check import UPSTREAM_ERROR, check, classify
 from postrender.registry._client import RegistryClient, TokenRefused
 from postrender.rewrite.rules import MirrorRule
 from tests.harbor_emulator.server import LoopbackServer
@@ -131,6 +131,7 @@ def test_a_refused_token_is_asked_for_again_only_once_per_request():
         httpx.Response(200, text="<html>portal</html>"),
         httpx.Response(200, json=["not", "an", "object"]),
         httpx.Response(200, json={"expires_in": 1800}),
+        httpx.Response(200, text="[" * 100_000),  # nested past Python's recursion limit
     ],
 )
 def test_a_token_answer_without_a_token_is_refused_not_a_crash(answer):
@@ -202,3 +203,30 @@ def test_an_unreachable_redirect_target_is_named_not_harbor():
     assert message.startswith(f"cannot reach {store}, where Harbor at {harbor.url} redirected "
                               "the request: connection failed"), message
     assert "presigned-secret" not in message
+
+
+def test_a_redirect_targets_refusal_is_the_stores_not_the_upstream_token():
+    """A pre-signed URL the object store refuses (expired, a clock apart: S3 answers 403 with
+    no challenge) is the store's answer; its path holds `/blobs/` as distribution lays blobs
+    out there, yet neither Harbor nor the upstream token is at fault."""
+    def store_refuses(request: Request) -> Response:
+        body = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+        return Response(403, [("Content-Type", "application/xml"),
+                              ("Content-Length", str(len(body)))], body)  # fmt: skip
+
+    with LoopbackServer(store_refuses) as store:
+        def redirect(request: Request) -> Response:
+            location = (f"{store.url}/docker/registry/v2/blobs/sha256/aa/data"
+                        "?X-Amz-Signature=presigned-secret")
+            return Response(307, [("Location", location), ("Content-Length", "0")])
+
+        with LoopbackServer(redirect) as harbor:
+            client = registry_client(Endpoint.at_url(harbor.url))
+            with client.stream_blob(REPOSITORY, "sha256:" + "a" * 64) as response:
+                response.read()  # as warming does with an error answer
+                result, detail = classify(response, anonymous=client.anonymous)
+
+    assert result == UPSTREAM_ERROR, detail
+    assert detail.startswith(f"403 Forbidden from {store.url}, where Harbor at {harbor.url} "
+                             "redirected the request"), detail
+    assert "UPSTREAM_TOKEN" not in detail and "presigned-secret" not in detail

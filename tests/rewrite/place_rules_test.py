@@ -114,3 +114,12 @@ def test_place_rule_row_needs_its_rule(row: Row, monkeypatch: pytest.MonkeyPatch
 
 def test_place_rules_each_have_a_row() -> None:
     assert tabled_rules() == {row.rule for row in ROWS}
+
+
+def test_a_dockerconfigjson_nested_past_the_recursion_limit_is_left_as_it_is() -> None:
+    """A chart's `.dockerconfigjson` of `[[[[…` is no registry login to move, as text that is no
+    JSON is not: passed on, not an 'unexpected error' out of the post-renderer."""
+    deep = "[" * 100_000 + "]" * 100_000
+    stream = ("kind: Secret\ntype: kubernetes.io/dockerconfigjson\nstringData:\n"
+              f"  .dockerconfigjson: '{deep}'\n")  # fmt: skip
+    assert rewrite_stream(stream, RULES).text == stream
