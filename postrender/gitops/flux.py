@@ -45,18 +45,19 @@ def files(overlay: Overlay, release: Release, chart: HarborChart | None) -> dict
 
 
 def _source(release: Release, chart: HarborChart) -> dict[str, Any]:
-    # An OCIRepository's url names the repository only; a tag in the chart argument
-    # (`oci://…/etcd:1.0.0`, which Helm takes as the version) goes to `ref`.
-    repository, colon, tag = chart.url.rpartition("/")[2].partition(":")
+    # An OCIRepository's url names the repository only; a tag or digest in the chart argument
+    # (`oci://…/etcd:1.0.0`, which Helm takes as the version, `…@sha256:…`) goes to `ref`.
+    named, at, digest = chart.url.rpartition("/")[2].partition("@")
+    repository, colon, tag = named.partition(":")
     url = f"{chart.url.rpartition('/')[0]}/{repository}"
+    digest = chart.digest or (digest if at else "")
     spec: dict[str, Any] = {
         "interval": "10m",
         "url": url,
         # source-controller pulls `ref.digest` by digest, ahead of semver and tag
         # (api/v1/ocirepository_types.go OCIRepositoryRef, ocirepository_controller.go
         # getArtifactRef); a HelmRelease's `chart.spec.version` has no such field.
-        "ref": {"digest": chart.digest} if chart.digest else _ref(
-            release.version or (tag if colon else None)),
+        "ref": {"digest": digest} if digest else _ref(release.version or (tag if colon else None)),
         "layerSelector": {"mediaType": HELM_CHART_LAYER, "operation": "copy"},
         "secretRef": {"name": chart.pull_secret},
     }

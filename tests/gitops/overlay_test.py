@@ -507,6 +507,10 @@ def test_flux_source_takes_a_tag_in_the_chart_url_as_its_ref_not_its_url() -> No
     source = flux.files(Overlay([], []), release, chart)["ocirepository.yaml"]
     assert source["spec"]["url"] == HARBOR_CHART  # an OCIRepository url names no tag
     assert source["spec"]["ref"] == {"tag": "1.0.0"}
+    digest = "sha256:" + "e" * 64
+    by_digest = chart._replace(url=f"{HARBOR_CHART}:1.0.0@{digest}")
+    source = flux.files(Overlay([], []), release, by_digest)["ocirepository.yaml"]
+    assert (source["spec"]["url"], source["spec"]["ref"]) == (HARBOR_CHART, {"digest": digest})
 
 
 def test_flux_layout_of_a_local_chart_keeps_the_users_chart_source(
