@@ -181,12 +181,9 @@ def test_harbors_own_list_is_recorded_and_not_stale_while_the_upstream_is_down(
     assert done.returncode == 0, done.stderr
     before = lockfile.read(lock)
     mirror.harbor.settle()  # Harbor's wait for the other platforms ran out
-    mirror.upstream.registry.stop()
-    try:
+    with mirror.upstream.registry.stopped():
         checked = run("verify", *release(mirror), "--lock", lock)
         again = run("verify", *release(mirror), "--write-lock", lock)
-    finally:
-        mirror.upstream.registry.start()
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert again.returncode == 0, again.stdout + again.stderr
     after = lockfile.read(lock)
@@ -205,14 +202,11 @@ def test_a_first_lock_refuses_harbors_own_list_while_the_upstream_is_down(
     warmed = run("verify", *release(mirror), "--warm", "--platform", "linux/amd64")
     assert warmed.returncode == 0, warmed.stderr
     mirror.harbor.settle()  # Harbor's wait for the other platforms ran out
-    mirror.upstream.registry.stop()
     lock = tmp_path / "lock.yaml"
-    try:
+    with mirror.upstream.registry.stopped():
         refused = run("verify", *release(mirror), "--write-lock", lock)
         per_platform = run("verify", *release(mirror), "--platform", "linux/amd64",
                            "--write-lock", lock)
-    finally:
-        mirror.upstream.registry.start()
     etcd = f"{mirror.host}/{PROJECT}/containers/etcd:3.5.17-1.2"
     for done in (refused, per_platform):
         assert done.returncode == 1

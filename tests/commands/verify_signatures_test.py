@@ -106,11 +106,8 @@ def test_warm_keeps_signatures_verifying_with_the_upstream_stopped(verify, signe
     rendered = verify.manifest("containers/app:1.0", "containers/plain:1.0")
     warmed = verify(rendered, "--warm", "--signatures", "--key", verify.key)
     assert warmed.returncode == 0, warmed.stderr
-    signed.upstream.registry.stop()
-    try:
+    with signed.upstream.registry.stopped():
         offline = verify(rendered, "--signatures", "--key", verify.key, "-o", "json")
-    finally:
-        signed.upstream.registry.start()
     assert offline.returncode == 0, offline.stderr
     app, plain = json.loads(offline.stdout)
     assert app["digest"] != signed.images["containers/app:1.0"].digest  # Harbor's own list
@@ -199,11 +196,8 @@ def test_write_lock_with_the_upstream_stopped_pins_the_recorded_upstream_index(v
     warmed = verify(rendered, "--warm", "--signatures", "--key", verify.key)
     assert warmed.returncode == 0, warmed.stderr
     lock_file = verify.tmp_path / "lock.yaml"
-    signed.upstream.registry.stop()
-    try:
+    with signed.upstream.registry.stopped():
         written = verify(rendered, "--write-lock", lock_file)
-    finally:
-        signed.upstream.registry.start()
     assert written.returncode == 0, written.stderr
     app = lock.read(lock_file).images[f"{verify.host}/{PROJECT}/containers/app:1.0"]
     assert app.pin == app.upstream == signed.images["containers/app:1.0"].digest

@@ -77,16 +77,13 @@ def test_pinned_pulls_cost_the_upstream_nothing_and_survive_its_outage(
         pulled = skopeo_pull(mirror, reference, tmp_path / "out")
         assert pulled.returncode == 0, pulled.stderr
     assert upstream_requests(mirror) == before
-    mirror.upstream.registry.stop()
-    try:
+    with mirror.upstream.registry.stopped():
         for reference in pinned:
             pulled = skopeo_pull(mirror, reference, tmp_path / "out")
             assert pulled.returncode == 0, f"{reference}: {pulled.stderr}"
         for reference, image in locked.images.items():  # the same release by tag
             pulled = skopeo_pull(mirror, reference, tmp_path / "out")
             assert (pulled.returncode == 0) is (not image.platforms), reference
-    finally:
-        mirror.upstream.registry.start()
 
 
 def test_each_pull_by_tag_asks_the_upstream_once(

@@ -206,14 +206,11 @@ def test_the_chart_plans_exactly_what_its_release_pulls(setting: Setting) -> Non
     ]  # fmt: skip
 
     # The release renders from Harbor alone.
-    setting.registry.stop()
-    try:
+    with setting.registry.stopped():
         template = setting.run("harbor-mirror", "template", "demo", ETCD_LIKE, "--version",
                                "0.1.0", *setting.values())  # fmt: skip
         install = setting.run("harbor-mirror", "install", "demo", ETCD_LIKE, "--version",
                               "0.1.0", "--dry-run=client", *setting.values())  # fmt: skip
-    finally:
-        setting.registry.start()
     assert template.returncode == 0, template.stderr
     assert f"{setting.harbor.url.removeprefix('https://')}/{DEST}/containers/etcd" in (
         template.stdout

@@ -38,11 +38,8 @@ def bearer(
 
 @contextmanager
 def upstream_down(mirror: Mirror) -> Iterator[None]:
-    mirror.upstream.registry.stop()
-    try:
+    with mirror.upstream.registry.stopped():
         yield
-    finally:
-        mirror.upstream.registry.start()
 
 
 def test_helm_pull_through_proxy_project(mirror, helm4, tmp_path):

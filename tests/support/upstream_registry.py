@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import bcrypt
@@ -107,3 +108,12 @@ class UpstreamRegistry:
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The upstream down for the `with` block, up again after it whatever happens."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
